@@ -1,0 +1,1 @@
+"""Churn prediction: a logistic regression stored as plain JSON."""

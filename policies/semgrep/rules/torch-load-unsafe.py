@@ -1,0 +1,97 @@
+"""Test cases for ml-torch-load-unsafe: checkpoint loading in training / serving code."""
+
+import io
+import os
+
+import torch
+import torch as th
+from safetensors.torch import load_file, save_file
+from torch import load as torch_load
+from torch.serialization import add_safe_globals
+
+CHECKPOINT_URL = "https://download.example.org/resnet50-0676ba61.pth"
+
+
+def resume(model, optimizer, ckpt_path):
+    # ruleid: ml-torch-load-unsafe
+    state = torch.load(ckpt_path, map_location="cpu")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optim"])
+
+
+def resume_safe(model, optimizer, ckpt_path):
+    # ok: ml-torch-load-unsafe
+    state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optim"])
+
+
+def load_full_model(path):
+    # ruleid: ml-torch-load-unsafe
+    return torch.load(path, weights_only=False)
+
+
+def load_full_model_alias(path, device):
+    # ruleid: ml-torch-load-unsafe
+    return th.load(path, map_location=device)
+
+
+def load_weights_alias(path, device):
+    # ok: ml-torch-load-unsafe
+    return th.load(path, map_location=device, weights_only=True)
+
+
+def load_from_bytes(blob: bytes):
+    # ruleid: ml-torch-load-unsafe
+    return torch_load(io.BytesIO(blob))
+
+
+def load_from_bytes_safe(blob: bytes):
+    # ok: ml-torch-load-unsafe
+    return torch_load(io.BytesIO(blob), weights_only=True)
+
+
+def load_configurable(path, trusted: bool):
+    # ruleid: ml-torch-load-unsafe
+    return torch.load(path, weights_only=not trusted)
+
+
+def load_low_level(fh):
+    # ruleid: ml-torch-load-unsafe
+    return torch.serialization.load(fh, map_location="cpu")
+
+
+def load_with_allowlist(path, config_cls):
+    add_safe_globals([config_cls])
+    # ok: ml-torch-load-unsafe
+    return torch.load(path, weights_only=True, mmap=True)
+
+
+def fetch_pretrained():
+    # ruleid: ml-torch-load-unsafe
+    return torch.hub.load_state_dict_from_url(CHECKPOINT_URL, progress=True)
+
+
+def fetch_pretrained_safe():
+    # ok: ml-torch-load-unsafe
+    return torch.hub.load_state_dict_from_url(CHECKPOINT_URL, weights_only=True)
+
+
+def load_safetensors(path):
+    # ok: ml-torch-load-unsafe
+    return load_file(path, device="cpu")
+
+
+def export_safetensors(model, path):
+    # ok: ml-torch-load-unsafe
+    save_file(model.state_dict(), os.fspath(path))
+
+
+def export_checkpoint(model, path):
+    # ok: ml-torch-load-unsafe
+    torch.save({"model": model.state_dict()}, path)
+
+
+def load_torchscript(path):
+    # ok: ml-torch-load-unsafe
+    return torch.jit.load(path, map_location="cpu")

@@ -1,0 +1,672 @@
+"""Offline vulnerability matching against an OSV-format advisory database.
+
+Two layouts load the same way: the PyPA advisory database (`vulns/<package>/<ID>.yaml`) and
+OSV's PyPI export (a flat set of `<ID>.json`). Records under `vulns/<package>/` are parsed on
+the first `match` for that package (parsing all ~2,700 YAML records of the PyPA database takes
+about a second; the index, record count and revision take a fraction of that); every other
+record is parsed at load time.
+
+`update_db` downloads an OSV zip, validates it, rewrites it as `vulns/<package>/<ID>.json` plus
+a manifest (so a later load reads no record until a package is matched) and switches the cache's
+`current` pointer atomically.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+import urllib.parse
+import urllib.request
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import IO, Any
+
+import platformdirs
+import yaml
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from mlgate import __version__
+from mlgate.errors import AdvisoryDBError
+
+try:
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
+DEFAULT_DB_URL = "https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip"
+RECORD_SUFFIXES = (".yaml", ".yml", ".json")
+MANIFEST = "mlgate-db.json"
+POINTER = "current"
+MAX_DOWNLOAD = 1 << 30  # bytes
+MAX_MEMBER = 16 << 20  # bytes of one uncompressed record
+MAX_UNPACKED = 2 << 30  # bytes of all uncompressed records
+SUMMARY_CHARS = 200
+_DB_SEVERITY = {
+    "critical": "critical",
+    "high": "high",
+    "moderate": "medium",
+    "medium": "medium",
+    "low": "low",
+}
+_YAML_MODIFIED = re.compile(r"""^modified:[ \t]*(['"]?)([0-9][^'"#\n]*?)\1[ \t]*$""", re.M)
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_SAFE_PACKAGE = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
+_STAGING = re.compile(r"db-[A-Za-z0-9_]+")
+_EPOCH = datetime(1, 1, 1, tzinfo=timezone.utc)
+_ZERO = Version("0")
+
+
+class _StringLoader(_SafeLoader):
+    """Safe YAML loading where every unquoted scalar but null stays a string.
+
+    OSV YAML leaves many values unquoted: `modified: 2023-11-07T20:24:23Z` would become a
+    datetime and a version like `1.10` the float 1.1.
+    """
+
+    yaml_implicit_resolvers = {  # noqa: RUF012 - PyYAML's class-level table
+        first: [(tag, rx) for tag, rx in resolvers if tag == "tag:yaml.org,2002:null"]
+        for first, resolvers in _SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
+@dataclass(frozen=True)
+class Advisory:
+    """One advisory as it applies to the package and version that matched it."""
+
+    id: str
+    aliases: tuple[str, ...]
+    summary: str
+    fixed: tuple[str, ...]
+    severity: str | None
+    cvss: str | None
+    url: str
+    modified: str
+
+
+# (kind, bound): kind is introduced / fixed / last_affected; bound None is `introduced: "0"`
+_Event = tuple[str, Version | None]
+
+
+@dataclass(frozen=True)
+class _Affected:
+    name: str
+    versions: frozenset[str]
+    parsed_versions: frozenset[Version]
+    ranges: tuple[tuple[_Event, ...], ...]
+    fixed: tuple[Version, ...]
+
+
+@dataclass(frozen=True)
+class _Record:
+    id: str
+    aliases: tuple[str, ...]
+    summary: str
+    severity: str | None
+    cvss: str | None
+    url: str
+    modified: str
+    withdrawn: bool
+    affected: tuple[_Affected, ...]
+
+
+class AdvisoryDB:
+    """A loaded advisory database; `match` answers which advisories affect name==version."""
+
+    def __init__(
+        self,
+        path: Path,
+        revision: str,
+        record_count: int,
+        records: Iterable[_Record],
+        lazy: Mapping[str, Sequence[Path]],
+    ) -> None:
+        self.path = path
+        self.revision = revision
+        self.record_count = record_count
+        self._index: dict[str, list[_Record]] = {}
+        for record in records:
+            for name in {a.name for a in record.affected}:
+                self._index.setdefault(name, []).append(record)
+        self._lazy = {name: list(paths) for name, paths in lazy.items()}
+
+    @classmethod
+    def load(cls, path: Path) -> AdvisoryDB:
+        """Index the database under `path`; AdvisoryDBError when it is missing, empty or bad."""
+        path = Path(path)
+        if not path.is_dir():
+            what = "is not a directory" if path.exists() else "does not exist"
+            raise AdvisoryDBError(
+                f"advisory database {path} {what}",
+                hint="download one with `mlgate db update`, or unzip an OSV export there",
+            )
+        manifest = _read_manifest(path)
+        if manifest is not None:
+            return cls._from_manifest(path, manifest)
+        return cls._from_tree(path)
+
+    @classmethod
+    def _from_manifest(cls, path: Path, manifest: Mapping[str, Any]) -> AdvisoryDB:
+        lazy: dict[str, list[Path]] = {}
+        vulns = path / "vulns"
+        if vulns.is_dir():
+            for entry in sorted(vulns.iterdir()):
+                if entry.is_dir():
+                    lazy.setdefault(canonicalize_name(entry.name), []).append(entry)
+        if not lazy:
+            raise AdvisoryDBError(f"advisory database {path} contains no records")
+        return cls(path, str(manifest["revision"]), int(manifest["record_count"]), [], lazy)
+
+    @classmethod
+    def _from_tree(cls, path: Path) -> AdvisoryDB:
+        records: list[_Record] = []
+        lazy: dict[str, list[Path]] = {}
+        stamps: list[str] = []
+        for file in _record_files(path):
+            key = _package_key(file)
+            stamp = _scan_modified(file) if key is not None else None
+            if key is not None and stamp is not None:
+                lazy.setdefault(key, []).append(file)
+                stamps.append(stamp)
+            else:
+                record = _load_record(file)
+                records.append(record)
+                stamps.append(record.modified)
+        count = len(stamps)
+        if count == 0:
+            raise AdvisoryDBError(
+                f"advisory database {path} contains no records (*.yaml, *.yml or *.json)"
+            )
+        return cls(path, _latest(stamps), count, records, lazy)
+
+    def match(self, name: str, version: str) -> list[Advisory]:
+        """The advisories (withdrawn ones excluded) that affect `name` at `version`, by id."""
+        key = canonicalize_name(name)
+        parsed = _version(version)
+        found: dict[str, Advisory] = {}
+        for record in self._records(key):
+            if record.withdrawn or record.id in found:
+                continue
+            mine = [a for a in record.affected if a.name == key]
+            if any(_affects(a, version, parsed) for a in mine):
+                found[record.id] = _advisory(record, mine, parsed)
+        return [found[i] for i in sorted(found)]
+
+    def _records(self, key: str) -> list[_Record]:
+        paths = self._lazy.pop(key, None)
+        if paths is not None:
+            loaded = [_load_record(file) for file in _expand(paths)]
+            self._index.setdefault(key, []).extend(loaded)
+        return self._index.get(key, [])
+
+
+def default_cache_dir() -> Path:
+    """Where `mlgate db update` keeps downloaded databases."""
+    return platformdirs.user_cache_path("mlgate") / "advisory-db"
+
+
+def cached_db(cache_dir: Path | None = None) -> Path | None:
+    """The database directory `update_db` last installed, or None when there is none."""
+    return _read_pointer(cache_dir if cache_dir is not None else default_cache_dir())
+
+
+def update_db(url: str, cache_dir: Path | None = None, timeout: float = 120.0) -> AdvisoryDB:
+    """Download an OSV zip from `url`, validate it and make it the cached database.
+
+    Any failure leaves the previously cached database in place.
+    """
+    cache = cache_dir if cache_dir is not None else default_cache_dir()
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".download-", suffix=".zip", dir=cache)
+    except OSError as exc:
+        raise AdvisoryDBError(f"cannot write to the advisory cache {cache}: {exc}") from exc
+    archive = Path(name)
+    staging: Path | None = None
+    try:
+        with os.fdopen(fd, "wb") as out:
+            _download(url, out, timeout)
+        staging = Path(tempfile.mkdtemp(prefix="db-", dir=cache))
+        revision, count = _unpack(url, archive, staging)
+        _write_json(staging / MANIFEST, _manifest(url, revision, count))
+        db = AdvisoryDB.load(staging)
+        _switch(cache, staging)
+    except BaseException:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        archive.unlink(missing_ok=True)
+    return db
+
+
+# --- CVSS -------------------------------------------------------------------------------------
+
+_CVSS3 = {
+    "AV": {"N": 0.85, "A": 0.62, "L": 0.55, "P": 0.2},
+    "AC": {"L": 0.77, "H": 0.44},
+    "PR": {"N": 0.85, "L": 0.62, "H": 0.27},
+    "UI": {"N": 0.85, "R": 0.62},
+    "S": {"U": 0.0, "C": 0.0},
+    "C": {"H": 0.56, "L": 0.22, "N": 0.0},
+    "I": {"H": 0.56, "L": 0.22, "N": 0.0},
+    "A": {"H": 0.56, "L": 0.22, "N": 0.0},
+}
+_PR_CHANGED = {"N": 0.85, "L": 0.68, "H": 0.5}  # privileges required when S:C
+
+
+def cvss3_base_score(vector: str) -> float | None:
+    """The CVSS v3.0/v3.1 base score of a vector string, None when it is not a valid vector."""
+    metrics = _cvss3_metrics(vector)
+    if metrics is None:
+        return None
+    changed = metrics["S"] == "C"
+    pr = (_PR_CHANGED if changed else _CVSS3["PR"])[metrics["PR"]]
+    c, i, a = (_CVSS3[m][metrics[m]] for m in ("C", "I", "A"))
+    iss = 1 - (1 - c) * (1 - i) * (1 - a)
+    impact = 7.52 * (iss - 0.029) - 3.25 * (iss - 0.02) ** 15 if changed else 6.42 * iss
+    if impact <= 0:
+        return 0.0
+    exploitability = 8.22 * pr * math.prod(_CVSS3[m][metrics[m]] for m in ("AV", "AC", "UI"))
+    total = impact + exploitability
+    return _roundup(min(1.08 * total if changed else total, 10.0))
+
+
+def severity_rating(score: float) -> str | None:
+    """CVSS qualitative rating; None for a score of 0 (CVSS "none")."""
+    if score >= 9.0:
+        return "critical"
+    if score >= 7.0:
+        return "high"
+    if score >= 4.0:
+        return "medium"
+    return "low" if score > 0 else None
+
+
+def _cvss3_metrics(vector: str) -> dict[str, str] | None:
+    head, _, rest = vector.strip().partition("/")
+    if head not in ("CVSS:3.0", "CVSS:3.1"):
+        return None
+    metrics: dict[str, str] = {}
+    for part in rest.split("/"):
+        key, _, value = part.partition(":")
+        metrics[key] = value
+    if any(metrics.get(key) not in table for key, table in _CVSS3.items()):
+        return None
+    return metrics
+
+
+def _roundup(value: float) -> float:
+    """CVSS v3.1 Roundup: the smallest one-decimal number >= value, robust to float noise."""
+    scaled = round(value * 100_000)
+    if scaled % 10_000 == 0:
+        return scaled / 100_000.0
+    return (math.floor(scaled / 10_000) + 1) / 10.0
+
+
+# --- parsing records --------------------------------------------------------------------------
+
+
+def _record_files(root: Path) -> Iterator[Path]:
+    for top, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            wanted = name.lower().endswith(RECORD_SUFFIXES) and not name.startswith(".")
+            if wanted and (name != MANIFEST or Path(top) != root):
+                yield Path(top) / name
+
+
+def _expand(paths: Iterable[Path]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.iterdir() if p.name.endswith(RECORD_SUFFIXES))
+        else:
+            yield path
+
+
+def _package_key(file: Path) -> str | None:
+    """The package a `vulns/<package>/<ID>.yaml` record is filed under (parsed lazily)."""
+    if file.parent.parent.name != "vulns" or file.suffix.lower() == ".json":
+        return None
+    return canonicalize_name(file.parent.name)
+
+
+def _scan_modified(file: Path) -> str | None:
+    """The top-level `modified:` of a YAML record without parsing it (None: parse it now)."""
+    try:
+        found = _YAML_MODIFIED.search(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AdvisoryDBError(f"unreadable advisory record {file}: {exc}") from exc
+    return found.group(2) if found else None
+
+
+def _load_record(file: Path) -> _Record:
+    try:
+        data = _parse_text(file.name, file.read_bytes())
+    except FileNotFoundError as exc:
+        raise AdvisoryDBError(
+            f"advisory record {file} disappeared",
+            hint="the database was replaced while in use; run again",
+        ) from exc
+    except (OSError, ValueError, RecursionError, yaml.YAMLError) as exc:
+        raise AdvisoryDBError(f"unparseable advisory record {file}: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
+        raise AdvisoryDBError(f"advisory record {file} is not an OSV record (no `id`)")
+    return _parse_record(data)
+
+
+def _parse_text(name: str, raw: bytes) -> Any:
+    text = raw.decode("utf-8-sig")
+    if name.lower().endswith(".json"):
+        return json.loads(text)
+    return yaml.load(text, Loader=_StringLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def _parse_record(data: Mapping[str, Any]) -> _Record:
+    severity, cvss = _severity(data)
+    record_id = str(data["id"])
+    return _Record(
+        id=record_id,
+        aliases=tuple(a for a in _list(data.get("aliases")) if isinstance(a, str)),
+        summary=_summary(data),
+        severity=severity,
+        cvss=cvss,
+        url=_url(data, record_id),
+        modified=_str(data.get("modified")),
+        withdrawn=bool(data.get("withdrawn")),
+        affected=tuple(_iter_affected(data)),
+    )
+
+
+def _iter_affected(data: Mapping[str, Any]) -> Iterator[_Affected]:
+    for entry in _list(data.get("affected")):
+        package = _dict(_dict(entry).get("package"))
+        name = package.get("name")
+        if package.get("ecosystem") == "PyPI" and isinstance(name, str) and name:
+            yield _parse_affected(canonicalize_name(name), _dict(entry))
+
+
+def _parse_affected(name: str, entry: Mapping[str, Any]) -> _Affected:
+    versions = frozenset(v for v in _list(entry.get("versions")) if isinstance(v, str))
+    ranges = tuple(
+        _events(_dict(r).get("events"))
+        for r in _list(entry.get("ranges"))
+        if _dict(r).get("type") == "ECOSYSTEM"
+    )
+    fixed = {bound for events in ranges for kind, bound in events if kind == "fixed" and bound}
+    return _Affected(
+        name=name,
+        versions=versions,
+        parsed_versions=frozenset(v for v in map(_version, versions) if v is not None),
+        ranges=ranges,
+        fixed=tuple(sorted(fixed)),
+    )
+
+
+def _events(raw: Any) -> tuple[_Event, ...]:
+    """A range's events, sorted by version as OSV evaluates them; unparseable ones dropped."""
+    events: list[_Event] = []
+    for event in _list(raw):
+        for kind in ("introduced", "fixed", "last_affected"):
+            value = _dict(event).get(kind)
+            if kind == "introduced" and value == "0":
+                events.append((kind, None))
+            elif isinstance(value, str) and (bound := _version(value)) is not None:
+                events.append((kind, bound))
+    return tuple(sorted(events, key=lambda e: (e[1] is not None, e[1] or _ZERO)))
+
+
+def _affects(affected: _Affected, raw: str, version: Version | None) -> bool:
+    if raw in affected.versions or version in affected.parsed_versions:
+        return True
+    return version is not None and any(_in_range(version, r) for r in affected.ranges)
+
+
+def _in_range(version: Version, events: Sequence[_Event]) -> bool:
+    inside = False
+    for kind, bound in events:
+        if kind == "introduced":
+            inside = inside or bound is None or version >= bound
+        elif bound is not None and (version >= bound if kind == "fixed" else version > bound):
+            inside = False
+    return inside
+
+
+def _advisory(record: _Record, mine: Sequence[_Affected], version: Version | None) -> Advisory:
+    fixed = sorted({v for a in mine for v in a.fixed if version is None or v > version})
+    return Advisory(
+        id=record.id,
+        aliases=record.aliases,
+        summary=record.summary,
+        fixed=tuple(str(v) for v in fixed),
+        severity=record.severity,
+        cvss=record.cvss,
+        url=record.url,
+        modified=record.modified,
+    )
+
+
+def _summary(data: Mapping[str, Any]) -> str:
+    text = _str(data.get("summary")).strip()
+    if not text:
+        lines = [line.strip() for line in _str(data.get("details")).splitlines()]
+        text = next((line for line in lines if line), "")
+    text = " ".join(text.split())
+    if len(text) > SUMMARY_CHARS:
+        text = text[: SUMMARY_CHARS - 3].rstrip() + "..."
+    return text
+
+
+def _severity(data: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(rating, vector): CVSS v3 computed; otherwise the database's own severity label."""
+    vectors: dict[str, list[str]] = {}
+    for entry in _list(data.get("severity")):
+        kind, score = _str(_dict(entry).get("type")), _str(_dict(entry).get("score"))
+        if score:
+            vectors.setdefault(kind, []).append(score)
+    scores = [s for s in map(cvss3_base_score, vectors.get("CVSS_V3", [])) if s is not None]
+    rating = severity_rating(max(scores)) if scores else None
+    cvss = next((v[0] for k in ("CVSS_V3", "CVSS_V4", "CVSS_V2") if (v := vectors.get(k))), None)
+    return rating or _labelled_severity(data), cvss
+
+
+def _labelled_severity(data: Mapping[str, Any]) -> str | None:
+    places = [data, *(_dict(a) for a in _list(data.get("affected")))]
+    for place in places:
+        label = _str(_dict(place.get("database_specific")).get("severity")).lower()
+        if label in _DB_SEVERITY:
+            return _DB_SEVERITY[label]
+    return None
+
+
+def _url(data: Mapping[str, Any], record_id: str) -> str:
+    advisories = [
+        _str(_dict(r).get("url"))
+        for r in _list(data.get("references"))
+        if _dict(r).get("type") == "ADVISORY"
+    ]
+    web = [u for u in advisories if u.startswith(("https://", "http://"))]
+    github = [u for u in web if "github.com/advisories/" in u]
+    return (github or web or [f"https://osv.dev/vulnerability/{record_id}"])[0]
+
+
+def _version(text: object) -> Version | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+def _latest(stamps: Iterable[str]) -> str:
+    return max((s for s in stamps if s), key=_timestamp, default="")
+
+
+def _timestamp(text: str) -> datetime:
+    """An OSV (RFC 3339) timestamp as an aware datetime; the epoch when unparseable."""
+    cleaned = re.sub(r"(\.\d{6})\d+", r"\1", text.strip().replace("Z", "+00:00"))
+    try:
+        stamp = datetime.fromisoformat(cleaned)
+    except ValueError:
+        return _EPOCH
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+# --- the cache --------------------------------------------------------------------------------
+
+
+def _read_manifest(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if (
+        not isinstance(data, dict)
+        or data.get("format") != 1
+        or not isinstance(data.get("revision"), str)
+        or not isinstance(data.get("record_count"), int)
+    ):
+        return None
+    return data
+
+
+def _manifest(url: str, revision: str, count: int) -> dict[str, Any]:
+    return {
+        "format": 1,
+        "source": url,
+        "fetched": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "revision": revision,
+        "record_count": count,
+        "mlgate": __version__,
+    }
+
+
+def _read_pointer(cache: Path) -> Path | None:
+    try:
+        name = (cache / POINTER).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not _STAGING.fullmatch(name) or not (cache / name).is_dir():
+        return None
+    return cache / name
+
+
+def _switch(cache: Path, staging: Path) -> None:
+    """Point `current` at `staging` with one atomic rename, then drop the previous database."""
+    previous = _read_pointer(cache)
+    pending = cache / f".{POINTER}-{staging.name}"
+    pending.write_text(staging.name + "\n", encoding="utf-8")
+    os.replace(pending, cache / POINTER)
+    if previous is not None and previous != staging:
+        shutil.rmtree(previous, ignore_errors=True)
+
+
+def _download(url: str, out: IO[bytes], timeout: float) -> None:
+    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    if scheme not in ("http", "https", "file"):
+        raise AdvisoryDBError(
+            f"cannot download the advisory database from {url!r}: use an http(s):// or file:// URL"
+        )
+    headers = {"User-Agent": f"mlgate/{__version__}"}
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - scheme checked above
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            _copy(response, out, url)
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise AdvisoryDBError(
+            f"could not download the advisory database from {url}: {reason}",
+            hint="the cached database (if any) was left unchanged",
+        ) from exc
+
+
+def _copy(source: IO[bytes], out: IO[bytes], url: str) -> None:
+    total = 0
+    while chunk := source.read(1 << 20):
+        total += len(chunk)
+        if total > MAX_DOWNLOAD:
+            raise AdvisoryDBError(f"{url} is larger than {MAX_DOWNLOAD} bytes; refusing it")
+        out.write(chunk)
+
+
+def _unpack(url: str, archive: Path, staging: Path) -> tuple[str, int]:
+    """Validate the zip and write its PyPI records as `vulns/<package>/<ID>.json`."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            members = _checked_members(url, zf)
+            written = [_unpack_member(url, zf, info, staging) for info in members]
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+        raise AdvisoryDBError(f"{url} is not a readable zip archive: {exc}") from exc
+    except OSError as exc:
+        raise AdvisoryDBError(f"could not unpack {url} into {staging}: {exc}") from exc
+    stamps = {record_id: stamp for record_id, stamp in filter(None, written)}
+    if not stamps:
+        raise AdvisoryDBError(
+            f"{url} contains no OSV records for PyPI (no file with an `id` and `affected`)"
+        )
+    return _latest(stamps.values()), len(stamps)
+
+
+def _checked_members(url: str, zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    members: list[zipfile.ZipInfo] = []
+    total = 0
+    for info in zf.infolist():
+        name = info.filename.replace("\\", "/")
+        if name.startswith("/") or PureWindowsPath(info.filename).drive:
+            raise AdvisoryDBError(f"refusing {url}: zip member {info.filename!r} is absolute")
+        if ".." in PurePosixPath(name).parts:
+            raise AdvisoryDBError(f"refusing {url}: zip member {info.filename!r} contains '..'")
+        if info.is_dir() or not name.lower().endswith(RECORD_SUFFIXES):
+            continue
+        total += info.file_size
+        if info.file_size > MAX_MEMBER or total > MAX_UNPACKED:
+            raise AdvisoryDBError(f"refusing {url}: zip member {info.filename!r} is too large")
+        members.append(info)
+    return members
+
+
+def _unpack_member(
+    url: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo, staging: Path
+) -> tuple[str, str] | None:
+    """Write one record under each PyPI package it affects; (id, modified) or None if skipped."""
+    try:
+        data = _parse_text(info.filename, zf.read(info))
+    except (ValueError, RecursionError, yaml.YAMLError) as exc:
+        raise AdvisoryDBError(f"{url}: unparseable record {info.filename}: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("affected"), list):
+        return None
+    record_id = data.get("id")
+    if not isinstance(record_id, str) or not _SAFE_ID.fullmatch(record_id):
+        raise AdvisoryDBError(f"refusing {url}: record {info.filename} has a bad id {record_id!r}")
+    names = {a.name for a in _iter_affected(data) if _SAFE_PACKAGE.fullmatch(a.name)}
+    for name in sorted(names):
+        folder = staging / "vulns" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_json(folder / f"{record_id}.json", data)
+    return (record_id, _str(data.get("modified"))) if names else None
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")

@@ -1,0 +1,285 @@
+"""The command line. Parses options, calls the core, prints, and maps outcomes to exit codes.
+
+This is the only module that prints or exits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from mlgate import __version__
+from mlgate.advisories import DEFAULT_DB_URL, cached_db, update_db
+from mlgate.config import load_config
+from mlgate.errors import EXIT_GATE_ERROR, EXIT_USAGE, MlgateError, UsageError
+from mlgate.gates import GATES
+from mlgate.policy import decide, find_policy, load_policy, policy_schema
+from mlgate.report import FORMATS, Report
+from mlgate.repo import open_repo
+from mlgate.runner import RunRequest, run_gates, select_gates
+
+EXIT_CODES_HELP = """
+\b
+Exit codes:
+  0  every gate the policy requires passed
+  1  the policy blocked: at least one violation (each listed with its reason)
+  2  usage or configuration error (bad option, invalid policy/config: file, line and key named)
+  3  a gate could not run (tool missing, crashed, timed out, no network) and the
+     policy treats errors as blocking; also an internal error in mlgate
+"""
+
+
+@click.group(epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mlgate")
+def cli() -> None:
+    """mlgate: security and quality gates for machine-learning repositories.
+
+    Runs static analysis (bandit, semgrep with an ML rule pack) and a dependency
+    audit (offline OSV database or pip-audit) under one YAML policy, and turns
+    the results into one decision with reasons.
+    """
+
+
+# --- run ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    path: Path
+    gates: tuple[str, ...]
+    env: str | None
+    policy: Path | None
+    formats: tuple[str, ...]
+    output: Path | None
+    jobs: int
+    advisory_db: Path | None
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument("path", required=False, default=".")
+@click.argument("gates", nargs=-1)
+@click.option("--env", "env", metavar="NAME", help="Target environment in the policy (dev, staging, production, ...).")
+@click.option("--policy", "policy", type=click.Path(path_type=Path), help="Policy file (default: .mlgate/policy.yml, else the built-in default pack).")
+@click.option("--format", "formats", multiple=True, type=click.Choice(sorted(FORMATS)), help="Report format; repeat for several. Default: text.")
+@click.option("--output", type=click.Path(path_type=Path, file_okay=False), help="Write each format to DIR under a fixed name (mlgate.json, ...); text still goes to stdout.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default="CPU count", help="Gates run in parallel.")
+@click.option("--advisory-db", type=click.Path(path_type=Path, file_okay=False), help="Offline OSV advisory database for the deps gate (also MLGATE_ADVISORY_DB).")
+def run(path: str, gates: tuple[str, ...], env: str | None, policy: Path | None, formats: tuple[str, ...],
+        output: Path | None, jobs: int, advisory_db: Path | None) -> None:
+    """Run the gates over PATH (default: .) and decide.
+
+    GATE... limits the run to the named gates (default: every gate the policy
+    enables). Gates: sast, deps.
+    """
+    path, gates = _split_path_and_gates(path, gates)
+    options = RunOptions(Path(path), gates, env, policy, formats or ("text",), output, jobs, advisory_db)
+    _exit(execute_run(options))
+
+
+def _split_path_and_gates(path: str, gates: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    """`mlgate run sast` means the gate sast in the current directory."""
+    if path in GATES and not Path(path).is_dir():
+        return ".", (path, *gates)
+    return path, gates
+
+
+def execute_run(options: RunOptions) -> int:
+    unknown = [g for g in options.gates if g not in GATES]
+    if unknown:
+        raise UsageError(f"unknown gate {unknown[0]!r} (gates: {', '.join(GATES)})")
+    _check_formats(options.formats, options.output)
+    root = Path(options.path)
+    if not root.is_dir():
+        raise UsageError(f"{root}: no such directory")
+    config = load_config(root.resolve())
+    policy = load_policy(find_policy(root, options.policy, config.policy), options.env)
+    repo = open_repo(root, config.exclude)
+    overrides: dict[str, dict[str, Any]] = {}
+    if options.advisory_db is not None:
+        overrides["deps"] = {"advisory_db": str(options.advisory_db.resolve())}
+    request = RunRequest(select_gates(policy, options.gates), options.jobs, overrides)
+    result = run_gates(repo, policy, config, request)
+    decision = decide(policy, result.results, scope=request.gates)
+    report = Report(result, policy, decision, {"kind": "full", "gates": list(request.gates)})
+    _emit(report, options.formats, options.output)
+    return decision.exit_code
+
+
+def _check_formats(formats: Sequence[str], output: Path | None) -> None:
+    if output is None and len(set(formats)) > 1:
+        raise UsageError("several --format values need --output DIR to write them to")
+
+
+def _emit(report: Report, formats: Sequence[str], output: Path | None) -> None:
+    if output is None:
+        fmt = FORMATS[formats[0]]
+        click.echo(fmt.render(report, color=fmt.name == "text" and _tty()), nl=False)
+        return
+    output.mkdir(parents=True, exist_ok=True)
+    for name in dict.fromkeys(formats):
+        fmt = FORMATS[name]
+        target = output / fmt.filename
+        tmp = target.with_suffix(target.suffix + ".tmp")
+        tmp.write_text(fmt.render(report), encoding="utf-8")
+        tmp.replace(target)
+    click.echo(FORMATS["text"].render(report, color=_tty()), nl=False)
+    click.echo(f"reports written to {output}: " + ", ".join(FORMATS[f].filename for f in dict.fromkeys(formats)))
+
+
+def _tty() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+# --- policy -------------------------------------------------------------------------------
+
+
+@cli.group()
+def policy() -> None:
+    """Check or show the effective policy."""
+
+
+@policy.command("check")
+@click.option("--policy", "policy_file", type=click.Path(path_type=Path), help="Policy file (default: the repo's, else the built-in default).")
+@click.option("--env", metavar="NAME", help="Check this environment's overrides too.")
+@click.option("--path", "path", type=click.Path(path_type=Path, file_okay=False), default=Path("."), help="Repository root.")
+def policy_check(policy_file: Path | None, env: str | None, path: Path) -> None:
+    """Validate a policy (schema, extends, waivers, baseline); exit 2 with file:line:key if invalid."""
+    config = load_config(path.resolve())
+    loaded = load_policy(find_policy(path, policy_file, config.policy), env)
+    click.echo(f"{loaded.source}: policy is valid (environments: {', '.join(loaded.environments) or 'none'}; "
+               f"{len(loaded.waivers)} waiver(s))")
+
+
+@policy.command("show")
+@click.option("--policy", "policy_file", type=click.Path(path_type=Path), help="Policy file.")
+@click.option("--env", metavar="NAME", help="Show the settings for this environment.")
+@click.option("--path", "path", type=click.Path(path_type=Path, file_okay=False), default=Path("."), help="Repository root.")
+def policy_show(policy_file: Path | None, env: str | None, path: Path) -> None:
+    """Print the effective per-gate settings after extends and environment overrides."""
+    config = load_config(path.resolve())
+    loaded = load_policy(find_policy(path, policy_file, config.policy), env)
+    gates = {
+        name: {
+            "enabled": s.enabled,
+            "required": s.required,
+            "fail_on": s.fail_on.value if s.fail_on else "none",
+            "warn_on": s.warn_on.value if s.warn_on else "none",
+            "max_findings": s.max_findings,
+            "on_error": s.on_error,
+            "timeout": s.timeout,
+            "options": dict(s.options),
+        }
+        for name, s in loaded.gates.items()
+    }
+    shown = {"source": loaded.source, "env": env, "digest": loaded.digest, "gates": gates,
+             "waivers": [w.label() for w in loaded.waivers], "environments": list(loaded.environments)}
+    click.echo(yaml.safe_dump(shown, sort_keys=False), nl=False)
+
+
+@policy.command("schema")
+def policy_schema_cmd() -> None:
+    """Print the policy file's JSON Schema (for editors)."""
+    click.echo(json.dumps(policy_schema(), indent=2))
+
+
+# --- db -----------------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """Manage the offline vulnerability database used by the deps gate."""
+
+
+@db.command("update")
+@click.option("--url", default=DEFAULT_DB_URL, show_default=True, help="OSV PyPI archive (zip of OSV records).")
+def db_update(url: str) -> None:
+    """Download the OSV PyPI advisories into the user cache and switch to them atomically."""
+    loaded = update_db(url)
+    click.echo(f"advisory database updated: {loaded.record_count} records, revision {loaded.revision}, at {loaded.path}")
+
+
+# --- doctor -------------------------------------------------------------------------------
+
+SERVICES = (("pypi.org", 443), ("api.osv.dev", 443))
+
+
+@cli.command()
+def doctor() -> None:
+    """Show each tool mlgate calls, its version, and whether the vulnerability service is reachable."""
+    missing = 0
+    for name, gate in GATES.items():
+        for tool, version in gate.tool_versions().items():
+            state = version or "NOT FOUND"
+            missing += version is None
+            click.echo(f"{name:6} {tool:14} {state}")
+    for host, port in SERVICES:
+        click.echo(f"network {host:14} {'reachable' if _reachable(host, port) else 'unreachable'}")
+    cache = cached_db()
+    env_db = os.environ.get("MLGATE_ADVISORY_DB")
+    click.echo(f"advisory-db    {env_db or cache or 'none (deps uses pip-audit online; run `mlgate db update`)'}")
+    if missing:
+        click.echo(f"{missing} tool(s) missing: install them with `pip install 'mlgate[tools]'`", err=True)
+        _exit(EXIT_GATE_ERROR)
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=3):
+            return True
+    except OSError:
+        return False
+
+
+# --- entry point --------------------------------------------------------------------------
+
+
+class _Exit(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+def _exit(code: int) -> None:
+    raise _Exit(code)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point: one handler maps every outcome to a documented exit code."""
+    sys.exit(run_main(argv))
+
+
+def run_main(argv: Sequence[str] | None) -> int:
+    try:
+        cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except _Exit as done:
+        return done.code
+    except MlgateError as exc:
+        click.echo(f"mlgate: error: {exc.message}", err=True)
+        if exc.hint:
+            click.echo(f"mlgate: hint: {exc.hint}", err=True)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("mlgate: aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_USAGE if exc.exit_code == 2 else exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # the last line of defence: one line, never a traceback
+        click.echo(f"mlgate: internal error: {type(exc).__name__}: {exc} "
+                   "(please report it; set MLGATE_DEBUG=1 for the traceback)", err=True)
+        if os.environ.get("MLGATE_DEBUG"):
+            raise
+        return EXIT_GATE_ERROR
+    return 0

@@ -1,0 +1,155 @@
+"""The one result model: every gate turns its tool's output into `Finding`s."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Severity(str, enum.Enum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Higher is worse: info=0 ... critical=4."""
+        return _RANKS[self]
+
+    def at_least(self, other: Severity) -> bool:
+        return self.rank >= other.rank
+
+    @classmethod
+    def parse(cls, text: str, default: Severity | None = None) -> Severity:
+        """Map any tool's vocabulary (ERROR, WARNING, MODERATE, ...) onto ours."""
+        key = text.strip().lower()
+        found = _ALIASES.get(key)
+        if found is not None:
+            return found
+        if default is not None:
+            return default
+        raise ValueError(f"unknown severity {text!r}")
+
+
+_RANKS = {
+    Severity.INFO: 0,
+    Severity.LOW: 1,
+    Severity.MEDIUM: 2,
+    Severity.HIGH: 3,
+    Severity.CRITICAL: 4,
+}
+_ALIASES = {s.value: s for s in Severity} | {
+    "error": Severity.HIGH,
+    "warning": Severity.MEDIUM,
+    "moderate": Severity.MEDIUM,
+    "note": Severity.LOW,
+    "none": Severity.INFO,
+    "undefined": Severity.INFO,
+    "unknown": Severity.INFO,
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem a gate found. JSON field names are part of mlgate's contract."""
+
+    gate: str
+    tool: str
+    rule_id: str
+    severity: Severity
+    message: str
+    path: str | None = None
+    line: int | None = None
+    column: int | None = None
+    end_line: int | None = None
+    cell: int | None = None
+    confidence: str | None = None
+    cwe: str | None = None
+    help_uri: str | None = None
+    fingerprint: str = ""
+    fix: str | None = None
+    waived_by: str | None = None
+    also_reported_by: tuple[str, ...] = ()
+    properties: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def tools(self) -> tuple[str, ...]:
+        return (self.tool, *self.also_reported_by)
+
+    def with_changes(self, **changes: Any) -> Finding:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["severity"] = self.severity.value
+        data["also_reported_by"] = list(self.also_reported_by)
+        data["properties"] = dict(self.properties)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["severity"] = Severity.parse(str(values["severity"]))
+        values["also_reported_by"] = tuple(values.get("also_reported_by") or ())
+        values["properties"] = dict(values.get("properties") or {})
+        return cls(**values)
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def normalise_code(code: str) -> str:
+    """Collapse whitespace so re-indenting or reflowing does not change a fingerprint."""
+    return _SPACE.sub(" ", code).strip()
+
+
+def fingerprint(tool: str, rule_id: str, path: str | None, anchor: str, occurrence: int = 0) -> str:
+    """A stable identity for a finding: never includes a line number.
+
+    `anchor` is the normalised offending code, or the package name for a dependency
+    finding; `occurrence` tells apart identical code appearing twice in one file.
+    """
+    text = "\x1f".join([tool, rule_id, path or "", normalise_code(anchor), str(occurrence)])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def assign_fingerprints(findings: Iterable[Finding], anchors: Mapping[int, str]) -> list[Finding]:
+    """Fingerprint findings in order; `anchors` maps index -> anchor text.
+
+    Identical (tool, rule, path, anchor) tuples are numbered by order of line, so two
+    copies of the same bad line in one file keep distinct, stable fingerprints.
+    """
+    items = list(findings)
+    order = sorted(range(len(items)), key=lambda i: (items[i].path or "", items[i].line or 0))
+    seen: Counter[tuple[str, str, str, str]] = Counter()
+    result: dict[int, Finding] = {}
+    for index in order:
+        item = items[index]
+        anchor = normalise_code(anchors.get(index, item.message))
+        key = (item.tool, item.rule_id, item.path or "", anchor)
+        occurrence = seen[key]
+        seen[key] += 1
+        fp = fingerprint(item.tool, item.rule_id, item.path, anchor, occurrence)
+        result[index] = item.with_changes(fingerprint=fp)
+    return [result[i] for i in range(len(items))]
+
+
+def sort_key(finding: Finding) -> tuple[int, str, int, str]:
+    """Worst first, then by location: the order every report uses."""
+    return (-finding.severity.rank, finding.path or "", finding.line or 0, finding.rule_id)
+
+
+def read_line(text_lines: list[str], line: int | None) -> str:
+    """The source line (1-based) a finding points at, or '' when out of range."""
+    if line is None or line < 1 or line > len(text_lines):
+        return ""
+    return text_lines[line - 1]

@@ -1,0 +1,11 @@
+"""The gate registry: adding a gate means adding a module and one line here."""
+
+from __future__ import annotations
+
+from mlgate.gates.base import Gate, GateContext, GateInputs, GateResult, GateStatus
+from mlgate.gates.deps import DepsGate
+from mlgate.gates.sast import SastGate
+
+GATES: dict[str, Gate] = {gate.name: gate for gate in (SastGate(), DepsGate())}
+
+__all__ = ["GATES", "Gate", "GateContext", "GateInputs", "GateResult", "GateStatus"]

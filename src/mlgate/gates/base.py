@@ -1,0 +1,78 @@
+"""The gate interface: explicit inputs in, findings and errors out."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from mlgate.findings import Finding
+from mlgate.repo import Repo
+
+
+class GateStatus(str, enum.Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class GateInputs:
+    """Everything a gate's result depends on, so a cache or a changed-only run can key on it."""
+
+    files: tuple[str, ...]
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GateContext:
+    repo: Repo
+    inputs: GateInputs
+    timeout: float
+
+    @property
+    def root(self) -> Path:
+        return self.repo.root
+
+    def option(self, key: str, default: Any = None) -> Any:
+        return self.inputs.options.get(key, default)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """What a gate produced. The policy, not the gate, turns this into pass or fail."""
+
+    gate: str
+    findings: tuple[Finding, ...] = ()
+    errors: tuple[str, ...] = ()
+    skipped: str | None = None
+    tools: Mapping[str, str | None] = field(default_factory=dict)
+    seconds: float = 0.0
+    files_scanned: int = 0
+    notes: tuple[str, ...] = ()
+    properties: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def ran(self) -> bool:
+        return self.skipped is None and not self.errors
+
+
+class Gate(Protocol):
+    """One module per gate implements this; `gates.GATES` is the registry."""
+
+    name: str
+    summary: str
+    # JSON Schema (a `properties` mapping) of the gate's own tool options in the policy.
+    options_schema: Mapping[str, Any]
+
+    def inputs(self, repo: Repo, options: Mapping[str, Any]) -> GateInputs:
+        """Select the files this gate reads and the options its result depends on."""
+
+    def run(self, ctx: GateContext) -> GateResult:
+        """Run the gate's tools over ctx.inputs; never raise for a tool's failure."""
+
+    def tool_versions(self) -> Mapping[str, str | None]:
+        """Name -> version of each external tool this gate calls (None: not installed)."""

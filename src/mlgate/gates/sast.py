@@ -1,0 +1,305 @@
+"""sast gate: bandit and semgrep (with mlgate's ML rule pack) over the repo's Python code.
+
+The two tools overlap. Where a rule-pack rule declares that it supersedes a bandit test
+(`metadata.mlgate.supersedes_bandit`), the rule's precise semantics win: a bandit finding
+of that test is kept only when the rule flags the same line, and then the two are shown
+as one finding naming both tools.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlgate.findings import Finding, Severity, assign_fingerprints
+from mlgate.gates.base import GateContext, GateInputs, GateResult
+from mlgate.repo import Repo, read_text
+from mlgate.resources import rule_pack_dir
+from mlgate.tools import ToolRun, run_tool, tool_version
+
+NAME = "sast"
+PYTHON_GLOBS = ("*.py",)
+BANDIT_DEFAULT_SKIP = ("B101",)  # assert_used: noise in ML repos' tests and notebooks
+
+
+class SastGate:
+    name = NAME
+    summary = "bandit and semgrep (with mlgate's ML rule pack) over Python code"
+    options_schema: Mapping[str, Any] = {
+        "bandit_skip": {"type": "array", "items": {"type": "string", "pattern": "^B[0-9]{3}$"}},
+        "semgrep_rules": {"type": "array", "items": {"type": "string"}},
+        "rule_pack": {"type": "boolean"},
+        "prefer_rule_pack": {"type": "boolean"},
+    }
+
+    def inputs(self, repo: Repo, options: Mapping[str, Any]) -> GateInputs:
+        files = tuple(repo.matching(PYTHON_GLOBS))
+        return GateInputs(files=files, options=dict(options))
+
+    def tool_versions(self) -> Mapping[str, str | None]:
+        return {"bandit": tool_version("bandit", "bandit"), "semgrep": tool_version("semgrep", "semgrep")}
+
+    def run(self, ctx: GateContext) -> GateResult:
+        started = time.monotonic()
+        files = ctx.inputs.files
+        if not files:
+            return GateResult(NAME, skipped="no Python files to scan", tools=self.tool_versions())
+        configs = _semgrep_configs(ctx)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            bandit_job = pool.submit(_run_bandit, ctx, files)
+            semgrep_job = pool.submit(_run_semgrep, ctx, files, configs)
+            bandit_findings, bandit_errors, bandit_notes = bandit_job.result()
+            semgrep_findings, semgrep_errors = semgrep_job.result()
+        superseded = _superseded_tests(configs) if ctx.option("prefer_rule_pack", True) else {}
+        merged, dropped = merge_tool_findings(bandit_findings, semgrep_findings, superseded)
+        findings = _fingerprinted(ctx.root, merged)
+        notes = list(bandit_notes)
+        if dropped:
+            notes.append(
+                f"{dropped} bandit finding(s) not reported: a rule-pack rule with precise "
+                "semantics covers that hazard and found the code safe"
+            )
+        return GateResult(
+            NAME,
+            findings=tuple(findings),
+            errors=tuple(bandit_errors + semgrep_errors),
+            tools=self.tool_versions(),
+            seconds=time.monotonic() - started,
+            files_scanned=len(files),
+            notes=tuple(notes),
+            properties={"suppressed_by_rule_pack": dropped},
+        )
+
+
+# --- bandit -------------------------------------------------------------------------------
+
+
+def _run_bandit(ctx: GateContext, files: Sequence[str]) -> tuple[list[Finding], list[str], list[str]]:
+    skip = list(ctx.option("bandit_skip", BANDIT_DEFAULT_SKIP))
+    argv = ["bandit", "-f", "json", "-q"]
+    if skip:
+        argv += ["-s", ",".join(skip)]
+    run = run_tool([*argv, "--", *files], ctx.timeout, cwd=ctx.root)
+    data = _json_output(run, ok_codes=(0, 1))
+    if isinstance(data, str):
+        return [], [f"bandit: {data}"], []
+    findings = [_bandit_finding(item) for item in data.get("results", [])]
+    notes = [_bandit_error_note(item) for item in data.get("errors", [])]
+    parse_findings = [_parse_error_finding(item) for item in data.get("errors", [])]
+    return findings + parse_findings, [], notes
+
+
+def _bandit_finding(item: Mapping[str, Any]) -> Finding:
+    cwe = item.get("issue_cwe") or {}
+    return Finding(
+        gate=NAME,
+        tool="bandit",
+        rule_id=str(item.get("test_id", "bandit")),
+        severity=Severity.parse(str(item.get("issue_severity", "low")), Severity.LOW),
+        confidence=str(item.get("issue_confidence", "")).lower() or None,
+        message=str(item.get("issue_text", "")),
+        path=_clean_path(str(item.get("filename", ""))),
+        line=_int(item.get("line_number")),
+        column=_column(item.get("col_offset")),
+        end_line=_last(item.get("line_range")),
+        cwe=f"CWE-{cwe['id']}" if cwe.get("id") else None,
+        help_uri=item.get("more_info"),
+    )
+
+
+def _parse_error_finding(item: Mapping[str, Any]) -> Finding:
+    return Finding(
+        gate=NAME,
+        tool="bandit",
+        rule_id="parse-error",
+        severity=Severity.LOW,
+        confidence="high",
+        message=f"could not be analysed: {item.get('reason', 'unknown error')} "
+        "(the file is not valid Python 3 or not UTF-8)",
+        path=_clean_path(str(item.get("filename", ""))),
+    )
+
+
+def _bandit_error_note(item: Mapping[str, Any]) -> str:
+    return f"{_clean_path(str(item.get('filename', '')))}: bandit: {item.get('reason', '')}"
+
+
+# --- semgrep ------------------------------------------------------------------------------
+
+
+def _semgrep_configs(ctx: GateContext) -> list[Path]:
+    configs = [rule_pack_dir()] if ctx.option("rule_pack", True) else []
+    configs += [ctx.root / p for p in ctx.option("semgrep_rules", [])]
+    return configs
+
+
+def _run_semgrep(
+    ctx: GateContext, files: Sequence[str], configs: Sequence[Path]
+) -> tuple[list[Finding], list[str]]:
+    if not configs:
+        return [], []
+    missing = [str(c) for c in configs if not c.exists()]
+    if missing:
+        return [], [f"semgrep: rule file not found: {', '.join(missing)}"]
+    argv = ["semgrep", "scan", "--json", "--metrics=off", "--disable-version-check", "--quiet"]
+    for config in configs:
+        argv += ["--config", str(config)]
+    env = {"SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"}
+    run = run_tool([*argv, "--", *files], ctx.timeout, cwd=ctx.root, env=env)
+    data = _json_output(run, ok_codes=(0, 1))
+    if isinstance(data, str):
+        return [], [f"semgrep: {data}"]
+    findings = [_semgrep_finding(item) for item in data.get("results", [])]
+    errors = [
+        f"semgrep: {err.get('message', err)}"
+        for err in data.get("errors", [])
+        if str(err.get("level", "error")).lower() == "error" and not _is_target_error(err)
+    ]
+    return findings, errors
+
+
+def _is_target_error(err: Mapping[str, Any]) -> bool:
+    """A file semgrep could not parse is reported by bandit's parse-error; not a gate error."""
+    kind = str(err.get("type", ""))
+    return "Syntax" in kind or "Lexical" in kind or "Partial" in kind
+
+
+def _semgrep_finding(item: Mapping[str, Any]) -> Finding:
+    extra = item.get("extra", {})
+    meta = extra.get("metadata", {}) or {}
+    ours = meta.get("mlgate", {}) or {}
+    fallback = Severity.parse(str(extra.get("severity", "warning")), Severity.MEDIUM)
+    cwes = meta.get("cwe") or []
+    cwe_text = str(cwes[0] if isinstance(cwes, list) and cwes else cwes or "")
+    refs = meta.get("references") or []
+    return Finding(
+        gate=NAME,
+        tool="semgrep",
+        rule_id=str(item.get("check_id", "semgrep")).rsplit(".", 1)[-1],
+        severity=Severity.parse(str(ours.get("severity", "")), fallback),
+        confidence=str(meta.get("confidence", "")).lower() or None,
+        message=str(extra.get("message", "")).strip(),
+        path=_clean_path(str(item.get("path", ""))),
+        line=_int(item.get("start", {}).get("line")),
+        column=_int(item.get("start", {}).get("col")),
+        end_line=_int(item.get("end", {}).get("line")),
+        cwe=cwe_text.split(":", 1)[0] or None,
+        help_uri=str(refs[0]) if refs else None,
+        properties={"supersedes_bandit": list(ours.get("supersedes_bandit") or [])},
+    )
+
+
+def _superseded_tests(configs: Sequence[Path]) -> dict[str, frozenset[str]]:
+    """bandit test id -> the rule ids that supersede it, read from the rule files."""
+    table: dict[str, set[str]] = {}
+    for config in configs:
+        paths = sorted(config.rglob("*.y*ml")) if config.is_dir() else [config]
+        for path in paths:
+            for rule in _load_rules(path):
+                meta = (rule.get("metadata") or {}).get("mlgate") or {}
+                for test in meta.get("supersedes_bandit") or []:
+                    table.setdefault(str(test), set()).add(str(rule.get("id")))
+    return {test: frozenset(rules) for test, rules in table.items()}
+
+
+def _load_rules(path: Path) -> list[Mapping[str, Any]]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return []
+    rules = data.get("rules") if isinstance(data, dict) else None
+    return [r for r in rules or [] if isinstance(r, dict)]
+
+
+# --- merging ------------------------------------------------------------------------------
+
+
+def merge_tool_findings(
+    bandit: Sequence[Finding],
+    semgrep: Sequence[Finding],
+    superseded: Mapping[str, frozenset[str]],
+) -> tuple[list[Finding], int]:
+    """One finding per issue and line. Returns the findings and the bandit ones dropped."""
+    by_line: dict[tuple[str | None, int | None], list[int]] = {}
+    merged = list(semgrep)
+    for index, item in enumerate(merged):
+        by_line.setdefault((item.path, item.line), []).append(index)
+    kept: list[Finding] = []
+    dropped = 0
+    for item in bandit:
+        rules = superseded.get(item.rule_id)
+        match = _same_issue(item, merged, by_line.get((item.path, item.line), []), rules)
+        if match is not None:
+            current = merged[match]
+            merged[match] = current.with_changes(
+                also_reported_by=(*current.also_reported_by, f"bandit:{item.rule_id}")
+            )
+        elif rules:
+            dropped += 1
+        else:
+            kept.append(item)
+    return merged + kept, dropped
+
+
+def _same_issue(
+    item: Finding, merged: Sequence[Finding], candidates: Sequence[int], rules: frozenset[str] | None
+) -> int | None:
+    for index in candidates:
+        other = merged[index]
+        if rules and other.rule_id in rules:
+            return index
+        if item.cwe and item.cwe == other.cwe:
+            return index
+    return None
+
+
+def _fingerprinted(root: Path, findings: Sequence[Finding]) -> list[Finding]:
+    cache: dict[str, list[str]] = {}
+    anchors: dict[int, str] = {}
+    for index, item in enumerate(findings):
+        if item.path is None or item.line is None:
+            continue
+        if item.path not in cache:
+            cache[item.path] = read_text(root, item.path).splitlines()
+        lines = cache[item.path]
+        end = item.end_line or item.line
+        anchors[index] = "\n".join(lines[item.line - 1 : end])
+    return assign_fingerprints(findings, anchors)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _json_output(run: ToolRun, ok_codes: Sequence[int]) -> dict[str, Any] | str:
+    """The tool's JSON report, or a one-line reason why there is none."""
+    if not run.ok or run.returncode not in ok_codes:
+        return run.describe()
+    try:
+        data = json.loads(run.stdout)
+    except json.JSONDecodeError:
+        return f"unparseable output: {run.describe()}"
+    if not isinstance(data, dict):
+        return f"unexpected output: {run.describe()}"
+    return data
+
+
+def _clean_path(path: str) -> str:
+    return path[2:] if path.startswith("./") else path
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) else None
+
+
+def _column(value: Any) -> int | None:
+    return value + 1 if isinstance(value, int) else None
+
+
+def _last(value: Any) -> int | None:
+    return value[-1] if isinstance(value, list) and value and isinstance(value[-1], int) else None

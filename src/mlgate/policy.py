@@ -1,0 +1,434 @@
+"""The policy: which gates run, what blocks, for which environment; and the decision.
+
+A policy file may `extends:` a built-in pack (`default`, `strict`) or another file. Its
+`defaults:` apply to every gate, `gates:` override per gate, and `environments:` override
+both for one target (`--env production`). Waivers and a baseline keep known findings
+from blocking; an expired waiver stops applying and is reported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlgate.errors import EXIT_BLOCKED, EXIT_GATE_ERROR, EXIT_PASS, ConfigError
+from mlgate.findings import Finding, Severity
+from mlgate.gates import GATES, GateResult, GateStatus
+from mlgate.resources import policies_dir
+from mlgate.yamlfile import YamlDoc, load_yaml, validate
+
+BUILTIN_PACKS = ("default", "strict")
+SEVERITY_NAMES = [s.value for s in Severity]
+REPO_POLICY = Path(".mlgate") / "policy.yml"
+_MAX_EXTENDS = 10
+
+
+# --- model --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    enabled: bool = True
+    required: bool = True
+    fail_on: Severity | None = Severity.HIGH
+    warn_on: Severity | None = Severity.MEDIUM
+    max_findings: int | None = None
+    on_error: str = "fail"
+    timeout: float = 600.0
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Waiver:
+    reason: str
+    expires: dt.date
+    owner: str
+    source: str
+    fingerprint: str | None = None
+    rule: str | None = None
+    path: str = "*"
+
+    def matches(self, finding: Finding) -> bool:
+        if self.fingerprint is not None:
+            return finding.fingerprint == self.fingerprint
+        return finding.rule_id == self.rule and fnmatch.fnmatchcase(finding.path or "", self.path)
+
+    def expired(self, today: dt.date) -> bool:
+        return today > self.expires
+
+    def label(self) -> str:
+        return f"{self.source} ({self.owner}, until {self.expires.isoformat()}): {self.reason}"
+
+
+@dataclass(frozen=True)
+class Policy:
+    source: str
+    env: str | None
+    gates: Mapping[str, GateSettings]
+    environments: tuple[str, ...]
+    waivers: tuple[Waiver, ...]
+    baseline: frozenset[str]
+    baseline_source: str | None
+    digest: str
+    data: Mapping[str, Any]
+
+    def settings(self, gate: str) -> GateSettings:
+        return self.gates.get(gate, GateSettings(enabled=False))
+
+    def enabled_gates(self) -> list[str]:
+        return [name for name, s in self.gates.items() if s.enabled]
+
+
+# --- schema -------------------------------------------------------------------------------
+
+
+def _settings_schema(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    threshold = {"enum": [*SEVERITY_NAMES, "none"]}
+    props: dict[str, Any] = {
+        "enabled": {"type": "boolean"},
+        "required": {"type": "boolean"},
+        "fail_on": threshold,
+        "warn_on": threshold,
+        "max_findings": {"type": ["integer", "null"], "minimum": 0},
+        "on_error": {"enum": ["fail", "warn"]},
+        "timeout": {"type": "number", "exclusiveMinimum": 0},
+    }
+    if options is not None:
+        props["options"] = {"type": "object", "additionalProperties": False, "properties": dict(options)}
+    return {"type": "object", "additionalProperties": False, "properties": props}
+
+
+def _gates_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {name: _settings_schema(gate.options_schema) for name, gate in GATES.items()},
+    }
+
+
+def policy_schema() -> dict[str, Any]:
+    """The JSON Schema of a policy file, built from the gate registry."""
+    level = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"defaults": _settings_schema(None), "gates": _gates_schema()},
+    }
+    waiver = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["reason", "expires", "owner"],
+        "anyOf": [{"required": ["fingerprint"]}, {"required": ["rule"]}],
+        "properties": {
+            "fingerprint": {"type": "string", "minLength": 8},
+            "rule": {"type": "string", "minLength": 1},
+            "path": {"type": "string", "minLength": 1},
+            "reason": {"type": "string", "minLength": 3},
+            "expires": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
+            "owner": {"type": "string", "minLength": 1},
+        },
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://mlgate.dev/schemas/policy.schema.json",
+        "title": "mlgate policy",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "extends": {"type": "string", "minLength": 1},
+            "defaults": _settings_schema(None),
+            "gates": _gates_schema(),
+            "environments": {"type": "object", "additionalProperties": level},
+            "waivers": {"type": "array", "items": waiver},
+            "baseline": {"type": "string", "minLength": 1},
+        },
+    }
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+def find_policy(root: Path, explicit: Path | None, configured: str | None) -> Path | str:
+    """--policy, else the repo's .mlgate/policy.yml, else .mlgate.yml's `policy:`, else default."""
+    if explicit is not None:
+        return explicit
+    if (root / REPO_POLICY).is_file():
+        return root / REPO_POLICY
+    if configured:
+        return root / configured
+    return "default"
+
+
+def load_policy(
+    where: Path | str, env: str | None = None, today: dt.date | None = None
+) -> Policy:
+    """Load, validate, resolve `extends`, apply the environment, and read the baseline."""
+    merged, waivers, origin = _resolve(where, depth=0)
+    environments = tuple(sorted((merged.get("environments") or {}).keys()))
+    if env is not None and env not in environments:
+        known = ", ".join(environments) or "none defined"
+        raise ConfigError(f"{origin}: unknown environment {env!r} (environments: {known})")
+    effective = _apply_env(merged, env)
+    gates = {name: _gate_settings(effective, name) for name in GATES}
+    baseline, baseline_source = _load_baseline(merged.get("baseline"), where)
+    digest = hashlib.sha256(
+        json.dumps({"policy": merged, "waivers": [w.label() for w in waivers]}, sort_keys=True,
+                   default=str).encode()
+    ).hexdigest()
+    return Policy(
+        source=origin,
+        env=env,
+        gates=gates,
+        environments=environments,
+        waivers=tuple(waivers),
+        baseline=baseline,
+        baseline_source=baseline_source,
+        digest=digest,
+        data=effective,
+    )
+
+
+def _resolve(where: Path | str, depth: int) -> tuple[dict[str, Any], list[Waiver], str]:
+    if depth > _MAX_EXTENDS:
+        raise ConfigError(f"{where}: `extends` chain is longer than {_MAX_EXTENDS} (a cycle?)")
+    doc = _read(where)
+    validate(doc, policy_schema(), "policy")
+    data: dict[str, Any] = dict(doc.data)
+    waivers = [_waiver(doc, i, w) for i, w in enumerate(data.get("waivers") or [])]
+    parent_ref = data.pop("extends", None)
+    if parent_ref is None:
+        return data, waivers, str(doc.path)
+    parent_where = parent_ref if parent_ref in BUILTIN_PACKS else doc.path.parent / parent_ref
+    parent, parent_waivers, _ = _resolve(parent_where, depth + 1)
+    return _deep_merge(parent, data), parent_waivers + waivers, str(doc.path)
+
+
+def _read(where: Path | str) -> YamlDoc:
+    if isinstance(where, str):
+        if where not in BUILTIN_PACKS:
+            raise ConfigError(f"unknown built-in policy pack {where!r} (packs: {', '.join(BUILTIN_PACKS)})")
+        doc = load_yaml(policies_dir() / f"{where}.yml")
+    else:
+        doc = load_yaml(where)
+    if not isinstance(doc.data, dict):
+        raise ConfigError(f"{doc.path}:1: policy: the top level must be a mapping of keys")
+    return YamlDoc(doc.path, _stringify_dates(doc.data), doc.lines)
+
+
+def _stringify_dates(value: Any) -> Any:
+    """YAML reads 2026-01-31 as a date; the schema and the digest want ISO strings."""
+    if isinstance(value, dict):
+        return {str(k): _stringify_dates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_stringify_dates(v) for v in value]
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _waiver(doc: YamlDoc, index: int, raw: Mapping[str, Any]) -> Waiver:
+    where = doc.where(("waivers", index))
+    try:
+        expires = dt.date.fromisoformat(str(raw["expires"]))
+    except ValueError:
+        raise ConfigError(f"{where}: policy: waivers.{index}.expires: not a date: {raw['expires']!r}") from None
+    return Waiver(
+        reason=str(raw["reason"]),
+        expires=expires,
+        owner=str(raw["owner"]),
+        source=where,
+        fingerprint=raw.get("fingerprint"),
+        rule=raw.get("rule"),
+        path=str(raw.get("path", "*")),
+    )
+
+
+def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    result = dict(base)
+    for key, value in over.items():
+        if key == "waivers":
+            continue
+        if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
+            result[key] = _deep_merge(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+def _apply_env(data: Mapping[str, Any], env: str | None) -> dict[str, Any]:
+    base = {"defaults": data.get("defaults") or {}, "gates": data.get("gates") or {}}
+    if env is None:
+        return base
+    return _deep_merge(base, (data.get("environments") or {}).get(env) or {})
+
+
+def _gate_settings(data: Mapping[str, Any], name: str) -> GateSettings:
+    raw = {**(data.get("defaults") or {}), **((data.get("gates") or {}).get(name) or {})}
+    options = dict((((data.get("gates") or {}).get(name) or {}).get("options")) or {})
+    return GateSettings(
+        enabled=bool(raw.get("enabled", True)),
+        required=bool(raw.get("required", True)),
+        fail_on=_threshold(raw.get("fail_on", "high")),
+        warn_on=_threshold(raw.get("warn_on", "medium")),
+        max_findings=raw.get("max_findings"),
+        on_error=str(raw.get("on_error", "fail")),
+        timeout=float(raw.get("timeout", 600)),
+        options=options,
+    )
+
+
+def _threshold(value: Any) -> Severity | None:
+    return None if value in (None, "none") else Severity.parse(str(value))
+
+
+def _load_baseline(ref: str | None, where: Path | str) -> tuple[frozenset[str], str | None]:
+    if not ref:
+        return frozenset(), None
+    base = where.parent if isinstance(where, Path) else Path.cwd()
+    path = base / ref
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: baseline: file not found: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: baseline: not a JSON findings file: {exc}") from None
+    items = data.get("findings", []) if isinstance(data, dict) else data
+    prints = {str(i.get("fingerprint")) if isinstance(i, dict) else str(i) for i in items or []}
+    return frozenset(p for p in prints if p), str(path)
+
+
+# --- decision -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    gate: str
+    status: GateStatus
+    required: bool
+    blocking: int
+    warnings: int
+    reasons: tuple[str, ...]  # why the gate failed or errored
+    advice: tuple[str, ...] = ()  # findings to review that do not block
+
+
+@dataclass(frozen=True)
+class Decision:
+    passed: bool
+    exit_code: int
+    env: str | None
+    verdicts: Mapping[str, GateVerdict]
+    findings: tuple[Finding, ...]
+    violations: tuple[str, ...]
+    warnings: tuple[str, ...]
+    expired_waivers: tuple[str, ...]
+
+
+def decide(
+    policy: Policy,
+    results: Sequence[GateResult],
+    scope: Sequence[str] | None = None,
+    today: dt.date | None = None,
+) -> Decision:
+    """Turn gate results into one decision with its reasons. Never runs a tool.
+
+    `scope` is the gates this decision covers (a run of named gates); by default every
+    gate the policy enables, so a required gate with no result is an error.
+    """
+    today = today or dt.date.today()
+    active = [w for w in policy.waivers if not w.expired(today)]
+    expired = [w for w in policy.waivers if w.expired(today)]
+    by_gate = {r.gate: r for r in results}
+    verdicts: dict[str, GateVerdict] = {}
+    findings: list[Finding] = []
+    violations: list[str] = []
+    warnings = [f"waiver {w.label()} expired on {w.expires.isoformat()} and no longer applies"
+                for w in expired]
+    blocked_by_findings = False
+    blocked_by_errors = False
+    for name in scope if scope is not None else policy.enabled_gates():
+        settings = policy.settings(name)
+        result = by_gate.get(name)
+        marked = [_mark(f, active, policy) for f in (result.findings if result else ())]
+        findings += marked
+        verdict = _verdict(name, settings, result, marked)
+        verdicts[name] = verdict
+        if verdict.status is GateStatus.FAIL:
+            blocked_by_findings = True
+            violations += [f"{name}: {r}" for r in verdict.reasons]
+        elif verdict.status is GateStatus.ERROR and settings.on_error == "fail" and settings.required:
+            blocked_by_errors = True
+            violations += [f"{name}: {r}" for r in verdict.reasons]
+        else:
+            warnings += [f"{name}: {r}" for r in verdict.reasons]
+        warnings += [f"{name}: {a}" for a in verdict.advice]
+    exit_code = EXIT_BLOCKED if blocked_by_findings else EXIT_GATE_ERROR if blocked_by_errors else EXIT_PASS
+    return Decision(
+        passed=exit_code == EXIT_PASS,
+        exit_code=exit_code,
+        env=policy.env,
+        verdicts=verdicts,
+        findings=tuple(findings),
+        violations=tuple(violations),
+        warnings=tuple(warnings),
+        expired_waivers=tuple(w.label() for w in expired),
+    )
+
+
+def _mark(finding: Finding, waivers: Sequence[Waiver], policy: Policy) -> Finding:
+    for waiver in waivers:
+        if waiver.matches(finding):
+            return finding.with_changes(waived_by=waiver.label())
+    if finding.fingerprint in policy.baseline:
+        return finding.with_changes(waived_by=f"baseline {policy.baseline_source}")
+    return finding.with_changes(waived_by=None)
+
+
+def _verdict(
+    name: str, settings: GateSettings, result: GateResult | None, findings: Sequence[Finding]
+) -> GateVerdict:
+    if result is None:
+        status = GateStatus.ERROR if settings.required else GateStatus.SKIPPED
+        return GateVerdict(name, status, settings.required, 0, 0, ("gate did not run",), ())
+    live = [f for f in findings if f.waived_by is None]
+    blocking = [f for f in live if settings.fail_on and f.severity.at_least(settings.fail_on)]
+    warned = [
+        f
+        for f in live
+        if f not in blocking and settings.warn_on and f.severity.at_least(settings.warn_on)
+    ]
+    reasons: list[str] = []
+    if blocking and settings.fail_on:
+        reasons.append(_count_reason(blocking, f"at or above {settings.fail_on.value}"))
+    if settings.max_findings is not None and len(live) > settings.max_findings:
+        reasons.append(f"{len(live)} findings exceed max_findings {settings.max_findings}")
+    failed = bool(reasons)
+    reasons += [f"could not run: {e}" for e in result.errors]
+    advice = [_count_reason(warned, "to review, below the blocking threshold")] if warned else []
+    status = _status(result, failed)
+    return GateVerdict(
+        name, status, settings.required, len(blocking), len(warned), tuple(reasons), tuple(advice)
+    )
+
+
+def _status(result: GateResult, failed: bool) -> GateStatus:
+    if failed:
+        return GateStatus.FAIL
+    if result.errors:
+        return GateStatus.ERROR
+    if result.skipped is not None:
+        return GateStatus.SKIPPED
+    return GateStatus.PASS
+
+
+def _count_reason(findings: Sequence[Finding], what: str) -> str:
+    counts: dict[str, int] = {}
+    for f in findings:
+        counts[f.severity.value] = counts.get(f.severity.value, 0) + 1
+    order = [s.value for s in Severity if s.value in counts]
+    detail = ", ".join(f"{counts[s]} {s}" for s in order)
+    return f"{len(findings)} finding(s) {what} ({detail})"

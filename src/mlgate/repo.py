@@ -1,0 +1,134 @@
+"""What files a repository has, and what git knows about it. Never imports or runs repo code."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlgate.errors import UsageError
+from mlgate.tools import run_tool
+
+# Directories that hold installed or generated code, never the repo's own.
+SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        "venv",
+        ".tox",
+        ".nox",
+        "node_modules",
+        "__pycache__",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        "site-packages",
+        ".ipynb_checkpoints",
+        ".dvc",
+        "mlruns",
+    }
+)
+GIT_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class Repo:
+    """A scanned tree: its root, its files (repo-relative POSIX paths) and git facts."""
+
+    root: Path
+    files: tuple[str, ...]
+    is_git: bool
+    commit: str | None
+    notes: tuple[str, ...] = field(default=())
+
+    def matching(self, patterns: Iterable[str]) -> list[str]:
+        """Files whose path or base name matches one of the glob patterns."""
+        pats = tuple(patterns)
+        return [f for f in self.files if matches_any(f, pats)]
+
+
+def matches_any(path: str, patterns: Sequence[str]) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def open_repo(path: Path, exclude: Sequence[str] = ()) -> Repo:
+    """List the files of the tree at `path`, honouring .gitignore when it is a git work tree."""
+    root = path.resolve()
+    if not root.exists():
+        raise UsageError(f"{path}: no such directory")
+    if not root.is_dir():
+        raise UsageError(f"{path}: not a directory")
+    notes: list[str] = []
+    git_files = _git_files(root)
+    walked = _walk(root, notes)
+    if git_files is None:
+        notes.append(
+            "not a git repository: .gitignore is not applied, the commit is unknown, "
+            "and --changed-only/--since are unavailable"
+        )
+        files = walked
+    else:
+        files = [f for f in walked if f in git_files]
+    kept = sorted(f for f in files if not matches_any(f, exclude))
+    commit = _git_commit(root) if git_files is not None else None
+    return Repo(root, tuple(kept), git_files is not None, commit, tuple(notes))
+
+
+def _walk(root: Path, notes: list[str]) -> list[str]:
+    """Every regular file under root; symlinked directories are not followed (no loops)."""
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+        base = Path(dirpath)
+        for name in filenames:
+            full = base / name
+            rel = full.relative_to(root).as_posix()
+            if full.is_symlink() and not _safe_link(full, root):
+                notes.append(f"{rel}: skipped a symlink that loops or points outside the repository")
+                continue
+            if full.is_file():
+                found.append(rel)
+    return found
+
+
+def _safe_link(link: Path, root: Path) -> bool:
+    try:
+        target = link.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return False
+    return target.is_relative_to(root)
+
+
+def _git_files(root: Path) -> set[str] | None:
+    """Tracked plus untracked-but-not-ignored files, or None outside a git work tree."""
+    top = run_tool(["git", "rev-parse", "--show-toplevel"], GIT_TIMEOUT, cwd=root)
+    if not top.ok or top.returncode != 0:
+        return None
+    listing = run_tool(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        GIT_TIMEOUT,
+        cwd=root,
+    )
+    if not listing.ok or listing.returncode != 0:
+        return None
+    return {p for p in listing.stdout.split("\0") if p}
+
+
+def _git_commit(root: Path) -> str | None:
+    head = run_tool(["git", "rev-parse", "HEAD"], GIT_TIMEOUT, cwd=root)
+    if head.ok and head.returncode == 0:
+        return head.stdout.strip() or None
+    return None
+
+
+def read_text(root: Path, rel: str) -> str:
+    """A repo file as text; undecodable bytes are replaced, never fatal."""
+    try:
+        return (root / rel).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""

@@ -1,0 +1,15 @@
+"""json: the full result. `mlgate merge` reads it back."""
+
+from __future__ import annotations
+
+import json
+
+from mlgate.report.base import Report
+
+
+class JsonFormat:
+    name = "json"
+    filename = "mlgate.json"
+
+    def render(self, report: Report, color: bool = False) -> str:
+        return json.dumps(report.to_dict(), indent=2, sort_keys=False) + "\n"

@@ -1,0 +1,136 @@
+"""text: a table per gate and the decision with its reasons, for a terminal."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import click
+
+from mlgate import __version__
+from mlgate.findings import Finding, Severity, sort_key
+from mlgate.gates import GateResult, GateStatus
+from mlgate.report.base import Report
+
+STATUS_COLOURS = {
+    GateStatus.PASS: "green",
+    GateStatus.FAIL: "red",
+    GateStatus.ERROR: "magenta",
+    GateStatus.SKIPPED: "bright_black",
+}
+SEVERITY_COLOURS = {
+    Severity.CRITICAL: "red",
+    Severity.HIGH: "red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.INFO: "bright_black",
+}
+MESSAGE_WIDTH = 110
+
+
+class TextFormat:
+    name = "text"
+    filename = "mlgate.txt"
+
+    def render(self, report: Report, color: bool = False) -> str:
+        paint = _painter(color)
+        lines = _header(report)
+        lines += _gate_table(report, paint)
+        for result in report.run.results:
+            lines += _gate_findings(report, result, paint)
+        lines += _decision(report, paint)
+        return "\n".join(lines) + "\n"
+
+
+def _painter(color: bool):  # type: ignore[no-untyped-def]
+    def paint(text: str, fg: str | None = None, bold: bool = False) -> str:
+        return click.style(text, fg=fg, bold=bold) if color else text
+
+    return paint
+
+
+def _header(report: Report) -> list[str]:
+    repo = report.run.repo
+    env = report.decision.env or "(base policy)"
+    lines = [
+        f"mlgate {__version__}  {repo.root}",
+        f"commit: {repo.commit or 'unknown'}  env: {env}  policy: {report.policy.source}",
+    ]
+    lines += [f"note: {n}" for n in repo.notes]
+    return [*lines, ""]
+
+
+def _gate_table(report: Report, paint) -> list[str]:  # type: ignore[no-untyped-def]
+    rows = [("GATE", "STATUS", "FINDINGS", "TIME", "TOOLS")]
+    statuses: list[GateStatus | None] = [None]
+    for result in report.run.results:
+        verdict = report.decision.verdicts.get(result.gate)
+        status = verdict.status if verdict else GateStatus.SKIPPED
+        tools = ", ".join(f"{k} {v or 'missing'}" for k, v in result.tools.items())
+        rows.append((result.gate, status.value, _counts(result.findings), f"{result.seconds:.1f}s", tools))
+        statuses.append(status)
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = []
+    for row, status in zip(rows, statuses, strict=True):
+        cells = [row[i].ljust(widths[i]) for i in range(4)]
+        if status is not None:
+            cells[1] = paint(cells[1], STATUS_COLOURS[status], bold=True)
+        lines.append("  ".join([*cells, row[4]]).rstrip())
+    return [*lines, ""]
+
+
+def _counts(findings: Sequence[Finding]) -> str:
+    if not findings:
+        return "0"
+    counts = Counter(f.severity for f in findings)
+    detail = ", ".join(f"{counts[s]} {s.value}" for s in Severity if counts[s])
+    return f"{len(findings)} ({detail})"
+
+
+def _gate_findings(report: Report, result: GateResult, paint) -> list[str]:  # type: ignore[no-untyped-def]
+    mine = sorted((f for f in report.decision.findings if f.gate == result.gate), key=sort_key)
+    shown = [f for f in mine if f.waived_by is None]
+    lines: list[str] = []
+    if shown or result.errors or result.notes:
+        lines.append(paint(f"{result.gate}", bold=True))
+    lines += [paint(f"  error: {e}", "magenta") for e in result.errors]
+    for item in shown:
+        lines.append(_finding_line(item, paint))
+    waived = len(mine) - len(shown)
+    if waived:
+        lines.append(f"  ({waived} waived or baselined finding(s) not shown; see the json report)")
+    lines += [f"  note: {n}" for n in result.notes]
+    return [*lines, ""] if lines else []
+
+
+def _finding_line(item: Finding, paint) -> str:  # type: ignore[no-untyped-def]
+    where = item.path or "-"
+    if item.cell is not None:
+        where += f"[cell {item.cell}]"
+    if item.line is not None:
+        where += f":{item.line}"
+    tools = ", ".join(item.tools)
+    message = item.message.replace("\n", " ")
+    if len(message) > MESSAGE_WIDTH:
+        message = message[: MESSAGE_WIDTH - 1] + "…"
+    sev = paint(item.severity.value.upper().ljust(8), SEVERITY_COLOURS[item.severity], bold=True)
+    text = f"  {sev} {item.rule_id}  {where}  {message}  [{tools}]"
+    if item.fix:
+        text += f"\n           fix: {item.fix}"
+    return text
+
+
+def _decision(report: Report, paint) -> list[str]:  # type: ignore[no-untyped-def]
+    decision = report.decision
+    if decision.passed:
+        head = paint("Decision: PASS", "green", bold=True)
+    elif decision.exit_code == 3:
+        head = paint("Decision: BLOCKED: a required gate could not run (exit 3)", "magenta", bold=True)
+    else:
+        head = paint("Decision: BLOCKED (exit 1)", "red", bold=True)
+    lines = [head]
+    lines += [f"  - {v}" for v in decision.violations]
+    if decision.warnings:
+        lines.append("Warnings:")
+        lines += [f"  - {w}" for w in decision.warnings]
+    return lines
