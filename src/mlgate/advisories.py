@@ -64,17 +64,18 @@ _SAFE_PACKAGE = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 _STAGING = re.compile(r"db-[A-Za-z0-9_]+")
 _EPOCH = datetime(1, 1, 1, tzinfo=timezone.utc)
 _ZERO = Version("0")
+_KEPT_YAML_TAGS = ("tag:yaml.org,2002:null", "tag:yaml.org,2002:bool")
 
 
 class _StringLoader(_SafeLoader):
-    """Safe YAML loading where every unquoted scalar but null stays a string.
+    """Safe YAML loading where every unquoted scalar but null and booleans stays a string.
 
     OSV YAML leaves many values unquoted: `modified: 2023-11-07T20:24:23Z` would become a
     datetime and a version like `1.10` the float 1.1.
     """
 
     yaml_implicit_resolvers = {  # noqa: RUF012 - PyYAML's class-level table
-        first: [(tag, rx) for tag, rx in resolvers if tag == "tag:yaml.org,2002:null"]
+        first: [(tag, rx) for tag, rx in resolvers if tag in _KEPT_YAML_TAGS]
         for first, resolvers in _SafeLoader.yaml_implicit_resolvers.items()
     }
 
@@ -202,10 +203,11 @@ class AdvisoryDB:
         return [found[i] for i in sorted(found)]
 
     def _records(self, key: str) -> list[_Record]:
-        paths = self._lazy.pop(key, None)
+        paths = self._lazy.get(key)
         if paths is not None:
-            loaded = [_load_record(file) for file in _expand(paths)]
+            loaded = [_load_record(file) for file in _expand(paths)]  # raises on a bad record
             self._index.setdefault(key, []).extend(loaded)
+            del self._lazy[key]
         return self._index.get(key, [])
 
 
@@ -514,7 +516,9 @@ def _latest(stamps: Iterable[str]) -> str:
 
 def _timestamp(text: str) -> datetime:
     """An OSV (RFC 3339) timestamp as an aware datetime; the epoch when unparseable."""
-    cleaned = re.sub(r"(\.\d{6})\d+", r"\1", text.strip().replace("Z", "+00:00"))
+    cleaned = text.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    # Python 3.10's fromisoformat wants exactly 6 (or 3) fraction digits
+    cleaned = re.sub(r"\.(\d+)", lambda m: "." + m.group(1)[:6].ljust(6, "0"), cleaned)
     try:
         stamp = datetime.fromisoformat(cleaned)
     except ValueError:

@@ -19,7 +19,7 @@ import yaml
 
 from mlgate import __version__
 from mlgate.advisories import DEFAULT_DB_URL, cached_db, update_db
-from mlgate.config import load_config
+from mlgate.config import config_schema, load_config
 from mlgate.errors import EXIT_GATE_ERROR, EXIT_USAGE, MlgateError, UsageError
 from mlgate.gates import GATES
 from mlgate.policy import decide, find_policy, load_policy, policy_schema
@@ -186,9 +186,15 @@ def policy_show(policy_file: Path | None, env: str | None, path: Path) -> None:
 
 
 @policy.command("schema")
-def policy_schema_cmd() -> None:
-    """Print the policy file's JSON Schema (for editors)."""
-    click.echo(json.dumps(policy_schema(), indent=2))
+@click.option("--of", "which", type=click.Choice(["policy", "config"]), default="policy", show_default=True,
+              help="The policy file's schema, or .mlgate.yml's.")
+def policy_schema_cmd(which: str) -> None:
+    """Print the JSON Schema of the policy file or of .mlgate.yml (for editors).
+
+    The same schemas ship in the package as mlgate/schemas/{policy,config}.schema.json.
+    """
+    schema = policy_schema() if which == "policy" else config_schema()
+    click.echo(json.dumps(schema, indent=2))
 
 
 # --- db -----------------------------------------------------------------------------------

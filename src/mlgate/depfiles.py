@@ -420,21 +420,22 @@ def _pylock_package(
 class _LineFinder:
     """Best-effort line numbers for values tomllib parsed (it does not report them).
 
-    Each lookup prefers a line not handed out before, so repeated values get distinct lines.
+    A value looked up again gets its next occurrence, so repeated values get distinct lines.
     """
 
     def __init__(self, text: str) -> None:
         self.lines = text.splitlines()
-        self.used: set[int] = set()
+        self.used: dict[tuple[str, str], set[int]] = {}
         self._names: dict[str, list[int]] | None = None
 
     def quoted(self, value: str) -> int:
         needles = (f'"{value}"', f"'{value}'", value)
-        return self._pick(self._scan(lambda line: any(n in line for n in needles)))
+        hits = self._scan(lambda line: any(n in line for n in needles))
+        return self._pick(("value", value), hits)
 
     def key(self, name: str) -> int:
         pattern = re.compile(rf"""^\s*["']?{re.escape(name)}["']?\s*=""")
-        return self._pick(self._scan(lambda line: pattern.match(line) is not None))
+        return self._pick(("key", name), self._scan(lambda line: pattern.match(line) is not None))
 
     def name_line(self, name: str) -> int:
         """The line of `name = "<name>"` (pylock [[packages]]), indexed once for the file."""
@@ -443,14 +444,15 @@ class _LineFinder:
             for number, line in enumerate(self.lines, start=1):
                 if found := _NAME_LINE.match(line):
                     self._names.setdefault(found.group(1), []).append(number)
-        return self._pick(self._names.get(name, []))
+        return self._pick(("name", name), self._names.get(name, []))
 
     def _scan(self, test: Callable[[str], bool]) -> list[int]:
         return [number for number, line in enumerate(self.lines, start=1) if test(line)]
 
-    def _pick(self, hits: list[int]) -> int:
-        found = next((i for i in hits if i not in self.used), hits[0] if hits else 1)
-        self.used.add(found)
+    def _pick(self, what: tuple[str, str], hits: list[int]) -> int:
+        used = self.used.setdefault(what, set())
+        found = next((i for i in hits if i not in used), hits[0] if hits else 1)
+        used.add(found)
         return found
 
 

@@ -119,25 +119,24 @@ def _read_all(ctx: GateContext) -> tuple[list[Requirement], list[Finding], list[
 
 def _audit_offline(ctx: GateContext, requirements: Sequence[Requirement]) -> AuditResult:
     path = Path(str(ctx.option("advisory_db")))
+    source: dict[str, Any] = {"kind": "osv-offline", "path": str(path)}
+    default = Severity.parse(str(ctx.option("default_severity", "high")))
     try:
         db = AdvisoryDB.load(path)
+        matches = [
+            (req, adv)
+            for req in requirements
+            if req.version is not None
+            for adv in db.match(req.name, req.version)
+        ]
     except AdvisoryDBError as exc:
-        source = {"kind": "osv-offline", "path": str(path)}
         return [], [f"advisory database: {exc.message}"], source, {}
-    default = Severity.parse(str(ctx.option("default_severity", "high")))
     findings = [
         _vuln_finding(req, "osv-database", adv.id, adv.aliases, adv.summary, adv.fixed,
                       adv.url, _severity(adv, default))
-        for req in requirements
-        if req.version is not None
-        for adv in db.match(req.name, req.version)
+        for req, adv in matches
     ]
-    source = {
-        "kind": "osv-offline",
-        "path": str(db.path),
-        "revision": db.revision,
-        "records": db.record_count,
-    }
+    source.update(path=str(db.path), revision=db.revision, records=db.record_count)
     return findings, [], source, {"osv-database": db.revision}
 
 

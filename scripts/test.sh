@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Set up everything in .venv and run every check: ruff, mypy --strict, the semgrep rule-pack
+# tests, and the pytest suite (which runs the real bandit, semgrep, pip-audit).
+# Needs only Python 3.10+ and git. Usage: bash scripts/test.sh [pytest args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
+  || { echo "mlgate needs Python 3.10 or newer (found: $("$PYTHON" --version 2>&1))" >&2; exit 2; }
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[tools,dev]'
+export PATH="$PWD/.venv/bin:$PATH"
+echo "== ruff"
+ruff check src tests bench
+ruff format --check src tests bench
+echo "== mypy --strict"
+mypy
+echo "== semgrep --test (ML rule pack)"
+semgrep --test --disable-version-check --metrics=off policies/semgrep/rules
+echo "== pytest"
+python -m pytest "$@"

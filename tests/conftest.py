@@ -1,0 +1,80 @@
+"""Shared fixtures: real tool runs happen once per fixture repo (session scope)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO_ROOT / "examples"
+SHARED = REPO_ROOT.parent / "shared"
+ADVISORY_DB = SHARED / "advisory-db"
+
+
+def run_cli(
+    args: Sequence[str], cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m mlgate ARGS` as a user would, capturing everything."""
+    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    full_env.pop("GITHUB_STEP_SUMMARY", None)
+    full_env.pop("MLGATE_ADVISORY_DB", None)
+    if env and "MLGATE_ADVISORY_DB" in env:
+        full_env["MLGATE_ADVISORY_DB"] = env["MLGATE_ADVISORY_DB"]
+    return subprocess.run(
+        [sys.executable, "-m", "mlgate", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+
+
+@pytest.fixture(scope="session")
+def advisory_db() -> Path:
+    if not (ADVISORY_DB / "vulns").is_dir():
+        pytest.skip(f"the shared advisory database is not at {ADVISORY_DB}")
+    return ADVISORY_DB
+
+
+def _json_run(path: Path, db: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
+    done = run_cli(["run", str(path), "--advisory-db", str(db), "--format", "json", *extra])
+    assert done.stdout.strip(), done.stderr
+    return done.returncode, json.loads(done.stdout), done.stderr
+
+
+@pytest.fixture(scope="session")
+def insecure_run(advisory_db: Path) -> tuple[int, dict[str, Any], str]:
+    """The whole default run (real bandit, semgrep, offline deps) over examples/insecure-ml."""
+    return _json_run(EXAMPLES / "insecure-ml", advisory_db)
+
+
+@pytest.fixture(scope="session")
+def churn_run(advisory_db: Path) -> tuple[int, dict[str, Any], str]:
+    return _json_run(EXAMPLES / "churn-model", advisory_db)
+
+
+def write(root: Path, rel: str, text: str) -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def git_init(root: Path) -> None:
+    for argv in (
+        ["git", "init", "-q", "-b", "main"],
+        ["git", "config", "user.email", "t@example.com"],
+        ["git", "config", "user.name", "t"],
+        ["git", "add", "-A"],
+        ["git", "commit", "-q", "-m", "init", "--allow-empty"],
+    ):
+        subprocess.run(argv, cwd=root, check=True, capture_output=True)
