@@ -93,23 +93,30 @@ def test_symlink_loop_and_bad_files_do_not_crash(tmp_path: Path) -> None:
 
 def test_gate_that_cannot_run_is_an_error_never_a_pass(tmp_path: Path) -> None:
     write(tmp_path, "a.py", "x = 1\n")
-    write(tmp_path, "policy.yml", "extends: default\ngates:\n  sast:\n    options:\n      semgrep_rules: [missing.yml]\n")
-    done = run_cli(["run", str(tmp_path), "sast", "--policy", str(tmp_path / "policy.yml"),
-                    "--format", "json"])
+    write(
+        tmp_path,
+        "policy.yml",
+        "extends: default\ngates:\n  sast:\n    options:\n      semgrep_rules: [missing.yml]\n",
+    )
+    done = run_cli(
+        ["run", str(tmp_path), "sast", "--policy", str(tmp_path / "policy.yml"), "--format", "json"]
+    )
     assert done.returncode == 3, done.stdout + done.stderr
     report = json.loads(done.stdout)
     assert report["gates"][0]["status"] == "error"
     assert "missing.yml" in report["gates"][0]["errors"][0]
-    dev = run_cli(["run", str(tmp_path), "sast", "--policy", str(tmp_path / "policy.yml"),
-                   "--env", "dev"])
+    dev = run_cli(
+        ["run", str(tmp_path), "sast", "--policy", str(tmp_path / "policy.yml"), "--env", "dev"]
+    )
     assert dev.returncode == 0 and "could not run" in dev.stdout
 
 
 def test_timeout_is_an_error(tmp_path: Path) -> None:
     write(tmp_path, "a.py", "x = 1\n")
     write(tmp_path, "policy.yml", "gates:\n  sast:\n    timeout: 0.01\n")
-    done = run_cli(["run", str(tmp_path), "sast", "--policy", str(tmp_path / "policy.yml"),
-                    "--format", "json"])
+    done = run_cli(
+        ["run", str(tmp_path), "sast", "--policy", str(tmp_path / "policy.yml"), "--format", "json"]
+    )
     report = json.loads(done.stdout)
     assert done.returncode == 3
     assert "timed out" in " ".join(report["gates"][0]["errors"])

@@ -15,8 +15,14 @@ from .conftest import run_cli, write
 # Recorded from a real `pip-audit -r req.txt --no-deps --disable-pip --format json` run.
 PIP_AUDIT_OFFLINE = {
     "dependencies": [
-        {"name": "pyyaml", "skip_reason": "Dependency not found on PyPI and could not be audited: pyyaml (5.3)"},
-        {"name": "requests", "skip_reason": "Dependency not found on PyPI and could not be audited: requests (2.0.0)"},
+        {
+            "name": "pyyaml",
+            "skip_reason": "Dependency not found on PyPI and could not be audited: pyyaml (5.3)",
+        },
+        {
+            "name": "requests",
+            "skip_reason": "Dependency not found on PyPI and could not be audited: requests (2.0.0)",
+        },
     ],
     "fixes": [],
 }
@@ -61,7 +67,9 @@ def test_pip_audit_fail_open_becomes_an_error(tmp_path: Path) -> None:
 
 
 def test_unaudited_as_finding_when_the_policy_says_so(tmp_path: Path) -> None:
-    findings, errors = parse_pip_audit(_ctx(tmp_path, unaudited="finding"), PIP_AUDIT_OFFLINE, PINNED)
+    findings, errors = parse_pip_audit(
+        _ctx(tmp_path, unaudited="finding"), PIP_AUDIT_OFFLINE, PINNED
+    )
     assert errors == []
     assert [f.rule_id for f in findings] == ["unaudited-dependency"] * 2
 
@@ -91,13 +99,19 @@ def test_online_pip_audit_really_runs_and_never_passes_without_data(tmp_path: Pa
         assert any(f["properties"].get("package") == "pyyaml" for f in report["findings"])
 
 
-def test_offline_audit_of_the_insecure_example(insecure_run: tuple[int, dict[str, Any], str]) -> None:
+def test_offline_audit_of_the_insecure_example(
+    insecure_run: tuple[int, dict[str, Any], str],
+) -> None:
     code, report, _ = insecure_run
     deps = next(g for g in report["gates"] if g["name"] == "deps")
     assert deps["status"] == "fail"
     source = deps["properties"]["source"]
     assert source["kind"] == "osv-offline" and source["revision"].startswith("2024-10")
-    vulns = {(f["properties"].get("package"), f["rule_id"]) for f in report["findings"] if f["gate"] == "deps"}
+    vulns = {
+        (f["properties"].get("package"), f["rule_id"])
+        for f in report["findings"]
+        if f["gate"] == "deps"
+    }
     assert ("pyyaml", "PYSEC-2021-142") in vulns
     unpinned = [f for f in report["findings"] if f["rule_id"] == "unpinned-dependency"]
     assert unpinned and unpinned[0]["properties"]["package"] == "transformers"
@@ -106,8 +120,10 @@ def test_offline_audit_of_the_insecure_example(insecure_run: tuple[int, dict[str
 
 def test_advisory_db_from_environment(tmp_path: Path, advisory_db: Path) -> None:
     write(tmp_path, "requirements.txt", "jinja2==2.10\n")
-    done = run_cli(["run", str(tmp_path), "deps", "--format", "json"],
-                   env={"MLGATE_ADVISORY_DB": str(advisory_db)})
+    done = run_cli(
+        ["run", str(tmp_path), "deps", "--format", "json"],
+        env={"MLGATE_ADVISORY_DB": str(advisory_db)},
+    )
     report = json.loads(done.stdout)
     assert done.returncode == 1, done.stderr
     assert report["gates"][0]["properties"]["source"]["kind"] == "osv-offline"
@@ -115,8 +131,9 @@ def test_advisory_db_from_environment(tmp_path: Path, advisory_db: Path) -> None
 
 def test_missing_advisory_db_is_an_error(tmp_path: Path) -> None:
     write(tmp_path, "requirements.txt", "jinja2==2.10\n")
-    done = run_cli(["run", str(tmp_path), "deps", "--advisory-db", str(tmp_path / "nope"),
-                    "--format", "json"])
+    done = run_cli(
+        ["run", str(tmp_path), "deps", "--advisory-db", str(tmp_path / "nope"), "--format", "json"]
+    )
     report = json.loads(done.stdout)
     assert done.returncode == 3
     assert report["gates"][0]["status"] == "error"

@@ -35,8 +35,15 @@ def test_identical_lines_get_distinct_stable_fingerprints() -> None:
 
 def test_round_trip_through_dict() -> None:
     item = Finding(
-        "deps", "osv-database", "PYSEC-1", Severity.HIGH, "bad", path="r.txt", line=2,
-        also_reported_by=("x",), properties={"package": "p"},
+        "deps",
+        "osv-database",
+        "PYSEC-1",
+        Severity.HIGH,
+        "bad",
+        path="r.txt",
+        line=2,
+        also_reported_by=("x",),
+        properties={"package": "p"},
     )
     back = Finding.from_dict(item.to_dict())
     assert back == item

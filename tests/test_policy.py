@@ -16,7 +16,9 @@ from .conftest import run_cli, write
 TODAY = dt.date(2026, 6, 1)
 
 
-def finding(severity: Severity, rule: str = "B301", path: str = "a.py", fp: str = "f" * 32) -> Finding:
+def finding(
+    severity: Severity, rule: str = "B301", path: str = "a.py", fp: str = "f" * 32
+) -> Finding:
     return Finding("sast", "bandit", rule, severity, "msg", path=path, line=1, fingerprint=fp)
 
 
@@ -32,8 +34,12 @@ def error_of(tmp_path: Path, text: str) -> str:
 
 def test_default_pack_blocks_high_and_warns_on_medium() -> None:
     policy = load_policy("default")
-    high = decide(policy, [GateResult("sast", (finding(Severity.HIGH),))], scope=["sast"], today=TODAY)
-    medium = decide(policy, [GateResult("sast", (finding(Severity.MEDIUM),))], scope=["sast"], today=TODAY)
+    high = decide(
+        policy, [GateResult("sast", (finding(Severity.HIGH),))], scope=["sast"], today=TODAY
+    )
+    medium = decide(
+        policy, [GateResult("sast", (finding(Severity.MEDIUM),))], scope=["sast"], today=TODAY
+    )
     assert (high.passed, high.exit_code) == (False, 1)
     assert high.verdicts["sast"].status is GateStatus.FAIL
     assert (medium.passed, medium.exit_code) == (True, 0)
@@ -82,8 +88,12 @@ def test_waiver_applies_until_it_expires(tmp_path: Path) -> None:
     later = decide(policy, results, ["sast"], today=dt.date(2027, 1, 1))
     assert not later.passed
     assert any("expired" in w for w in later.warnings)
-    other = decide(policy, [GateResult("sast", (finding(Severity.HIGH, path="lib/a.py"),))],
-                   ["sast"], today=TODAY)
+    other = decide(
+        policy,
+        [GateResult("sast", (finding(Severity.HIGH, path="lib/a.py"),))],
+        ["sast"],
+        today=TODAY,
+    )
     assert not other.passed
 
 
@@ -94,23 +104,33 @@ def test_waiver_by_fingerprint(tmp_path: Path) -> None:
         "    expires: 2030-01-01\n    owner: me\n",
     )
     policy = load_policy(path)
-    hit = decide(policy, [GateResult("sast", (finding(Severity.HIGH, fp="a" * 32),))], ["sast"], TODAY)
-    miss = decide(policy, [GateResult("sast", (finding(Severity.HIGH, fp="b" * 32),))], ["sast"], TODAY)
+    hit = decide(
+        policy, [GateResult("sast", (finding(Severity.HIGH, fp="a" * 32),))], ["sast"], TODAY
+    )
+    miss = decide(
+        policy, [GateResult("sast", (finding(Severity.HIGH, fp="b" * 32),))], ["sast"], TODAY
+    )
     assert hit.passed and not miss.passed
 
 
 def test_baseline_keeps_known_findings_from_blocking(tmp_path: Path) -> None:
     write(tmp_path, "baseline.json", json.dumps({"findings": [{"fingerprint": "a" * 32}]}))
     policy = load_policy(policy_file(tmp_path, "baseline: baseline.json\n"))
-    old = decide(policy, [GateResult("sast", (finding(Severity.HIGH, fp="a" * 32),))], ["sast"], TODAY)
-    new = decide(policy, [GateResult("sast", (finding(Severity.HIGH, fp="c" * 32),))], ["sast"], TODAY)
+    old = decide(
+        policy, [GateResult("sast", (finding(Severity.HIGH, fp="a" * 32),))], ["sast"], TODAY
+    )
+    new = decide(
+        policy, [GateResult("sast", (finding(Severity.HIGH, fp="c" * 32),))], ["sast"], TODAY
+    )
     assert old.passed and old.findings[0].waived_by.startswith("baseline")
     assert not new.passed
 
 
 def test_max_findings_blocks(tmp_path: Path) -> None:
     policy = load_policy(policy_file(tmp_path, "gates:\n  sast:\n    max_findings: 1\n"))
-    two = [GateResult("sast", (finding(Severity.LOW, fp="1" * 32), finding(Severity.LOW, fp="2" * 32)))]
+    two = [
+        GateResult("sast", (finding(Severity.LOW, fp="1" * 32), finding(Severity.LOW, fp="2" * 32)))
+    ]
     decision = decide(policy, two, ["sast"], TODAY)
     assert decision.exit_code == 1
     assert "max_findings" in decision.violations[0]
@@ -125,24 +145,41 @@ def test_required_gate_without_result_is_an_error() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("gates:\n  sast:\n    fail_on: hgih\n", ["policy.yml:3", "gates.sast.fail_on", "did you mean 'high'"]),
-        ("gates:\n  sast:\n    enabeld: true\n", ["policy.yml:3", "unknown key 'enabeld'", "did you mean 'enabled'"]),
+        (
+            "gates:\n  sast:\n    fail_on: hgih\n",
+            ["policy.yml:3", "gates.sast.fail_on", "did you mean 'high'"],
+        ),
+        (
+            "gates:\n  sast:\n    enabeld: true\n",
+            ["policy.yml:3", "unknown key 'enabeld'", "did you mean 'enabled'"],
+        ),
         ("gates:\n  nosuchgate: {}\n", ["policy.yml:2", "unknown key 'nosuchgate'"]),
-        ("defaults:\n  timeout: soon\n", ["policy.yml:2", "defaults.timeout", "not of type 'number'"]),
+        (
+            "defaults:\n  timeout: soon\n",
+            ["policy.yml:2", "defaults.timeout", "not of type 'number'"],
+        ),
         ("gates: [1, 2]\n", ["policy.yml:1", "gates"]),
-        ("waivers:\n  - rule: B301\n    expires: 2030-01-01\n    owner: me\n",
-         ["policy.yml:2", "'reason' is a required property"]),
-        ("waivers:\n  - rule: B301\n    reason: fine\n    owner: me\n",
-         ["policy.yml:2", "'expires' is a required property"]),
-        ("waivers:\n  - reason: fine\n    expires: 2030-01-01\n    owner: me\n",
-         ["policy.yml:2", "waivers.0"]),
+        (
+            "waivers:\n  - rule: B301\n    expires: 2030-01-01\n    owner: me\n",
+            ["policy.yml:2", "'reason' is a required property"],
+        ),
+        (
+            "waivers:\n  - rule: B301\n    reason: fine\n    owner: me\n",
+            ["policy.yml:2", "'expires' is a required property"],
+        ),
+        (
+            "waivers:\n  - reason: fine\n    expires: 2030-01-01\n    owner: me\n",
+            ["policy.yml:2", "waivers.0"],
+        ),
         ("gates:\n  sast:\n  fail_on: high\n  bad: [\n", ["policy.yml:", "invalid YAML"]),
         ("extends: nothere.yml\n", ["nothere.yml", "file not found"]),
         ("- a\n- b\n", ["top level must be a mapping"]),
         ("baseline: missing.json\n", ["baseline", "file not found"]),
     ],
 )
-def test_bad_policies_name_file_line_and_key(tmp_path: Path, text: str, expected: list[str]) -> None:
+def test_bad_policies_name_file_line_and_key(
+    tmp_path: Path, text: str, expected: list[str]
+) -> None:
     message = error_of(tmp_path, text)
     for part in expected:
         assert part in message, message
@@ -156,7 +193,7 @@ def test_extends_cycle_is_an_error(tmp_path: Path) -> None:
 
 
 def test_unknown_environment() -> None:
-    with pytest.raises(ConfigError, match="unknown environment 'prod'.*production"):
+    with pytest.raises(ConfigError, match=r"unknown environment 'prod'.*production"):
         load_policy("default", "prod")
 
 

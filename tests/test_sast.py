@@ -51,7 +51,13 @@ SEMGREP_RESULT = {
 
 def test_parses_bandit_result() -> None:
     item = _bandit_finding(BANDIT_RESULT)
-    assert (item.tool, item.rule_id, item.path, item.line, item.column) == ("bandit", "B301", "a.py", 2, 5)
+    assert (item.tool, item.rule_id, item.path, item.line, item.column) == (
+        "bandit",
+        "B301",
+        "a.py",
+        2,
+        5,
+    )
     assert item.severity is Severity.MEDIUM and item.cwe == "CWE-502"
 
 
@@ -64,7 +70,9 @@ def test_parses_semgrep_result_with_our_severity() -> None:
 
 def test_same_issue_same_line_is_reported_once_naming_both_tools() -> None:
     merged, dropped = merge_tool_findings(
-        [_bandit_finding(BANDIT_RESULT)], [_semgrep_finding(SEMGREP_RESULT)], {"B301": frozenset({"ml-pickle-load"})}
+        [_bandit_finding(BANDIT_RESULT)],
+        [_semgrep_finding(SEMGREP_RESULT)],
+        {"B301": frozenset({"ml-pickle-load"})},
     )
     assert dropped == 0
     (only,) = merged
@@ -108,7 +116,9 @@ def test_insecure_example_has_both_tools(insecure_run: tuple[int, dict[str, Any]
     assert ("bandit", "B105") in found  # hard-coded password: bandit only
     assert ("semgrep", "ml-torch-load-unsafe") in found
     both = [f for f in report["findings"] if f["also_reported_by"]]
-    assert any(f["rule_id"] == "ml-pickle-load" and f["also_reported_by"] == ["bandit:B301"] for f in both)
+    assert any(
+        f["rule_id"] == "ml-pickle-load" and f["also_reported_by"] == ["bandit:B301"] for f in both
+    )
     lines = [(f["path"], f["line"], f["cwe"]) for f in report["findings"] if f["gate"] == "sast"]
     assert len(lines) == len(set(lines)), "one finding per issue and line"
 
@@ -134,8 +144,11 @@ def _annotated_targets(folder: Path) -> dict[str, list[tuple[str, int]]]:
             if not match or match.group(1) not in targets:
                 continue
             target = next(
-                (n for n in range(number + 1, len(lines) + 1) if lines[n - 1].strip()
-                 and not lines[n - 1].strip().startswith("#")),
+                (
+                    n
+                    for n in range(number + 1, len(lines) + 1)
+                    if lines[n - 1].strip() and not lines[n - 1].strip().startswith("#")
+                ),
                 None,
             )
             if target is not None:
@@ -144,28 +157,36 @@ def _annotated_targets(folder: Path) -> dict[str, list[tuple[str, int]]]:
 
 
 @pytest.fixture(scope="session")
-def rule_pack_scan(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, list[tuple[str, int]]], list[Any]]:
+def rule_pack_scan(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[dict[str, list[tuple[str, int]]], list[Any]]:
     folder = tmp_path_factory.mktemp("rulepack")
     for path in rule_pack_dir().glob("*.py"):
         (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
     return _annotated_targets(folder), _sast(folder)
 
 
-def test_rule_pack_recall_and_precision(rule_pack_scan: tuple[dict[str, list[tuple[str, int]]], list[Any]]) -> None:
+def test_rule_pack_recall_and_precision(
+    rule_pack_scan: tuple[dict[str, list[tuple[str, int]]], list[Any]],
+) -> None:
     targets, findings = rule_pack_scan
     flagged = {(f.path, f.line) for f in findings}
     serious = {(f.path, f.line) for f in findings if f.severity.at_least(Severity.MEDIUM)}
     ruleid, ok = targets["ruleid"], targets["ok"]
     recall = sum(t in flagged for t in ruleid) / len(ruleid)
     false_alarms = [t for t in ok if t in serious]
-    print(f"\nrule pack: {len(ruleid)} ruleid lines, recall {recall:.0%}; "
-          f"{len(ok)} ok lines, {len(false_alarms)} flagged at medium or above")
+    print(
+        f"\nrule pack: {len(ruleid)} ruleid lines, recall {recall:.0%}; "
+        f"{len(ok)} ok lines, {len(false_alarms)} flagged at medium or above"
+    )
     assert len(ruleid) >= 40 and len(ok) >= 40
     assert recall == 1.0, [t for t in ruleid if t not in flagged]
     assert len(false_alarms) <= len(ok) * 0.03, false_alarms
 
 
-def test_published_report_records_tool_versions(insecure_run: tuple[int, dict[str, Any], str]) -> None:
+def test_published_report_records_tool_versions(
+    insecure_run: tuple[int, dict[str, Any], str],
+) -> None:
     _, report, _ = insecure_run
     assert json.dumps(report)  # serialisable
     for gate in report["gates"]:

@@ -23,8 +23,8 @@ from mlgate.config import config_schema, load_config
 from mlgate.errors import EXIT_GATE_ERROR, EXIT_USAGE, MlgateError, UsageError
 from mlgate.gates import GATES
 from mlgate.policy import decide, find_policy, load_policy, policy_schema
-from mlgate.report import FORMATS, Report
 from mlgate.repo import open_repo
+from mlgate.report import FORMATS, Report
 from mlgate.runner import RunRequest, run_gates, select_gates
 
 EXIT_CODES_HELP = """

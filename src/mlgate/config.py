@@ -27,7 +27,11 @@ class RepoConfig:
 def config_schema() -> dict[str, Any]:
     """The JSON Schema of .mlgate.yml, built from the gate registry."""
     gates = {
-        name: {"type": "object", "additionalProperties": False, "properties": dict(gate.options_schema)}
+        name: {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": dict(gate.options_schema),
+        }
         for name, gate in GATES.items()
     }
     return {

@@ -100,7 +100,11 @@ def _settings_schema(options: Mapping[str, Any] | None) -> dict[str, Any]:
         "timeout": {"type": "number", "exclusiveMinimum": 0},
     }
     if options is not None:
-        props["options"] = {"type": "object", "additionalProperties": False, "properties": dict(options)}
+        props["options"] = {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": dict(options),
+        }
     return {"type": "object", "additionalProperties": False, "properties": props}
 
 
@@ -164,9 +168,7 @@ def find_policy(root: Path, explicit: Path | None, configured: str | None) -> Pa
     return "default"
 
 
-def load_policy(
-    where: Path | str, env: str | None = None, today: dt.date | None = None
-) -> Policy:
+def load_policy(where: Path | str, env: str | None = None, today: dt.date | None = None) -> Policy:
     """Load, validate, resolve `extends`, apply the environment, and read the baseline."""
     merged, waivers, origin = _resolve(where, depth=0)
     environments = tuple(sorted((merged.get("environments") or {}).keys()))
@@ -177,8 +179,9 @@ def load_policy(
     gates = {name: _gate_settings(effective, name) for name in GATES}
     baseline, baseline_source = _load_baseline(merged.get("baseline"), where)
     digest = hashlib.sha256(
-        json.dumps({"policy": merged, "waivers": [w.label() for w in waivers]}, sort_keys=True,
-                   default=str).encode()
+        json.dumps(
+            {"policy": merged, "waivers": [w.label() for w in waivers]}, sort_keys=True, default=str
+        ).encode()
     ).hexdigest()
     return Policy(
         source=origin,
@@ -211,7 +214,9 @@ def _resolve(where: Path | str, depth: int) -> tuple[dict[str, Any], list[Waiver
 def _read(where: Path | str) -> YamlDoc:
     if isinstance(where, str):
         if where not in BUILTIN_PACKS:
-            raise ConfigError(f"unknown built-in policy pack {where!r} (packs: {', '.join(BUILTIN_PACKS)})")
+            raise ConfigError(
+                f"unknown built-in policy pack {where!r} (packs: {', '.join(BUILTIN_PACKS)})"
+            )
         doc = load_yaml(policies_dir() / f"{where}.yml")
     else:
         doc = load_yaml(where)
@@ -236,7 +241,9 @@ def _waiver(doc: YamlDoc, index: int, raw: Mapping[str, Any]) -> Waiver:
     try:
         expires = dt.date.fromisoformat(str(raw["expires"]))
     except ValueError:
-        raise ConfigError(f"{where}: policy: waivers.{index}.expires: not a date: {raw['expires']!r}") from None
+        raise ConfigError(
+            f"{where}: policy: waivers.{index}.expires: not a date: {raw['expires']!r}"
+        ) from None
     return Waiver(
         reason=str(raw["reason"]),
         expires=expires,
@@ -346,8 +353,10 @@ def decide(
     verdicts: dict[str, GateVerdict] = {}
     findings: list[Finding] = []
     violations: list[str] = []
-    warnings = [f"waiver {w.label()} expired on {w.expires.isoformat()} and no longer applies"
-                for w in expired]
+    warnings = [
+        f"waiver {w.label()} expired on {w.expires.isoformat()} and no longer applies"
+        for w in expired
+    ]
     blocked_by_findings = False
     blocked_by_errors = False
     for name in scope if scope is not None else policy.enabled_gates():
@@ -360,13 +369,17 @@ def decide(
         if verdict.status is GateStatus.FAIL:
             blocked_by_findings = True
             violations += [f"{name}: {r}" for r in verdict.reasons]
-        elif verdict.status is GateStatus.ERROR and settings.on_error == "fail" and settings.required:
+        elif (
+            verdict.status is GateStatus.ERROR and settings.on_error == "fail" and settings.required
+        ):
             blocked_by_errors = True
             violations += [f"{name}: {r}" for r in verdict.reasons]
         else:
             warnings += [f"{name}: {r}" for r in verdict.reasons]
         warnings += [f"{name}: {a}" for a in verdict.advice]
-    exit_code = EXIT_BLOCKED if blocked_by_findings else EXIT_GATE_ERROR if blocked_by_errors else EXIT_PASS
+    exit_code = (
+        EXIT_BLOCKED if blocked_by_findings else EXIT_GATE_ERROR if blocked_by_errors else EXIT_PASS
+    )
     return Decision(
         passed=exit_code == EXIT_PASS,
         exit_code=exit_code,

@@ -89,7 +89,9 @@ def _walk(root: Path, notes: list[str]) -> list[str]:
             full = base / name
             rel = full.relative_to(root).as_posix()
             if full.is_symlink() and not _safe_link(full, root):
-                notes.append(f"{rel}: skipped a symlink that loops or points outside the repository")
+                notes.append(
+                    f"{rel}: skipped a symlink that loops or points outside the repository"
+                )
                 continue
             if full.is_file():
                 found.append(rel)

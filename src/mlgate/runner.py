@@ -59,7 +59,9 @@ def _run_one(item: tuple[str, GateContext]) -> GateResult:
     try:
         result = GATES[name].run(ctx)
     except Exception as exc:  # a bug in a gate must not pass silently, nor kill the run
-        return GateResult(name, errors=(f"internal error in gate {name}: {type(exc).__name__}: {exc}",))
+        return GateResult(
+            name, errors=(f"internal error in gate {name}: {type(exc).__name__}: {exc}",)
+        )
     if result.seconds == 0.0:
         return GateResult(**{**result.__dict__, "seconds": time.monotonic() - started})
     return result

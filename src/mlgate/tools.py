@@ -86,7 +86,7 @@ def _text(value: bytes | str | None) -> str:
     return value if isinstance(value, str) else value.decode("utf-8", "replace")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tool_version(name: str, distribution: str | None = None) -> str | None:
     """The version of a tool: from package metadata when it is installed beside mlgate,
     else from `NAME --version`. None when the tool is missing."""

@@ -76,7 +76,9 @@ def _index(node: yaml.Node, prefix: KeyPath, lines: dict[KeyPath, int]) -> None:
 def validate(doc: YamlDoc, schema: Mapping[str, Any], what: str) -> None:
     """Raise a ConfigError for the first schema violation: file, line, key, and a hint."""
     validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(doc.data), key=lambda e: (doc.line_of(e.absolute_path), str(e.path)))
+    errors = sorted(
+        validator.iter_errors(doc.data), key=lambda e: (doc.line_of(e.absolute_path), str(e.path))
+    )
     if not errors:
         return
     error = _deepest(errors[0])
@@ -100,8 +102,9 @@ def _deepest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
 def _describe(
     error: jsonschema.ValidationError, key_path: list[str | int]
 ) -> tuple[str, str | None, list[str | int]]:
+    schema: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
     if error.validator == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
+        allowed = sorted(schema.get("properties", {}))
         extra = _extra_keys(error.instance, allowed)
         bad = extra[0] if extra else "?"
         near = difflib.get_close_matches(bad, allowed, n=1)
@@ -110,10 +113,10 @@ def _describe(
     if error.validator == "required":
         return str(error.message), None, key_path
     if error.validator == "enum":
-        choices = ", ".join(str(c) for c in error.validator_value)
-        near = difflib.get_close_matches(str(error.instance), [str(c) for c in error.validator_value], n=1)
-        hint = f"did you mean {near[0]!r}?" if near else None
-        return f"{error.instance!r} is not one of: {choices}", hint, key_path
+        options = [str(c) for c in schema.get("enum", [])]
+        near = difflib.get_close_matches(str(error.instance), options, n=1)
+        enum_hint = f"did you mean {near[0]!r}?" if near else None
+        return f"{error.instance!r} is not one of: {', '.join(options)}", enum_hint, key_path
     return str(error.message), None, key_path
 
 

@@ -58,6 +58,11 @@ def load_imported_safe(path):
     return load_model(path)
 
 
+def load_tf_saving(path):
+    # ok: ml-keras-load-model-unsafe
+    return tf.keras.saving.load_model(path, compile=False)
+
+
 def load_legacy_lambda_models():
     # ruleid: ml-keras-unsafe-deserialization-enabled
     keras.config.enable_unsafe_deserialization()

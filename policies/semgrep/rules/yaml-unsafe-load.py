@@ -2,8 +2,10 @@
 
 import os
 
+import ruamel.yaml
 import yaml
 from ruamel.yaml import YAML
+from yaml import load as yaml_load
 from yaml import CSafeLoader, FullLoader, SafeLoader, UnsafeLoader
 
 
@@ -115,6 +117,26 @@ def load_composed_config(path):
 def load_tuples(text):
     # ruleid: ml-yaml-unsafe-load
     return yaml.load(text, Loader=TupleLoader)
+
+
+def load_imported_function(text):
+    # ruleid: ml-yaml-unsafe-load
+    return yaml_load(text)
+
+
+def load_imported_function_safe(text):
+    # ok: ml-yaml-unsafe-load
+    return yaml_load(text, Loader=yaml.CSafeLoader)
+
+
+def load_with_old_ruamel(stream):
+    # ruleid: ml-yaml-unsafe-load
+    return ruamel.yaml.load(stream)
+
+
+def load_with_old_ruamel_safe(stream):
+    # ok: ml-yaml-unsafe-load
+    return ruamel.yaml.load(stream, Loader=ruamel.yaml.SafeLoader)
 
 
 def load_with_ruamel_unsafe(stream):

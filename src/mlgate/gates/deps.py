@@ -43,8 +43,10 @@ class DepsGate:
 
     def inputs(self, repo: Repo, options: Mapping[str, Any]) -> GateInputs:
         named = options.get("files")
-        files = tuple(repo.matching(named)) if named else tuple(
-            f for f in repo.files if is_dependency_file(f)
+        files = (
+            tuple(repo.matching(named))
+            if named
+            else tuple(f for f in repo.files if is_dependency_file(f))
         )
         opts = dict(options)
         db = _advisory_db_path(repo.root, options)
@@ -132,8 +134,16 @@ def _audit_offline(ctx: GateContext, requirements: Sequence[Requirement]) -> Aud
     except AdvisoryDBError as exc:
         return [], [f"advisory database: {exc.message}"], source, {}
     findings = [
-        _vuln_finding(req, "osv-database", adv.id, adv.aliases, adv.summary, adv.fixed,
-                      adv.url, _severity(adv, default))
+        _vuln_finding(
+            req,
+            "osv-database",
+            adv.id,
+            adv.aliases,
+            adv.summary,
+            adv.fixed,
+            adv.url,
+            _severity(adv, default),
+        )
         for req, adv in matches
     ]
     source.update(path=str(db.path), revision=db.revision, records=db.record_count)
@@ -154,8 +164,19 @@ def _audit_online(ctx: GateContext, requirements: Sequence[Requirement]) -> Audi
     with tempfile.TemporaryDirectory(prefix="mlgate-deps-") as tmp:
         reqfile = Path(tmp) / "requirements.txt"
         reqfile.write_text("".join(f"{r.name}=={r.version}\n" for r in pinned), encoding="utf-8")
-        argv = ["pip-audit", "-r", str(reqfile), "--no-deps", "--disable-pip", "--format", "json",
-                "--progress-spinner", "off", "-s", service]
+        argv = [
+            "pip-audit",
+            "-r",
+            str(reqfile),
+            "--no-deps",
+            "--disable-pip",
+            "--format",
+            "json",
+            "--progress-spinner",
+            "off",
+            "-s",
+            service,
+        ]
         run = run_tool(argv, ctx.timeout, cwd=ctx.root)
     if not run.ok or run.returncode not in (0, 1):
         return [], [f"pip-audit: {run.describe()}"], source, tools
@@ -184,11 +205,18 @@ def parse_pip_audit(
         if req is None:
             continue
         for vuln in dep.get("vulns", []):
-            findings.append(_vuln_finding(
-                req, "pip-audit", str(vuln.get("id")), tuple(vuln.get("aliases") or ()),
-                str(vuln.get("description") or "")[:200], tuple(vuln.get("fix_versions") or ()),
-                f"https://osv.dev/vulnerability/{vuln.get('id')}", default,
-            ))
+            findings.append(
+                _vuln_finding(
+                    req,
+                    "pip-audit",
+                    str(vuln.get("id")),
+                    tuple(vuln.get("aliases") or ()),
+                    str(vuln.get("description") or "")[:200],
+                    tuple(vuln.get("fix_versions") or ()),
+                    f"https://osv.dev/vulnerability/{vuln.get('id')}",
+                    default,
+                )
+            )
     errors = _unaudited(ctx, skipped, len(pinned))
     if ctx.option("unaudited", "error") == "finding":
         findings += [_unaudited_finding(reason) for reason in skipped]
@@ -199,20 +227,38 @@ def parse_pip_audit(
 def _unaudited(ctx: GateContext, skipped: Sequence[str], total: int) -> list[str]:
     if not skipped:
         return []
-    hint = (" (is the vulnerability service reachable? offline: --advisory-db DIR or "
-            "`mlgate db update`)") if len(skipped) == total else ""
-    return [f"{len(skipped)} of {total} dependencies could not be audited{hint}; "
-            f"first: {skipped[0]}"]
+    hint = (
+        (
+            " (is the vulnerability service reachable? offline: --advisory-db DIR or "
+            "`mlgate db update`)"
+        )
+        if len(skipped) == total
+        else ""
+    )
+    return [
+        f"{len(skipped)} of {total} dependencies could not be audited{hint}; first: {skipped[0]}"
+    ]
 
 
 def _unaudited_finding(reason: str) -> Finding:
-    return Finding(gate=NAME, tool="pip-audit", rule_id="unaudited-dependency",
-                   severity=Severity.MEDIUM, message=reason)
+    return Finding(
+        gate=NAME,
+        tool="pip-audit",
+        rule_id="unaudited-dependency",
+        severity=Severity.MEDIUM,
+        message=reason,
+    )
 
 
 def _vuln_finding(
-    req: Requirement, tool: str, vuln_id: str, aliases: Sequence[str], summary: str,
-    fixed: Sequence[str], url: str, severity: Severity,
+    req: Requirement,
+    tool: str,
+    vuln_id: str,
+    aliases: Sequence[str],
+    summary: str,
+    fixed: Sequence[str],
+    url: str,
+    severity: Severity,
 ) -> Finding:
     fix = f"upgrade {req.name} to {' or '.join(fixed)}" if fixed else None
     names = ", ".join(aliases)
@@ -223,13 +269,19 @@ def _vuln_finding(
         severity=severity,
         confidence="high",
         message=f"{req.name} {req.version} is vulnerable: {vuln_id}"
-        + (f" ({names})" if names else "") + (f": {summary}" if summary else ""),
+        + (f" ({names})" if names else "")
+        + (f": {summary}" if summary else ""),
         path=req.path,
         line=req.line,
         help_uri=url,
         fix=fix,
-        properties={"package": req.name, "version": req.version, "advisory": vuln_id,
-                    "aliases": list(aliases), "fixed_versions": list(fixed)},
+        properties={
+            "package": req.name,
+            "version": req.version,
+            "advisory": vuln_id,
+            "aliases": list(aliases),
+            "fixed_versions": list(fixed),
+        },
     )
 
 

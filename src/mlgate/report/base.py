@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mlgate import __version__
-from mlgate.gates import GateResult
+from mlgate.findings import Finding, sort_key
+from mlgate.gates import GateResult, GateStatus
 from mlgate.policy import Decision, Policy
 from mlgate.runner import RunResult
 
@@ -25,6 +27,41 @@ class Report:
 
     def result(self, gate: str) -> GateResult | None:
         return next((r for r in self.run.results if r.gate == gate), None)
+
+    def status(self, gate: str) -> GateStatus:
+        """The gate's status after the policy (skipped when the decision does not cover it)."""
+        verdict = self.decision.verdicts.get(gate)
+        return verdict.status if verdict else GateStatus.SKIPPED
+
+    def findings_of(self, gate: str) -> list[Finding]:
+        """The gate's findings as decided (waivers marked), worst first."""
+        return sorted((f for f in self.decision.findings if f.gate == gate), key=sort_key)
+
+    def blocks(self, finding: Finding) -> bool:
+        """Whether this finding is one the gate failed for: not waived, at or above `fail_on`.
+
+        This reads the decision and the policy's threshold; it does not re-decide anything.
+        """
+        if finding.waived_by is not None or self.status(finding.gate) is not GateStatus.FAIL:
+            return False
+        threshold = self.policy.settings(finding.gate).fail_on
+        return threshold is not None and finding.severity.at_least(threshold)
+
+    def tool_version(self, gate: str, tool: str) -> str | None:
+        """The version a gate reported for one of its tools; mlgate's own checks are mlgate's."""
+        result = self.result(gate)
+        version = result.tools.get(tool) if result else None
+        return version or (__version__ if tool == "mlgate" else None)
+
+    def started(self) -> dt.datetime:
+        """When the run started, in UTC (now, if the recorded time cannot be read)."""
+        try:
+            when = dt.datetime.fromisoformat(self.run.started_at)
+        except ValueError:
+            return dt.datetime.now(dt.timezone.utc)
+        if when.tzinfo is None:
+            return when.replace(tzinfo=dt.timezone.utc)
+        return when.astimezone(dt.timezone.utc)
 
     def to_dict(self) -> dict[str, Any]:
         """The json report: everything, in a stable shape (see README, "json report")."""
@@ -72,9 +109,14 @@ class Report:
 
 
 class ReportFormat(Protocol):
-    """One module per format; `report.FORMATS` is the registry."""
+    """One module per format; `report.FORMATS` is the registry.
+
+    `render` is what goes to stdout when the format is the only one asked for;
+    `files` is what `--output DIR` writes: file name -> content (may be empty, or several).
+    """
 
     name: str
-    filename: str
 
     def render(self, report: Report, color: bool = False) -> str: ...
+
+    def files(self, report: Report) -> dict[str, str]: ...

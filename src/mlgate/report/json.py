@@ -6,10 +6,14 @@ import json
 
 from mlgate.report.base import Report
 
+FILENAME = "mlgate.json"
+
 
 class JsonFormat:
     name = "json"
-    filename = "mlgate.json"
 
     def render(self, report: Report, color: bool = False) -> str:
         return json.dumps(report.to_dict(), indent=2, sort_keys=False) + "\n"
+
+    def files(self, report: Report) -> dict[str, str]:
+        return {FILENAME: self.render(report)}

@@ -29,8 +29,9 @@ MESSAGE_WIDTH = 110
 
 
 class TextFormat:
+    """For a terminal: always printed on stdout, never written by --output."""
+
     name = "text"
-    filename = "mlgate.txt"
 
     def render(self, report: Report, color: bool = False) -> str:
         paint = _painter(color)
@@ -40,6 +41,10 @@ class TextFormat:
             lines += _gate_findings(report, result, paint)
         lines += _decision(report, paint)
         return "\n".join(lines) + "\n"
+
+    def files(self, report: Report) -> dict[str, str]:
+        """Nothing: with --output the text report still goes to stdout, and only there."""
+        return {}
 
 
 def _painter(color: bool):  # type: ignore[no-untyped-def]

@@ -1,0 +1,107 @@
+"""The deployment receipt: proof that a commit passed the gates under a policy.
+
+The receipt carries a SHA-256 digest of its own content. The digest catches accidental
+or naive edits (a flipped decision, a changed commit); it is NOT a signature: anyone who
+can write the file can recompute it. To make receipts tamper-proof, sign them (for
+example `cosign sign-blob receipt.json`, or a GitHub artifact attestation of the file)
+and verify the signature before `mlgate verify`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mlgate import __version__
+from mlgate.errors import ReportError
+from mlgate.gates import GateStatus
+from mlgate.report.base import Report
+
+RECEIPT_FILE = "receipt.json"
+RECEIPT_KEYS = ("commit", "policy_digest", "env", "gates", "decision", "created_at", "digest")
+
+
+def make_receipt(report: Report, now: dt.datetime | None = None) -> dict[str, Any]:
+    created = (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")
+    body: dict[str, Any] = {
+        "kind": "mlgate-receipt",
+        "mlgate_version": __version__,
+        "commit": report.run.repo.commit,
+        "policy_digest": report.policy.digest,
+        "policy_source": report.policy.source,
+        "env": report.decision.env,
+        "gates": {
+            name: {"status": v.status.value, "tools": dict(_tools(report, name))}
+            for name, v in sorted(report.decision.verdicts.items())
+        },
+        "decision": "pass" if report.decision.passed else "blocked",
+        "created_at": created,
+    }
+    return {**body, "digest": content_digest(body)}
+
+
+def _tools(report: Report, gate: str) -> Mapping[str, str | None]:
+    result = report.result(gate)
+    return result.tools if result else {}
+
+
+def content_digest(body: Mapping[str, Any]) -> str:
+    fields = {k: v for k, v in body.items() if k != "digest"}
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def load_receipt(path: Path) -> dict[str, Any]:
+    """A receipt file, checked for shape (ReportError, exit 2, when unusable)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"{path}: no such receipt") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReportError(f"{path}: not a readable receipt: {exc}") from None
+    if not isinstance(data, dict):
+        raise ReportError(f"{path}: not a receipt (the top level is not an object)")
+    missing = [k for k in RECEIPT_KEYS if k not in data]
+    if missing:
+        raise ReportError(f"{path}: receipt is missing {', '.join(missing)}")
+    return data
+
+
+def verify_receipt(
+    receipt: Mapping[str, Any], commit: str | None, env: str | None, policy_digest: str | None
+) -> list[str]:
+    """Every reason the receipt does not allow a deployment; empty means it does."""
+    problems: list[str] = []
+    if receipt.get("digest") != content_digest(receipt):
+        problems.append("the receipt's digest does not match its content (edited after it was written)")
+    if receipt.get("decision") != "pass":
+        problems.append(f"the decision was {receipt.get('decision')!r}, not 'pass'")
+    failed = [n for n, g in (receipt.get("gates") or {}).items()
+              if g.get("status") not in (GateStatus.PASS.value, GateStatus.SKIPPED.value)]
+    if failed:
+        problems.append(f"gates not passing: {', '.join(sorted(failed))}")
+    if commit is not None and not _same_commit(str(receipt.get("commit")), commit):
+        problems.append(f"the receipt is for commit {receipt.get('commit')}, not {commit}")
+    if env is not None and receipt.get("env") != env:
+        problems.append(f"the receipt is for environment {receipt.get('env')!r}, not {env!r}")
+    if policy_digest is not None and receipt.get("policy_digest") != policy_digest:
+        problems.append("the policy changed since the receipt was written (policy digest differs)")
+    return problems
+
+
+def _same_commit(recorded: str, wanted: str) -> bool:
+    """A full SHA must match exactly; an abbreviated one (>= 7 hex digits) as a prefix."""
+    return len(wanted) >= 7 and recorded.startswith(wanted.lower())
+
+
+def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot write: {exc}") from None

@@ -1,0 +1,283 @@
+"""gitlab: GitLab's SAST and dependency-scanning security reports (schema version 15.0.7).
+
+`gl-sast-report.json` holds the findings of the code gates (sast, secrets, models) and
+`gl-dependency-scanning-report.json` those of the deps gate; a file is written only when
+the run included one of its gates, so a partial run never tells GitLab that the other
+scanner found nothing. Waived findings stay in the report (GitLab's own dismissal is the
+place to hide them) with the waiver in their description and details.
+
+Dependency scanning requires `dependency_files`: mlgate lists each dependency file that
+has a finding, with the packages found vulnerable or unpinned in it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mlgate import __version__
+from mlgate.findings import Finding, Severity
+from mlgate.report.base import Report
+
+SCHEMA_VERSION = "15.0.7"
+_SCHEMA_BASE = "https://gitlab.com/gitlab-org/security-products/security-report-schemas/-/raw"
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
+NAME_WIDTH = 255
+SOLUTION_WIDTH = 7000
+# Stable ids: the same fingerprint always gives the same vulnerability id.
+ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://pypi.org/project/mlgate/#gitlab")
+
+SEVERITIES = {
+    Severity.CRITICAL: "Critical",
+    Severity.HIGH: "High",
+    Severity.MEDIUM: "Medium",
+    Severity.LOW: "Low",
+    Severity.INFO: "Info",
+}
+PRIMARY_ID_TYPES = {"bandit": "bandit_test_id", "semgrep": "semgrep_id"}
+_URL = re.compile(r"^(https?|ftp)://.+")
+_NON_ID = re.compile(r"[^a-z0-9_]+")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One GitLab report type and the mlgate gates whose findings go into it."""
+
+    scan_type: str
+    filename: str
+    schema_file: str
+    gates: tuple[str, ...]
+
+
+SAST = Kind("sast", "gl-sast-report.json", "sast-report-format.json", ("sast", "secrets", "models"))
+DEPENDENCY_SCANNING = Kind(
+    "dependency_scanning",
+    "gl-dependency-scanning-report.json",
+    "dependency-scanning-report-format.json",
+    ("deps",),
+)
+KINDS = (SAST, DEPENDENCY_SCANNING)
+
+
+class GitlabFormat:
+    name = "gitlab"
+
+    def render(self, report: Report, color: bool = False) -> str:
+        """The SAST report on stdout (the dependency report, if the run had only deps)."""
+        kinds = _present(report)
+        return _dump(security_report(report, kinds[0] if kinds else SAST))
+
+    def files(self, report: Report) -> dict[str, str]:
+        return {k.filename: _dump(security_report(report, k)) for k in _present(report)}
+
+
+def _present(report: Report) -> list[Kind]:
+    ran = {r.gate for r in report.run.results}
+    return [k for k in KINDS if ran.intersection(k.gates)]
+
+
+def _dump(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2) + "\n"
+
+
+def security_report(report: Report, kind: Kind) -> dict[str, Any]:
+    findings = [f for gate in kind.gates for f in report.findings_of(gate)]
+    data: dict[str, Any] = {
+        "version": SCHEMA_VERSION,
+        "schema": f"{_SCHEMA_BASE}/v{SCHEMA_VERSION}/dist/{kind.schema_file}",
+        "scan": _scan(report, kind),
+        "vulnerabilities": [_vulnerability(f, kind) for f in findings],
+    }
+    if kind is DEPENDENCY_SCANNING:
+        data["dependency_files"] = _dependency_files(findings)
+    return data
+
+
+# --- scan ---------------------------------------------------------------------------------
+
+
+def _scan(report: Report, kind: Kind) -> dict[str, Any]:
+    results = [r for r in report.run.results if r.gate in kind.gates]
+    start = report.started()
+    end = start + dt.timedelta(seconds=max((r.seconds for r in results), default=0.0))
+    messages = [{"level": "warn", "value": f"{r.gate}: {e}"} for r in results for e in r.errors]
+    messages += [
+        {"level": "info", "value": f"{r.gate}: skipped: {r.skipped}"} for r in results if r.skipped
+    ]
+    vendor = {"name": "mlgate"}
+    scan: dict[str, Any] = {
+        "analyzer": {"id": "mlgate", "name": "mlgate", "version": __version__, "vendor": vendor},
+        "scanner": {
+            "id": f"mlgate-{kind.scan_type.replace('_', '-')}",
+            "name": _scanner_name(report, [r.gate for r in results]),
+            "version": __version__,
+            "vendor": vendor,
+        },
+        "type": kind.scan_type,
+        "start_time": _utc(start),
+        "end_time": _utc(end),
+        "status": "failure" if any(r.errors for r in results) else "success",
+    }
+    if messages:
+        scan["messages"] = messages
+    return scan
+
+
+def _scanner_name(report: Report, gates: Sequence[str]) -> str:
+    """'mlgate (sast: bandit 1.9.4, semgrep 1.182.0)': the tools behind the findings."""
+    parts = []
+    for gate in gates:
+        result = report.result(gate)
+        tools = ", ".join(f"{t} {v or 'missing'}" for t, v in (result.tools if result else {}).items())
+        parts.append(f"{gate}: {tools}" if tools else gate)
+    return f"mlgate ({'; '.join(parts)})" if parts else "mlgate"
+
+
+def _utc(when: dt.datetime) -> str:
+    return when.astimezone(dt.timezone.utc).strftime(TIME_FORMAT)
+
+
+# --- vulnerabilities ----------------------------------------------------------------------
+
+
+def vulnerability_id(finding: Finding) -> str:
+    """A UUID derived from the fingerprint (or, lacking one, from what identifies the finding)."""
+    key = finding.fingerprint or "\x1f".join(
+        [finding.tool, finding.rule_id, finding.path or "", finding.message]
+    )
+    return str(uuid.uuid5(ID_NAMESPACE, key))
+
+
+def _vulnerability(finding: Finding, kind: Kind) -> dict[str, Any]:
+    vuln: dict[str, Any] = {
+        "id": vulnerability_id(finding),
+        "name": _clip(_first_line(finding.message) or finding.rule_id, NAME_WIDTH),
+        "description": _description(finding),
+        "severity": SEVERITIES[finding.severity],
+        "identifiers": identifiers(finding),
+        "location": _dependency_location(finding)
+        if kind is DEPENDENCY_SCANNING
+        else _sast_location(finding),
+        "details": _details(finding),
+    }
+    if finding.fix:
+        vuln["solution"] = _clip(finding.fix, SOLUTION_WIDTH)
+    if finding.help_uri and _URL.match(finding.help_uri):
+        vuln["links"] = [{"url": finding.help_uri}]
+    return vuln
+
+
+def _first_line(text: str) -> str:
+    stripped = text.strip()
+    return stripped.splitlines()[0] if stripped else ""
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _description(finding: Finding) -> str:
+    text = finding.message or finding.rule_id
+    if finding.cell is not None:
+        text += f"\n\nNotebook cell {finding.cell}" + (
+            f", line {finding.line} of the cell." if finding.line is not None else "."
+        )
+    if finding.waived_by is not None:
+        text += f"\n\nWaived in mlgate's policy: {finding.waived_by}"
+    return text
+
+
+def identifiers(finding: Finding) -> list[dict[str, str]]:
+    """The rule first (GitLab's primary identifier), then its CWE and advisory aliases."""
+    primary = {
+        "type": PRIMARY_ID_TYPES.get(finding.tool, _id_type(finding.tool)),
+        "name": f"{finding.tool} {finding.rule_id}",
+        "value": finding.rule_id,
+    }
+    if finding.help_uri and _URL.match(finding.help_uri):
+        primary["url"] = finding.help_uri
+    found = [primary]
+    if finding.cwe and finding.cwe.upper().startswith("CWE-"):
+        number = finding.cwe.split("-", 1)[1]
+        found.append(
+            {
+                "type": "cwe",
+                "name": finding.cwe.upper(),
+                "value": number,
+                "url": f"https://cwe.mitre.org/data/definitions/{number}.html",
+            }
+        )
+    found += [_alias(a) for a in finding.properties.get("aliases") or () if str(a).strip()]
+    return found
+
+
+def _id_type(tool: str) -> str:
+    return _NON_ID.sub("_", tool.lower()).strip("_") + "_id"
+
+
+def _alias(alias: Any) -> dict[str, str]:
+    text = str(alias).strip()
+    upper = text.upper()
+    if upper.startswith("CVE-"):
+        return {"type": "cve", "name": text, "value": text,
+                "url": f"https://nvd.nist.gov/vuln/detail/{text}"}
+    if upper.startswith("GHSA-"):
+        return {"type": "ghsa", "name": text, "value": text,
+                "url": f"https://github.com/advisories/{text}"}
+    return {"type": "osv", "name": text, "value": text, "url": f"https://osv.dev/vulnerability/{text}"}
+
+
+def _sast_location(finding: Finding) -> dict[str, Any]:
+    location: dict[str, Any] = {}
+    if finding.path:
+        location["file"] = finding.path
+    if finding.cell is None and finding.line is not None:
+        location["start_line"] = finding.line
+        end = finding.end_line if finding.end_line and finding.end_line >= finding.line else None
+        location["end_line"] = end or finding.line
+    return location
+
+
+def _dependency(finding: Finding) -> dict[str, Any]:
+    props = finding.properties
+    return {
+        "package": {"name": str(props.get("package") or "unknown")},
+        "version": str(props.get("version") or ""),
+    }
+
+
+def _dependency_location(finding: Finding) -> dict[str, Any]:
+    return {"file": finding.path or "unknown", "dependency": _dependency(finding)}
+
+
+def _details(finding: Finding) -> dict[str, Any]:
+    items = {
+        "fingerprint": ("Fingerprint", finding.fingerprint),
+        "tools": ("Reported by", ", ".join(finding.tools)),
+        "gate": ("mlgate gate", finding.gate),
+        "confidence": ("Confidence", finding.confidence),
+        "cell": ("Notebook cell", None if finding.cell is None else str(finding.cell)),
+        "waived_by": ("Waived by", finding.waived_by),
+    }
+    return {
+        key: {"name": name, "type": "text", "value": value}
+        for key, (name, value) in items.items()
+        if value
+    }
+
+
+def _dependency_files(findings: Sequence[Finding]) -> list[dict[str, Any]]:
+    by_file: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+    for finding in findings:
+        dep = _dependency(finding)
+        key = (dep["package"]["name"], dep["version"])
+        by_file.setdefault(finding.path or "unknown", {})[key] = dep
+    return [
+        {"path": path, "package_manager": "pip", "dependencies": list(deps.values())}
+        for path, deps in by_file.items()
+    ]

@@ -1,0 +1,213 @@
+"""sarif: SARIF 2.1.0 for GitHub code scanning (and any other SARIF consumer).
+
+One run per (gate, tool) that reported findings or ran cleanly, each with its own
+`automationDetails.id` (`mlgate/<gate>/<tool>/`) so several CI jobs can upload without
+overwriting each other. A finding also reported by another tool appears once, under its
+primary tool, with `properties.alsoReportedBy`. Waived or baselined findings carry an
+external suppression with the waiver as justification.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+from mlgate.findings import Finding, Severity, fingerprint
+from mlgate.report.base import Report
+
+FILENAME = "mlgate.sarif"
+SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+FINGERPRINT_KEY = "mlgate/v1"
+SRCROOT = "%SRCROOT%"
+
+LEVELS = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
+    Severity.INFO: "note",
+}
+# GitHub reads `security-severity` (a CVSS-like score) to label alerts critical/high/medium/low.
+SECURITY_SEVERITY = {
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "2.0",
+    Severity.INFO: "0.0",
+}
+TOOL_URIS = {
+    "bandit": "https://bandit.readthedocs.io/",
+    "semgrep": "https://semgrep.dev/",
+    "pip-audit": "https://github.com/pypa/pip-audit",
+    "osv-database": "https://osv.dev/",
+    "detect-secrets": "https://github.com/Yelp/detect-secrets",
+    "mlgate": "https://pypi.org/project/mlgate/",
+}
+RULE_TEXT_WIDTH = 200
+
+
+class SarifFormat:
+    name = "sarif"
+
+    def render(self, report: Report, color: bool = False) -> str:
+        return json.dumps(sarif_log(report), indent=2) + "\n"
+
+    def files(self, report: Report) -> dict[str, str]:
+        return {FILENAME: self.render(report)}
+
+
+def sarif_log(report: Report) -> dict[str, Any]:
+    runs = [_run(report, gate, tool) for gate, tool in _run_keys(report)]
+    return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": runs}
+
+
+def _run_keys(report: Report) -> list[tuple[str, str]]:
+    """(gate, tool) pairs: every tool with findings, and every tool of a gate that ran cleanly.
+
+    A gate that was skipped or errored gets no empty run, so its earlier alerts are not
+    closed as fixed by an upload that did not look for them.
+    """
+    keys: dict[tuple[str, str], None] = {}
+    for result in report.run.results:
+        if result.ran:
+            keys.update(((result.gate, tool), None) for tool in result.tools)
+        keys.update(((f.gate, f.tool), None) for f in report.findings_of(result.gate))
+    return list(keys)
+
+
+def _run(report: Report, gate: str, tool: str) -> dict[str, Any]:
+    findings = [f for f in report.findings_of(gate) if f.tool == tool]
+    rule_ids = list(dict.fromkeys(f.rule_id for f in findings))
+    result = report.result(gate)
+    errors = result.errors if result else ()
+    return {
+        "tool": {"driver": _driver(report, gate, tool, rule_ids, findings)},
+        "automationDetails": {"id": f"mlgate/{gate}/{tool}/"},
+        "invocations": [
+            {
+                "executionSuccessful": not errors,
+                "toolExecutionNotifications": [
+                    {"level": "error", "message": {"text": e}} for e in errors
+                ],
+            }
+        ],
+        "results": [_result(f, rule_ids.index(f.rule_id)) for f in findings],
+        "properties": {"gate": gate, "status": report.status(gate).value},
+    }
+
+
+def _driver(
+    report: Report, gate: str, tool: str, rule_ids: Sequence[str], findings: Sequence[Finding]
+) -> dict[str, Any]:
+    driver: dict[str, Any] = {"name": tool}
+    version = report.tool_version(gate, tool)
+    if version:
+        driver["version"] = version
+    if tool in TOOL_URIS:
+        driver["informationUri"] = TOOL_URIS[tool]
+    driver["rules"] = [_rule(rule_id, findings) for rule_id in rule_ids]
+    return driver
+
+
+def _rule(rule_id: str, findings: Sequence[Finding]) -> dict[str, Any]:
+    mine = [f for f in findings if f.rule_id == rule_id]
+    worst = max((f.severity for f in mine), key=lambda s: s.rank)
+    first = mine[0]
+    rule: dict[str, Any] = {
+        "id": rule_id,
+        "shortDescription": {"text": _short(first.message) or rule_id},
+        "defaultConfiguration": {"level": LEVELS[worst]},
+        "properties": {"tags": _tags(first), "security-severity": SECURITY_SEVERITY[worst]},
+    }
+    help_uri = next((f.help_uri for f in mine if f.help_uri), None)
+    if help_uri:
+        rule["helpUri"] = help_uri
+    return rule
+
+
+def _tags(finding: Finding) -> list[str]:
+    tags = ["security"]
+    if finding.cwe and finding.cwe.upper().startswith("CWE-"):
+        tags.append(f"external/cwe/{finding.cwe.lower()}")
+    return tags
+
+
+def _short(message: str) -> str:
+    line = message.strip().splitlines()[0] if message.strip() else ""
+    return line if len(line) <= RULE_TEXT_WIDTH else line[: RULE_TEXT_WIDTH - 1] + "…"
+
+
+def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "ruleId": finding.rule_id,
+        "ruleIndex": rule_index,
+        "level": LEVELS[finding.severity],
+        "message": {"text": _message(finding)},
+        "partialFingerprints": {FINGERPRINT_KEY: _fingerprint(finding)},
+        "properties": _properties(finding),
+    }
+    location = _location(finding)
+    if location is not None:
+        result["locations"] = [location]
+    if finding.waived_by is not None:
+        result["suppressions"] = [{"kind": "external", "justification": finding.waived_by}]
+    return result
+
+
+def _message(finding: Finding) -> str:
+    text = finding.message or finding.rule_id
+    if finding.cell is not None:
+        where = f"notebook cell {finding.cell}"
+        where += f", line {finding.line}" if finding.line is not None else ""
+        text += f" ({where})"
+    if finding.fix:
+        text += f" Fix: {finding.fix}."
+    return text
+
+
+def _fingerprint(finding: Finding) -> str:
+    if finding.fingerprint:
+        return finding.fingerprint
+    return fingerprint(finding.tool, finding.rule_id, finding.path, finding.message)
+
+
+def _properties(finding: Finding) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "security-severity": SECURITY_SEVERITY[finding.severity],
+        "severity": finding.severity.value,
+        "gate": finding.gate,
+    }
+    if finding.confidence:
+        props["confidence"] = finding.confidence
+    if finding.cell is not None:
+        props["cell"] = finding.cell
+    if finding.also_reported_by:
+        props["alsoReportedBy"] = list(finding.also_reported_by)
+    return props
+
+
+def _location(finding: Finding) -> dict[str, Any] | None:
+    """The file, and the region when the line is a line of that file.
+
+    A notebook finding's line counts within its cell, not within the .ipynb file, so it
+    points at the notebook without a region (the cell is in the message and properties).
+    """
+    if not finding.path:
+        return None
+    physical: dict[str, Any] = {
+        "artifactLocation": {"uri": quote(finding.path, safe="/"), "uriBaseId": SRCROOT}
+    }
+    if finding.cell is None and finding.line is not None and finding.line >= 1:
+        physical["region"] = _region(finding, finding.line)
+    return {"physicalLocation": physical}
+
+
+def _region(finding: Finding, line: int) -> dict[str, int]:
+    region = {"startLine": line}
+    if finding.column is not None and finding.column >= 1:
+        region["startColumn"] = finding.column
+    if finding.end_line is not None and finding.end_line >= line:
+        region["endLine"] = finding.end_line
+    return region
