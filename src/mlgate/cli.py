@@ -5,6 +5,7 @@ This is the only module that prints or exits.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -23,8 +24,10 @@ from mlgate.config import config_schema, load_config
 from mlgate.errors import EXIT_GATE_ERROR, EXIT_USAGE, MlgateError, UsageError
 from mlgate.gates import GATES
 from mlgate.policy import decide, find_policy, load_policy, policy_schema
-from mlgate.repo import open_repo
-from mlgate.report import FORMATS, Report
+from mlgate.receipt import RECEIPT_FILE, make_receipt, write_json_atomic
+from mlgate.repo import Repo, changed_files, open_repo
+from mlgate.report import FORMATS, Report, append_summary, write_reports
+from mlgate.cache import ResultCache
 from mlgate.runner import RunRequest, run_gates, select_gates
 
 EXIT_CODES_HELP = """
@@ -62,6 +65,8 @@ class RunOptions:
     output: Path | None
     jobs: int
     advisory_db: Path | None
+    since: str | None = None  # changed-only mode: compare with this ref
+    use_cache: bool = True
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
@@ -73,15 +78,27 @@ class RunOptions:
 @click.option("--output", type=click.Path(path_type=Path, file_okay=False), help="Write each format to DIR under a fixed name (mlgate.json, ...); text still goes to stdout.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default="CPU count", help="Gates run in parallel.")
 @click.option("--advisory-db", type=click.Path(path_type=Path, file_okay=False), help="Offline OSV advisory database for the deps gate (also MLGATE_ADVISORY_DB).")
+@click.option("--changed-only", is_flag=True, help="Scan only files changed relative to the upstream branch (git).")
+@click.option("--since", metavar="REF", help="Scan only files changed since REF (git), e.g. origin/main.")
+@click.option("--no-cache", is_flag=True, help="Do not reuse or store cached results (cache: the user cache dir, or MLGATE_CACHE_DIR).")
 def run(path: str, gates: tuple[str, ...], env: str | None, policy: Path | None, formats: tuple[str, ...],
-        output: Path | None, jobs: int, advisory_db: Path | None) -> None:
+        output: Path | None, jobs: int, advisory_db: Path | None, changed_only: bool, since: str | None,
+        no_cache: bool) -> None:
     """Run the gates over PATH (default: .) and decide.
 
     GATE... limits the run to the named gates (default: every gate the policy
     enables). Gates: sast, deps.
+
+    With --changed-only or --since, only changed files are scanned and only findings
+    in them are reported; dependency files are audited only when they changed. A
+    passing run with --output also writes DIR/receipt.json (see `mlgate verify`).
     """
     path, gates = _split_path_and_gates(path, gates)
-    options = RunOptions(Path(path), gates, env, policy, formats or ("text",), output, jobs, advisory_db)
+    if changed_only and since:
+        raise UsageError("use either --changed-only or --since REF, not both")
+    options = RunOptions(Path(path), gates, env, policy, formats or ("text",), output, jobs,
+                         advisory_db, since if since else ("@{upstream}" if changed_only else None),
+                         not no_cache)
     _exit(execute_run(options))
 
 
@@ -102,16 +119,36 @@ def execute_run(options: RunOptions) -> int:
         raise UsageError(f"{root}: no such directory")
     config = load_config(root.resolve())
     policy = load_policy(find_policy(root, options.policy, config.policy), options.env)
-    repo = open_repo(root, config.exclude)
+    repo, mode = _scope(open_repo(root, config.exclude), options.since)
     overrides: dict[str, dict[str, Any]] = {}
     if options.advisory_db is not None:
         overrides["deps"] = {"advisory_db": str(options.advisory_db.resolve())}
-    request = RunRequest(select_gates(policy, options.gates), options.jobs, overrides)
+    cache = ResultCache() if options.use_cache else None
+    request = RunRequest(select_gates(policy, options.gates), options.jobs, overrides, cache)
     result = run_gates(repo, policy, config, request)
     decision = decide(policy, result.results, scope=request.gates)
-    report = Report(result, policy, decision, {"kind": "full", "gates": list(request.gates)})
+    report = Report(result, policy, decision, {**mode, "gates": list(request.gates)})
     _emit(report, options.formats, options.output)
+    _write_receipt(report, options.output)
     return decision.exit_code
+
+
+def _scope(repo: Repo, since: str | None) -> tuple[Repo, dict[str, Any]]:
+    """The whole tree, or (changed-only mode) just the files changed since a ref."""
+    if since is None:
+        return repo, {"kind": "full"}
+    if not repo.is_git:
+        raise UsageError(f"{repo.root}: --changed-only/--since need a git repository")
+    base, changed = changed_files(repo.root, None if since == "@{upstream}" else since)
+    wanted = set(changed)
+    files = tuple(f for f in repo.files if f in wanted)
+    mode = {"kind": "changed-only", "since": since, "base": base, "files": list(files)}
+    return dataclasses.replace(repo, files=files), mode
+
+
+def _write_receipt(report: Report, output: Path | None) -> None:
+    if output is not None and report.decision.passed:
+        write_json_atomic(output / RECEIPT_FILE, make_receipt(report))
 
 
 def _check_formats(formats: Sequence[str], output: Path | None) -> None:
@@ -120,19 +157,27 @@ def _check_formats(formats: Sequence[str], output: Path | None) -> None:
 
 
 def _emit(report: Report, formats: Sequence[str], output: Path | None) -> None:
+    """Print the report; with --output also write every format's files (text: stdout only)."""
     if output is None:
         fmt = FORMATS[formats[0]]
         click.echo(fmt.render(report, color=fmt.name == "text" and _tty()), nl=False)
+    else:
+        written = write_reports(report, formats, output)
+        click.echo(FORMATS["text"].render(report, color=_tty()), nl=False)
+        if written:
+            click.echo(f"reports written to {output}: " + ", ".join(p.name for p in written))
+    _step_summary(report)
+
+
+def _step_summary(report: Report) -> None:
+    """On GitHub Actions, append the markdown summary to the job's summary on every run."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
         return
-    output.mkdir(parents=True, exist_ok=True)
-    for name in dict.fromkeys(formats):
-        fmt = FORMATS[name]
-        target = output / fmt.filename
-        tmp = target.with_suffix(target.suffix + ".tmp")
-        tmp.write_text(fmt.render(report), encoding="utf-8")
-        tmp.replace(target)
-    click.echo(FORMATS["text"].render(report, color=_tty()), nl=False)
-    click.echo(f"reports written to {output}: " + ", ".join(FORMATS[f].filename for f in dict.fromkeys(formats)))
+    try:
+        append_summary(report, Path(target))
+    except MlgateError as exc:  # the decision matters more than its summary
+        click.echo(f"mlgate: warning: {exc.message}", err=True)
 
 
 def _tty() -> bool:

@@ -134,3 +134,24 @@ def read_text(root: Path, rel: str) -> str:
         return (root / rel).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
+
+
+def changed_files(root: Path, since: str | None) -> tuple[str, tuple[str, ...]]:
+    """Files changed relative to REF (default: the upstream branch): committed since the
+    merge base, modified in the work tree, or new and not ignored. Returns (base, files)."""
+    ref = since or "@{upstream}"
+    base = run_tool(["git", "merge-base", "HEAD", ref], GIT_TIMEOUT, cwd=root)
+    if not base.ok or base.returncode != 0:
+        why = (base.stderr or base.problem or "").strip().splitlines()
+        detail = why[-1] if why else "unknown reference"
+        hint = "" if since else " (no upstream branch? use --since REF)"
+        raise UsageError(f"cannot compare with {ref}: {detail}{hint}")
+    commit = base.stdout.strip()
+    diff = run_tool(
+        ["git", "diff", "--relative", "--name-only", "-z", "--diff-filter=d", commit],
+        GIT_TIMEOUT,
+        cwd=root,
+    )
+    new = run_tool(["git", "ls-files", "-z", "--others", "--exclude-standard"], GIT_TIMEOUT, cwd=root)
+    names = {p for run in (diff, new) if run.ok for p in run.stdout.split("\0") if p}
+    return commit, tuple(sorted(names))

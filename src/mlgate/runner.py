@@ -1,17 +1,25 @@
-"""Runs the selected gates in parallel and collects their results. Never decides."""
+"""Runs the selected gates in parallel and collects their results. Never decides.
+
+Each gate declares how its results may be cached (`cache_scope`): `file` (findings belong
+to the file they are in, so only changed files are re-scanned), `gate` (one result for all
+inputs), or `none`. A cached result is keyed by the gate, its tool versions, its options
+and rules, and the content of its input files (see cache.py).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from mlgate.cache import ResultCache, digests, make_key
 from mlgate.config import RepoConfig
-from mlgate.gates import GATES, GateContext, GateResult
+from mlgate.findings import Finding
+from mlgate.gates import GATES, Gate, GateContext, GateResult
 from mlgate.policy import Policy
 from mlgate.repo import Repo
 
@@ -21,6 +29,7 @@ class RunRequest:
     gates: tuple[str, ...]
     jobs: int
     overrides: Mapping[str, Mapping[str, Any]]  # per-gate options from the command line
+    cache: ResultCache | None = None
 
 
 @dataclass(frozen=True)
@@ -36,35 +45,128 @@ def run_gates(repo: Repo, policy: Policy, config: RepoConfig, request: RunReques
     started = time.monotonic()
     contexts = [_context(repo, policy, config, request, name) for name in request.gates]
     with ThreadPoolExecutor(max_workers=max(1, request.jobs)) as pool:
-        results = list(pool.map(_run_one, contexts))
+        results = list(pool.map(lambda c: _timed(c, request.cache), contexts))
+    if request.cache is not None:
+        request.cache.prune()
     return RunResult(repo, tuple(results), started_at, time.monotonic() - started)
+
+
+def gate_options(
+    policy: Policy, config: RepoConfig, overrides: Mapping[str, Mapping[str, Any]], name: str
+) -> dict[str, Any]:
+    """Policy options, then .mlgate.yml's, then the command line's: later ones win."""
+    return {
+        **policy.settings(name).options,
+        **config.options_for(name),
+        **overrides.get(name, {}),
+    }
 
 
 def _context(
     repo: Repo, policy: Policy, config: RepoConfig, request: RunRequest, name: str
 ) -> tuple[str, GateContext]:
-    settings = policy.settings(name)
-    options = {
-        **settings.options,
-        **config.options_for(name),
-        **request.overrides.get(name, {}),
-    }
+    options = gate_options(policy, config, request.overrides, name)
     gate = GATES[name]
-    return name, GateContext(repo, gate.inputs(repo, options), settings.timeout)
+    return name, GateContext(repo, gate.inputs(repo, options), policy.settings(name).timeout)
 
 
-def _run_one(item: tuple[str, GateContext]) -> GateResult:
+def _timed(item: tuple[str, GateContext], cache: ResultCache | None) -> GateResult:
     name, ctx = item
     started = time.monotonic()
+    result = _cached_run(GATES[name], ctx, cache)
+    return dataclasses.replace(result, seconds=time.monotonic() - started)
+
+
+def _safe_run(gate: Gate, ctx: GateContext) -> GateResult:
     try:
-        result = GATES[name].run(ctx)
+        return gate.run(ctx)
     except Exception as exc:  # a bug in a gate must not pass silently, nor kill the run
-        return GateResult(
-            name, errors=(f"internal error in gate {name}: {type(exc).__name__}: {exc}",)
-        )
-    if result.seconds == 0.0:
-        return GateResult(**{**result.__dict__, "seconds": time.monotonic() - started})
+        message = f"internal error in gate {gate.name}: {type(exc).__name__}: {exc}"
+        return GateResult(gate.name, errors=(message,))
+
+
+def _cached_run(gate: Gate, ctx: GateContext, cache: ResultCache | None) -> GateResult:
+    scope = getattr(gate, "cache_scope", "none")
+    if cache is None or scope == "none" or not ctx.inputs.files:
+        return _safe_run(gate, ctx)
+    salt = getattr(gate, "cache_salt", lambda _ctx: "")(ctx)
+    base = make_key(gate.name, dict(gate.tool_versions()), ctx.inputs.options, salt)
+    files = digests(ctx.root, ctx.inputs.files)
+    if scope == "file":
+        return _per_file(gate, ctx, cache, base, files)
+    return _whole_gate(gate, ctx, cache, make_key(base, files))
+
+
+def _whole_gate(gate: Gate, ctx: GateContext, cache: ResultCache, key: str) -> GateResult:
+    hit = cache.get(key)
+    if isinstance(hit, dict):
+        return _result_from_cache(gate, hit)
+    result = _safe_run(gate, ctx)
+    if not result.errors:
+        cache.put(key, _result_to_cache(result))
     return result
+
+
+def _per_file(
+    gate: Gate, ctx: GateContext, cache: ResultCache, base: str, files: Mapping[str, str]
+) -> GateResult:
+    keys = {rel: make_key(base, rel, digest) for rel, digest in files.items()}
+    cached: dict[str, list[Finding]] = {}
+    for rel, key in keys.items():
+        hit = cache.get(key)
+        if isinstance(hit, list):
+            cached[rel] = [Finding.from_dict(item) for item in hit]
+    todo = tuple(rel for rel in ctx.inputs.files if rel not in cached)
+    fresh = _scan_subset(gate, ctx, todo)
+    if not fresh.errors:
+        by_path: dict[str, list[dict[str, Any]]] = {rel: [] for rel in todo}
+        for item in fresh.findings:
+            if item.path in by_path:
+                by_path[item.path].append(item.to_dict())
+        for rel, found in by_path.items():
+            cache.put(keys[rel], found)
+    reused = [f for rel in ctx.inputs.files if rel in cached for f in cached[rel]]
+    notes = list(fresh.notes)
+    if cached:
+        notes.append(f"{len(cached)} of {len(files)} file(s) unchanged: results reused from cache")
+    return dataclasses.replace(
+        fresh,
+        findings=(*reused, *fresh.findings),
+        skipped=None,
+        files_scanned=len(files),
+        notes=tuple(notes),
+        properties={**fresh.properties, "cached_files": len(cached)},
+    )
+
+
+def _scan_subset(gate: Gate, ctx: GateContext, todo: tuple[str, ...]) -> GateResult:
+    if not todo:
+        return GateResult(gate.name, tools=gate.tool_versions())
+    inputs = dataclasses.replace(ctx.inputs, files=todo)
+    return _safe_run(gate, dataclasses.replace(ctx, inputs=inputs))
+
+
+def _result_to_cache(result: GateResult) -> dict[str, Any]:
+    return {
+        "findings": [f.to_dict() for f in result.findings],
+        "skipped": result.skipped,
+        "tools": dict(result.tools),
+        "files_scanned": result.files_scanned,
+        "notes": list(result.notes),
+        "properties": dict(result.properties),
+    }
+
+
+def _result_from_cache(gate: Gate, data: Mapping[str, Any]) -> GateResult:
+    return GateResult(
+        gate.name,
+        findings=tuple(Finding.from_dict(f) for f in data.get("findings", [])),
+        skipped=data.get("skipped"),
+        tools=dict(data.get("tools") or {}),
+        files_scanned=int(data.get("files_scanned", 0)),
+        notes=(*data.get("notes", []), "result reused from cache (inputs unchanged)"),
+        properties={**(data.get("properties") or {}), "cached": True},
+    )
 
 
 def select_gates(policy: Policy, requested: Sequence[str]) -> tuple[str, ...]:
@@ -72,7 +174,3 @@ def select_gates(policy: Policy, requested: Sequence[str]) -> tuple[str, ...]:
     if requested:
         return tuple(dict.fromkeys(requested))
     return tuple(policy.enabled_gates())
-
-
-def resolve_root(path: Path) -> Path:
-    return path.resolve()

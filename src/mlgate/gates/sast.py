@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from mlgate.cache import content_hash
 from mlgate.findings import Finding, Severity, assign_fingerprints
 from mlgate.gates.base import GateContext, GateInputs, GateResult
 from mlgate.repo import Repo, read_text
@@ -37,6 +38,11 @@ class SastGate:
         "rule_pack": {"type": "boolean"},
         "prefer_rule_pack": {"type": "boolean"},
     }
+    cache_scope = "file"  # a finding belongs to the file it is in
+
+    def cache_salt(self, ctx: GateContext) -> str:
+        """The rules in force: a rule edit invalidates cached results."""
+        return content_hash(_semgrep_configs(ctx))
 
     def inputs(self, repo: Repo, options: Mapping[str, Any]) -> GateInputs:
         files = tuple(repo.matching(PYTHON_GLOBS))

@@ -1,11 +1,80 @@
-"""Report formats: one module each, registered here."""
+"""Report formats: one module each, registered here; and writing their files."""
 
 from __future__ import annotations
 
+import os
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+
+from mlgate.errors import ReportError
 from mlgate.report.base import Report, ReportFormat
+from mlgate.report.gitlab import GitlabFormat
 from mlgate.report.json import JsonFormat
+from mlgate.report.junit import JunitFormat
+from mlgate.report.markdown import MarkdownFormat
+from mlgate.report.sarif import SarifFormat
 from mlgate.report.text import TextFormat
 
-FORMATS: dict[str, ReportFormat] = {fmt.name: fmt for fmt in (TextFormat(), JsonFormat())}
+FORMATS: dict[str, ReportFormat] = {
+    fmt.name: fmt
+    for fmt in (
+        TextFormat(),
+        JsonFormat(),
+        SarifFormat(),
+        GitlabFormat(),
+        JunitFormat(),
+        MarkdownFormat(),
+    )
+}
 
-__all__ = ["FORMATS", "Report", "ReportFormat"]
+
+def write_reports(report: Report, formats: Sequence[str], directory: Path) -> list[Path]:
+    """Write every file of each format into `directory`, each atomically; return the paths.
+
+    Raises ReportError (one line) when the directory cannot be made or written to.
+    """
+    contents: dict[str, str] = {}
+    for name in dict.fromkeys(formats):
+        contents.update(FORMATS[name].files(report))
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportError(
+            f"cannot create the report directory {directory}: {_reason(exc)}"
+        ) from None
+    return [_write_atomic(directory / name, text) for name, text in contents.items()]
+
+
+def _write_atomic(target: Path, text: str) -> Path:
+    """Write to a temporary file beside `target`, then rename it over `target`.
+
+    The temporary file is created like any other (mode 0666 less the umask), so the
+    report is as readable as a plainly written one.
+    """
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ReportError(f"cannot write the report {target}: {_reason(exc)}") from None
+    return target
+
+
+def append_summary(report: Report, path: Path) -> None:
+    """Append the markdown summary to `path` (GitHub's $GITHUB_STEP_SUMMARY)."""
+    try:
+        with path.open("a", encoding="utf-8", newline="\n") as handle:
+            handle.write(FORMATS["markdown"].render(report) + "\n")
+    except OSError as exc:
+        raise ReportError(f"cannot append the summary to {path}: {_reason(exc)}") from None
+
+
+def _reason(exc: OSError) -> str:
+    return " ".join(str(exc.strerror or exc).split())
+
+
+__all__ = ["FORMATS", "Report", "ReportFormat", "append_summary", "write_reports"]

@@ -120,3 +120,12 @@ class ReportFormat(Protocol):
     def render(self, report: Report, color: bool = False) -> str: ...
 
     def files(self, report: Report) -> dict[str, str]: ...
+
+
+def headline(text: str, width: int) -> str:
+    """The first sentence of the first line, clipped to `width`: a title for a long message."""
+    stripped = text.strip()
+    line = stripped.splitlines()[0] if stripped else ""
+    sentence, stop, _ = line.partition(". ")
+    title = sentence + "." if stop and len(sentence) >= 12 else line
+    return title if len(title) <= width else title[: width - 1] + "…"

@@ -22,7 +22,7 @@ from typing import Any
 
 from mlgate import __version__
 from mlgate.findings import Finding, Severity
-from mlgate.report.base import Report
+from mlgate.report.base import Report, headline
 
 SCHEMA_VERSION = "15.0.7"
 _SCHEMA_BASE = "https://gitlab.com/gitlab-org/security-products/security-report-schemas/-/raw"
@@ -133,7 +133,9 @@ def _scanner_name(report: Report, gates: Sequence[str]) -> str:
     parts = []
     for gate in gates:
         result = report.result(gate)
-        tools = ", ".join(f"{t} {v or 'missing'}" for t, v in (result.tools if result else {}).items())
+        tools = ", ".join(
+            f"{t} {v or 'missing'}" for t, v in (result.tools if result else {}).items()
+        )
         parts.append(f"{gate}: {tools}" if tools else gate)
     return f"mlgate ({'; '.join(parts)})" if parts else "mlgate"
 
@@ -156,7 +158,7 @@ def vulnerability_id(finding: Finding) -> str:
 def _vulnerability(finding: Finding, kind: Kind) -> dict[str, Any]:
     vuln: dict[str, Any] = {
         "id": vulnerability_id(finding),
-        "name": _clip(_first_line(finding.message) or finding.rule_id, NAME_WIDTH),
+        "name": _name(finding),
         "description": _description(finding),
         "severity": SEVERITIES[finding.severity],
         "identifiers": identifiers(finding),
@@ -172,9 +174,12 @@ def _vulnerability(finding: Finding, kind: Kind) -> dict[str, Any]:
     return vuln
 
 
-def _first_line(text: str) -> str:
-    stripped = text.strip()
-    return stripped.splitlines()[0] if stripped else ""
+def _name(finding: Finding) -> str:
+    """A title without the finding's specifics where we can: 'PYSEC-2021-142 in pyyaml'."""
+    package = finding.properties.get("package")
+    if package and finding.properties.get("advisory"):
+        return _clip(f"{finding.rule_id} in {package}", NAME_WIDTH)
+    return headline(finding.message, NAME_WIDTH) or finding.rule_id
 
 
 def _clip(text: str, width: int) -> str:
@@ -224,12 +229,25 @@ def _alias(alias: Any) -> dict[str, str]:
     text = str(alias).strip()
     upper = text.upper()
     if upper.startswith("CVE-"):
-        return {"type": "cve", "name": text, "value": text,
-                "url": f"https://nvd.nist.gov/vuln/detail/{text}"}
+        return {
+            "type": "cve",
+            "name": text,
+            "value": text,
+            "url": f"https://nvd.nist.gov/vuln/detail/{text}",
+        }
     if upper.startswith("GHSA-"):
-        return {"type": "ghsa", "name": text, "value": text,
-                "url": f"https://github.com/advisories/{text}"}
-    return {"type": "osv", "name": text, "value": text, "url": f"https://osv.dev/vulnerability/{text}"}
+        return {
+            "type": "ghsa",
+            "name": text,
+            "value": text,
+            "url": f"https://github.com/advisories/{text}",
+        }
+    return {
+        "type": "osv",
+        "name": text,
+        "value": text,
+        "url": f"https://osv.dev/vulnerability/{text}",
+    }
 
 
 def _sast_location(finding: Finding) -> dict[str, Any]:

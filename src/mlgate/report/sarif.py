@@ -15,10 +15,12 @@ from typing import Any
 from urllib.parse import quote
 
 from mlgate.findings import Finding, Severity, fingerprint
-from mlgate.report.base import Report
+from mlgate.report.base import Report, headline
 
 FILENAME = "mlgate.sarif"
-SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+SCHEMA_URI = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
 FINGERPRINT_KEY = "mlgate/v1"
 SRCROOT = "%SRCROOT%"
 
@@ -117,7 +119,7 @@ def _rule(rule_id: str, findings: Sequence[Finding]) -> dict[str, Any]:
     first = mine[0]
     rule: dict[str, Any] = {
         "id": rule_id,
-        "shortDescription": {"text": _short(first.message) or rule_id},
+        "shortDescription": {"text": headline(first.message, RULE_TEXT_WIDTH) or rule_id},
         "defaultConfiguration": {"level": LEVELS[worst]},
         "properties": {"tags": _tags(first), "security-severity": SECURITY_SEVERITY[worst]},
     }
@@ -132,11 +134,6 @@ def _tags(finding: Finding) -> list[str]:
     if finding.cwe and finding.cwe.upper().startswith("CWE-"):
         tags.append(f"external/cwe/{finding.cwe.lower()}")
     return tags
-
-
-def _short(message: str) -> str:
-    line = message.strip().splitlines()[0] if message.strip() else ""
-    return line if len(line) <= RULE_TEXT_WIDTH else line[: RULE_TEXT_WIDTH - 1] + "…"
 
 
 def _result(finding: Finding, rule_index: int) -> dict[str, Any]:

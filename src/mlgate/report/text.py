@@ -69,17 +69,18 @@ def _gate_table(report: Report, paint) -> list[str]:  # type: ignore[no-untyped-
     rows = [("GATE", "STATUS", "FINDINGS", "TIME", "TOOLS")]
     statuses: list[GateStatus | None] = [None]
     for result in report.run.results:
-        verdict = report.decision.verdicts.get(result.gate)
-        status = verdict.status if verdict else GateStatus.SKIPPED
+        status = report.status(result.gate)
         tools = ", ".join(f"{k} {v or 'missing'}" for k, v in result.tools.items())
-        rows.append((result.gate, status.value, _counts(result.findings), f"{result.seconds:.1f}s", tools))
+        rows.append(
+            (result.gate, status.value, _counts(result.findings), f"{result.seconds:.1f}s", tools)
+        )
         statuses.append(status)
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = []
-    for row, status in zip(rows, statuses, strict=True):
+    for row, shown in zip(rows, statuses, strict=True):
         cells = [row[i].ljust(widths[i]) for i in range(4)]
-        if status is not None:
-            cells[1] = paint(cells[1], STATUS_COLOURS[status], bold=True)
+        if shown is not None:
+            cells[1] = paint(cells[1], STATUS_COLOURS[shown], bold=True)
         lines.append("  ".join([*cells, row[4]]).rstrip())
     return [*lines, ""]
 
@@ -130,7 +131,9 @@ def _decision(report: Report, paint) -> list[str]:  # type: ignore[no-untyped-de
     if decision.passed:
         head = paint("Decision: PASS", "green", bold=True)
     elif decision.exit_code == 3:
-        head = paint("Decision: BLOCKED: a required gate could not run (exit 3)", "magenta", bold=True)
+        head = paint(
+            "Decision: BLOCKED: a required gate could not run (exit 3)", "magenta", bold=True
+        )
     else:
         head = paint("Decision: BLOCKED (exit 1)", "red", bold=True)
     lines = [head]

@@ -1,0 +1,119 @@
+"""Content-addressed result cache.
+
+A key hashes everything a result depends on: the gate, its tools' versions, its options
+and rules (the "salt"), and the content of the files it read. Entries are JSON files
+written atomically (temp file + rename), so two runs may share the cache at once. The
+cache is bounded: past `max_bytes`, the least recently used entries are removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+ENV_CACHE_DIR = "MLGATE_CACHE_DIR"
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+_CHUNK = 1 << 20
+
+
+def default_cache_dir() -> Path:
+    override = os.environ.get(ENV_CACHE_DIR)
+    if override:
+        return Path(override)
+    return platformdirs.user_cache_path("mlgate") / "results"
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes, streamed (bounded memory); '' when unreadable."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(_CHUNK), b""):
+                digest.update(chunk)
+    except OSError:
+        return ""
+    return digest.hexdigest()
+
+
+def make_key(*parts: Any) -> str:
+    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class ResultCache:
+    def __init__(self, root: Path | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.root = root or default_cache_dir()
+        self.max_bytes = max_bytes
+        self.hits = 0
+        self.misses = 0
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> Any | None:
+        path = self._path(key)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.misses += 1
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # recently used: keep it when pruning
+        self.hits += 1
+        return data
+
+    def put(self, key: str, value: Any) -> None:
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(value, handle, separators=(",", ":"))
+            os.replace(tmp, path)
+        except OSError:
+            return  # a cache that cannot be written is only slower, never wrong
+
+    def prune(self) -> int:
+        """Remove least recently used entries until the cache fits; returns entries removed."""
+        entries = list(_entries(self.root))
+        total = sum(size for _, size, _ in entries)
+        removed = 0
+        for path, size, _ in sorted(entries, key=lambda e: e[2]):
+            if total <= self.max_bytes:
+                break
+            with contextlib.suppress(OSError):
+                path.unlink()
+                total -= size
+                removed += 1
+        return removed
+
+
+def _entries(root: Path) -> Iterable[tuple[Path, int, float]]:
+    if not root.is_dir():
+        return
+    for path in root.glob("*/*.json"):
+        with contextlib.suppress(OSError):
+            stat = path.stat()
+            yield path, stat.st_size, stat.st_mtime
+
+
+def content_hash(paths: Iterable[Path]) -> str:
+    """One digest over files and directory trees (sorted), e.g. a set of rule files."""
+    digest = hashlib.sha256()
+    for path in paths:
+        members = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for member in members:
+            digest.update(f"{member.name}:{file_digest(member)};".encode())
+    return digest.hexdigest()
+
+
+def digests(root: Path, files: Iterable[str]) -> Mapping[str, str]:
+    return {rel: file_digest(root / rel) for rel in files}

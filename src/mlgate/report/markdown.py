@@ -1,0 +1,134 @@
+"""markdown: a compact summary for a pull request, a job page or `$GITHUB_STEP_SUMMARY`.
+
+The decision, a table of gates, counts by severity, the ten worst unwaived findings with
+repo-relative links, then the violations and warnings. Long texts are clipped: the json
+report has everything.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+from collections.abc import Sequence
+from urllib.parse import quote
+
+from mlgate import __version__
+from mlgate.findings import Finding, Severity, sort_key
+from mlgate.report.base import Report
+
+FILENAME = "summary.md"
+TOP_FINDINGS = 10
+CELL_WIDTH = 160
+ITEM_WIDTH = 300
+
+
+class MarkdownFormat:
+    name = "markdown"
+
+    def render(self, report: Report, color: bool = False) -> str:
+        sections = [
+            _headline(report),
+            _gate_table(report),
+            _severity_counts(report),
+            _top_findings(report),
+            _listing("Violations", report.decision.violations),
+            _listing("Warnings", report.decision.warnings),
+        ]
+        return "\n\n".join(s for s in sections if s) + "\n"
+
+    def files(self, report: Report) -> dict[str, str]:
+        return {FILENAME: self.render(report)}
+
+
+def decision_text(report: Report) -> str:
+    decision = report.decision
+    if decision.passed:
+        return "**Decision: PASSED**"
+    if decision.exit_code == 3:
+        return "**Decision: BLOCKED** (exit 3: a required gate could not run)"
+    return f"**Decision: BLOCKED** (exit {decision.exit_code})"
+
+
+def _headline(report: Report) -> str:
+    repo = report.run.repo
+    facts = [f"env: {report.decision.env or 'base policy'}"]
+    if repo.commit:
+        facts.append(f"commit `{repo.commit[:12]}`")
+    facts.append(f"mlgate {__version__}")
+    return f"## mlgate\n\n{decision_text(report)} · " + " · ".join(facts)
+
+
+def _gate_table(report: Report) -> str:
+    rows = ["| Gate | Status | Findings | Time |", "| --- | --- | --- | ---: |"]
+    for result in report.run.results:
+        counts = _counts(report.findings_of(result.gate))
+        status = report.status(result.gate).value
+        rows.append(f"| {result.gate} | {status} | {counts} | {result.seconds:.1f}s |")
+    return "\n".join(rows)
+
+
+def _counts(findings: Sequence[Finding]) -> str:
+    if not findings:
+        return "0"
+    counts = Counter(f.severity for f in findings)
+    detail = ", ".join(f"{counts[s]} {s.value}" for s in Severity if counts[s])
+    return f"{len(findings)} ({detail})"
+
+
+def _severity_counts(report: Report) -> str:
+    live = [f for f in report.decision.findings if f.waived_by is None]
+    counts = Counter(f.severity for f in live)
+    parts = " · ".join(f"{s.value} {counts[s]}" for s in Severity)
+    waived = len(report.decision.findings) - len(live)
+    tail = f" (and {waived} waived or baselined)" if waived else ""
+    return f"**Findings by severity:** {parts}{tail}"
+
+
+def _top_findings(report: Report) -> str:
+    live = sorted((f for f in report.decision.findings if f.waived_by is None), key=sort_key)
+    if not live:
+        return ""
+    rows = [
+        f"### Top findings ({min(len(live), TOP_FINDINGS)} of {len(live)})",
+        "",
+        "| Severity | Rule | Where | Message |",
+        "| --- | --- | --- | --- |",
+    ]
+    for item in live[:TOP_FINDINGS]:
+        rule = _cell(item.rule_id)
+        rows.append(f"| {item.severity.value} | `{rule}` | {_link(item)} | {_cell(item.message)} |")
+    return "\n".join(rows)
+
+
+def _link(finding: Finding) -> str:
+    """`path:line` as a link relative to the repository root (GitHub's #L anchor)."""
+    if not finding.path:
+        return "-"
+    label = finding.path
+    if finding.cell is not None:
+        label += f" [cell {finding.cell}]"
+    target = quote(finding.path, safe="/")
+    if finding.line is not None:
+        label += f":{finding.line}"
+        if finding.cell is None:
+            target += f"#L{finding.line}"
+    return f"[{_cell(label)}]({target})"
+
+
+def _listing(title: str, items: Sequence[str]) -> str:
+    if not items:
+        return ""
+    return f"### {title}\n\n" + "\n".join(f"- {_clip(_inline(i), ITEM_WIDTH)}" for i in items)
+
+
+def _cell(text: str) -> str:
+    return _clip(_inline(text), CELL_WIDTH).replace("|", "\\|")
+
+
+def _inline(text: str) -> str:
+    """One line of markdown-safe text: HTML escaped, newlines folded."""
+    return html.escape(" ".join(text.split()), quote=False)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
