@@ -21,12 +21,13 @@ import yaml
 from mlgate import __version__
 from mlgate.advisories import DEFAULT_DB_URL, cached_db, update_db
 from mlgate.config import config_schema, load_config
-from mlgate.errors import EXIT_GATE_ERROR, EXIT_USAGE, MlgateError, UsageError
+from mlgate.errors import EXIT_BLOCKED, EXIT_GATE_ERROR, EXIT_USAGE, MlgateError, UsageError
 from mlgate.gates import GATES
 from mlgate.policy import decide, find_policy, load_policy, policy_schema
-from mlgate.receipt import RECEIPT_FILE, make_receipt, write_json_atomic
+from mlgate.merge import load_reports, merge_results
+from mlgate.receipt import RECEIPT_FILE, load_receipt, make_receipt, verify_receipt
 from mlgate.repo import Repo, changed_files, open_repo
-from mlgate.report import FORMATS, Report, append_summary, write_reports
+from mlgate.report import FORMATS, Report, append_summary, write_atomic, write_reports
 from mlgate.cache import ResultCache
 from mlgate.runner import RunRequest, run_gates, select_gates
 
@@ -148,7 +149,7 @@ def _scope(repo: Repo, since: str | None) -> tuple[Repo, dict[str, Any]]:
 
 def _write_receipt(report: Report, output: Path | None) -> None:
     if output is not None and report.decision.passed:
-        write_json_atomic(output / RECEIPT_FILE, make_receipt(report))
+        write_atomic(output / RECEIPT_FILE, json.dumps(make_receipt(report), indent=2) + "\n")
 
 
 def _check_formats(formats: Sequence[str], output: Path | None) -> None:
@@ -182,6 +183,62 @@ def _step_summary(report: Report) -> None:
 
 def _tty() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+# --- merge and verify ---------------------------------------------------------------------
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument("reports", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--env", "env", metavar="NAME", help="Target environment in the policy.")
+@click.option("--policy", "policy_file", type=click.Path(path_type=Path), help="Policy file (default: .mlgate/policy.yml in the current directory, else the built-in default pack).")
+@click.option("--format", "formats", multiple=True, type=click.Choice(sorted(FORMATS)), help="Report format; repeat for several. Default: text.")
+@click.option("--output", type=click.Path(path_type=Path, file_okay=False), help="Write each format to DIR under its fixed name; a pass also writes DIR/receipt.json.")
+def merge(reports: tuple[Path, ...], env: str | None, policy_file: Path | None, formats: tuple[str, ...],
+          output: Path | None) -> None:
+    """Combine the json reports of separate CI jobs into one decision.
+
+    Each input is an `mlgate.json` written by `mlgate run --format json`. The same
+    finding reported twice counts once (by fingerprint); a gate the policy requires
+    that no input ran is an error. Reports from different commits or mlgate major
+    versions are refused (exit 2). The policy is evaluated again for --env.
+    """
+    loaded = load_reports(list(reports))
+    _check_formats(formats or ("text",), output)
+    root = Path.cwd()
+    config = load_config(root)
+    policy = load_policy(find_policy(root, policy_file, config.policy), env)
+    result = merge_results(loaded)
+    decision = decide(policy, result.results)
+    report = Report(result, policy, decision, {"kind": "merge", "inputs": [str(p) for p in reports]})
+    _emit(report, formats or ("text",), output)
+    _write_receipt(report, output)
+    _exit(decision.exit_code)
+
+
+@cli.command()
+@click.argument("receipt", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--commit", metavar="SHA", help="The commit being deployed (full or >= 7 hex digits).")
+@click.option("--env", "env", metavar="NAME", help="The environment being deployed to.")
+@click.option("--policy", "policy_file", type=click.Path(path_type=Path), help="The policy in force (default: the repo's, else the built-in default): its digest must match the receipt's.")
+def verify(receipt: Path, commit: str | None, env: str | None, policy_file: Path | None) -> None:
+    """Allow a deployment only with a passing receipt for this commit, env and policy.
+
+    Exit 0: the receipt is intact (its content digest matches), its decision is a
+    pass, and it is for --commit, --env and the current policy. Exit 1 otherwise,
+    with every reason. Exit 2: the receipt is unreadable or a field is missing.
+    The digest detects edits; it is not a signature (see README, "Receipts").
+    """
+    data = load_receipt(receipt)
+    root = Path.cwd()
+    config = load_config(root)
+    digest = load_policy(find_policy(root, policy_file, config.policy), env).digest
+    problems = verify_receipt(data, commit, env, digest)
+    if problems:
+        for problem in problems:
+            click.echo(f"mlgate: verify: {problem}", err=True)
+        _exit(EXIT_BLOCKED)
+    click.echo(f"receipt verified: commit {data['commit']}, env {data['env']}, decision pass")
 
 
 # --- policy -------------------------------------------------------------------------------

@@ -180,7 +180,7 @@ def load_policy(where: Path | str, env: str | None = None, today: dt.date | None
     baseline, baseline_source = _load_baseline(merged.get("baseline"), where)
     digest = hashlib.sha256(
         json.dumps(
-            {"policy": merged, "waivers": [w.label() for w in waivers]}, sort_keys=True, default=str
+            {"policy": merged, "waivers": [_waiver_identity(w) for w in waivers]}, sort_keys=True, default=str
         ).encode()
     ).hexdigest()
     return Policy(
@@ -253,6 +253,12 @@ def _waiver(doc: YamlDoc, index: int, raw: Mapping[str, Any]) -> Waiver:
         rule=raw.get("rule"),
         path=str(raw.get("path", "*")),
     )
+
+
+def _waiver_identity(waiver: Waiver) -> list[str | None]:
+    """What a waiver means, without where it was written (paths differ between CI jobs)."""
+    return [waiver.fingerprint, waiver.rule, waiver.path, waiver.reason,
+            waiver.expires.isoformat(), waiver.owner]
 
 
 def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

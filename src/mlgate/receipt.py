@@ -96,12 +96,3 @@ def verify_receipt(
 def _same_commit(recorded: str, wanted: str) -> bool:
     """A full SHA must match exactly; an abbreviated one (>= 7 hex digits) as a prefix."""
     return len(wanted) >= 7 and recorded.startswith(wanted.lower())
-
-
-def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise ReportError(f"{path}: cannot write: {exc}") from None

@@ -43,10 +43,10 @@ def write_reports(report: Report, formats: Sequence[str], directory: Path) -> li
         raise ReportError(
             f"cannot create the report directory {directory}: {_reason(exc)}"
         ) from None
-    return [_write_atomic(directory / name, text) for name, text in contents.items()]
+    return [write_atomic(directory / name, text) for name, text in contents.items()]
 
 
-def _write_atomic(target: Path, text: str) -> Path:
+def write_atomic(target: Path, text: str) -> Path:
     """Write to a temporary file beside `target`, then rename it over `target`.
 
     The temporary file is created like any other (mode 0666 less the umask), so the
@@ -77,4 +77,4 @@ def _reason(exc: OSError) -> str:
     return " ".join(str(exc.strerror or exc).split())
 
 
-__all__ = ["FORMATS", "Report", "ReportFormat", "append_summary", "write_reports"]
+__all__ = ["FORMATS", "Report", "ReportFormat", "append_summary", "write_atomic", "write_reports"]

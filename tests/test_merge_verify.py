@@ -1,0 +1,167 @@
+"""`mlgate merge` of sharded runs and the deployment receipt, with real tool runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import EXAMPLES, REPO_ROOT, run_cli, write
+
+
+@pytest.fixture(scope="session")
+def split_runs(tmp_path_factory: pytest.TempPathFactory, advisory_db: Path) -> Path:
+    """examples/insecure-ml run once whole and once per gate, as separate CI jobs would."""
+    out = tmp_path_factory.mktemp("split")
+    example = str(EXAMPLES / "insecure-ml")
+    db = ["--advisory-db", str(advisory_db), "--no-cache"]
+    for name, extra in (("full", []), ("sast", ["sast"]), ("deps", ["deps"])):
+        done = run_cli(["run", example, *extra, *db, "--format", "json", "--output", str(out / name)])
+        assert done.returncode == 1, done.stderr
+    return out
+
+
+def _merge(out: Path, *names: str, env: str | None = None, dest: str = "merged") -> tuple[int, dict[str, Any]]:
+    args = ["merge", *(str(out / n / "mlgate.json") for n in names), "--format", "json",
+            "--output", str(out / dest)]
+    done = run_cli([*args, "--env", env] if env else args, cwd=REPO_ROOT)
+    assert "Traceback" not in done.stderr
+    return done.returncode, json.loads((out / dest / "mlgate.json").read_text())
+
+
+def _essence(report: dict[str, Any]) -> tuple[Any, ...]:
+    findings = sorted((f["fingerprint"], f["severity"], f["waived_by"]) for f in report["findings"])
+    gates = sorted((g["name"], g["status"]) for g in report["gates"])
+    return findings, gates, report["decision"]["passed"], report["decision"]["exit_code"]
+
+
+def test_merge_of_per_gate_runs_equals_the_full_run(split_runs: Path) -> None:
+    full = json.loads((split_runs / "full" / "mlgate.json").read_text())
+    code, merged = _merge(split_runs, "sast", "deps")
+    assert code == 1
+    assert _essence(merged) == _essence(full)
+    assert merged["mode"]["kind"] == "merge"
+
+
+def test_merge_is_order_independent_and_idempotent(split_runs: Path) -> None:
+    _, ab = _merge(split_runs, "sast", "deps", dest="ab")
+    _, ba = _merge(split_runs, "deps", "sast", dest="ba")
+    _, twice = _merge(split_runs, "sast", "deps", "sast", "full", dest="twice")
+    assert _essence(ab) == _essence(ba) == _essence(twice)
+    assert len(twice["findings"]) == len({f["fingerprint"] for f in twice["findings"]})
+
+
+def test_a_required_gate_missing_from_all_inputs_is_an_error(split_runs: Path) -> None:
+    code, merged = _merge(split_runs, "deps", dest="only-deps")
+    assert code == 1  # deps blocks; and sast is an error
+    sast = next(g for g in merged["gates"] if g["name"] == "sast") if any(
+        g["name"] == "sast" for g in merged["gates"]) else None
+    assert sast is None
+    assert any(v.startswith("sast: gate did not run") for v in merged["decision"]["violations"])
+
+
+def _tampered(src: Path, dest: Path, **changes: Any) -> Path:
+    data = json.loads(src.read_text())
+    data.update(changes)
+    dest.write_text(json.dumps(data))
+    return dest
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"commit": "0" * 40}, "different commits"),
+        ({"mlgate_version": "9.0.0"}, "different mlgate major versions"),
+    ],
+)
+def test_merge_refuses_incompatible_reports(split_runs: Path, tmp_path: Path, change: dict[str, str], message: str) -> None:
+    other = _tampered(split_runs / "deps" / "mlgate.json", tmp_path / "other.json", **change)
+    done = run_cli(["merge", str(split_runs / "sast" / "mlgate.json"), str(other)])
+    assert done.returncode == 2 and message in done.stderr
+
+
+def test_merge_bad_inputs_exit_2(split_runs: Path, tmp_path: Path) -> None:
+    full = (split_runs / "full" / "mlgate.json").read_text()
+    write(tmp_path, "truncated.json", full[: len(full) // 2])
+    write(tmp_path, "list.json", "[]")
+    write(tmp_path, "partial.json", json.dumps({"schema_version": 1}))
+    for name, message in (("truncated.json", "truncated"), ("list.json", "not an mlgate json report"),
+                          ("partial.json", "missing"), ("absent.json", "no such report")):
+        done = run_cli(["merge", str(tmp_path / name)])
+        assert done.returncode == 2, (name, done.stderr)
+        assert message in done.stderr and "Traceback" not in done.stderr
+    assert run_cli(["merge"]).returncode == 2
+    blocker = write(tmp_path, "file-not-dir", "x")
+    done = run_cli(["merge", str(split_runs / "sast" / "mlgate.json"), "--format", "json",
+                    "--output", str(blocker / "sub")])
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+# --- receipts -----------------------------------------------------------------------------
+
+
+def _head() -> str:
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def receipt(tmp_path_factory: pytest.TempPathFactory, advisory_db: Path) -> Path:
+    out = tmp_path_factory.mktemp("receipt")
+    done = run_cli(["run", str(EXAMPLES / "churn-model"), "--env", "production", "--advisory-db",
+                    str(advisory_db), "--format", "json", "--output", str(out)])
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out / "receipt.json"
+
+
+def test_receipt_of_a_passing_run(receipt: Path) -> None:
+    data = json.loads(receipt.read_text())
+    assert data["decision"] == "pass" and data["env"] == "production"
+    assert data["commit"] == _head()
+    assert data["gates"]["sast"]["tools"]["bandit"]
+    assert data["digest"].startswith("sha256:")
+
+
+def test_verify_accepts_only_the_right_commit_env_and_policy(receipt: Path, tmp_path: Path) -> None:
+    head = _head()
+    ok = run_cli(["verify", str(receipt), "--commit", head, "--env", "production"], cwd=REPO_ROOT)
+    assert ok.returncode == 0, ok.stderr
+    assert run_cli(["verify", str(receipt), "--commit", head[:10], "--env", "production"],
+                   cwd=REPO_ROOT).returncode == 0
+    wrong = run_cli(["verify", str(receipt), "--commit", "f" * 40, "--env", "production"], cwd=REPO_ROOT)
+    assert wrong.returncode == 1 and "not " + "f" * 40 in wrong.stderr
+    env = run_cli(["verify", str(receipt), "--commit", head, "--env", "staging"], cwd=REPO_ROOT)
+    assert env.returncode == 1 and "environment" in env.stderr
+    write(tmp_path, "p.yml", "extends: default\ndefaults:\n  fail_on: critical\n")
+    policy = run_cli(["verify", str(receipt), "--commit", head, "--env", "production", "--policy",
+                      str(tmp_path / "p.yml")], cwd=REPO_ROOT)
+    assert policy.returncode == 1 and "policy changed" in policy.stderr
+
+
+@pytest.mark.parametrize(("field", "value"), [("decision", "pass"), ("commit", "a" * 40)])
+def test_a_hand_edited_receipt_does_not_verify(receipt: Path, tmp_path: Path, field: str, value: str) -> None:
+    data = json.loads(receipt.read_text())
+    if field == "decision":  # flip a gate and keep the decision: still an edit
+        data["gates"]["sast"]["status"] = "fail"
+    data[field] = value
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(data))
+    done = run_cli(["verify", str(edited), "--commit", data["commit"], "--env", "production"], cwd=REPO_ROOT)
+    assert done.returncode == 1
+    assert "digest does not match" in done.stderr
+
+
+def test_receipt_with_a_missing_field_exits_2(receipt: Path, tmp_path: Path) -> None:
+    data = json.loads(receipt.read_text())
+    del data["policy_digest"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    done = run_cli(["verify", str(bad)])
+    assert done.returncode == 2 and "missing policy_digest" in done.stderr
+
+
+def test_blocked_run_writes_no_receipt(split_runs: Path) -> None:
+    assert not (split_runs / "full" / "receipt.json").exists()
