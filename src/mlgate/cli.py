@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shlex
 import socket
 import sys
 from collections.abc import Sequence
@@ -24,12 +25,16 @@ from mlgate.config import config_schema, load_config
 from mlgate.errors import EXIT_BLOCKED, EXIT_GATE_ERROR, EXIT_USAGE, MlgateError, UsageError
 from mlgate.gates import GATES
 from mlgate.policy import decide, find_policy, load_policy, policy_schema
+from mlgate.hooks import install as install_hook
+from mlgate.hooks import uninstall as uninstall_hook
 from mlgate.merge import load_reports, merge_results
 from mlgate.receipt import RECEIPT_FILE, load_receipt, make_receipt, verify_receipt
 from mlgate.repo import Repo, changed_files, open_repo
 from mlgate.report import FORMATS, Report, append_summary, write_atomic, write_reports
 from mlgate.cache import ResultCache
+from mlgate.progress import Progress, ProgressCallback
 from mlgate.runner import RunRequest, run_gates, select_gates
+from mlgate.tools import observe_commands
 
 EXIT_CODES_HELP = """
 \b
@@ -68,6 +73,7 @@ class RunOptions:
     advisory_db: Path | None
     since: str | None = None  # changed-only mode: compare with this ref
     use_cache: bool = True
+    shard: tuple[int, int] | None = None  # (index from 1, count)
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
@@ -82,9 +88,13 @@ class RunOptions:
 @click.option("--changed-only", is_flag=True, help="Scan only files changed relative to the upstream branch (git).")
 @click.option("--since", metavar="REF", help="Scan only files changed since REF (git), e.g. origin/main.")
 @click.option("--no-cache", is_flag=True, help="Do not reuse or store cached results (cache: the user cache dir, or MLGATE_CACHE_DIR).")
+@click.option("--shard", metavar="I/N", callback=lambda _c, _p, v: _parse_shard(v),
+              help="Scan only shard I of N of the files (round-robin over sorted paths), for parallel CI jobs; combine with `mlgate merge`.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines, only the report.")
+@click.option("--verbose", "-v", is_flag=True, help="Also print every tool command line (stderr).")
 def run(path: str, gates: tuple[str, ...], env: str | None, policy: Path | None, formats: tuple[str, ...],
         output: Path | None, jobs: int, advisory_db: Path | None, changed_only: bool, since: str | None,
-        no_cache: bool) -> None:
+        no_cache: bool, shard: tuple[int, int] | None, quiet: bool, verbose: bool) -> None:
     """Run the gates over PATH (default: .) and decide.
 
     GATE... limits the run to the named gates (default: every gate the policy
@@ -99,8 +109,12 @@ def run(path: str, gates: tuple[str, ...], env: str | None, policy: Path | None,
         raise UsageError("use either --changed-only or --since REF, not both")
     options = RunOptions(Path(path), gates, env, policy, formats or ("text",), output, jobs,
                          advisory_db, since if since else ("@{upstream}" if changed_only else None),
-                         not no_cache)
-    _exit(execute_run(options))
+                         not no_cache, shard)
+    if verbose:
+        observe_commands(lambda argv: click.echo("$ " + shlex.join(argv), err=True))
+    with Progress(enabled=not quiet) as progress:
+        code = execute_run(options, progress.update)
+    _exit(code)
 
 
 def _split_path_and_gates(path: str, gates: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
@@ -110,7 +124,7 @@ def _split_path_and_gates(path: str, gates: tuple[str, ...]) -> tuple[str, tuple
     return path, gates
 
 
-def execute_run(options: RunOptions) -> int:
+def execute_run(options: RunOptions, on_progress: ProgressCallback | None = None) -> int:
     unknown = [g for g in options.gates if g not in GATES]
     if unknown:
         raise UsageError(f"unknown gate {unknown[0]!r} (gates: {', '.join(GATES)})")
@@ -121,11 +135,12 @@ def execute_run(options: RunOptions) -> int:
     config = load_config(root.resolve())
     policy = load_policy(find_policy(root, options.policy, config.policy), options.env)
     repo, mode = _scope(open_repo(root, config.exclude), options.since)
+    repo, mode = _shard(repo, mode, options.shard)
     overrides: dict[str, dict[str, Any]] = {}
     if options.advisory_db is not None:
         overrides["deps"] = {"advisory_db": str(options.advisory_db.resolve())}
     cache = ResultCache() if options.use_cache else None
-    request = RunRequest(select_gates(policy, options.gates), options.jobs, overrides, cache)
+    request = RunRequest(select_gates(policy, options.gates), options.jobs, overrides, cache, on_progress)
     result = run_gates(repo, policy, config, request)
     decision = decide(policy, result.results, scope=request.gates)
     report = Report(result, policy, decision, {**mode, "gates": list(request.gates)})
@@ -145,6 +160,23 @@ def _scope(repo: Repo, since: str | None) -> tuple[Repo, dict[str, Any]]:
     files = tuple(f for f in repo.files if f in wanted)
     mode = {"kind": "changed-only", "since": since, "base": base, "files": list(files)}
     return dataclasses.replace(repo, files=files), mode
+
+
+def _parse_shard(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    index, _, count = value.partition("/")
+    if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+        raise click.BadParameter(f"{value!r}: expected I/N with 1 <= I <= N, e.g. 2/4", param_hint="--shard")
+    return int(index), int(count)
+
+
+def _shard(repo: Repo, mode: dict[str, Any], shard: tuple[int, int] | None) -> tuple[Repo, dict[str, Any]]:
+    if shard is None:
+        return repo, mode
+    index, count = shard
+    files = repo.files[index - 1 :: count]
+    return dataclasses.replace(repo, files=files), {**mode, "shard": f"{index}/{count}"}
 
 
 def _write_receipt(report: Report, output: Path | None) -> None:
@@ -297,6 +329,44 @@ def policy_schema_cmd(which: str) -> None:
     """
     schema = policy_schema() if which == "policy" else config_schema()
     click.echo(json.dumps(schema, indent=2))
+
+
+# --- hook ---------------------------------------------------------------------------------
+
+
+@cli.group()
+def hook() -> None:
+    """Install or remove the git pre-push hook that runs the gates before every push.
+
+    The hook runs `mlgate run --env dev` and stops the push when the decision is
+    blocked, saying how to see details and how to push anyway (`git push --no-verify`).
+    The pre-commit framework can run mlgate too: see .pre-commit-hooks.yaml.
+    """
+
+
+@hook.command("install")
+@click.option("--mode", type=click.Choice(["full", "changed"]), default="full", show_default=True,
+              help="full: scan the whole tree; changed: only files changed since the remote's commit.")
+@click.option("--force", is_flag=True, help="Replace a pre-push hook that mlgate did not write.")
+@click.option("--chain", is_flag=True, help="Keep an existing pre-push hook and run it before mlgate.")
+@click.option("--path", "path", type=click.Path(path_type=Path, file_okay=False), default=Path("."),
+              help="Repository (default: .).")
+def hook_install(mode: str, force: bool, chain: bool, path: Path) -> None:
+    """Write the pre-push hook (honours core.hooksPath)."""
+    for change in install_hook(path, mode, force=force, chain=chain):
+        click.echo(f"{change.action}: {change.path}")
+
+
+@hook.command("uninstall")
+@click.option("--path", "path", type=click.Path(path_type=Path, file_okay=False), default=Path("."),
+              help="Repository (default: .).")
+def hook_uninstall(path: Path) -> None:
+    """Remove mlgate's pre-push hook (restoring a chained one); a foreign hook is left alone."""
+    changes = uninstall_hook(path)
+    if not changes:
+        click.echo("no pre-push hook installed")
+    for change in changes:
+        click.echo(f"{change.action}: {change.path}")
 
 
 # --- db -----------------------------------------------------------------------------------

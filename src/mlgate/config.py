@@ -7,10 +7,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlgate.detect import BRANCH_PATTERN, INSTALL_TOOLS, PYTHON_VERSIONS, TEST_MARKERS
+from mlgate.errors import ConfigError
 from mlgate.gates import GATES
-from mlgate.yamlfile import load_yaml, validate
+from mlgate.yamlfile import YamlDoc, load_yaml, validate
 
 CONFIG_FILE = ".mlgate.yml"
+MAX_SHARDS = 32
+# Keys of a gate's section that shape the generated pipeline, not the gate's own options.
+PIPELINE_GATE_KEYS: Mapping[str, Mapping[str, Any]] = {
+    "sast": {"shards": {"type": "integer", "minimum": 1, "maximum": MAX_SHARDS}},
+}
+_COMMANDS = ("train_command", "deploy_command")
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """What `.mlgate.yml` says about the generated CI pipeline; None: detect it."""
+
+    python: str | None = None
+    level: int | None = None
+    default_branch: str | None = None
+    environment: str | None = None
+    install_tool: str | None = None
+    install_files: tuple[str, ...] | None = None
+    install_command: str | None = None
+    train_command: str | None = None
+    deploy_command: str | None = None
+    test_markers: tuple[str, ...] | None = None
+    shards: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -19,6 +44,7 @@ class RepoConfig:
     exclude: tuple[str, ...] = ()
     policy: str | None = None
     gate_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
 
     def options_for(self, gate: str) -> Mapping[str, Any]:
         return self.gate_options.get(gate, {})
@@ -30,7 +56,7 @@ def config_schema() -> dict[str, Any]:
         name: {
             "type": "object",
             "additionalProperties": False,
-            "properties": dict(gate.options_schema),
+            "properties": {**gate.options_schema, **PIPELINE_GATE_KEYS.get(name, {})},
         }
         for name, gate in GATES.items()
     }
@@ -43,8 +69,32 @@ def config_schema() -> dict[str, Any]:
         "properties": {
             "exclude": {"type": "array", "items": {"type": "string", "minLength": 1}},
             "policy": {"type": "string", "minLength": 1},
+            **_pipeline_schema(),
             **gates,
         },
+    }
+
+
+def _pipeline_schema() -> dict[str, Any]:
+    """The keys `mlgate init` writes and `mlgate generate` reads."""
+    command = {"type": "string", "minLength": 1}
+    return {
+        "python": {"enum": list(PYTHON_VERSIONS)},
+        "level": {"enum": [0, 1, 2]},
+        "default_branch": {"type": "string", "pattern": BRANCH_PATTERN},
+        "environment": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_-]*$"},
+        "install": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "tool": {"enum": list(INSTALL_TOOLS)},
+                "files": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                "command": command,
+            },
+        },
+        "train_command": command,
+        "deploy_command": command,
+        "test_markers": {"type": "array", "items": {"enum": list(TEST_MARKERS)}},
     }
 
 
@@ -54,11 +104,57 @@ def load_config(root: Path) -> RepoConfig:
     if not path.is_file():
         return RepoConfig()
     doc = load_yaml(path)
+    return config_from_doc(doc)
+
+
+def config_from_doc(doc: YamlDoc) -> RepoConfig:
+    """Validate a parsed `.mlgate.yml` and build the RepoConfig (ConfigError: file:line: key)."""
     validate(doc, config_schema(), "config")
+    _check_commands(doc)
     data: Mapping[str, Any] = doc.data
     return RepoConfig(
-        path=path,
+        path=doc.path,
         exclude=tuple(data.get("exclude") or ()),
         policy=data.get("policy"),
-        gate_options={name: dict(data[name]) for name in GATES if isinstance(data.get(name), dict)},
+        gate_options={
+            name: {k: v for k, v in data[name].items() if k not in PIPELINE_GATE_KEYS.get(name, {})}
+            for name in GATES
+            if isinstance(data.get(name), dict)
+        },
+        pipeline=_pipeline_settings(data),
+    )
+
+
+def _check_commands(doc: YamlDoc) -> None:
+    """A GitHub expression in a command would be expanded into the script: refuse it."""
+    install = doc.data.get("install") if isinstance(doc.data.get("install"), dict) else {}
+    found = [(key, doc.data.get(key)) for key in _COMMANDS] + [("install.command", install.get("command"))]
+    for key, value in found:
+        if isinstance(value, str) and "${{" in value:
+            raise ConfigError(
+                f"{doc.where(key.split('.'))}: config: {key}: contains a GitHub expression '${{{{'",
+                hint="pass values through environment variables ($NAME) instead",
+            )
+
+
+def _pipeline_settings(data: Mapping[str, Any]) -> PipelineSettings:
+    install: Mapping[str, Any] = data.get("install") or {}
+    files = install.get("files")
+    markers = data.get("test_markers")
+    return PipelineSettings(
+        python=data.get("python"),
+        level=data.get("level"),
+        default_branch=data.get("default_branch"),
+        environment=data.get("environment"),
+        install_tool=install.get("tool"),
+        install_files=tuple(files) if files is not None else None,
+        install_command=install.get("command"),
+        train_command=data.get("train_command"),
+        deploy_command=data.get("deploy_command"),
+        test_markers=tuple(markers) if markers is not None else None,
+        shards={
+            name: int(data[name]["shards"])
+            for name in PIPELINE_GATE_KEYS
+            if isinstance(data.get(name), dict) and "shards" in data[name]
+        },
     )

@@ -43,6 +43,7 @@ _PIP = re.compile(r"(?<![\w-])pip[\d.]*\s+install(?![\w-])")
 _SHELL_END = re.compile(r"&&|\|\||[;|]|\s#")
 _REDIRECT = re.compile(r"^\d*>|^<|&")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_NEWLINE = re.compile(r"\r\n|\r|\n")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _GIT_PINNED = re.compile(r"@[0-9a-f]{40}(?:#|$)")
 
@@ -127,6 +128,14 @@ class Notebook:
         return CodeText("".join(parts), tuple(line_map), tuple(pips), tuple(errors))
 
 
+def split_lines(text: str) -> list[str]:
+    """Lines as Python's tokenizer and file reading count them (only \\n, \\r\\n, \\r end one)."""
+    lines = _NEWLINE.split(text)
+    if lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 # --- reading ------------------------------------------------------------------------------
 
 
@@ -142,7 +151,9 @@ def read_notebook(root: Path, relpath: str) -> Notebook | NotebookProblem:
     except UnicodeDecodeError as exc:
         return NotebookProblem(relpath, f"not UTF-8 (byte {exc.start})")
     except json.JSONDecodeError as exc:
-        return NotebookProblem(relpath, f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
+        return NotebookProblem(
+            relpath, f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        )
     except RecursionError:
         return NotebookProblem(relpath, "not valid JSON: nested too deeply")
     try:
@@ -237,7 +248,7 @@ def python_lines(cell: Cell) -> CellCode:
     A cell that parses as Python is used as it is. Otherwise its IPython syntax is replaced;
     a cell that still does not parse is blanked and reported as a syntax error.
     """
-    lines = cell.source.splitlines()
+    lines = split_lines(cell.source)
     if _parses(cell.source) is None:
         return CellCode(lines, [], [])
     magic = _cell_magic(lines)
@@ -289,7 +300,9 @@ def _neutralise(cell: int, lines: Sequence[str]) -> tuple[list[str], list[PipIns
             index += 1
             continue
         span = _continued(lines, index)
-        logical = " ".join(x.rstrip().removesuffix("\\") for x in [command, *lines[index + 1 : span]])
+        logical = " ".join(
+            x.rstrip().removesuffix("\\") for x in [command, *lines[index + 1 : span]]
+        )
         out.append(indent + _replacement(body, logical))
         out += [""] * (span - index - 1)
         pip = _pip_install(cell, index + 1, line.strip(), logical)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +30,8 @@ class RunRequest:
     jobs: int
     overrides: Mapping[str, Mapping[str, Any]]  # per-gate options from the command line
     cache: ResultCache | None = None
+    # Progress: called with (gate, None) when a gate starts and (gate, result) when it ends.
+    on_progress: Callable[[str, GateResult | None], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ def run_gates(repo: Repo, policy: Policy, config: RepoConfig, request: RunReques
     started = time.monotonic()
     contexts = [_context(repo, policy, config, request, name) for name in request.gates]
     with ThreadPoolExecutor(max_workers=max(1, request.jobs)) as pool:
-        results = list(pool.map(lambda c: _timed(c, request.cache), contexts))
+        results = list(pool.map(lambda c: _timed(c, request), contexts))
     if request.cache is not None:
         request.cache.prune()
     return RunResult(repo, tuple(results), started_at, time.monotonic() - started)
@@ -70,11 +72,16 @@ def _context(
     return name, GateContext(repo, gate.inputs(repo, options), policy.settings(name).timeout)
 
 
-def _timed(item: tuple[str, GateContext], cache: ResultCache | None) -> GateResult:
+def _timed(item: tuple[str, GateContext], request: RunRequest) -> GateResult:
     name, ctx = item
+    if request.on_progress is not None:
+        request.on_progress(name, None)
     started = time.monotonic()
-    result = _cached_run(GATES[name], ctx, cache)
-    return dataclasses.replace(result, seconds=time.monotonic() - started)
+    result = _cached_run(GATES[name], ctx, request.cache)
+    result = dataclasses.replace(result, seconds=time.monotonic() - started)
+    if request.on_progress is not None:
+        request.on_progress(name, result)
+    return result
 
 
 def _safe_run(gate: Gate, ctx: GateContext) -> GateResult:

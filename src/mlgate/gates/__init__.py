@@ -5,7 +5,8 @@ from __future__ import annotations
 from mlgate.gates.base import Gate, GateContext, GateInputs, GateResult, GateStatus
 from mlgate.gates.deps import DepsGate
 from mlgate.gates.sast import SastGate
+from mlgate.gates.secrets import SecretsGate
 
-GATES: dict[str, Gate] = {gate.name: gate for gate in (SastGate(), DepsGate())}
+GATES: dict[str, Gate] = {gate.name: gate for gate in (SastGate(), SecretsGate(), DepsGate())}
 
 __all__ = ["GATES", "Gate", "GateContext", "GateInputs", "GateResult", "GateStatus"]

@@ -1,5 +1,10 @@
 """sast gate: bandit and semgrep (with mlgate's ML rule pack) over the repo's Python code.
 
+Notebooks are included: each `.ipynb` is read as JSON (never executed), its code cells are
+joined into a temporary `.py` (IPython syntax neutralised, see `mlgate.notebooks`) that the
+same bandit and semgrep runs scan, and every finding is led back to the notebook, its cell
+and the line inside the cell. `pip install` magics without a pinned version are reported.
+
 The two tools overlap. Where a rule-pack rule declares that it supersedes a bandit test
 (`metadata.mlgate.supersedes_bandit`), the rule's precise semantics win: a bandit finding
 of that test is kept only when the rule flags the same line, and then the two are shown
@@ -9,9 +14,12 @@ as one finding naming both tools.
 from __future__ import annotations
 
 import json
+import re
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +28,35 @@ import yaml
 from mlgate.cache import content_hash
 from mlgate.findings import Finding, Severity, assign_fingerprints
 from mlgate.gates.base import GateContext, GateInputs, GateResult
+from mlgate.gates.secrets import redact
+from mlgate.notebooks import (
+    CellSyntaxError,
+    CodeText,
+    Notebook,
+    NotebookProblem,
+    PipInstall,
+    package_name,
+    read_notebook,
+    split_lines,
+)
 from mlgate.repo import Repo, read_text
 from mlgate.resources import rule_pack_dir
 from mlgate.tools import ToolRun, run_tool, tool_version
 
 NAME = "sast"
 PYTHON_GLOBS = ("*.py",)
+NOTEBOOK_GLOBS = ("*.ipynb",)
+UNPINNED_PIP_RULE = "notebook-unpinned-pip-install"
+NOTEBOOK_PARSE_RULE = "notebook-parse-error"
+# bandit's hard-coded password tests quote the value in their message: it is redacted.
+PASSWORD_TESTS = frozenset({"B105", "B106", "B107"})
+_QUOTED_VALUE = re.compile(r"'(.*)'\Z", re.DOTALL)
 BANDIT_DEFAULT_SKIP = ("B101",)  # assert_used: noise in ML repos' tests and notebooks
 
 
 class SastGate:
     name = NAME
-    summary = "bandit and semgrep (with mlgate's ML rule pack) over Python code"
+    summary = "bandit and semgrep (with mlgate's ML rule pack) over Python code and notebooks"
     options_schema: Mapping[str, Any] = {
         "bandit_skip": {"type": "array", "items": {"type": "string", "pattern": "^B[0-9]{3}$"}},
         "semgrep_rules": {"type": "array", "items": {"type": "string"}},
@@ -45,48 +70,84 @@ class SastGate:
         return content_hash(_semgrep_configs(ctx))
 
     def inputs(self, repo: Repo, options: Mapping[str, Any]) -> GateInputs:
-        files = tuple(repo.matching(PYTHON_GLOBS))
+        files = tuple(repo.matching(PYTHON_GLOBS + NOTEBOOK_GLOBS))
         return GateInputs(files=files, options=dict(options))
 
     def tool_versions(self) -> Mapping[str, str | None]:
-        return {"bandit": tool_version("bandit", "bandit"), "semgrep": tool_version("semgrep", "semgrep")}
+        return {
+            "bandit": tool_version("bandit", "bandit"),
+            "semgrep": tool_version("semgrep", "semgrep"),
+        }
 
     def run(self, ctx: GateContext) -> GateResult:
         started = time.monotonic()
         files = ctx.inputs.files
         if not files:
-            return GateResult(NAME, skipped="no Python files to scan", tools=self.tool_versions())
-        configs = _semgrep_configs(ctx)
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            bandit_job = pool.submit(_run_bandit, ctx, files)
-            semgrep_job = pool.submit(_run_semgrep, ctx, files, configs)
-            bandit_findings, bandit_errors, bandit_notes = bandit_job.result()
-            semgrep_findings, semgrep_errors = semgrep_job.result()
-        superseded = _superseded_tests(configs) if ctx.option("prefer_rule_pack", True) else {}
-        merged, dropped = merge_tool_findings(bandit_findings, semgrep_findings, superseded)
-        findings = _fingerprinted(ctx.root, merged)
-        notes = list(bandit_notes)
-        if dropped:
+            return GateResult(
+                NAME, skipped="no Python files or notebooks to scan", tools=self.tool_versions()
+            )
+        python = [f for f in files if not _is_notebook(f)]
+        with tempfile.TemporaryDirectory(prefix="mlgate-sast-") as tmp:
+            notebooks = convert_notebooks(
+                ctx.root, [f for f in files if _is_notebook(f)], Path(tmp)
+            )
+            scan = _scan(ctx, [*python, *notebooks.targets])
+        merged = [notebooks.map_back(f) for f in scan.findings]
+        findings = _fingerprinted(ctx.root, [*merged, *notebooks.findings], notebooks.notebooks)
+        notes = [notebooks.rename(n) for n in scan.notes]
+        if scan.dropped:
             notes.append(
-                f"{dropped} bandit finding(s) not reported: a rule-pack rule with precise "
+                f"{scan.dropped} bandit finding(s) not reported: a rule-pack rule with precise "
                 "semantics covers that hazard and found the code safe"
             )
         return GateResult(
             NAME,
             findings=tuple(findings),
-            errors=tuple(bandit_errors + semgrep_errors),
+            errors=tuple(notebooks.rename(e) for e in scan.errors),
             tools=self.tool_versions(),
             seconds=time.monotonic() - started,
             files_scanned=len(files),
             notes=tuple(notes),
-            properties={"suppressed_by_rule_pack": dropped},
+            properties={
+                "suppressed_by_rule_pack": scan.dropped,
+                "notebooks": len(files) - len(python),
+            },
         )
+
+
+@dataclass
+class _Scan:
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    dropped: int = 0
+
+
+def _scan(ctx: GateContext, targets: Sequence[str]) -> _Scan:
+    """One bandit and one semgrep run over every target, merged into one finding per issue."""
+    if not targets:
+        return _Scan()
+    configs = _semgrep_configs(ctx)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        bandit_job = pool.submit(_run_bandit, ctx, targets)
+        semgrep_job = pool.submit(_run_semgrep, ctx, targets, configs)
+        bandit_findings, bandit_errors, bandit_notes = bandit_job.result()
+        semgrep_findings, semgrep_errors = semgrep_job.result()
+    superseded = _superseded_tests(configs) if ctx.option("prefer_rule_pack", True) else {}
+    merged, dropped = merge_tool_findings(bandit_findings, semgrep_findings, superseded)
+    return _Scan(merged, bandit_errors + semgrep_errors, bandit_notes, dropped)
+
+
+def _is_notebook(path: str) -> bool:
+    return path.endswith(".ipynb")
 
 
 # --- bandit -------------------------------------------------------------------------------
 
 
-def _run_bandit(ctx: GateContext, files: Sequence[str]) -> tuple[list[Finding], list[str], list[str]]:
+def _run_bandit(
+    ctx: GateContext, files: Sequence[str]
+) -> tuple[list[Finding], list[str], list[str]]:
     skip = list(ctx.option("bandit_skip", BANDIT_DEFAULT_SKIP))
     argv = ["bandit", "-f", "json", "-q"]
     if skip:
@@ -109,7 +170,7 @@ def _bandit_finding(item: Mapping[str, Any]) -> Finding:
         rule_id=str(item.get("test_id", "bandit")),
         severity=Severity.parse(str(item.get("issue_severity", "low")), Severity.LOW),
         confidence=str(item.get("issue_confidence", "")).lower() or None,
-        message=str(item.get("issue_text", "")),
+        message=_bandit_message(str(item.get("test_id", "")), str(item.get("issue_text", ""))),
         path=_clean_path(str(item.get("filename", ""))),
         line=_int(item.get("line_number")),
         column=_column(item.get("col_offset")),
@@ -117,6 +178,13 @@ def _bandit_finding(item: Mapping[str, Any]) -> Finding:
         cwe=f"CWE-{cwe['id']}" if cwe.get("id") else None,
         help_uri=item.get("more_info"),
     )
+
+
+def _bandit_message(test_id: str, text: str) -> str:
+    """bandit's message; a hard-coded password it quotes is redacted like the secrets gate does."""
+    if test_id not in PASSWORD_TESTS:
+        return text
+    return _QUOTED_VALUE.sub(lambda m: f"'{redact(m.group(1))}'", text)
 
 
 def _parse_error_finding(item: Mapping[str, Any]) -> Finding:
@@ -223,6 +291,116 @@ def _load_rules(path: Path) -> list[Mapping[str, Any]]:
     return [r for r in rules or [] if isinstance(r, dict)]
 
 
+# --- notebooks ----------------------------------------------------------------------------
+
+
+@dataclass
+class ConvertedNotebooks:
+    """The repo's notebooks as temporary `.py` files (`<tmp>/nb/<path>.py`), and the way back."""
+
+    tmp: Path
+    by_target: dict[str, CodeText] = field(default_factory=dict)  # temp path -> code text
+    paths: dict[str, str] = field(default_factory=dict)  # temp path -> notebook path
+    notebooks: dict[str, Notebook] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)  # mlgate's own
+
+    @property
+    def targets(self) -> list[str]:
+        return list(self.by_target)
+
+    def map_back(self, item: Finding) -> Finding:
+        """A finding on a temporary file, moved to its notebook, cell and line in the cell."""
+        target = item.path or ""
+        code = self.by_target.get(target)
+        if code is None:
+            return item
+        where = code.locate(item.line)
+        if where is None:
+            return item.with_changes(path=self.paths[target], line=None, column=None, end_line=None)
+        end = code.locate(item.end_line)
+        end_line = end[1] if end is not None and end[0] == where[0] else None
+        return item.with_changes(
+            path=self.paths[target], cell=where[0], line=where[1], end_line=end_line
+        )
+
+    def rename(self, text: str) -> str:
+        """A tool's message with every temporary path replaced by its notebook's path."""
+        if str(self.tmp) not in text:
+            return text
+        for target, path in self.paths.items():
+            text = text.replace(target, path)
+        return text
+
+
+def convert_notebooks(root: Path, paths: Sequence[str], tmp: Path) -> ConvertedNotebooks:
+    """Read each notebook (as JSON) and write its code cells to a temporary `.py` file."""
+    out = ConvertedNotebooks(tmp.resolve())
+    for rel in paths:
+        notebook = read_notebook(root, rel)
+        if isinstance(notebook, NotebookProblem):
+            out.findings.append(_notebook_problem(notebook))
+            continue
+        code = notebook.code_text()
+        out.notebooks[rel] = notebook
+        out.findings += [_cell_syntax_error(rel, e) for e in code.syntax_errors]
+        out.findings += [
+            _unpinned(rel, pip, spec) for pip in code.pip_installs for spec in pip.unpinned()
+        ]
+        if code.text.strip():
+            target = out.tmp / "nb" / f"{rel}.py"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(code.text, encoding="utf-8", errors="replace")
+            out.by_target[str(target)] = code
+            out.paths[str(target)] = rel
+    return out
+
+
+def _notebook_problem(problem: NotebookProblem) -> Finding:
+    return Finding(
+        gate=NAME,
+        tool="mlgate",
+        rule_id=NOTEBOOK_PARSE_RULE,
+        severity=Severity.LOW,
+        confidence="high",
+        message=f"notebook could not be analysed: {problem.message}",
+        path=problem.path,
+    )
+
+
+def _cell_syntax_error(path: str, error: CellSyntaxError) -> Finding:
+    return Finding(
+        gate=NAME,
+        tool="mlgate",
+        rule_id=NOTEBOOK_PARSE_RULE,
+        severity=Severity.LOW,
+        confidence="high",
+        message=f"cell {error.cell} could not be analysed ({error.message}); "
+        "the notebook's other cells were scanned",
+        path=path,
+        cell=error.cell,
+        line=error.line,
+    )
+
+
+def _unpinned(path: str, pip: PipInstall, spec: str) -> Finding:
+    name = package_name(spec)
+    return Finding(
+        gate=NAME,
+        tool="mlgate",
+        rule_id=UNPINNED_PIP_RULE,
+        severity=Severity.MEDIUM,
+        confidence="high",
+        message=f"the notebook installs {spec!r} without pinning one version, so every run may "
+        f"get different (or compromised) code: pin it ({name}==X) or install from a "
+        "locked requirements file",
+        path=path,
+        cell=pip.cell,
+        line=pip.line,
+        cwe="CWE-829",
+        properties={"package": name},
+    )
+
+
 # --- merging ------------------------------------------------------------------------------
 
 
@@ -254,7 +432,10 @@ def merge_tool_findings(
 
 
 def _same_issue(
-    item: Finding, merged: Sequence[Finding], candidates: Sequence[int], rules: frozenset[str] | None
+    item: Finding,
+    merged: Sequence[Finding],
+    candidates: Sequence[int],
+    rules: frozenset[str] | None,
 ) -> int | None:
     for index in candidates:
         other = merged[index]
@@ -265,18 +446,39 @@ def _same_issue(
     return None
 
 
-def _fingerprinted(root: Path, findings: Sequence[Finding]) -> list[Finding]:
-    cache: dict[str, list[str]] = {}
+def _fingerprinted(
+    root: Path, findings: Sequence[Finding], notebooks: Mapping[str, Notebook]
+) -> list[Finding]:
+    """Anchor each finding on its code (a notebook's on the cell's code), never on a line number."""
+    cache: dict[tuple[str, int | None], list[str]] = {}
     anchors: dict[int, str] = {}
     for index, item in enumerate(findings):
-        if item.path is None or item.line is None:
-            continue
-        if item.path not in cache:
-            cache[item.path] = read_text(root, item.path).splitlines()
-        lines = cache[item.path]
-        end = item.end_line or item.line
-        anchors[index] = "\n".join(lines[item.line - 1 : end])
+        if item.rule_id == UNPINNED_PIP_RULE and item.tool == "mlgate":
+            anchors[index] = str(item.properties.get("package", ""))
+        elif item.path is not None and item.line is not None:
+            lines = _source_lines(root, item, notebooks, cache)
+            anchors[index] = "\n".join(lines[item.line - 1 : item.end_line or item.line])
+        elif item.rule_id == NOTEBOOK_PARSE_RULE:
+            anchors[index] = NOTEBOOK_PARSE_RULE  # the parser's words change with the file
     return assign_fingerprints(findings, anchors)
+
+
+def _source_lines(
+    root: Path,
+    item: Finding,
+    notebooks: Mapping[str, Notebook],
+    cache: dict[tuple[str, int | None], list[str]],
+) -> list[str]:
+    path = item.path or ""
+    notebook = notebooks.get(path)
+    cell = item.cell if notebook is not None else None
+    key = (path, cell)
+    if key not in cache:
+        if notebook is not None and cell is not None and 0 <= cell < len(notebook.cells):
+            cache[key] = split_lines(notebook.cells[cell].source)
+        else:
+            cache[key] = read_text(root, path).splitlines()
+    return cache[key]
 
 
 # --- helpers ------------------------------------------------------------------------------

@@ -1,0 +1,149 @@
+"""The repository's own marked tests (`pytest -m data`, `pytest -m model`), run in a subprocess.
+
+The data and model gates both call this module, the one place pytest is started. pytest
+writes a JUnit XML report into a temporary directory; each failing test becomes a finding,
+a collection error or an unusable run becomes a gate error, and no test carrying the
+marker means this part of the gate is skipped, not passed.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tempfile
+import xml.etree.ElementTree as ET  # nosec B405: parses the report pytest just wrote for us
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlgate.findings import Finding, Severity
+from mlgate.repo import Repo, read_text
+from mlgate.tools import run_tool
+
+# pytest's exit codes
+_OK, _FAILED, _NO_TESTS = 0, 1, 5
+_TEST_FILE = re.compile(r"(^|/)(test_[^/]*|[^/]*_test|conftest)\.py$")
+_MESSAGE_LIMIT = 300
+
+
+@dataclass(frozen=True)
+class FailedTest:
+    nodeid: str
+    path: str | None
+    line: int | None
+    message: str
+
+
+@dataclass(frozen=True)
+class MarkedRun:
+    """`status` is passed, failed, skipped (no marked tests) or error (`error` says why)."""
+
+    status: str
+    marker: str
+    failures: tuple[FailedTest, ...] = ()
+    counts: tuple[tuple[str, int], ...] = ()
+    error: str | None = None
+
+
+def default_command() -> list[str]:
+    """The interpreter running mlgate: the repo's tests need its packages installed there."""
+    return [sys.executable, "-m", "pytest"]
+
+
+def find_test_files(repo: Repo) -> list[str]:
+    return [f for f in repo.files if _TEST_FILE.search(f)]
+
+
+def has_marked_tests(repo: Repo, marker: str) -> bool:
+    """A cheap look for `mark.MARKER` in the test files, so code-only repos never start pytest."""
+    needle = re.compile(rf"\bmark\.{re.escape(marker)}\b|[\"']{re.escape(marker)}[\"']")
+    return any(needle.search(read_text(repo.root, f)) for f in find_test_files(repo))
+
+
+def run_marked_tests(root: Path, marker: str, command: Sequence[str], timeout: float) -> MarkedRun:
+    with tempfile.TemporaryDirectory(prefix="mlgate-pytest-") as tmp:
+        report = Path(tmp) / "junit.xml"
+        argv = [
+            *command,
+            "-m",
+            marker,
+            "-q",
+            "-p",
+            "no:cacheprovider",  # leave no .pytest_cache behind in the scanned repo
+            "-o",
+            "junit_family=xunit1",  # xunit1 records each test's file and line
+            f"--junitxml={report}",
+        ]
+        run = run_tool(argv, timeout, cwd=root, env={"PYTHONDONTWRITEBYTECODE": "1"})
+        if not run.ok:
+            return MarkedRun("error", marker, error=f"pytest -m {marker}: {run.describe()}")
+        if run.returncode == _NO_TESTS:
+            return MarkedRun("skipped", marker)
+        if run.returncode not in (_OK, _FAILED) or not report.is_file():
+            return MarkedRun("error", marker, error=_unusable(marker, run.describe()))
+        return _parse_report(report, marker)
+
+
+def _unusable(marker: str, description: str) -> str:
+    return (
+        f"pytest -m {marker} did not run the tests (collection error or bad setup): {description}"
+    )
+
+
+def _parse_report(report: Path, marker: str) -> MarkedRun:
+    try:
+        tree = ET.parse(report)  # noqa: S314  # nosec B314: pytest's own report, in our temp dir
+    except ET.ParseError as exc:
+        return MarkedRun(
+            "error", marker, error=f"pytest -m {marker}: unreadable JUnit report: {exc}"
+        )
+    failures: list[FailedTest] = []
+    counts = {"passed": 0, "failed": 0, "skipped": 0}
+    for case in tree.iter("testcase"):
+        problem = case.find("failure")
+        if problem is None:
+            problem = case.find("error")  # an error in a fixture: the test did not pass
+        if problem is not None:
+            counts["failed"] += 1
+            failures.append(_failure(case, problem))
+        else:
+            counts["skipped" if case.find("skipped") is not None else "passed"] += 1
+    status = "failed" if failures else "passed"
+    return MarkedRun(status, marker, tuple(failures), tuple(counts.items()))
+
+
+def _failure(case: ET.Element, problem: ET.Element) -> FailedTest:
+    classname = case.get("classname", "")
+    name = case.get("name", "")
+    path = case.get("file")
+    line = case.get("line")
+    nodeid = f"{path}::{name}" if path else f"{classname}::{name}"
+    return FailedTest(
+        nodeid=nodeid,
+        path=path,
+        line=int(line) + 1 if line and line.isdigit() else None,  # xunit1 lines are 0-based
+        message=_short(problem),
+    )
+
+
+def _short(problem: ET.Element) -> str:
+    text = (problem.get("message") or problem.text or "").strip().splitlines()
+    first = text[0] if text else "failed"
+    return first[:_MESSAGE_LIMIT]
+
+
+def failure_findings(gate: str, outcome: MarkedRun) -> list[Finding]:
+    return [
+        Finding(
+            gate=gate,
+            tool="pytest",
+            rule_id=f"{outcome.marker}-test-failed",
+            severity=Severity.HIGH,
+            confidence="high",
+            message=f"test marked `{outcome.marker}` failed: {f.nodeid}: {f.message}",
+            path=f.path,
+            line=f.line,
+            properties={"nodeid": f.nodeid, "marker": outcome.marker},
+        )
+        for f in outcome.failures
+    ]

@@ -1,0 +1,82 @@
+"""Progress while gates run: a live line per gate on a terminal, plain lines elsewhere.
+
+Writes to stderr only, so stdout stays the report (json can be piped).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+
+from rich.console import Console
+from rich.live import Live
+from rich.spinner import Spinner
+from rich.table import Table
+
+from mlgate.gates import GateResult
+
+ProgressCallback = Callable[[str, GateResult | None], None]
+
+
+class Progress:
+    """Context manager; `update` is the runner's progress callback (thread-safe)."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.console = Console(stderr=True)
+        self.live_mode = enabled and self.console.is_terminal and not self.console.is_dumb_terminal
+        self._started: dict[str, float] = {}
+        self._done: dict[str, GateResult] = {}
+        self._lock = threading.Lock()
+        self._live: Live | None = None
+
+    def __enter__(self) -> Progress:
+        if self.live_mode:
+            self._live = Live(self._table(), console=self.console, refresh_per_second=8, transient=True)
+            self._live.__enter__()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._live is not None:
+            self._live.__exit__(kind, exc, tb)
+
+    def update(self, gate: str, result: GateResult | None) -> None:
+        if not self.enabled:
+            return
+        with self._lock:
+            if result is None:
+                self._started[gate] = time.monotonic()
+            else:
+                self._done[gate] = result
+            if self._live is not None:
+                self._live.update(self._table())
+            else:
+                self._plain(gate, result)
+
+    def _plain(self, gate: str, result: GateResult | None) -> None:
+        line = f"mlgate: {gate}: started" if result is None else f"mlgate: {gate}: {_summary(result)}"
+        print(line, file=sys.stderr, flush=True)
+
+    def _table(self) -> Table:
+        table = Table.grid(padding=(0, 2))
+        now = time.monotonic()
+        for gate, started in self._started.items():
+            result = self._done.get(gate)
+            mark: Spinner | str = Spinner("dots") if result is None else "✓"
+            elapsed = result.seconds if result else now - started
+            state = "running" if result is None else _summary(result)
+            table.add_row(mark, gate, f"{elapsed:5.1f}s", state)
+        return table
+
+
+def _summary(result: GateResult) -> str:
+    if result.errors:
+        return f"could not run ({len(result.errors)} error(s)), {len(result.findings)} finding(s), {result.seconds:.1f}s"
+    if result.skipped:
+        return f"skipped: {result.skipped}"
+    return f"done, {len(result.findings)} finding(s), {result.seconds:.1f}s"
