@@ -143,3 +143,18 @@ def test_output_dir_writes_fixed_names_and_text_to_stdout(tmp_path: Path) -> Non
     assert "Decision: PASS" in done.stdout
     report = json.loads((out / "mlgate.json").read_text())
     assert report["decision"]["passed"] is True
+
+
+def test_readme_exit_codes_match_help() -> None:
+    """README's exit-code table and `--help` say the same thing (they must not drift)."""
+    from mlgate.cli import EXIT_CODES_HELP
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for code, phrase in (
+        ("0", "every gate the policy requires passed"),
+        ("1", "the policy blocked: at least one violation"),
+        ("2", "usage or configuration error"),
+        ("3", "a gate could not run"),
+    ):
+        assert f"| {code} | {phrase}" in readme
+        assert f"{code}  {phrase}" in EXIT_CODES_HELP

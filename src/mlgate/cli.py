@@ -24,6 +24,11 @@ from mlgate.advisories import DEFAULT_DB_URL, cached_db, update_db
 from mlgate.config import config_schema, load_config
 from mlgate.errors import EXIT_BLOCKED, EXIT_GATE_ERROR, EXIT_USAGE, MlgateError, UsageError
 from mlgate.gates import GATES
+from mlgate.detect import describe
+from mlgate.generate import TARGETS
+from mlgate.generate.drift import find_drift
+from mlgate.generate.project import Rendered, render_repo, write_rendered
+from mlgate.generate.scaffold import InitPlan, apply_init, plan_init
 from mlgate.policy import decide, find_policy, load_policy, policy_schema
 from mlgate.hooks import install as install_hook
 from mlgate.hooks import uninstall as uninstall_hook
@@ -98,7 +103,7 @@ def run(path: str, gates: tuple[str, ...], env: str | None, policy: Path | None,
     """Run the gates over PATH (default: .) and decide.
 
     GATE... limits the run to the named gates (default: every gate the policy
-    enables). Gates: sast, deps.
+    enables). Gates: {gates}.
 
     With --changed-only or --since, only changed files are scanned and only findings
     in them are reported; dependency files are audited only when they changed. A
@@ -115,6 +120,9 @@ def run(path: str, gates: tuple[str, ...], env: str | None, policy: Path | None,
     with Progress(enabled=not quiet) as progress:
         code = execute_run(options, progress.update)
     _exit(code)
+
+
+run.help = (run.help or "").replace("{gates}", ", ".join(GATES))
 
 
 def _split_path_and_gates(path: str, gates: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
@@ -383,6 +391,152 @@ def db_update(url: str) -> None:
     """Download the OSV PyPI advisories into the user cache and switch to them atomically."""
     loaded = update_db(url)
     click.echo(f"advisory database updated: {loaded.record_count} records, revision {loaded.revision}, at {loaded.path}")
+
+
+# --- init and generate --------------------------------------------------------------------
+
+GENERATE_EXIT_HELP = """
+\b
+Exit codes:
+  0  done: the files were written, or (--check) the committed pipeline is up to date
+  1  --check: the committed pipeline differs from what mlgate generates (diff on stdout)
+  2  usage or configuration error: PATH is not a directory, an unknown --ci, a file that
+     exists (init without --force; generate over a file mlgate did not write), an invalid
+     .mlgate.yml or policy (file, line and key named). Nothing is written.
+"""
+
+
+@cli.command(epilog=GENERATE_EXIT_HELP)
+@click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
+@click.option("--ci", type=click.Choice([*TARGETS, "both"]), default="github",
+              show_default=True, help="The CI system to write a pipeline for.")
+@click.option("--level", type=click.Choice(["0", "1", "2"]), default="0", show_default=True,
+              help="0: the gates; 1: plus continuous training; 2: plus the gated deploy job.")
+@click.option("--force", is_flag=True,
+              help="Overwrite files that exist (otherwise exit 2, nothing written).")
+@click.option("--dry-run", is_flag=True,
+              help="Print what was detected and what would be written; write nothing.")
+def init(path: Path, ci: str, level: str, force: bool, dry_run: bool) -> None:
+    """Detect what the repository at PATH (default: .) is and write its CI setup.
+
+    Writes .mlgate.yml (the detected facts as commented, editable settings),
+    .mlgate/policy.yml (extends the default pack) and the pipeline:
+    .github/workflows/mlgate.yml (plus mlgate-train.yml from level 1) and/or
+    .gitlab-ci.yml. Every file is rendered and checked first, then all are written
+    or none; an existing file is never overwritten without --force (exit 2).
+    The repository's code is never imported or run.
+    """
+    plan = plan_init(path, list(TARGETS) if ci == "both" else [ci], int(level))
+    click.echo("detected:")
+    for line in describe(plan.facts):
+        click.echo(f"  {line}")
+    if dry_run:
+        _show_init_plan(plan, force)
+        return
+    written = apply_init(plan, force)
+    click.echo(f"wrote {', '.join(written)}")
+    click.echo("next: review train_command and deploy_command in .mlgate.yml and commit the "
+               "files; after an edit, `mlgate generate --ci ...` renders the pipeline again")
+
+
+def _show_init_plan(plan: InitPlan, force: bool) -> None:
+    click.echo("would write:")
+    exists = " (exists: overwritten)" if force else " (exists: needs --force)"
+    for planned in plan.files:
+        click.echo(f"  {planned.path}{exists if planned.exists else ''}")
+    click.echo(f"--- {plan.files[0].path} ---")
+    click.echo(plan.config_text, nl=False)
+    click.echo("nothing written (--dry-run)")
+
+
+@cli.command(epilog=GENERATE_EXIT_HELP)
+@click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
+@click.option("--ci", type=click.Choice(list(TARGETS)), required=True, help="The CI system.")
+@click.option("--stdout", "to_stdout", is_flag=True,
+              help="Print the pipeline instead of writing it (several files: split by ---).")
+@click.option("--check", is_flag=True,
+              help="Write nothing; exit 1 with a unified diff when the committed pipeline differs.")
+def generate(path: Path, ci: str, to_stdout: bool, check: bool) -> None:
+    """Render the CI pipeline of the repo at PATH (default: .) from .mlgate.yml and the policy.
+
+    Without .mlgate.yml the detected facts are used (level 0). Output is deterministic:
+    the same inputs give byte-identical files, each starting with a header naming the
+    mlgate version and this command. Only files mlgate generated are overwritten; a
+    file it generated but no longer renders (e.g. the training workflow after the level
+    went down to 0) is removed.
+    """
+    if to_stdout and check:
+        raise UsageError("--stdout and --check cannot be combined")
+    rendered = render_repo(path, ci)
+    for note in rendered.facts.notes:
+        click.echo(f"mlgate: note: {note}", err=True)
+    if to_stdout:
+        click.echo("---\n".join(rendered.files.values()), nl=False)
+    elif check:
+        _exit(_check_drift(rendered))
+    else:
+        written, removed = write_rendered(rendered)
+        files = written or list(rendered.files)
+        click.echo(("wrote " if written else "up to date: ") + ", ".join(files))
+        if removed:
+            click.echo(f"removed {', '.join(removed)} (no longer generated)")
+
+
+def _check_drift(rendered: Rendered) -> int:
+    drifts = find_drift(rendered.root, rendered.files, rendered.stale)
+    for drift in drifts:
+        click.echo(drift.diff, nl=False)
+    if drifts:
+        paths = ", ".join(d.path for d in drifts)
+        click.echo(f"mlgate: {paths}: not what `mlgate generate --ci {rendered.target}` writes; "
+                   "run it and commit the result", err=True)
+        return EXIT_BLOCKED
+    click.echo(f"up to date: {', '.join(rendered.files)}")
+    return 0
+
+
+# --- data ---------------------------------------------------------------------------------
+
+
+@cli.group("data")
+def data_group() -> None:
+    """Data contracts for the data gate."""
+
+
+@data_group.command("infer")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the contract to this file (default: stdout).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "jsonl"]),
+              help="The file's format (default: from its suffix).")
+@click.option("--rows", type=click.IntRange(min=1), default=100_000, show_default=True,
+              help="Infer from the first ROWS rows.")
+@click.option("--encoding", default="utf-8", show_default=True,
+              help="Encoding of a CSV or JSONL file.")
+@click.option("--force", is_flag=True, help="Overwrite an existing --output file.")
+def data_infer(path: Path, output: Path | None, fmt: str | None, rows: int, encoding: str,
+               force: bool) -> None:
+    """Write a starting data contract (a pandera YAML schema) inferred from PATH.
+
+    PATH is a CSV, Parquet or JSONL file. Review the contract before committing it (the
+    value ranges describe the rows read), then list it in .mlgate.yml:
+    data: {datasets: [{path: PATH, contract: FILE}]}. Needs mlgate[data].
+    """
+    from mlgate.tabular import require_data_stack  # noqa: PLC0415 (the optional extra)
+
+    require_data_stack()
+    from mlgate.tabular.infer import infer_contract  # noqa: PLC0415 (needs the data stack)
+
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    if output is not None and output.exists() and not force:
+        raise UsageError(f"{output} exists (use --force to overwrite it)")
+    text = infer_contract(path, fmt, rows, encoding)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"contract written to {output}: review it, then list it in .mlgate.yml", err=True)
 
 
 # --- doctor -------------------------------------------------------------------------------

@@ -88,7 +88,7 @@ def _pipeline_schema() -> dict[str, Any]:
             "additionalProperties": False,
             "properties": {
                 "tool": {"enum": list(INSTALL_TOOLS)},
-                "files": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                "files": {"type": "array", "items": {"type": "string", "pattern": "^[^\\r\\n]+$"}},
                 "command": command,
             },
         },
@@ -128,7 +128,8 @@ def config_from_doc(doc: YamlDoc) -> RepoConfig:
 def _check_commands(doc: YamlDoc) -> None:
     """A GitHub expression in a command would be expanded into the script: refuse it."""
     install = doc.data.get("install") if isinstance(doc.data.get("install"), dict) else {}
-    found = [(key, doc.data.get(key)) for key in _COMMANDS] + [("install.command", install.get("command"))]
+    found = [(key, doc.data.get(key)) for key in _COMMANDS]
+    found.append(("install.command", install.get("command")))
     for key, value in found:
         if isinstance(value, str) and "${{" in value:
             raise ConfigError(

@@ -35,7 +35,17 @@ DEFAULT_BRANCH = "main"
 INSTALL_TOOLS = ("pip", "poetry", "uv", "pdm", "conda", "none")
 TEST_MARKERS = ("data", "model")
 
-MODEL_SUFFIXES = (".pkl", ".joblib", ".pt", ".pth", ".ckpt", ".h5", ".keras", ".onnx", ".safetensors")
+MODEL_SUFFIXES = (
+    ".pkl",
+    ".joblib",
+    ".pt",
+    ".pth",
+    ".ckpt",
+    ".h5",
+    ".keras",
+    ".onnx",
+    ".safetensors",
+)
 DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".jsonl", ".ndjson")
 DATA_DIRS = frozenset({"data", "datasets", "dataset"})
 DVC_NAMES = ("dvc.yaml", "dvc.lock")
@@ -57,6 +67,7 @@ class RepoFacts:
     python_source: str
     installer: str
     install_files: tuple[str, ...]
+    buildable: bool
     dependency_files: tuple[str, ...]
     python_files: tuple[str, ...]
     notebooks: tuple[str, ...]
@@ -85,7 +96,9 @@ class RepoFacts:
 
 def detect(root: Path, exclude: Sequence[str] = ()) -> RepoFacts:
     """Detect the facts of the repository at `root` (a UsageError if it is not a directory)."""
-    repo = open_repo(root, exclude)
+    listed = open_repo(root, exclude)
+    # A name with a line break could break out of a YAML line or comment: never use one.
+    repo = Repo(**{**listed.__dict__, "files": tuple(f for f in listed.files if f.isprintable())})
     pyproject = _pyproject(repo)
     installer, install_files = _installer(repo, pyproject)
     python, python_source = _python(repo, pyproject)
@@ -96,6 +109,7 @@ def detect(root: Path, exclude: Sequence[str] = ()) -> RepoFacts:
         python_source=python_source,
         installer=installer,
         install_files=install_files,
+        buildable=_buildable(pyproject, installer),
         dependency_files=tuple(f for f in repo.files if _is_dependency(f)),
         python_files=tuple(f for f in repo.files if f.endswith(".py")),
         notebooks=tuple(f for f in repo.files if f.endswith(".ipynb")),
@@ -133,7 +147,9 @@ def describe(facts: RepoFacts) -> list[str]:
 def _listing(items: Sequence[str], prefix: str = "", limit: int = 4) -> str:
     if not items:
         return ""
-    shown = ", ".join(items[:limit]) + (f", ... ({len(items)} in all)" if len(items) > limit else "")
+    shown = ", ".join(items[:limit]) + (
+        f", ... ({len(items)} in all)" if len(items) > limit else ""
+    )
     return prefix + shown
 
 
@@ -150,8 +166,8 @@ def _notes(facts: RepoFacts) -> tuple[str, ...]:
         )
     if facts.installer == "conda":
         notes.append(
-            "conda environment file: CI runs `conda env update` on the runner's conda; set "
-            "`install.command` in .mlgate.yml if your runners install differently"
+            "conda environment file: set `install.command` in .mlgate.yml to how CI installs "
+            "the project; the jobs that need it (training, data and model gates) stop until then"
         )
     return tuple(notes)
 
@@ -240,11 +256,22 @@ def _is_dependency(path: str) -> bool:
 
 
 def _root_requirements(repo: Repo) -> tuple[str, ...]:
-    return tuple(f for f in repo.files if "/" not in f and is_dependency_file(f) and f.endswith(".txt"))
+    return tuple(
+        f for f in repo.files if "/" not in f and is_dependency_file(f) and f.endswith(".txt")
+    )
 
 
 def _is_buildable(pyproject: Mapping[str, Any]) -> bool:
     return bool(_table(pyproject, "project") or _table(pyproject, "build-system"))
+
+
+def _buildable(pyproject: Mapping[str, Any], installer: str) -> bool:
+    """Whether `pip install .` installs the project itself (not a virtual/non-package project)."""
+    if _table(pyproject, "tool", "poetry").get("package-mode") is False:
+        return False
+    if _table(pyproject, "tool", "uv").get("package") is False:
+        return False
+    return "build-system" in pyproject or (installer == "pip" and "project" in pyproject)
 
 
 def _lock_installer(lock: str) -> Callable[[Repo, Mapping[str, Any]], tuple[str, ...] | None]:
@@ -308,12 +335,16 @@ def _is_test_file(path: str) -> bool:
     pure = PurePosixPath(path)
     if pure.suffix != ".py":
         return False
-    return pure.name.startswith("test_") or pure.name.endswith("_test.py") or (
-        "tests" in pure.parts[:-1] and pure.name == "conftest.py"
+    return (
+        pure.name.startswith("test_")
+        or pure.name.endswith("_test.py")
+        or ("tests" in pure.parts[:-1] and pure.name == "conftest.py")
     )
 
 
-def _test_markers(repo: Repo, tests: Iterable[str], pyproject: Mapping[str, Any]) -> tuple[str, ...]:
+def _test_markers(
+    repo: Repo, tests: Iterable[str], pyproject: Mapping[str, Any]
+) -> tuple[str, ...]:
     """`data`/`model` markers used in the tests (`@pytest.mark.data`) or declared in config."""
     found: set[str] = set(_declared_markers(repo, pyproject))
     for path in tests:
@@ -326,7 +357,11 @@ def _test_markers(repo: Repo, tests: Iterable[str], pyproject: Mapping[str, Any]
 def _declared_markers(repo: Repo, pyproject: Mapping[str, Any]) -> list[str]:
     declared = _table(pyproject, "tool", "pytest", "ini_options").get("markers")
     lines = [str(m) for m in declared] if isinstance(declared, list) else []
-    for name, section in (("pytest.ini", "pytest"), ("setup.cfg", "tool:pytest"), ("tox.ini", "pytest")):
+    for name, section in (
+        ("pytest.ini", "pytest"),
+        ("setup.cfg", "tool:pytest"),
+        ("tox.ini", "pytest"),
+    ):
         if name in repo.files:
             lines.extend(_ini_markers(read_text(repo.root, name), section))
     return [line.split(":", 1)[0].strip() for line in lines]

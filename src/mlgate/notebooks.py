@@ -21,6 +21,7 @@ from typing import Any
 MAX_NOTEBOOK_BYTES = 128 * 1024 * 1024
 NOOP = "pass"
 # Cell magics whose body is Python: the `%%` line is neutralised, the body analysed.
+PYTHON_LANGUAGES = frozenset({"python", "python3", "python2", "ipython", "ipython3", "pyspark"})
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "python", "python3"})
 # Cell magics whose body is shell: blanked, but their `pip install` lines are collected.
 SHELL_CELL_MAGICS = frozenset({"bash", "sh", "script", "system"})
@@ -111,14 +112,20 @@ class CodeText:
 class Notebook:
     path: str  # repo-relative, POSIX
     cells: tuple[Cell, ...]
+    language: str = "python"  # the kernel's language, lower case
+
+    @property
+    def is_python(self) -> bool:
+        return self.language in PYTHON_LANGUAGES
 
     def code_text(self) -> CodeText:
+        """The code cells as one Python text (empty for a notebook in another language)."""
         parts: list[str] = []
         line_map: list[tuple[int, int]] = []
         pips: list[PipInstall] = []
         errors: list[CellSyntaxError] = []
         for cell in self.cells:
-            if not cell.is_code:
+            if not cell.is_code or not self.is_python:
                 continue
             converted = python_lines(cell)
             pips += converted.pip_installs
@@ -157,7 +164,7 @@ def read_notebook(root: Path, relpath: str) -> Notebook | NotebookProblem:
     except RecursionError:
         return NotebookProblem(relpath, "not valid JSON: nested too deeply")
     try:
-        return Notebook(relpath, tuple(_cells(data)))
+        return Notebook(relpath, tuple(_cells(data)), _language(data))
     except _ReadError as exc:
         return NotebookProblem(relpath, str(exc))
 
@@ -187,6 +194,17 @@ def _cells(data: Any) -> Iterator[Cell]:
         raise _ReadError("not a notebook: `cells` is not a list")
     for index, cell in enumerate(cells):
         yield _cell(index, cell)
+
+
+def _language(data: Mapping[str, Any]) -> str:
+    """`metadata.language_info.name`, else `metadata.kernelspec.language`, else python."""
+    meta = data.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    for section, key in (("language_info", "name"), ("kernelspec", "language")):
+        value = meta.get(section)
+        if isinstance(value, dict) and isinstance(value.get(key), str) and value[key].strip():
+            return str(value[key]).strip().lower()
+    return "python"
 
 
 def _cell(index: int, cell: Any) -> Cell:

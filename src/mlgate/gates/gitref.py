@@ -62,17 +62,17 @@ def _object(commit: str, path: str) -> str:
     return f"{commit}:./{path}"
 
 
-def read_text(root: Path, ref: GitRef) -> str:
-    """The text of ref.path at ref.ref."""
-    commit, path = _locate(root, ref)
+def read_text(root: Path, ref: GitRef, commit: str | None = None) -> str:
+    """The text of ref.path at ref.ref (at `commit` when the caller resolved it already)."""
+    commit, path = _locate(root, ref, commit)
     run = run_tool(["git", "cat-file", "blob", _object(commit, path)], GIT_TIMEOUT, cwd=root)
     _check(run.ok, run.returncode, run.describe(), ref, path)
     return run.stdout
 
 
-def copy_to(root: Path, ref: GitRef, dest: Path) -> Path:
+def copy_to(root: Path, ref: GitRef, dest: Path, commit: str | None = None) -> Path:
     """Write ref.path at ref.ref to dest byte for byte (binary files such as Parquet too)."""
-    commit, path = _locate(root, ref)
+    commit, path = _locate(root, ref, commit)
     dest.parent.mkdir(parents=True, exist_ok=True)
     measured = run_tool_measured(
         ["git", "cat-file", "blob", _object(commit, path)], GIT_TIMEOUT, cwd=root, stdout_path=dest
@@ -82,10 +82,10 @@ def copy_to(root: Path, ref: GitRef, dest: Path) -> Path:
     return dest
 
 
-def _locate(root: Path, ref: GitRef) -> tuple[str, str]:
+def _locate(root: Path, ref: GitRef, commit: str | None) -> tuple[str, str]:
     if not ref.path:
         raise GitRefError(f"{ref.label()}: no path (write git:REF:path)")
-    return resolve(root, ref.ref), ref.path
+    return commit or resolve(root, ref.ref), ref.path
 
 
 def _check(ok: bool, code: int | None, description: str, ref: GitRef, path: str) -> None:

@@ -12,13 +12,17 @@ import re
 import sys
 import tempfile
 import xml.etree.ElementTree as ET  # nosec B405: parses the report pytest just wrote for us
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mlgate.findings import Finding, Severity
 from mlgate.repo import Repo, read_text
 from mlgate.tools import run_tool
+
+if TYPE_CHECKING:
+    from mlgate.gates.base import GateContext
 
 # pytest's exit codes
 _OK, _FAILED, _NO_TESTS = 0, 1, 5
@@ -147,3 +151,46 @@ def failure_findings(gate: str, outcome: MarkedRun) -> list[Finding]:
         )
         for f in outcome.failures
     ]
+
+
+# --- what a gate does with them -----------------------------------------------------------
+
+
+def marker_of(options: Mapping[str, Any], default: str) -> str:
+    return str(options.get("test_marker", default))
+
+
+def tests_wanted(repo: Repo, options: Mapping[str, Any], default_marker: str) -> bool:
+    """`run_tests` is on (the default) and some test file mentions the marker."""
+    marker = marker_of(options, default_marker)
+    return bool(options.get("run_tests", True)) and has_marked_tests(repo, marker)
+
+
+def run_for_gate(ctx: GateContext, default_marker: str) -> MarkedRun | None:
+    """The gate's marked tests; None when there are none (so that part is skipped)."""
+    options = ctx.inputs.options
+    if not tests_wanted(ctx.repo, options, default_marker):
+        return None
+    command = list(options.get("test_command") or default_command())
+    marked = run_marked_tests(ctx.root, marker_of(options, default_marker), command, ctx.timeout)
+    return None if marked.status == "skipped" else marked
+
+
+def report_parts(gate: str, marked: MarkedRun | None) -> tuple[list[Finding], list[str], list[str]]:
+    """(findings, notes, errors) for a gate's result; nothing when no tests ran."""
+    if marked is None:
+        return [], [], []
+    if marked.error is not None:
+        return [], [], [marked.error]
+    counts = ", ".join(f"{n} {k}" for k, n in marked.counts if n)
+    return (
+        failure_findings(gate, marked),
+        [f"pytest -m {marked.marker}: {counts or 'no tests ran'}"],
+        [],
+    )
+
+
+def summary(marked: MarkedRun | None) -> dict[str, Any] | None:
+    if marked is None:
+        return None
+    return {"marker": marked.marker, "status": marked.status, "counts": dict(marked.counts)}

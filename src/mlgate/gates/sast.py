@@ -51,6 +51,10 @@ NOTEBOOK_PARSE_RULE = "notebook-parse-error"
 # bandit's hard-coded password tests quote the value in their message: it is redacted.
 PASSWORD_TESTS = frozenset({"B105", "B106", "B107"})
 _QUOTED_VALUE = re.compile(r"'(.*)'\Z", re.DOTALL)
+# Seconds per rule and file. semgrep's default (5 s) drops a rule's results on a 30,000-line
+# file (a big notebook) with only a warning; what still times out is reported as an error.
+SEMGREP_RULE_TIMEOUT = 60
+INCOMPLETE_ERRORS = frozenset({"Timeout", "OutOfMemory", "Out of memory", "StackOverflow"})
 BANDIT_DEFAULT_SKIP = ("B101",)  # assert_used: noise in ML repos' tests and notebooks
 
 
@@ -94,7 +98,7 @@ class SastGate:
             scan = _scan(ctx, [*python, *notebooks.targets])
         merged = [notebooks.map_back(f) for f in scan.findings]
         findings = _fingerprinted(ctx.root, [*merged, *notebooks.findings], notebooks.notebooks)
-        notes = [notebooks.rename(n) for n in scan.notes]
+        notes = [*notebooks.notes, *(notebooks.rename(n) for n in scan.notes)]
         if scan.dropped:
             notes.append(
                 f"{scan.dropped} bandit finding(s) not reported: a rule-pack rule with precise "
@@ -132,9 +136,11 @@ def _scan(ctx: GateContext, targets: Sequence[str]) -> _Scan:
         bandit_job = pool.submit(_run_bandit, ctx, targets)
         semgrep_job = pool.submit(_run_semgrep, ctx, targets, configs)
         bandit_findings, bandit_errors, bandit_notes = bandit_job.result()
-        semgrep_findings, semgrep_errors = semgrep_job.result()
+        semgrep_findings, semgrep_errors, incomplete = semgrep_job.result()
     superseded = _superseded_tests(configs) if ctx.option("prefer_rule_pack", True) else {}
-    merged, dropped = merge_tool_findings(bandit_findings, semgrep_findings, superseded)
+    merged, dropped = merge_tool_findings(
+        bandit_findings, semgrep_findings, superseded, unverified=incomplete
+    )
     return _Scan(merged, bandit_errors + semgrep_errors, bandit_notes, dropped)
 
 
@@ -215,27 +221,38 @@ def _semgrep_configs(ctx: GateContext) -> list[Path]:
 
 def _run_semgrep(
     ctx: GateContext, files: Sequence[str], configs: Sequence[Path]
-) -> tuple[list[Finding], list[str]]:
+) -> tuple[list[Finding], list[str], frozenset[str]]:
+    """Findings, errors, and the files some rule could not finish (their results are partial)."""
     if not configs:
-        return [], []
+        return [], [], frozenset()
     missing = [str(c) for c in configs if not c.exists()]
     if missing:
-        return [], [f"semgrep: rule file not found: {', '.join(missing)}"]
+        return [], [f"semgrep: rule file not found: {', '.join(missing)}"], frozenset()
     argv = ["semgrep", "scan", "--json", "--metrics=off", "--disable-version-check", "--quiet"]
+    argv += ["--timeout", str(SEMGREP_RULE_TIMEOUT)]
     for config in configs:
         argv += ["--config", str(config)]
     env = {"SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"}
     run = run_tool([*argv, "--", *files], ctx.timeout, cwd=ctx.root, env=env)
     data = _json_output(run, ok_codes=(0, 1))
     if isinstance(data, str):
-        return [], [f"semgrep: {data}"]
+        return [], [f"semgrep: {data}"], frozenset()
     findings = [_semgrep_finding(item) for item in data.get("results", [])]
     errors = [
         f"semgrep: {err.get('message', err)}"
         for err in data.get("errors", [])
         if str(err.get("level", "error")).lower() == "error" and not _is_target_error(err)
     ]
-    return findings, errors
+    partial = [e for e in data.get("errors", []) if str(e.get("type", "")) in INCOMPLETE_ERRORS]
+    errors += [_incomplete_error(e) for e in partial if _incomplete_error(e) not in errors]
+    return findings, errors, frozenset(_clean_path(str(e.get("path", ""))) for e in partial)
+
+
+def _incomplete_error(err: Mapping[str, Any]) -> str:
+    rule = str(err.get("rule_id", "a rule")).rsplit(".", 1)[-1]
+    path = _clean_path(str(err.get("path", "?")))
+    kind = err.get("type")
+    return f"semgrep: {kind} running {rule} on {path}: its results for that file are incomplete"
 
 
 def _is_target_error(err: Mapping[str, Any]) -> bool:
@@ -303,6 +320,7 @@ class ConvertedNotebooks:
     paths: dict[str, str] = field(default_factory=dict)  # temp path -> notebook path
     notebooks: dict[str, Notebook] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)  # mlgate's own
+    notes: list[str] = field(default_factory=list)
 
     @property
     def targets(self) -> list[str]:
@@ -339,6 +357,11 @@ def convert_notebooks(root: Path, paths: Sequence[str], tmp: Path) -> ConvertedN
         notebook = read_notebook(root, rel)
         if isinstance(notebook, NotebookProblem):
             out.findings.append(_notebook_problem(notebook))
+            continue
+        if not notebook.is_python:
+            out.notes.append(
+                f"{rel}: kernel language {notebook.language!r}, not Python: code cells not scanned"
+            )
             continue
         code = notebook.code_text()
         out.notebooks[rel] = notebook
@@ -408,8 +431,12 @@ def merge_tool_findings(
     bandit: Sequence[Finding],
     semgrep: Sequence[Finding],
     superseded: Mapping[str, frozenset[str]],
+    unverified: frozenset[str] = frozenset(),
 ) -> tuple[list[Finding], int]:
-    """One finding per issue and line. Returns the findings and the bandit ones dropped."""
+    """One finding per issue and line. Returns the findings and the bandit ones dropped.
+
+    In `unverified` files (a rule did not finish) no bandit finding is dropped as superseded.
+    """
     by_line: dict[tuple[str | None, int | None], list[int]] = {}
     merged = list(semgrep)
     for index, item in enumerate(merged):
@@ -424,7 +451,7 @@ def merge_tool_findings(
             merged[match] = current.with_changes(
                 also_reported_by=(*current.also_reported_by, f"bandit:{item.rule_id}")
             )
-        elif rules:
+        elif rules and item.path not in unverified:
             dropped += 1
         else:
             kept.append(item)

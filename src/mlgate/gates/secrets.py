@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlgate.cache import make_key
 from mlgate.findings import Finding, Severity, assign_fingerprints
 from mlgate.gates.base import GateContext, GateInputs, GateResult
 from mlgate.notebooks import Notebook, NotebookProblem, read_notebook, split_lines
@@ -282,13 +283,14 @@ def own_hits(plan: Plan, texts: Texts) -> list[Hit]:
     """mlgate's token patterns over every repo text file and every notebook text."""
     hits: list[Hit] = []
     for rel in plan.plain:
-        hits += _pattern_hits(rel, texts.text(rel), None)
+        hits += pattern_hits(rel, texts.text(rel), None)
     for text in plan.texts.values():
-        hits += _pattern_hits(text.path, text.text, text)
+        hits += pattern_hits(text.path, text.text, text)
     return hits
 
 
-def _pattern_hits(path: str, text: str, notebook: NotebookText | None) -> Iterator[Hit]:
+def pattern_hits(path: str, text: str, notebook: NotebookText | None = None) -> Iterator[Hit]:
+    """mlgate's token patterns over one text; a notebook text maps lines to cells."""
     starts: list[int] | None = None
     for pattern in PATTERNS:
         for match in pattern.regex.finditer(text):
@@ -355,7 +357,7 @@ def tool_hits(reported: Iterable[tuple[str, int, str, str]], plan: Plan, texts: 
         if origin is None:
             continue
         path = notebook.path if notebook else target
-        preview = _preview(texts.line(target, line), hashed)
+        preview = preview_for(texts.line(target, line), hashed)
         hits.append(Hit(path, origin, secret_type, hashed, preview, TOOL))
     return hits
 
@@ -370,7 +372,7 @@ _TOKENISERS = (
 )
 
 
-def _preview(line: str, hashed: str) -> str | None:
+def preview_for(line: str, hashed: str) -> str | None:
     """The redacted preview of the value on `line` whose SHA-1 detect-secrets reported."""
     for candidate in _candidates(line):
         if secret_hash(candidate) == hashed:
@@ -415,7 +417,8 @@ def _rank(hit: Hit) -> tuple[int, bool, bool]:
 
 def _finding(group: Sequence[Hit]) -> Finding:
     primary = max(group, key=_rank)
-    others = dict.fromkeys(f"{h.tool}:{h.secret_type}" for h in group if h is not primary)
+    mine = _label(primary)
+    others = dict.fromkeys(_label(h) for h in group if _label(h) != mine)
     preview = next((h.preview for h in group if h.preview), None)
     origin = primary.origin
     return Finding(
@@ -433,6 +436,10 @@ def _finding(group: Sequence[Hit]) -> Finding:
         also_reported_by=tuple(others),
         properties=_properties(primary, preview),
     )
+
+
+def _label(hit: Hit) -> str:
+    return f"{hit.tool}:{hit.secret_type}"
 
 
 def _properties(hit: Hit, preview: str | None) -> dict[str, Any]:
@@ -482,6 +489,13 @@ class SecretsGate:
             "items": {"type": "string", "pattern": "^[A-Za-z0-9]+$"},
         },
     }
+
+    cache_scope = "file"  # a finding belongs to the file it is in
+
+    def cache_salt(self, ctx: GateContext) -> str:
+        """mlgate's own patterns and severities: editing them invalidates cached results."""
+        patterns = [p.regex.pattern for p in PATTERNS]
+        return make_key(patterns, sorted(CRITICAL_TYPES), dict(HEURISTIC_TYPES), WANDB_WINDOW)
 
     def inputs(self, repo: Repo, options: Mapping[str, Any]) -> GateInputs:
         exclude = tuple(str(p) for p in options.get("exclude") or ())

@@ -1,0 +1,42 @@
+"""GitLab CI: `.gitlab-ci.yml`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlgate.generate.base import GenerateError, Output
+from mlgate.generate.spec import PipelineSpec
+
+PIPELINE = ".gitlab-ci.yml"
+PINS = "pins.yml"
+
+
+def load_images(path: Path) -> dict[str, str]:
+    """Python version -> pinned image (exact tag, optionally @sha256 digest)."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise GenerateError(f"{path}: cannot read the image pins: {exc}") from None
+    images = (raw or {}).get("images") or {}
+    return {str(version): str(image) for version, image in images.items()}
+
+
+class GitLabTarget:
+    name: str = "gitlab"
+    paths: tuple[str, ...] = (PIPELINE,)
+
+    def outputs(self, spec: PipelineSpec) -> tuple[Output, ...]:
+        return (Output(PIPELINE, "gitlab-ci.yml.j2"),)
+
+    def template_globals(self, folder: Path, spec: PipelineSpec) -> Mapping[str, Any]:
+        images = load_images(folder / PINS)
+        if spec.python not in images:
+            raise GenerateError(
+                f"{folder / PINS}: no pinned image for Python {spec.python}",
+                hint=f"use one of {', '.join(sorted(images))} (`python:` in .mlgate.yml)",
+            )
+        return {"image": images[spec.python]}

@@ -1,0 +1,143 @@
+"""The pipeline to generate, as data: repo facts + `.mlgate.yml` + the policy -> PipelineSpec.
+
+Every CI target renders the same spec, so GitHub and GitLab pipelines do the same things.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from mlgate import __version__
+from mlgate.config import PipelineSettings
+from mlgate.detect import RepoFacts
+from mlgate.errors import ConfigError
+from mlgate.gates import GATES
+from mlgate.generate.install import install_lines
+from mlgate.policy import Policy
+
+DEFAULT_LEVEL = 0
+DEFAULT_ENVIRONMENT = "production"
+# Gates that run the repo's own tests, so their jobs install the project first.
+PROJECT_GATES = frozenset({"data", "model"})
+# What continuous training checks after it trained (those of them the policy enables).
+TRAIN_GATES = ("data", "model")
+REPORTS_DIR = "mlgate-reports"
+DECISION_DIR = "mlgate-out"
+# A gate job's timeout: the policy's per-gate timeout plus time to install, at least this.
+MIN_JOB_MINUTES = 15
+INSTALL_MINUTES = 10
+TRAIN_MINUTES = 120
+# Tools a training command needs that the project may not install itself.
+TRAIN_TOOLS = {"dvc": ("python -m pip install dvc",)}
+DEPLOY_PLACEHOLDER = 'echo "mlgate: replace deploy_command in .mlgate.yml with your deploy step"'
+TRAIN_PLACEHOLDER = (
+    'echo "mlgate: set train_command in .mlgate.yml to your training command" >&2\nexit 1'
+)
+
+
+@dataclass(frozen=True)
+class GateJob:
+    """One CI job running one gate (or one shard of it)."""
+
+    id: str
+    gate: str
+    shard: str | None
+    needs_project: bool
+    minutes: int
+
+    @property
+    def output_dir(self) -> str:
+        return f"{REPORTS_DIR}/{self.id}"
+
+    @property
+    def label(self) -> str:
+        return f"gate {self.gate}" + (f" (shard {self.shard})" if self.shard else "")
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """Everything a template needs; rendering it twice gives byte-identical files."""
+
+    version: str
+    python: str
+    level: int
+    default_branch: str
+    environment: str
+    install_files: tuple[str, ...]
+    install_lines: tuple[str, ...]
+    mlgate_requirement: str
+    gate_jobs: tuple[GateJob, ...]
+    train_command: tuple[str, ...]
+    train_setup: tuple[str, ...]
+    train_gates: tuple[str, ...]
+    test_markers: tuple[str, ...]
+    deploy_command: tuple[str, ...]
+    reports_dir: str = REPORTS_DIR
+    decision_dir: str = DECISION_DIR
+    train_minutes: int = TRAIN_MINUTES
+
+
+def default_train_command(facts: RepoFacts) -> str:
+    """`dvc repro` when the repo has a DVC pipeline; a root train.py; else a placeholder."""
+    if "dvc.yaml" in facts.dvc_files:
+        return "dvc repro"
+    if "train.py" in facts.python_files:
+        return "python train.py"
+    return TRAIN_PLACEHOLDER
+
+
+def build_spec(facts: RepoFacts, settings: PipelineSettings, policy: Policy) -> PipelineSpec:
+    """Combine detection, `.mlgate.yml` (which wins) and the policy's enabled gates."""
+    enabled = [name for name in GATES if name in policy.enabled_gates()]
+    if not enabled:
+        raise ConfigError(
+            f"{policy.source}: the policy enables no gate: there is no pipeline to generate",
+            hint="enable at least one gate (gates: {sast: {enabled: true}})",
+        )
+    tool = settings.install_tool or facts.installer
+    files = _install_files(facts, settings, tool)
+    train = _lines(settings.train_command or default_train_command(facts))
+    return PipelineSpec(
+        version=__version__,
+        python=settings.python or facts.python,
+        level=DEFAULT_LEVEL if settings.level is None else settings.level,
+        default_branch=settings.default_branch or facts.default_branch,
+        environment=settings.environment or DEFAULT_ENVIRONMENT,
+        install_files=files,
+        install_lines=_lines(settings.install_command)
+        or install_lines(tool, files, facts.buildable),
+        mlgate_requirement=f"mlgate[tools]=={__version__}",
+        gate_jobs=tuple(job for name in enabled for job in _gate_jobs(name, settings, policy)),
+        train_command=train,
+        train_setup=TRAIN_TOOLS["dvc"] if any(line.startswith("dvc ") for line in train) else (),
+        train_gates=tuple(g for g in TRAIN_GATES if g in enabled),
+        test_markers=settings.test_markers
+        if settings.test_markers is not None
+        else facts.test_markers,
+        deploy_command=_lines(settings.deploy_command or DEPLOY_PLACEHOLDER),
+    )
+
+
+def _install_files(facts: RepoFacts, settings: PipelineSettings, tool: str) -> tuple[str, ...]:
+    if settings.install_files is not None:
+        return settings.install_files
+    return facts.install_files if tool == facts.installer else ()
+
+
+def _lines(command: str | None) -> tuple[str, ...]:
+    if not command:
+        return ()
+    return tuple(line.rstrip() for line in command.strip("\n").splitlines())
+
+
+def _gate_jobs(name: str, settings: PipelineSettings, policy: Policy) -> list[GateJob]:
+    minutes = max(MIN_JOB_MINUTES, math.ceil(policy.settings(name).timeout / 60) + INSTALL_MINUTES)
+    project = name in PROJECT_GATES
+    shards = settings.shards.get(name, 1)
+    if shards == 1:
+        return [GateJob(name, name, None, project, minutes)]
+    return [
+        GateJob(f"{name}-{i}-of-{shards}", name, f"{i}/{shards}", project, minutes)
+        for i in range(1, shards + 1)
+    ]

@@ -1,0 +1,1181 @@
+"""Static pickle analysis: read a pickle's opcodes and never unpickle it.
+
+`scan_pickles` walks the opcode stream of one or more pickles read from a byte stream,
+with bounded memory: arguments it does not need (bytes, long strings) are skipped, not
+kept, and the symbolic stack and memo it keeps are capped. It records every global the
+pickle imports (GLOBAL, INST, STACK_GLOBAL, with the two string operands of STACK_GLOBAL
+tracked through the stack and the memo: BINPUT/LONG_BINPUT/PUT/MEMOIZE and
+BINGET/LONG_BINGET/GET), which opcodes call each one (REDUCE, BUILD, INST, OBJ, NEWOBJ,
+NEWOBJ_EX), and calls of anything that is not an imported global.
+
+The simulation is as lenient as CPython's unpickler where that is lenient, and stops where
+it stops (an unknown opcode, truncated data, a stack underflow), so what it reports is what
+`pickle.load` would import before it succeeded or failed.
+
+`Allowlist.classify` turns a global into safe, unknown or dangerous (see `_SAFE_EXACT`,
+`_SAFE_RULES` and `_DANGEROUS_*` for the principles).
+"""
+
+from __future__ import annotations
+
+import codecs
+import enum
+import fnmatch
+import math
+import pickletools
+import re
+import time
+from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+# --- limits -------------------------------------------------------------------------------
+
+KEEP_STR = 256  # longer strings are skipped (no module or class name is that long)
+KEEP_ITEMS = 16  # tuples and dicts with more items are not tracked
+STACK_CAP = 50_000  # tracked values on the symbolic stack; beyond it values are forgotten
+MEMO_CAP = 250_000  # tracked memo entries
+MEMO_KEYS_CAP = 1_000_000  # sparse memo indexes tracked to compute MEMOIZE's implicit index
+GLOBALS_CAP = 10_000  # distinct globals recorded per stream
+INDIRECT_CAP = 100
+CHUNK = 1 << 16
+DEADLINE_EVERY = 1 << 15  # opcodes between two deadline checks
+
+# The first pickle of PyTorch's legacy (non-zip) format is this magic number; four more
+# pickles follow (protocol, sys_info, the object, the storage keys), then raw tensor data.
+TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+TORCH_LEGACY_PICKLES = 5
+
+
+class ByteSource(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class ParseError(Exception):
+    """The stream is not a (complete, well-formed) pickle."""
+
+
+class ScanTimeout(Exception):
+    """The deadline passed while scanning."""
+
+
+# --- values on the symbolic stack ---------------------------------------------------------
+
+
+class _Unknown:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<unknown>"
+
+
+UNKNOWN = _Unknown()
+_MARK_ERROR = "MARK not found (unpickling stack underflow)"
+
+
+@dataclass(frozen=True)
+class GlobalRef:
+    """A global as the pickle names it (`module`, `name`), before any renaming."""
+
+    module: str
+    name: str
+
+    @property
+    def dotted(self) -> str:
+        return f"{self.module}.{self.name}"
+
+
+UNRESOLVED = GlobalRef("<unresolved>", "STACK_GLOBAL")
+PERSISTENT = GlobalRef("<persistent id>", "")
+CALL_RESULT = GlobalRef("<call result>", "")
+
+
+class Instance:
+    """The result of calling something inside the pickle (REDUCE, NEWOBJ, OBJ, INST)."""
+
+    __slots__ = ("args", "origin", "state")
+
+    def __init__(self, origin: GlobalRef, args: object = UNKNOWN) -> None:
+        self.origin = origin
+        self.args = args
+        self.state: object = UNKNOWN
+
+
+# --- the report -----------------------------------------------------------------------------
+
+
+@dataclass
+class PickleReport:
+    """What one stream holds: globals in order of first use, and how each was used."""
+
+    calls: dict[GlobalRef, set[str]] = field(default_factory=dict)
+    indirect_calls: list[str] = field(default_factory=list)
+    error: str | None = None  # the first pickle could not be fully parsed
+    notes: list[str] = field(default_factory=list)
+    pickles: int = 0
+    opcodes: int = 0
+    bytes_read: int = 0
+    persistent_ids: int = 0
+
+    @property
+    def globals(self) -> list[GlobalRef]:
+        return list(self.calls)
+
+    def add_global(self, ref: GlobalRef) -> None:
+        if ref not in self.calls and len(self.calls) < GLOBALS_CAP:
+            self.calls[ref] = set()
+        elif ref not in self.calls:
+            self._note_once(f"more than {GLOBALS_CAP} distinct globals: the rest are not listed")
+
+    def add_call(self, callee: object, opcode: str) -> None:
+        if isinstance(callee, GlobalRef):
+            self.add_global(callee)
+            self.calls.get(callee, set()).add(opcode)
+        elif len(self.indirect_calls) < INDIRECT_CAP:
+            self.indirect_calls.append(f"{opcode} on {describe(callee)}")
+
+    def _note_once(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+
+def describe(value: object) -> str:
+    if isinstance(value, Instance):
+        origin = value.origin
+        what = origin.module if origin.module.startswith("<") else origin.dotted
+        return f"an object built in the pickle ({what})"
+    if isinstance(value, GlobalRef):
+        return value.dotted
+    return "a value the scanner does not track" if value is UNKNOWN else f"a {type(value).__name__}"
+
+
+# --- buffered reading -----------------------------------------------------------------------
+
+
+class _Reader:
+    """Reads a stream in chunks; never keeps more than a chunk and one kept argument."""
+
+    def __init__(self, source: ByteSource) -> None:
+        self._source = source
+        self._buf = b""
+        self._pos = 0
+        self._base = 0  # stream offset of _buf[0]
+
+    @property
+    def offset(self) -> int:
+        return self._base + self._pos
+
+    def _fill(self) -> bool:
+        data = self._source.read(CHUNK)
+        if not data:
+            return False
+        self._base += self._pos
+        self._buf = self._buf[self._pos :] + data
+        self._pos = 0
+        return True
+
+    def at_end(self) -> bool:
+        return self._pos >= len(self._buf) and not self._fill()
+
+    def byte(self) -> int:
+        if self._pos >= len(self._buf) and not self._fill():
+            raise ParseError(f"pickle data was truncated at byte {self.offset}")
+        value = self._buf[self._pos]
+        self._pos += 1
+        return value
+
+    def take(self, size: int) -> bytes:
+        while len(self._buf) - self._pos < size:
+            if not self._fill():
+                raise ParseError(f"pickle data was truncated at byte {self.offset}")
+        data = self._buf[self._pos : self._pos + size]
+        self._pos += size
+        return data
+
+    def skip(self, size: int) -> None:
+        left = size
+        while left > 0:
+            if self._pos >= len(self._buf) and not self._fill():
+                raise ParseError(f"pickle data was truncated at byte {self.offset}")
+            step = min(left, len(self._buf) - self._pos)
+            self._pos += step
+            left -= step
+
+    def line(self) -> bytes | None:
+        """A newline-terminated argument without its newline; None when longer than KEEP_STR."""
+        kept = bytearray()
+        overflow = False
+        while True:
+            if self._pos >= len(self._buf) and not self._fill():
+                raise ParseError(f"pickle data was truncated at byte {self.offset}")
+            end = self._buf.find(b"\n", self._pos)
+            stop = len(self._buf) if end < 0 else end
+            if not overflow:
+                kept += self._buf[self._pos : stop]
+                overflow = len(kept) > KEEP_STR
+            self._pos = stop if end < 0 else end + 1
+            if end >= 0:
+                return None if overflow else bytes(kept)
+
+
+# --- argument decoding ----------------------------------------------------------------------
+
+
+def _sized(reader: _Reader, size: int, decode: Callable[[bytes], object]) -> object:
+    if size < 0:
+        raise ParseError(f"negative byte count at byte {reader.offset}")
+    if size > KEEP_STR:
+        reader.skip(size)
+        return UNKNOWN
+    return decode(reader.take(size))
+
+
+def _utf8(data: bytes) -> object:
+    try:
+        return data.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return UNKNOWN
+
+
+def _latin1(data: bytes) -> object:
+    return data.decode("latin-1")
+
+
+def _long(data: bytes) -> object:
+    return int.from_bytes(data, "little", signed=True)
+
+
+def _int_line(line: bytes | None) -> object:
+    if line is None:
+        return UNKNOWN
+    text = line.strip().rstrip(b"L")
+    if line in (b"00", b"01"):
+        return line == b"01"
+    try:
+        return int(text)
+    except ValueError:
+        return UNKNOWN
+
+
+def _quoted_string(line: bytes | None) -> object:
+    if line is None or len(line) < 2 or line[0] not in b"'\"" or line[-1] != line[0]:
+        return UNKNOWN
+    try:
+        return codecs.escape_decode(line[1:-1])[0].decode("latin-1")
+    except (ValueError, UnicodeDecodeError):
+        return UNKNOWN
+
+
+def _raw_unicode(line: bytes | None) -> object:
+    if line is None:
+        return UNKNOWN
+    try:
+        return line.decode("raw-unicode-escape")
+    except UnicodeDecodeError:
+        return UNKNOWN
+
+
+def _text_line(line: bytes | None) -> object:
+    return UNKNOWN if line is None else _utf8(line)
+
+
+def _count(reader: _Reader, width: int, signed: bool = False) -> int:
+    return int.from_bytes(reader.take(width), "little", signed=signed)
+
+
+def _read_arg(reader: _Reader, kind: str) -> object:
+    """Read one opcode argument; returns the value the scanner tracks, or UNKNOWN."""
+    simple = _SIMPLE_ARGS.get(kind)
+    if simple is not None:
+        width, signed = simple
+        return _count(reader, width, signed)
+    if kind == "float8":
+        reader.skip(8)
+        return UNKNOWN
+    sized = _SIZED_ARGS.get(kind)
+    if sized is not None:
+        width, signed, decode = sized
+        return _sized(reader, _count(reader, width, signed), decode)
+    if kind == "stringnl_noescape_pair":
+        return (_text_line(reader.line()), _text_line(reader.line()))
+    return _LINE_ARGS[kind](reader.line())
+
+
+def _skip_value(_data: bytes) -> object:
+    return UNKNOWN
+
+
+_SIMPLE_ARGS: dict[str, tuple[int, bool]] = {
+    "uint1": (1, False),
+    "uint2": (2, False),
+    "int4": (4, True),
+    "uint4": (4, False),
+    "uint8": (8, False),
+}
+_SIZED_ARGS: dict[str, tuple[int, bool, Callable[[bytes], object]]] = {
+    "long1": (1, False, _long),
+    "long4": (4, True, _long),
+    "string1": (1, False, _latin1),
+    "string4": (4, True, _latin1),
+    "bytes1": (1, False, _skip_value),
+    "bytes4": (4, False, _skip_value),
+    "bytes8": (8, False, _skip_value),
+    "bytearray8": (8, False, _skip_value),
+    "unicodestring1": (1, False, _utf8),
+    "unicodestring4": (4, False, _utf8),
+    "unicodestring8": (8, False, _utf8),
+}
+_LINE_ARGS: dict[str, Callable[[bytes | None], object]] = {
+    "decimalnl_short": _int_line,
+    "decimalnl_long": _int_line,
+    "floatnl": lambda _line: UNKNOWN,
+    "stringnl": _quoted_string,
+    "stringnl_noescape": _text_line,
+    "unicodestringnl": _raw_unicode,
+}
+
+
+# --- the symbolic stack and memo --------------------------------------------------------------
+
+
+class _Stack:
+    """The unpickler's stack with its marks. Runs of untracked values are counted, not kept,
+    and past STACK_CAP tracked values new ones are forgotten, so memory stays bounded."""
+
+    def __init__(self) -> None:
+        self._values: list[object] = []
+        self._runs: list[int] = []
+        self.size = 0
+        self.marks: list[int] = []
+        self.forgot = False
+
+    def push(self, value: object) -> None:
+        if value is not UNKNOWN and len(self._values) >= STACK_CAP:
+            value = UNKNOWN
+            self.forgot = True
+        if value is UNKNOWN and self._values and self._values[-1] is UNKNOWN:
+            self._runs[-1] += 1
+        else:
+            self._values.append(value)
+            self._runs.append(1)
+        self.size += 1
+
+    def _fence(self) -> int:
+        return self.marks[-1] if self.marks else 0
+
+    def pop(self) -> object:
+        if self.size <= self._fence():
+            raise ParseError("unpickling stack underflow")
+        return self._pop_one()
+
+    def _pop_one(self) -> object:
+        self.size -= 1
+        if self._runs[-1] > 1:
+            self._runs[-1] -= 1
+            return UNKNOWN
+        self._runs.pop()
+        return self._values.pop()
+
+    def top(self) -> object:
+        if self.size <= self._fence():
+            raise ParseError("unpickling stack underflow")
+        return self._values[-1]
+
+    def pop_mark(self) -> tuple[object, list[object] | None]:
+        """Pop everything above the last MARK: (first item, all items or None when many)."""
+        if not self.marks:
+            raise ParseError(_MARK_ERROR)
+        count = self.size - self.marks.pop()
+        if count <= KEEP_ITEMS:
+            items = [self._pop_one() for _ in range(count)]
+            items.reverse()
+            return (items[0] if items else UNKNOWN), items
+        while count > 1:
+            take = min(count - 1, self._runs[-1])
+            if take == self._runs[-1]:
+                self._values.pop()
+                self._runs.pop()
+            else:
+                self._runs[-1] -= take
+            self.size -= take
+            count -= take
+        return self._pop_one(), None
+
+    def pop_mark_or_self(self) -> None:
+        """POP: pops the mark itself when the stack is empty above it (like CPython)."""
+        if self.marks and self.marks[-1] == self.size:
+            self.marks.pop()
+            return
+        self.pop()
+
+
+def _storable(value: object) -> bool:
+    return value is not UNKNOWN
+
+
+class _Memo:
+    """The memo: tracked values by index, plus enough to know `len(memo)` for MEMOIZE."""
+
+    def __init__(self) -> None:
+        self.values: dict[int, object] = {}
+        self._dense = 0  # indexes 0.._dense-1 are all set
+        self._sparse: set[int] = set()
+        self.full = False
+
+    def __len__(self) -> int:
+        return self._dense + len(self._sparse)
+
+    def put(self, index: int, value: object) -> None:
+        self._mark_used(index)
+        if not _storable(value):
+            self.values.pop(index, None)
+        elif index in self.values or len(self.values) < MEMO_CAP:
+            self.values[index] = value
+        else:
+            self.full = True
+
+    def _mark_used(self, index: int) -> None:
+        if index < self._dense or index in self._sparse:
+            return
+        if index != self._dense:
+            if len(self._sparse) >= MEMO_KEYS_CAP:
+                raise ParseError(f"more than {MEMO_KEYS_CAP} scattered memo indexes")
+            self._sparse.add(index)
+            return
+        self._dense += 1
+        while self._dense in self._sparse:
+            self._sparse.discard(self._dense)
+            self._dense += 1
+
+    def get(self, index: object) -> object:
+        return self.values.get(index, UNKNOWN) if isinstance(index, int) else UNKNOWN
+
+
+# --- the machine ------------------------------------------------------------------------------
+
+
+_OPCODES: dict[int, pickletools.OpcodeInfo] = {ord(op.code): op for op in pickletools.opcodes}
+_JOBLIB_WRAPPERS = frozenset(
+    {
+        GlobalRef("joblib.numpy_pickle", "NumpyArrayWrapper"),
+        GlobalRef("sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper"),
+    }
+)
+_DTYPE = frozenset({GlobalRef("numpy", "dtype")})
+_TRACKED_ORIGINS = _JOBLIB_WRAPPERS | _DTYPE  # instances whose arguments and state are kept
+
+
+class _Machine:
+    """Runs one pickle's opcodes against the symbolic stack and memo."""
+
+    def __init__(self, reader: _Reader, report: PickleReport, deadline: float | None) -> None:
+        self.reader = reader
+        self.report = report
+        self.deadline = deadline
+        self.stack = _Stack()
+        self.memo = _Memo()
+        self._interned: dict[GlobalRef, Instance] = {}
+
+    def run(self) -> object:
+        """Run to STOP; returns the value on top of the stack at STOP."""
+        reader, report = self.reader, self.report
+        while True:
+            at = reader.offset
+            code = reader.byte()
+            info = _OPCODES.get(code)
+            if info is None:
+                raise ParseError(f"invalid opcode 0x{code:02x} at byte {at}")
+            report.opcodes += 1
+            if report.opcodes % DEADLINE_EVERY == 0:
+                self._check_deadline()
+            arg = _read_arg(reader, info.arg.name) if info.arg is not None else None
+            if info.name == "STOP":
+                return self.stack.top() if self.stack.size else UNKNOWN
+            handler = _HANDLERS.get(info.name)
+            if handler is not None:
+                handler(self, arg)
+            else:
+                self._generic(info)
+
+    def _check_deadline(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise ScanTimeout(f"scan timed out after {self.report.opcodes} opcodes")
+
+    def _generic(self, info: pickletools.OpcodeInfo) -> None:
+        """Stack effect from pickletools' description; results are untracked."""
+        before = [s.name for s in info.stack_before]
+        if "mark" in before:
+            self.stack.pop_mark()
+            before = before[: before.index("mark")]
+        for _ in before:
+            self.stack.pop()
+        for _ in info.stack_after:
+            self.stack.push(UNKNOWN)
+
+    def instance(self, origin: GlobalRef, args: object) -> Instance:
+        if origin in _TRACKED_ORIGINS:
+            return Instance(origin, args)
+        found = self._interned.get(origin)
+        if found is None:
+            found = self._interned[origin] = Instance(origin)
+        return found
+
+    def call(self, callee: object, args: object, opcode: str) -> None:
+        self.report.add_call(callee, opcode)
+        origin = callee if isinstance(callee, GlobalRef) else CALL_RESULT
+        self.stack.push(self.instance(origin, args))
+
+
+def _op_push_arg(machine: _Machine, arg: object) -> None:
+    machine.stack.push(arg)
+
+
+def _op_none(machine: _Machine, _arg: object) -> None:
+    machine.stack.push(None)
+
+
+def _op_true(machine: _Machine, _arg: object) -> None:
+    machine.stack.push(True)
+
+
+def _op_false(machine: _Machine, _arg: object) -> None:
+    machine.stack.push(False)
+
+
+def _op_empty_tuple(machine: _Machine, _arg: object) -> None:
+    machine.stack.push(())
+
+
+def _tuple_of(count: int) -> Callable[[_Machine, object], None]:
+    def handler(machine: _Machine, _arg: object) -> None:
+        items = [machine.stack.pop() for _ in range(count)]
+        machine.stack.push(tuple(reversed(items)))
+
+    return handler
+
+
+def _op_tuple(machine: _Machine, _arg: object) -> None:
+    _first, items = machine.stack.pop_mark()
+    machine.stack.push(UNKNOWN if items is None else tuple(items))
+
+
+def _op_empty_dict(machine: _Machine, _arg: object) -> None:
+    machine.stack.push({})
+
+
+def _set_items(target: object, items: Sequence[object] | None) -> None:
+    if not isinstance(target, dict) or "<untracked>" in target:
+        return
+    if items is None or len(target) + len(items) // 2 > KEEP_ITEMS:
+        target.clear()
+        target["<untracked>"] = True
+        return
+    for key, value in zip(items[::2], items[1::2], strict=False):
+        if isinstance(key, (str, int)):
+            target[key] = value
+
+
+def _op_dict(machine: _Machine, _arg: object) -> None:
+    _first, items = machine.stack.pop_mark()
+    built: dict[object, object] = {}
+    _set_items(built, items)
+    machine.stack.push(built)
+
+
+def _op_setitem(machine: _Machine, _arg: object) -> None:
+    value = machine.stack.pop()
+    key = machine.stack.pop()
+    _set_items(machine.stack.top(), [key, value])
+
+
+def _op_setitems(machine: _Machine, _arg: object) -> None:
+    _first, items = machine.stack.pop_mark()
+    _set_items(machine.stack.top(), items)
+
+
+def _op_mark(machine: _Machine, _arg: object) -> None:
+    machine.stack.marks.append(machine.stack.size)
+
+
+def _op_pop(machine: _Machine, _arg: object) -> None:
+    machine.stack.pop_mark_or_self()
+
+
+def _op_dup(machine: _Machine, _arg: object) -> None:
+    machine.stack.push(machine.stack.top())
+
+
+def _op_get(machine: _Machine, arg: object) -> None:
+    machine.stack.push(machine.memo.get(arg))
+
+
+def _op_put(machine: _Machine, arg: object) -> None:
+    value = machine.stack.top()
+    if isinstance(arg, int):
+        machine.memo.put(arg, value)
+
+
+def _op_memoize(machine: _Machine, _arg: object) -> None:
+    machine.memo.put(len(machine.memo), machine.stack.top())
+
+
+def _op_global(machine: _Machine, arg: object) -> None:
+    ref = _pair_ref(arg)
+    machine.report.add_global(ref)
+    machine.stack.push(ref)
+
+
+def _pair_ref(arg: object) -> GlobalRef:
+    if isinstance(arg, tuple) and len(arg) == 2:
+        module, name = arg
+        if isinstance(module, str) and isinstance(name, str):
+            return GlobalRef(module, name)
+    return UNRESOLVED
+
+
+def _op_stack_global(machine: _Machine, _arg: object) -> None:
+    name = machine.stack.pop()
+    module = machine.stack.pop()
+    ok = isinstance(module, str) and isinstance(name, str)
+    ref = GlobalRef(str(module), str(name)) if ok else UNRESOLVED
+    machine.report.add_global(ref)
+    machine.stack.push(ref)
+
+
+def _op_ext(machine: _Machine, arg: object) -> None:
+    ref = GlobalRef("<extension registry>", f"code {arg}")
+    machine.report.add_global(ref)
+    machine.stack.push(ref)
+
+
+def _op_inst(machine: _Machine, arg: object) -> None:
+    ref = _pair_ref(arg)
+    _first, items = machine.stack.pop_mark()
+    machine.call(ref, UNKNOWN if items is None else tuple(items), "INST")
+
+
+def _op_obj(machine: _Machine, _arg: object) -> None:
+    first, items = machine.stack.pop_mark()
+    if items is not None and not items:
+        raise ParseError("OBJ without a class (unpickling stack underflow)")
+    machine.call(first, UNKNOWN if items is None else tuple(items[1:]), "OBJ")
+
+
+def _op_reduce(machine: _Machine, _arg: object) -> None:
+    args = machine.stack.pop()
+    machine.call(machine.stack.pop(), args, "REDUCE")
+
+
+def _op_newobj(machine: _Machine, _arg: object) -> None:
+    args = machine.stack.pop()
+    machine.call(machine.stack.pop(), args, "NEWOBJ")
+
+
+def _op_newobj_ex(machine: _Machine, _arg: object) -> None:
+    machine.stack.pop()
+    args = machine.stack.pop()
+    machine.call(machine.stack.pop(), args, "NEWOBJ_EX")
+
+
+def _op_build(machine: _Machine, _arg: object) -> None:
+    state = machine.stack.pop()
+    target = machine.stack.top()
+    if isinstance(target, GlobalRef):
+        machine.report.add_call(target, "BUILD")
+        return
+    if not isinstance(target, Instance):
+        return
+    uses = machine.report.calls.get(target.origin)
+    if uses is not None:
+        uses.add("BUILD")
+    if target.origin in _TRACKED_ORIGINS:
+        target.state = state
+        if target.origin in _JOBLIB_WRAPPERS:
+            _skip_joblib_array(machine, target)
+
+
+def _op_persid(machine: _Machine, _arg: object) -> None:
+    machine.report.persistent_ids += 1
+    machine.stack.push(machine.instance(PERSISTENT, UNKNOWN))
+
+
+def _op_binpersid(machine: _Machine, _arg: object) -> None:
+    machine.stack.pop()
+    _op_persid(machine, None)
+
+
+def _op_nothing(_machine: _Machine, _arg: object) -> None:
+    return
+
+
+_HANDLERS: dict[str, Callable[[_Machine, object], None]] = {
+    **dict.fromkeys(
+        ("INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4"), _op_push_arg
+    ),
+    **dict.fromkeys(
+        (
+            "STRING",
+            "BINSTRING",
+            "SHORT_BINSTRING",
+            "UNICODE",
+            "BINUNICODE",
+            "SHORT_BINUNICODE",
+            "BINUNICODE8",
+        ),
+        _op_push_arg,
+    ),
+    "NONE": _op_none,
+    "NEWTRUE": _op_true,
+    "NEWFALSE": _op_false,
+    "EMPTY_TUPLE": _op_empty_tuple,
+    "TUPLE1": _tuple_of(1),
+    "TUPLE2": _tuple_of(2),
+    "TUPLE3": _tuple_of(3),
+    "TUPLE": _op_tuple,
+    "EMPTY_DICT": _op_empty_dict,
+    "DICT": _op_dict,
+    "SETITEM": _op_setitem,
+    "SETITEMS": _op_setitems,
+    "MARK": _op_mark,
+    "POP": _op_pop,
+    "DUP": _op_dup,
+    **dict.fromkeys(("GET", "BINGET", "LONG_BINGET"), _op_get),
+    **dict.fromkeys(("PUT", "BINPUT", "LONG_BINPUT"), _op_put),
+    "MEMOIZE": _op_memoize,
+    "GLOBAL": _op_global,
+    "STACK_GLOBAL": _op_stack_global,
+    **dict.fromkeys(("EXT1", "EXT2", "EXT4"), _op_ext),
+    "INST": _op_inst,
+    "OBJ": _op_obj,
+    "REDUCE": _op_reduce,
+    "NEWOBJ": _op_newobj,
+    "NEWOBJ_EX": _op_newobj_ex,
+    "BUILD": _op_build,
+    "PERSID": _op_persid,
+    "BINPERSID": _op_binpersid,
+    "PROTO": _op_nothing,
+    "FRAME": _op_nothing,
+}
+
+
+# --- joblib: raw array data inside the pickle stream ---------------------------------------
+
+
+def _skip_joblib_array(machine: _Machine, wrapper: Instance) -> None:
+    """joblib writes a NumpyArrayWrapper's array bytes right after its BUILD opcode (or, for
+    object arrays, a nested pickle): skip them, or scan the nested pickle."""
+    state = wrapper.state
+    if not isinstance(state, dict):
+        raise ParseError("joblib array wrapper without a readable state")
+    count = _element_count(state.get("shape"))
+    info = _dtype_info(state.get("dtype"))
+    if count is None or info is None:
+        raise ParseError("joblib array wrapper with an unreadable shape or dtype")
+    itemsize, has_object = info
+    if has_object:
+        _Machine(machine.reader, machine.report, machine.deadline).run()
+        return
+    if state.get("numpy_array_alignment_bytes") not in (None, UNKNOWN):
+        machine.reader.skip(machine.reader.byte())
+    machine.reader.skip(count * itemsize)
+
+
+def _element_count(shape: object) -> int | None:
+    if not isinstance(shape, tuple) or not all(isinstance(n, int) and n >= 0 for n in shape):
+        return None
+    return math.prod(n for n in shape if isinstance(n, int))
+
+
+_DTYPE_STR = re.compile(r"^[<>|=]?([a-zA-Z])(\d*)")
+
+
+def _dtype_info(value: object) -> tuple[int, bool] | None:
+    """(itemsize, holds Python objects) of a numpy.dtype built in the pickle, if known."""
+    if not isinstance(value, Instance) or value.origin not in _DTYPE:
+        return None
+    args, state = value.args, value.state
+    if not isinstance(args, tuple) or not args or not isinstance(args[0], str):
+        return None
+    match = _DTYPE_STR.match(args[0])
+    if match is None:
+        return None
+    kind, digits = match.groups()
+    if kind == "O":
+        return 8, True
+    if kind == "V":
+        return _void_info(state)
+    return (int(digits), False) if digits else None
+
+
+def _void_info(state: object) -> tuple[int, bool] | None:
+    if not isinstance(state, tuple) or len(state) < 6 or not isinstance(state[5], int):
+        return None
+    fields = state[4]
+    has_object = False
+    if isinstance(fields, dict):
+        for spec in fields.values():
+            inner = _dtype_info(spec[0]) if isinstance(spec, tuple) and spec else None
+            has_object = has_object or inner is None or inner[1]
+    return state[5], has_object
+
+
+# --- driving several pickles ----------------------------------------------------------------
+
+
+def scan_pickles(
+    source: ByteSource,
+    deadline: float | None = None,
+    max_pickles: int | None = None,
+    report: PickleReport | None = None,
+) -> PickleReport:
+    """Scan the pickles in `source`, one after another, as repeated `pickle.load` calls would.
+
+    The first pickle must parse to its STOP, or `report.error` says why. Data after it is
+    scanned as further pickles; when that data is not a pickle, a note says so. A legacy
+    PyTorch file (magic number first) is read as its five pickles.
+    """
+    reader = _Reader(source)
+    report = PickleReport() if report is None else report
+    limit = max_pickles
+    while limit is None or report.pickles < limit:
+        if reader.at_end():
+            if report.pickles == 0:
+                report.error = "empty file"
+            break
+        start = reader.offset
+        try:
+            top = _Machine(reader, report, deadline).run()
+        except ParseError as exc:
+            _record_error(report, start, str(exc))
+            break
+        finally:
+            report.bytes_read = reader.offset
+        report.pickles += 1
+        if report.pickles == 1 and top == TORCH_LEGACY_MAGIC and limit is None:
+            limit = TORCH_LEGACY_PICKLES
+    return report
+
+
+def _record_error(report: PickleReport, start: int, message: str) -> None:
+    if report.pickles == 0:
+        report.error = message
+    else:
+        report.notes.append(
+            f"the {report.pickles} pickle(s) were followed by data at byte {start} that is "
+            f"not a complete pickle ({message}); it was scanned as far as it parses"
+        )
+
+
+# --- classification ---------------------------------------------------------------------------
+
+
+class Verdict(str, enum.Enum):
+    SAFE = "safe"
+    UNKNOWN = "unknown"
+    DANGEROUS = "dangerous"
+
+
+def canonical_pair(ref: GlobalRef) -> tuple[str, str]:
+    """The Python 3 name of a global: Python 2 names (`__builtin__`, `copy_reg`) mapped as
+    the unpickler's fix_imports would."""
+    pair = (ref.module, ref.name)
+    if pair in NAME_MAPPING:
+        return NAME_MAPPING[pair]
+    return IMPORT_MAPPING.get(ref.module, ref.module), ref.name
+
+
+def canonical(ref: GlobalRef) -> str:
+    module, name = canonical_pair(ref)
+    return f"{module}.{name}"
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+# Always dangerous: modules whose import already reaches code execution, processes, files,
+# the network, or the import system, whatever name is taken from them.
+_DANGEROUS_MODULES = frozenset(
+    _words("""os posix nt subprocess _posixsubprocess pty runpy webbrowser socket _socket
+    socketserver ssl shutil importlib sys ctypes _ctypes multiprocessing _multiprocessing
+    concurrent code codeop commands popen2 pdb bdb timeit profile cProfile trace doctest
+    pydoc pkgutil zipimport imp marshal pickle _pickle cPickle dill cloudpickle shelve
+    asyncio http urllib urllib2 urllib3 httplib ftplib smtplib telnetlib poplib imaplib
+    nntplib xmlrpc xmlrpclib requests httpx aiohttp pip setuptools distutils ensurepip venv
+    io _io fileinput tempfile signal _thread thread types mmap tarfile zipfile sqlite3
+    logging.config numpy.testing numpy.f2py numpy.distutils numpy.ctypeslib torch.hub
+    torch.utils.cpp_extension torch.package torch.serialization pandas.io.pickle
+    pandas.core.computation""")
+)
+# Dangerous names within otherwise unremarkable modules.
+_DANGEROUS_NAMES: dict[str, frozenset[str]] = {
+    "builtins": frozenset(
+        _words("""eval exec execfile compile __import__ getattr setattr delattr open input
+        raw_input breakpoint globals locals vars apply file reload exit quit help
+        memoryview""")
+    ),
+    "operator": frozenset({"attrgetter", "methodcaller", "call"}),
+    "_operator": frozenset({"attrgetter", "methodcaller", "call"}),
+    **dict.fromkeys(("codecs", "gzip", "bz2", "lzma"), frozenset({"open", "EncodedFile"})),
+    "torch": frozenset({"load"}),
+    "torch.storage": frozenset({"_load_from_bytes"}),
+    "torch.jit": frozenset(
+        {"load", "CompilationUnit", "script", "trace", "_load_for_lite_interpreter"}
+    ),
+    "numpy": frozenset({"load", "fromfile", "loadtxt", "genfromtxt"}),
+    "numpy.lib.npyio": frozenset({"load", "loadtxt", "genfromtxt"}),
+    "numpy.lib.format": frozenset({"read_array", "open_memmap"}),
+    "pandas": frozenset({"read_pickle", "eval"}),
+    "joblib": frozenset({"load"}),
+    "joblib.numpy_pickle": frozenset({"load"}),
+    "yaml": frozenset(
+        {"load", "unsafe_load", "full_load", "load_all", "unsafe_load_all", "full_load_all"}
+    ),
+}
+# A name part that reaches one of these is dangerous wherever it starts (`posixpath.os.system`,
+# `collections._sys.modules`, `Foo.__init__.__globals__`).
+_DANGEROUS_ATTRS = frozenset(
+    _words("""system popen popen2 popen3 popen4 spawn spawnl spawnle spawnlp spawnv spawnve spawnvp
+    execv execve execvp execl eval exec execfile getattr setattr delattr __import__
+    check_output check_call startfile load_module""")
+)
+_DANGEROUS_TOPS = frozenset(m.split(".")[0] for m in _DANGEROUS_MODULES) | {"builtins"}
+# A module that imported one of these exposes it as an attribute (`pathlib.os`, `x._sys`).
+_MODULE_ALIASES = frozenset(
+    _words("""os posix nt sys subprocess builtins importlib shutil socket pty runpy ctypes marshal
+    pickle types""")
+)
+
+# Known safe: constructors of plain data (containers, numbers, dates), numpy array and
+# dtype reconstruction, torch tensor/storage rebuild functions and dtypes, and the helpers
+# the pickle protocol itself emits (copyreg). None of them runs code chosen by the pickle.
+_SAFE_EXACT = frozenset(
+    [
+        *(
+            f"builtins.{n}"
+            for n in _words("""set frozenset slice complex bytearray bytes object range int float
+            str list dict tuple bool Ellipsis NotImplemented""")
+        ),
+        "copyreg._reconstructor",
+        "copyreg.__newobj__",
+        "copyreg.__newobj_ex__",
+        "_codecs.encode",
+        "collections.OrderedDict",
+        "collections.defaultdict",
+        "collections.Counter",
+        "collections.deque",
+        "datetime.date",
+        "datetime.datetime",
+        "datetime.time",
+        "datetime.timedelta",
+        "datetime.timezone",
+        "decimal.Decimal",
+        "fractions.Fraction",
+        "uuid.UUID",
+        "functools.partial",
+        "re._compile",
+        "array.array",
+        "array._array_reconstructor",
+        *(
+            f"pathlib.{n}"
+            for n in _words("Path PosixPath WindowsPath PurePath PurePosixPath PureWindowsPath")
+        ),
+        # numpy
+        *(
+            f"{m}.{n}"
+            for m in ("numpy.core.multiarray", "numpy._core.multiarray")
+            for n in ("_reconstruct", "scalar")
+        ),
+        "numpy.core.numeric._frombuffer",
+        "numpy._core.numeric._frombuffer",
+        "numpy.ndarray",
+        "numpy.dtype",
+        "numpy.ma.core._mareconstruct",
+        "numpy.ma.core.MaskedArray",
+        "numpy.ma.MaskedArray",
+        "numpy.ma.core.MaskedConstant",
+        *(
+            f"numpy.random._pickle.{n}"
+            for n in ("__randomstate_ctor", "__bit_generator_ctor", "__generator_ctor")
+        ),
+        "numpy.random.mtrand.RandomState",
+        "numpy.random._generator.Generator",
+        "numpy.random._mt19937.MT19937",
+        "numpy.random._pcg64.PCG64",
+        "numpy.random._pcg64.PCG64DXSM",
+        "numpy.random._philox.Philox",
+        "numpy.random._sfc64.SFC64",
+        "numpy.random.bit_generator.SeedSequence",
+        *(
+            f"numpy.{n}"
+            for n in _words("""bool_ bool int8 int16 int32 int64 uint8 uint16 uint32 uint64 float16
+            float32 float64 longdouble complex64 complex128 clongdouble str_ bytes_ void
+            object_ datetime64 timedelta64 intc uintc intp uintp longlong ulonglong half
+            single double csingle cdouble byte ubyte short ushort int_ uint float_ complex_
+            unicode_ string_""")
+        ),
+        # torch
+        *(
+            f"torch._utils.{n}"
+            for n in _words("""_rebuild_tensor _rebuild_tensor_v2 _rebuild_tensor_v3
+            _rebuild_parameter _rebuild_parameter_with_state _rebuild_qtensor
+            _rebuild_sparse_tensor _rebuild_nested_tensor _rebuild_device_tensor_from_numpy
+            _rebuild_device_tensor_from_cpu_tensor _rebuild_meta_tensor_no_storage
+            _rebuild_wrapper_subclass""")
+        ),
+        "torch._tensor._rebuild_from_type",
+        "torch._tensor._rebuild_from_type_v2",
+        "torch.serialization._get_layout",
+        "torch.storage.UntypedStorage",
+        "torch.storage.TypedStorage",
+        "torch.storage._TypedStorage",
+        "torch.nn.parameter.Parameter",
+        "torch.nn.parameter.UninitializedParameter",
+        "torch.nn.parameter.Buffer",
+        *(
+            f"torch.{n}"
+            for n in _words("""Size Tensor device dtype layout memory_format strided sparse_coo
+            sparse_csr sparse_csc sparse_bsr sparse_bsc _mkldnn contiguous_format
+            channels_last channels_last_3d preserve_format""")
+        ),
+        *(
+            f"torch.jit._pickle.{n}"
+            for n in _words("""build_intlist build_floatlist build_boollist build_tensorlist
+            build_doublelist build_tensor_from_id restore_type_tag""")
+        ),
+        # joblib's array wrapper (its raw data is skipped by the scanner)
+        "joblib.numpy_pickle.NumpyArrayWrapper",
+        "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
+        # pandas helpers that rebuild frames, indexes and blocks from plain data
+        "pandas.core.indexes.base._new_Index",
+        "pandas._libs.internals._unpickle_block",
+        "pandas._libs.internals.BlockPlacement",
+        "pandas.core.internals.blocks.new_block",
+        "pandas._libs.tslibs.timestamps._unpickle_timestamp",
+        "pandas._libs.tslibs.timestamps.Timestamp",
+        "pandas._libs.tslibs.timedeltas._timedelta_unpickle",
+        "pandas._libs.tslibs.nattype.__nat_unpickle",
+        "pandas._libs.arrays.__pyx_unpickle_NDArrayBacked",
+    ]
+)
+_NUMPY_UFUNCS = frozenset(
+    _words(
+        """abs absolute acos acosh add arccos arccosh arcsin arcsinh arctan arctan2 arctanh
+        asin asinh atan atan2 atanh bitwise_and bitwise_count bitwise_invert
+        bitwise_left_shift bitwise_not bitwise_or bitwise_right_shift bitwise_xor cbrt ceil
+        conj conjugate copysign cos cosh deg2rad degrees divide divmod equal exp exp2 expm1
+        fabs float_power floor floor_divide fmax fmin fmod frexp gcd greater greater_equal
+        heaviside hypot invert isfinite isinf isnan isnat lcm ldexp left_shift less less_equal
+        log log10 log1p log2 logaddexp logaddexp2 logical_and logical_not logical_or
+        logical_xor matmul matvec maximum minimum mod modf multiply negative nextafter
+        not_equal positive pow power rad2deg radians reciprocal remainder right_shift rint sign
+        signbit sin sinh spacing sqrt square subtract tan tanh true_divide trunc vecdot vecmat"""
+    )
+)
+_CLASS_NAME = re.compile(r"^_?[A-Z][A-Za-z0-9_]*$")
+_TORCH_DTYPE = re.compile(
+    r"^(u?int\d+|float\d+\w*|bfloat16|complex\d+|bool|half|float|double|long|int|short"
+    r"|cfloat|cdouble|chalf|q?u?int\d+x?\d*|[A-Z][A-Za-z0-9]*Storage)$"
+)
+_SCIPY_SPARSE = frozenset(
+    f"{kind}_{shape}"
+    for kind in _words("csr csc coo bsr lil dok dia")
+    for shape in ("matrix", "array")
+)
+_PANDAS_HELPER = re.compile(r"^_+(new_\w*Index|\w*unpickle\w*)$")
+_PANDAS_IO_CLASSES = frozenset({"ExcelWriter", "ExcelFile", "HDFStore"})
+_CYTHON_UNPICKLE = re.compile(r"^__pyx_unpickle_\w+$")
+_DATA_LIBRARIES = ("numpy", "pandas", "sklearn", "scipy")
+
+
+def _in_modules(module: str, modules: Iterable[str]) -> bool:
+    return any(module == m or module.startswith(m + ".") for m in modules)
+
+
+def _is_dunder(part: str) -> bool:
+    return len(part) > 4 and part.startswith("__") and part.endswith("__")
+
+
+def is_dangerous(module: str, name: str) -> bool:
+    """Whether importing `module.name` (a canonical name) reaches code execution or I/O."""
+    parts = name.split(".")
+    if _in_modules(module, _DANGEROUS_MODULES):
+        return True
+    if parts[0] in _DANGEROUS_NAMES.get(module, frozenset()):
+        return True
+    if any(p in _DANGEROUS_ATTRS or _is_dunder(p) for p in parts):
+        return True
+    if len(parts) > 1:
+        return any(p.lstrip("_") in _DANGEROUS_TOPS for p in parts[1:])
+    return name.lstrip("_") in _MODULE_ALIASES
+
+
+def _safe_class(module: str, name: str) -> bool:
+    """Classes (CamelCase names) of scikit-learn, torch.nn modules, numpy DTypes and pandas'
+    data structures: constructing them and setting their state runs no chosen code."""
+    if not _CLASS_NAME.match(name):
+        return False
+    if _in_modules(module, ("sklearn",)):
+        return not _in_modules(module, ("sklearn.externals",))
+    if _in_modules(module, ("pandas",)):
+        banned = ("pandas.io", "pandas.core.computation", "pandas.plotting")
+        return not _in_modules(module, banned) and name not in _PANDAS_IO_CLASSES
+    return _in_modules(module, ("torch.nn.modules", "numpy.dtypes"))
+
+
+def _safe_function(module: str, name: str) -> bool:
+    """Functions that only compute or rebuild data: numpy ufuncs, scikit-learn metrics and
+    feature-selection scores, pandas' and Cython's unpickle helpers, torch dtypes."""
+    if module == "numpy" and name in _NUMPY_UFUNCS:
+        return True
+    if module == "torch" and _TORCH_DTYPE.match(name):
+        return True
+    if _in_modules(module, ("sklearn.metrics", "sklearn.feature_selection")):
+        return name.islower() and not name.startswith("_")
+    if _in_modules(module, ("pandas",)) and _PANDAS_HELPER.match(name):
+        return not _in_modules(module, ("pandas.io",))
+    return _in_modules(module, _DATA_LIBRARIES) and bool(_CYTHON_UNPICKLE.match(name))
+
+
+def _safe_by_rule(module: str, name: str) -> bool:
+    """Whole families, never a name that walks attributes (`Class.attr`); see the helpers.
+    scipy.sparse matrices and TorchScript's own `__torch__` classes are safe too."""
+    if "." in name:
+        return False
+    if _safe_class(module, name) or _safe_function(module, name):
+        return True
+    if _in_modules(module, ("scipy.sparse",)) and name in _SCIPY_SPARSE:
+        return True
+    return _in_modules(module, ("__torch__",))
+
+
+@dataclass(frozen=True)
+class Allowlist:
+    """The built-in allowlist plus the policy's `allow_globals` (exact names or globs).
+
+    An exact entry the user names wins even over the danger list (a conscious decision);
+    a glob never allows a dangerous global, nor a name that walks attributes via dunders."""
+
+    extra: tuple[str, ...] = ()
+
+    def classify(self, ref: GlobalRef) -> Verdict:
+        if ref.module.startswith("<"):
+            return Verdict.UNKNOWN
+        module, name = canonical_pair(ref)
+        full = f"{module}.{name}"
+        exact = {p for p in self.extra if not _has_glob(p)}
+        if full in _SAFE_EXACT or full in exact or ref.dotted in exact:
+            return Verdict.SAFE
+        if is_dangerous(module, name):
+            return Verdict.DANGEROUS
+        if _safe_by_rule(module, name):
+            return Verdict.SAFE
+        globs = [p for p in self.extra if _has_glob(p)]
+        if any(fnmatch.fnmatchcase(full, p) for p in globs):
+            return Verdict.SAFE
+        return Verdict.UNKNOWN
+
+
+def _has_glob(pattern: str) -> bool:
+    return any(c in pattern for c in "*?[")

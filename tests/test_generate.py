@@ -1,0 +1,665 @@
+"""`mlgate init` / `mlgate generate`: pipelines for a matrix of repo shapes, checked by the real
+validators (check-jsonschema's SchemaStore schemas, actionlint with shellcheck, zizmor offline
+in its default and pedantic personas), plus hardening invariants, determinism and drift.
+
+Every shape is generated first; each validator then runs once over all the files (a
+session fixture), and the tests assert per file.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mlgate import __version__
+from mlgate.cli import run_main
+from mlgate.config import load_config
+from mlgate.detect import INSTALL_TOOLS, PYTHON_VERSIONS
+from mlgate.generate import TARGETS
+from mlgate.generate.github import load_pins
+from mlgate.generate.gitlab import load_images
+from mlgate.generate.install import RECIPES
+from mlgate.generate.render import templates_dir
+
+from .conftest import EXAMPLES, git_init, run_cli, write
+
+GITHUB = ".github/workflows/mlgate.yml"
+GITHUB_TRAIN = ".github/workflows/mlgate-train.yml"
+GITLAB = ".gitlab-ci.yml"
+BIN = Path(sys.executable).parent
+
+
+def mlgate(*args: str | Path) -> tuple[int, str, str]:
+    """Run the CLI in-process (the same entry point as the console script)."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = run_main([str(a) for a in args])
+    return code, out.getvalue(), err.getvalue()
+
+
+# --- repo shapes ----------------------------------------------------------------------------
+
+PYPROJECT = (
+    '[project]\nname = "shape"\nversion = "0.1.0"\nrequires-python = ">=3.10"\n'
+    '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+)
+MARKED_TESTS = (
+    "import pytest\n\n@pytest.mark.data\ndef test_rows(): ...\n\n"
+    "@pytest.mark.model\ndef test_accuracy(): ...\n"
+)
+
+
+def _requirements(root: Path) -> None:
+    write(root, "requirements.txt", "scikit-learn==1.5.2\n")
+    write(root, "train.py", "print('train')\n")
+
+
+def _uv(root: Path) -> None:
+    write(root, "pyproject.toml", PYPROJECT)
+    write(root, "uv.lock", "version = 1\n")
+    write(root, "src/shape/__init__.py", "")
+
+
+def _poetry(root: Path) -> None:
+    write(
+        root,
+        "pyproject.toml",
+        '[tool.poetry]\nname = "shape"\nversion = "0.1.0"\n'
+        '[tool.poetry.dependencies]\npython = "~3.11"\n'
+        '[build-system]\nrequires = ["poetry-core"]\nbuild-backend = "poetry.core.masonry.api"\n',
+    )
+    write(root, "poetry.lock", "# lock\n")
+    write(root, "shape/__init__.py", "")
+
+
+def _dvc_notebooks(root: Path) -> None:
+    write(root, "requirements.txt", "dvc==3.55.2\npandas==2.2.3\n")
+    write(root, "dvc.yaml", "stages:\n  train:\n    cmd: python train.py\n")
+    write(root, "data/raw.csv.dvc", "outs:\n- path: raw.csv\n")
+    write(root, "notebooks/explore.ipynb", json.dumps({"cells": [], "nbformat": 4}))
+    write(root, "train.py", "print('train')\n")
+
+
+def _marked_tests(root: Path) -> None:
+    write(root, "requirements.txt", "pandas==2.2.3\n")
+    write(root, "tests/test_quality.py", MARKED_TESTS)
+    write(root, "data/train.csv", "a,b\n1,2\n")
+    write(root, "models/model.onnx", "onnx")
+
+
+def _pdm(root: Path) -> None:
+    write(root, "pyproject.toml", PYPROJECT + "[tool.pdm]\n")
+    write(root, "pdm.lock", "# lock\n")
+
+
+def _conda(root: Path) -> None:
+    write(root, "environment.yml", "name: shape\ndependencies: [python=3.11, numpy]\n")
+    write(root, "analysis.py", "print(1)\n")
+
+
+def _no_python(root: Path) -> None:
+    write(root, "README.md", "# documentation only\n")
+
+
+def _example(name: str) -> Callable[[Path], None]:
+    def build(root: Path) -> None:
+        shutil.copytree(EXAMPLES / name, root, dirs_exist_ok=True)
+
+    return build
+
+
+@dataclass(frozen=True)
+class Shape:
+    build: Callable[[Path], None]
+    level: int
+    init_args: tuple[str, ...] = ()
+
+
+SHAPES: dict[str, Shape] = {
+    "requirements-level0": Shape(_requirements, 0),
+    "requirements-level1": Shape(_requirements, 1),
+    "requirements-level2": Shape(_requirements, 2),
+    "uv-lock": Shape(_uv, 1),
+    "poetry": Shape(_poetry, 2),
+    "pdm": Shape(_pdm, 0),
+    "dvc-notebooks": Shape(_dvc_notebooks, 1),
+    "data-model-tests": Shape(_marked_tests, 2),
+    "conda": Shape(_conda, 1),
+    "no-python": Shape(_no_python, 0),
+    # the examples carry a .mlgate.yml and a policy of their own: init replaces them
+    "example-churn-model": Shape(_example("churn-model"), 2, ("--force",)),
+    "example-insecure-ml": Shape(_example("insecure-ml"), 1),
+}
+SHARDED = "requirements-level2-sharded"
+
+
+@dataclass(frozen=True)
+class Generated:
+    root: Path
+    init_output: str
+    files: dict[str, Path]  # repo-relative path -> file
+
+    def text(self, rel: str) -> str:
+        return self.files[rel].read_text(encoding="utf-8")
+
+    def load(self, rel: str) -> Any:
+        return yaml.safe_load(self.text(rel))
+
+
+@dataclass(frozen=True)
+class Validation:
+    schema_github: list[dict[str, Any]]
+    schema_gitlab: list[dict[str, Any]]
+    actionlint: list[dict[str, Any]]
+    zizmor: dict[str, list[dict[str, Any]]]  # persona -> findings
+
+    def about(self, findings: list[dict[str, Any]], path: Path) -> list[dict[str, Any]]:
+        return [f for f in findings if str(path) in json.dumps(f)]
+
+
+def _generate_shape(base: Path, name: str, shape: Shape) -> Generated:
+    root = base / name
+    root.mkdir()
+    shape.build(root)
+    git_init(root)
+    code, out, err = mlgate(
+        "init", root, "--ci", "both", "--level", str(shape.level), *shape.init_args
+    )
+    assert code == 0, err
+    files = {
+        rel: root / rel
+        for rel in (GITHUB, GITHUB_TRAIN, GITLAB, ".mlgate.yml", ".mlgate/policy.yml")
+    }
+    return Generated(root, out + err, {rel: p for rel, p in files.items() if p.is_file()})
+
+
+def _generate_sharded(base: Path) -> Generated:
+    root = base / SHARDED
+    root.mkdir()
+    _requirements(root)
+    git_init(root)
+    assert mlgate("init", root, "--ci", "both", "--level", "2")[0] == 0
+    config = root / ".mlgate.yml"
+    config.write_text(config.read_text().replace("shards: 1", "shards: 3"))
+    for ci in TARGETS:
+        code, _, err = mlgate("generate", root, "--ci", ci)
+        assert code == 0, err
+    files = {rel: root / rel for rel in (GITHUB, GITHUB_TRAIN, GITLAB)}
+    return Generated(root, "", files)
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Generated]:
+    base = tmp_path_factory.mktemp("shapes")
+    shapes = {name: _generate_shape(base, name, shape) for name, shape in SHAPES.items()}
+    shapes[SHARDED] = _generate_sharded(base)
+    return shapes
+
+
+def _tool(name: str) -> str:
+    found = BIN / name
+    if found.is_file():
+        return str(found)
+    on_path = shutil.which(name)
+    if on_path is None:
+        pytest.fail(f"{name} is not installed: pip install -e '.[dev]'")
+    return on_path
+
+
+def _run(argv: list[str], ok: tuple[int, ...]) -> str:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "NO_COLOR": "1"}
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env, timeout=600)
+    assert done.returncode in ok, f"{argv[0]} exited {done.returncode}: {done.stderr[-2000:]}"
+    return done.stdout
+
+
+def _schema_errors(schema: str, files: list[Path]) -> list[dict[str, Any]]:
+    out = _run(
+        [_tool("check-jsonschema"), "-o", "json", "--builtin-schema", schema, *map(str, files)],
+        (0, 1),
+    )
+    report = json.loads(out)
+    return [*report["errors"], *report.get("parse_errors", [])]
+
+
+def _zizmor(persona: str, files: list[Path]) -> list[dict[str, Any]]:
+    # exit 0: no findings; 10-14: findings (by highest severity)
+    argv = [_tool("zizmor"), "--offline", "--no-config", "--no-ignores", "--persona", persona]
+    out = _run([*argv, "--format", "json", *map(str, files)], (0, 10, 11, 12, 13, 14))
+    return list(json.loads(out or "[]"))
+
+
+@pytest.fixture(scope="session")
+def validation(generated: dict[str, Generated]) -> Validation:
+    github = [
+        g.files[rel] for g in generated.values() for rel in (GITHUB, GITHUB_TRAIN) if rel in g.files
+    ]
+    gitlab = [g.files[GITLAB] for g in generated.values()]
+    _tool("shellcheck")  # actionlint checks run: scripts with it when it is on PATH
+    lint = _run([_tool("actionlint"), "-format", "{{json .}}", *map(str, github)], (0, 1))
+    return Validation(
+        schema_github=_schema_errors("vendor.github-workflows", github),
+        schema_gitlab=_schema_errors("vendor.gitlab-ci", gitlab),
+        actionlint=json.loads(lint or "[]"),
+        zizmor={persona: _zizmor(persona, github) for persona in ("regular", "pedantic")},
+    )
+
+
+ALL_SHAPES = [*SHAPES, SHARDED]
+
+
+# --- the four validators, per shape ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", ALL_SHAPES)
+def test_github_workflows_pass_every_validator(
+    shape: str, generated: dict[str, Generated], validation: Validation
+) -> None:
+    for rel in (GITHUB, GITHUB_TRAIN):
+        if rel not in generated[shape].files:
+            continue
+        path = generated[shape].files[rel]
+        assert validation.about(validation.schema_github, path) == []
+        assert validation.about(validation.actionlint, path) == []
+        for persona, findings in validation.zizmor.items():
+            assert validation.about(findings, path) == [], persona
+
+
+@pytest.mark.parametrize("shape", ALL_SHAPES)
+def test_gitlab_pipeline_is_valid(
+    shape: str, generated: dict[str, Generated], validation: Validation
+) -> None:
+    path = generated[shape].files[GITLAB]
+    assert validation.about(validation.schema_gitlab, path) == []
+
+
+def test_validators_really_find_problems(tmp_path: Path) -> None:
+    """The same invocations report a known-bad workflow (so zero findings means something)."""
+    bad = write(
+        tmp_path,
+        "bad.yml",
+        "on: pull_request_target\npermissions: write-all\njobs:\n  a:\n    runs-on: ubuntu-24.04\n"
+        "    steps:\n      - uses: actions/checkout@v4\n"
+        "      - run: echo ${{ github.event.pull_request.title }} $X\n",
+    )
+    assert json.loads(_run([_tool("actionlint"), "-format", "{{json .}}", str(bad)], (0, 1)))
+    assert _zizmor("regular", [bad])
+    assert _schema_errors("vendor.gitlab-ci", [bad])
+
+
+# --- hardening invariants -------------------------------------------------------------------
+
+USES = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
+
+
+def _steps(workflow: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for job_id, job in workflow["jobs"].items():
+        for step in job["steps"]:
+            yield job_id, step
+
+
+def _uses_lines(text: str) -> list[str]:
+    return [line.split("uses:", 1)[1].strip() for line in text.splitlines() if "uses:" in line]
+
+
+@pytest.mark.parametrize("shape", ALL_SHAPES)
+def test_github_hardening(shape: str, generated: dict[str, Generated]) -> None:
+    for rel in (GITHUB, GITHUB_TRAIN):
+        if rel not in generated[shape].files:
+            continue
+        text, flow = generated[shape].text(rel), generated[shape].load(rel)
+        assert flow["permissions"] == {}
+        triggers = flow[True]  # YAML 1.1 reads the key `on` as True
+        assert "pull_request_target" not in triggers
+        assert set(flow["concurrency"]) == {"group", "cancel-in-progress"}
+        assert all(USES.match(u) for u in _uses_lines(text)), _uses_lines(text)
+        for job_id, job in flow["jobs"].items():
+            assert isinstance(job["timeout-minutes"], int), job_id
+            assert "write" not in job["permissions"].values() or job_id == "code-scanning"
+        for job_id, step in _steps(flow):
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False, job_id
+            assert "${{" not in step.get("run", ""), (job_id, step["run"])
+    main = generated[shape].load(GITHUB)
+    assert main[True]["pull_request"] is None
+    assert main["concurrency"]["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
+    assert main["jobs"]["code-scanning"]["permissions"]["security-events"] == "write"
+
+
+IMAGE = re.compile(
+    r"^[\w./-]+:\d+\.\d+\.\d+[\w.-]*(@sha256:[0-9a-f]{64})?$|^[\w./-]+@sha256:[0-9a-f]{64}$"
+)
+
+
+@pytest.mark.parametrize("shape", ALL_SHAPES)
+def test_gitlab_hardening(shape: str, generated: dict[str, Generated]) -> None:
+    pipeline = generated[shape].load(GITLAB)
+    text = generated[shape].text(GITLAB)
+    assert not re.search(r"^\s*(only|except):", text, re.MULTILINE)
+    assert IMAGE.match(pipeline["default"]["image"])
+    jobs = {k: v for k, v in pipeline.items() if k.startswith("mlgate-")}
+    assert "mlgate-decide" in jobs
+    for name, job in jobs.items():
+        assert job["rules"] and isinstance(job["interruptible"], bool), name
+        assert re.fullmatch(r"\d+m", job["timeout"]), name
+        assert job["interruptible"] is (name != "mlgate-deploy")
+        if "artifacts" in job:
+            assert job["artifacts"]["expire_in"], name
+    reports = jobs["mlgate-decide"]["artifacts"]["reports"]
+    assert set(reports) == {"sast", "dependency_scanning", "junit"}
+
+
+# --- what the pipeline does -----------------------------------------------------------------
+
+
+def _gate_job_ids(flow: dict[str, Any]) -> list[str]:
+    return [j for j in flow["jobs"] if j not in {"decide", "code-scanning", "deploy"}]
+
+
+def test_gate_jobs_decide_and_upload(generated: dict[str, Generated]) -> None:
+    flow = generated["requirements-level0"].load(GITHUB)
+    gates = _gate_job_ids(flow)
+    assert {"sast", "deps"} <= set(gates)
+    assert flow["jobs"]["decide"]["needs"] == gates
+    sast_run = next(s["run"] for _, s in _steps(flow) if "mlgate run" in s.get("run", ""))
+    assert (
+        sast_run == "mlgate run . sast --env production --format json --output mlgate-reports/sast"
+    )
+    merge = flow["jobs"]["decide"]["steps"][-2]["run"]
+    assert "mlgate merge \\\n  mlgate-reports/*/mlgate.json" in merge
+    for fmt in ("sarif", "gitlab", "junit", "markdown", "json"):
+        assert f"--format {fmt}" in merge
+    assert "--output mlgate-out" in merge and "--env production" in merge
+    upload = flow["jobs"]["code-scanning"]["steps"][-1]
+    assert upload["uses"].startswith("github/codeql-action/upload-sarif@")
+    assert upload["with"]["sarif_file"] == "mlgate-out/mlgate.sarif"
+    assert "deploy" not in flow["jobs"]
+    assert GITHUB_TRAIN not in generated["requirements-level0"].files
+
+
+def test_level_1_adds_continuous_training(generated: dict[str, Generated]) -> None:
+    train = generated["requirements-level1"].load(GITHUB_TRAIN)
+    assert train[True]["schedule"] and "workflow_dispatch" in train[True]
+    assert train[True]["push"]["paths"] == ["data/**", "**.dvc", "dvc.lock"]
+    steps = train["jobs"]["train"]["steps"]
+    runs = [s.get("run", "") for s in steps]
+    assert "python train.py\n" in runs  # a root train.py is the default train_command
+    assert any(r.startswith("mlgate run . data model --env production") for r in runs)
+    assert "deploy" not in generated["requirements-level1"].load(GITHUB)["jobs"]
+    gitlab = generated["requirements-level1"].load(GITLAB)
+    rules = gitlab["mlgate-train"]["rules"]
+    assert {"if": '$CI_PIPELINE_SOURCE == "schedule"'} in rules
+    assert rules[-1]["changes"] == ["data/**/*", "**/*.dvc", "dvc.lock"]
+    assert "mlgate-deploy" not in gitlab
+
+
+def test_level_2_deploys_after_a_verified_decision(generated: dict[str, Generated]) -> None:
+    flow = generated["requirements-level2"].load(GITHUB)
+    deploy = flow["jobs"]["deploy"]
+    assert deploy["needs"] == ["decide"] and deploy["environment"] == "production"
+    assert deploy["if"] == "${{ github.event_name == 'push' && github.ref == 'refs/heads/main' }}"
+    verify = next(s for s in deploy["steps"] if "mlgate verify" in s.get("run", ""))
+    assert verify["run"] == 'mlgate verify mlgate-out/receipt.json --commit "$SHA" --env production'
+    assert verify["env"] == {"SHA": "${{ github.sha }}"}
+    assert "replace deploy_command" in deploy["steps"][-1]["run"]
+    gitlab = generated["requirements-level2"].load(GITLAB)
+    job = gitlab["mlgate-deploy"]
+    assert job["environment"] == {"name": "production"}
+    assert job["needs"] == [{"job": "mlgate-decide", "artifacts": True}]
+    assert 'mlgate verify mlgate-out/receipt.json --commit "$CI_COMMIT_SHA"' in " ".join(
+        job["script"]
+    )
+    assert job["rules"] == [{"if": '$CI_COMMIT_BRANCH == "main" && $CI_PIPELINE_SOURCE == "push"'}]
+
+
+def test_sast_shards(generated: dict[str, Generated]) -> None:
+    flow = generated[SHARDED].load(GITHUB)
+    shards = [j for j in flow["jobs"] if j.startswith("sast-")]
+    assert shards == ["sast-1-of-3", "sast-2-of-3", "sast-3-of-3"]
+    run = [
+        s["run"] for s in flow["jobs"]["sast-2-of-3"]["steps"] if "mlgate run" in s.get("run", "")
+    ]
+    assert run == [
+        "mlgate run . sast --shard 2/3 --env production --format json --output mlgate-reports/sast-2-of-3"
+    ]
+    assert "mlgate-sast-3-of-3" in generated[SHARDED].load(GITLAB)
+    config = load_config(generated[SHARDED].root)
+    assert config.pipeline.shards == {"sast": 3}
+    assert "shards" not in config.options_for("sast")  # never passed to the gate itself
+
+
+@pytest.mark.parametrize(
+    ("shape", "expected"),
+    [
+        ("uv-lock", "uv export --frozen"),
+        ("poetry", "poetry export --all-groups"),
+        ("pdm", "pdm export --group :all"),
+        ("requirements-level1", "python -m pip install -r requirements.txt"),
+        ("conda", "set install.command in .mlgate.yml"),
+    ],
+)
+def test_install_recipes(shape: str, expected: str, generated: dict[str, Generated]) -> None:
+    assert expected in generated[shape].text(".mlgate.yml")
+    if GITHUB_TRAIN in generated[shape].files:
+        assert expected in generated[shape].text(GITHUB_TRAIN)
+
+
+def test_dvc_trains_with_dvc_repro(generated: dict[str, Generated]) -> None:
+    steps = generated["dvc-notebooks"].load(GITHUB_TRAIN)["jobs"]["train"]["steps"]
+    runs = [s.get("run", "") for s in steps]
+    assert "python -m pip install dvc\n" in runs and "dvc repro\n" in runs
+    assert "train_command: |\n  dvc repro\n" in generated["dvc-notebooks"].text(".mlgate.yml")
+
+
+def test_python_version_reaches_both_targets(generated: dict[str, Generated]) -> None:
+    poetry = generated["poetry"]
+    assert '"3.11"' in poetry.text(GITHUB) and "python:3.11." in poetry.text(GITLAB)
+
+
+def test_no_python_still_generates_the_code_gates(generated: dict[str, Generated]) -> None:
+    shape = generated["no-python"]
+    assert "no Python found" in shape.init_output
+    assert {"sast", "secrets"} <= set(_gate_job_ids(shape.load(GITHUB)))
+
+
+def test_headers_name_the_version_and_the_command(generated: dict[str, Generated]) -> None:
+    for shape in generated.values():
+        for rel, ci in ((GITHUB, "github"), (GITHUB_TRAIN, "github"), (GITLAB, "gitlab")):
+            if rel in shape.files:
+                head = shape.text(rel).splitlines()[:4]
+                assert head[0].startswith(f"# Generated by mlgate {__version__}")
+                assert f"#   mlgate generate --ci {ci}" in head
+
+
+# --- determinism, drift, overwrite ----------------------------------------------------------
+
+
+def test_output_is_byte_identical(generated: dict[str, Generated], tmp_path: Path) -> None:
+    root = generated["data-model-tests"].root
+    for ci in TARGETS:
+        first = mlgate("generate", root, "--ci", ci, "--stdout")
+        assert first == mlgate("generate", root, "--ci", ci, "--stdout")
+        assert first[0] == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy)
+    for rel in (GITHUB, GITHUB_TRAIN, GITLAB, ".mlgate.yml", ".mlgate/policy.yml"):
+        (copy / rel).unlink()
+    assert mlgate("init", copy, "--ci", "both", "--level", "2")[0] == 0
+    for rel in (GITHUB, GITHUB_TRAIN, GITLAB, ".mlgate.yml"):
+        assert (copy / rel).read_bytes() == (root / rel).read_bytes(), rel
+
+
+def test_check_catches_an_edited_pipeline(generated: dict[str, Generated], tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    shutil.copytree(generated["requirements-level1"].root, root)
+    assert mlgate("generate", root, "--ci", "github", "--check")[0] == 0
+    workflow = root / GITHUB
+    workflow.write_text(workflow.read_text().replace("timeout-minutes: 15", "timeout-minutes: 99"))
+    code, out, err = mlgate("generate", root, "--ci", "github", "--check")
+    assert code == 1
+    assert out.startswith(f"--- {GITHUB} (committed)\n+++ {GITHUB} (generated)\n@@ ")
+    assert "-    timeout-minutes: 99\n+    timeout-minutes: 15\n" in out
+    assert "mlgate generate --ci github" in err
+    assert mlgate("generate", root, "--ci", "github")[0] == 0
+    assert mlgate("generate", root, "--ci", "github", "--check")[0] == 0
+
+
+def test_lowering_the_level_removes_the_training_workflow(
+    generated: dict[str, Generated], tmp_path: Path
+) -> None:
+    root = tmp_path / "repo"
+    shutil.copytree(generated["requirements-level1"].root, root)
+    config = root / ".mlgate.yml"
+    config.write_text(config.read_text().replace("level: 1", "level: 0"))
+    code, out, _ = mlgate("generate", root, "--ci", "github", "--check")
+    assert code == 1 and f"--- {GITHUB_TRAIN} (committed)\n+++ /dev/null" in out
+    code, out, _ = mlgate("generate", root, "--ci", "github")
+    assert code == 0 and f"removed {GITHUB_TRAIN}" in out
+    assert not (root / GITHUB_TRAIN).exists()
+
+
+def test_init_never_overwrites_without_force(tmp_path: Path) -> None:
+    _requirements(tmp_path)
+    write(tmp_path, GITLAB, "test:\n  script: [make test]\n")
+    code, out, err = mlgate("init", tmp_path, "--ci", "both")
+    assert code == 2 and f"{GITLAB}: already exists; nothing was written" in err
+    assert (tmp_path / GITLAB).read_text() == "test:\n  script: [make test]\n"
+    assert not (tmp_path / ".mlgate.yml").exists() and not (tmp_path / GITHUB).exists()
+    code, out, _ = mlgate("init", tmp_path, "--ci", "both", "--force")
+    assert code == 0 and f"wrote .mlgate.yml, .mlgate/policy.yml, {GITHUB}, {GITLAB}" in out
+    assert (tmp_path / GITLAB).read_text().startswith("# Generated by mlgate")
+
+
+def test_generate_never_overwrites_a_hand_written_pipeline(tmp_path: Path) -> None:
+    _requirements(tmp_path)
+    write(tmp_path, GITLAB, "test:\n  script: [make test]\n")
+    code, _, err = mlgate("generate", tmp_path, "--ci", "gitlab")
+    assert code == 2 and "was not generated by mlgate" in err
+    assert (tmp_path / GITLAB).read_text() == "test:\n  script: [make test]\n"
+
+
+def test_dry_run_writes_nothing(tmp_path: Path) -> None:
+    _requirements(tmp_path)
+    code, out, _ = mlgate("init", tmp_path, "--ci", "gitlab", "--level", "1", "--dry-run")
+    assert code == 0
+    assert "installer       pip from requirements.txt" in out
+    assert f"would write:\n  .mlgate.yml\n  .mlgate/policy.yml\n  {GITLAB}\n" in out
+    assert "level: 1" in out and out.rstrip().endswith("nothing written (--dry-run)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["requirements.txt", "train.py"]
+
+
+def test_generate_without_mlgate_yml_uses_detection(tmp_path: Path) -> None:
+    _requirements(tmp_path)
+    code, out, _ = mlgate("generate", tmp_path, "--ci", "github", "--stdout")
+    assert code == 0 and out.startswith("# Generated by mlgate") and "deploy:" not in out
+    assert not (tmp_path / GITHUB).exists()
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+
+def test_bad_paths_and_options(tmp_path: Path) -> None:
+    afile = write(tmp_path, "file.txt", "")
+    for args in (
+        ("init", tmp_path / "missing"),
+        ("init", afile),
+        ("generate", afile, "--ci", "github"),
+        ("init", tmp_path, "--ci", "jenkins"),
+        ("generate", tmp_path, "--ci", "both"),
+        ("init", tmp_path, "--level", "3"),
+        ("generate", tmp_path, "--ci", "github", "--stdout", "--check"),
+    ):
+        code, _, err = mlgate(*args)
+        assert code == 2, (args, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
+
+
+def test_invalid_mlgate_yml_names_file_line_and_key(tmp_path: Path) -> None:
+    _requirements(tmp_path)
+    write(tmp_path, ".mlgate.yml", "python: '3.12'\nlevel: 2\nsast:\n  shards: 0\n")
+    code, _, err = mlgate("generate", tmp_path, "--ci", "github")
+    assert code == 2 and ".mlgate.yml:4: config: sast.shards:" in err
+    write(tmp_path, ".mlgate.yml", "pythn: '3.12'\n")
+    code, _, err = mlgate("generate", tmp_path, "--ci", "gitlab")
+    assert code == 2 and ".mlgate.yml:1: config: (top level): unknown key 'pythn'" in err
+    assert "did you mean 'python'?" in err
+    write(tmp_path, ".mlgate.yml", "python: '3.8'\n")
+    assert mlgate("generate", tmp_path, "--ci", "github")[0] == 2
+    write(tmp_path, ".mlgate.yml", "deploy_command: echo ${{ github.event.issue.title }}\n")
+    code, _, err = mlgate("generate", tmp_path, "--ci", "github")
+    assert (
+        code == 2 and ".mlgate.yml:1: config: deploy_command: contains a GitHub expression" in err
+    )
+    assert not (tmp_path / GITHUB).exists() and not (tmp_path / GITLAB).exists()
+
+
+def test_a_policy_without_gates_or_the_environment_is_refused(tmp_path: Path) -> None:
+    _requirements(tmp_path)
+    gates = ", ".join(
+        f"{g}: {{enabled: false}}" for g in ("sast", "secrets", "deps", "models", "data", "model")
+    )
+    write(tmp_path, ".mlgate/policy.yml", f"extends: default\ngates: {{{gates}}}\n")
+    code, _, err = mlgate("generate", tmp_path, "--ci", "github")
+    assert code == 2 and "enables no gate" in err
+    write(tmp_path, ".mlgate/policy.yml", "extends: default\n")
+    write(tmp_path, ".mlgate.yml", "environment: prod\n")
+    code, _, err = mlgate("generate", tmp_path, "--ci", "github")
+    assert code == 2 and "unknown environment 'prod'" in err
+
+
+def test_console_script_on_an_example(tmp_path: Path) -> None:
+    """One real run of the installed entry point, as a user types it."""
+    root = tmp_path / "insecure-ml"
+    shutil.copytree(EXAMPLES / "insecure-ml", root)
+    done = run_cli(["init", str(root), "--ci", "github"])
+    assert done.returncode == 0, done.stderr
+    assert f"wrote .mlgate.yml, .mlgate/policy.yml, {GITHUB}" in done.stdout
+    again = run_cli(["init", str(root)])
+    assert again.returncode == 2 and "already exist" in again.stderr
+
+
+# --- data files -----------------------------------------------------------------------------
+
+
+def test_every_action_pin_is_a_full_sha() -> None:
+    raw = yaml.safe_load((templates_dir("github") / "pins.yml").read_text())
+    assert set(raw) >= {
+        "actions/checkout",
+        "actions/setup-python",
+        "actions/upload-artifact",
+        "actions/download-artifact",
+        "github/codeql-action/upload-sarif",
+    }
+    for action, pin in raw.items():
+        assert re.fullmatch(r"[0-9a-f]{40}", pin["sha"]), action
+        assert re.fullmatch(r"v\d+\.\d+\.\d+", pin["version"]), action
+    assert load_pins(templates_dir("github") / "pins.yml")["actions/checkout"].uses.startswith(
+        "actions/checkout@"
+    )
+
+
+def test_every_python_version_has_a_pinned_gitlab_image() -> None:
+    images = load_images(templates_dir("gitlab") / "pins.yml")
+    assert set(images) == set(PYTHON_VERSIONS)
+    for version, image in images.items():
+        assert IMAGE.match(image) and f":{version}." in image, image
+
+
+def test_registries_cover_their_names() -> None:
+    assert set(RECIPES) == set(INSTALL_TOOLS)
+    assert set(TARGETS) == {"github", "gitlab"}
+    for target in TARGETS.values():
+        assert (templates_dir(target.name)).is_dir()
