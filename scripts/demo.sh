@@ -6,7 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv || exit 2
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[tools]' || exit 2
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[tools,data]' || exit 2
 # Offline vulnerability data: $MLGATE_ADVISORY_DB, else a PyPA advisory-db checkout beside
 # the repo, else `mlgate db update`'s cache, else pip-audit online.
 if [ -z "${MLGATE_ADVISORY_DB:-}" ] && [ -d ../shared/advisory-db ]; then

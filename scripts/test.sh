@@ -9,7 +9,7 @@ PYTHON=${PYTHON:-python3}
   || { echo "mlgate needs Python 3.10 or newer (found: $("$PYTHON" --version 2>&1))" >&2; exit 2; }
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[tools,dev]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[tools,dev,data]'
 export PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff"
 ruff check src tests bench

@@ -15,6 +15,7 @@ import marshal
 import os
 import pickle
 import struct
+import tarfile
 import time
 import tracemalloc
 import zipfile
@@ -77,6 +78,11 @@ class Ops:
         return bytes(self.out + b".")
 
 
+def padded(marker: Path) -> bytes:
+    """The payload after 3 MB of zeros: inflating it takes several reads."""
+    return pickle.dumps([bytes(3_000_000), _Payload(f"touch {marker}")], protocol=4)
+
+
 def malicious(marker: Path, protocol: int = 4) -> bytes:
     return pickle.dumps(_Payload(f"touch {marker}"), protocol=protocol)
 
@@ -131,6 +137,22 @@ def torch_zip(data_pkl: bytes) -> bytes:
     return buffer.getvalue()
 
 
+def tampered_zip(data_pkl: bytes, how: str) -> bytes:
+    """A deflated torch zip whose local header disagrees with the central directory: zipfile
+    refuses the member (renamed, or flagged encrypted) while PyTorch's reader loads it."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data.pkl", data_pkl)
+    data = bytearray(buffer.getvalue())
+    if how == "name":
+        at = data.find(b"archive/data.pkl")
+        data[at : at + 7] = b"ARCHIVE"
+    else:
+        data[6] |= 1
+        data[data.find(b"PK\x01\x02") + 8] |= 1
+    return bytes(data)
+
+
 def torch_legacy(main: bytes) -> bytes:
     """PyTorch's pre-zip format: magic, protocol, sys_info, the object, storage keys, raw data.
     The raw data starts with bytes that look like a pickle (count 640 = 80 02 ..)."""
@@ -140,6 +162,30 @@ def torch_legacy(main: bytes) -> bytes:
     keys = Ops().raw(b"]").text("0").raw(b"a").end()
     raw = struct.pack("<q", 640) + b"\xff" * (640 * 4)
     return magic + protocol + sys_info + main + keys + raw
+
+
+def torch_tar(main: bytes) -> bytes:
+    """PyTorch's oldest format: a tar with sys_info, pickle, storages and tensors members."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, data in (
+            ("sys_info", Ops().raw(b"}").end()),
+            ("pickle", main),
+            ("storages", Ops().raw(b"K\x00").end()),
+            ("tensors", Ops().raw(b"K\x00").end()),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def npz(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
 
 
 def joblib_array_then(tail: bytes) -> bytes:
@@ -248,10 +294,14 @@ def build_fixtures(marker: Path) -> dict[str, bytes]:
         "evil/truncated.pkl": evil[:-8],
         "evil/disguised.dat": evil,
         "evil/object.npy": npy("|O", evil),
+        "evil/arrays.npz": npz({"a.npy": npy("<f8", b"\x00" * 8), "b.npy": npy("|O", evil)}),
+        "evil/legacy_tar.pt": torch_tar(evil),
         "evil/model.joblib": gzip.compress(joblib_array_then(os_system_call() + b"0")),
         "evil/getattr.pkl": Ops().glob("builtins", "getattr").raw(b")R").end(),
         "evil/walk.pkl": attribute_walk(),
         "evil/nested.zip": nested_zip("inner/model.pt", torch_zip(evil)),
+        "evil/renamed_header.pt": tampered_zip(padded(marker), "name"),
+        "evil/encrypted_flag.pt": tampered_zip(evil, "flag"),
         "evil/model.keras": keras_zip(
             [
                 lambda_layer("pwn", "lambda x: __import__('os').system('id')"),
@@ -261,6 +311,7 @@ def build_fixtures(marker: Path) -> dict[str, bytes]:
         "evil/model.h5": fake_h5(h5_config),
         "odd/unknown.pkl": Ops().glob("mylib.evil", "Thing").raw(b")R").end(),
         "odd/indirect.pkl": Ops().glob("collections", "OrderedDict").raw(b")R)R").end(),
+        "odd/build_global.pkl": Ops().glob("collections", "OrderedDict").raw(b"}b").end(),
         "odd/junk.pkl": bytes(range(256)) * 4,
         "odd/junk.bin": b"\x00\x01\x02\x03" * 64,
         "odd/custom.keras": keras_zip([{"module": "my_project.layers", "class_name": "Custom"}]),
@@ -365,6 +416,31 @@ def test_torch_zip_finding_names_the_member(findings: dict[str, list[Finding]]) 
     assert item.properties["calls"] == {"posix.system": ["REDUCE"]}
 
 
+@pytest.mark.parametrize("path", ["evil/renamed_header.pt", "evil/encrypted_flag.pt"])
+def test_zip_header_tricks_do_not_hide_a_member(
+    findings: dict[str, list[Finding]], path: str
+) -> None:
+    items = findings[path]
+    assert critical_globals(items) == {"posix.system"}
+    header = next(f for f in items if f.rule_id == "unparseable-model")
+    assert header.severity is Severity.MEDIUM and "zip headers disagree" in header.message
+
+
+@pytest.mark.parametrize(
+    ("path", "member", "format_"),
+    [
+        ("evil/arrays.npz", "b.npy", "numpy-npz"),
+        ("evil/legacy_tar.pt", "pickle", "pytorch-tar"),
+    ],
+)
+def test_members_of_npz_and_legacy_tar(
+    findings: dict[str, list[Finding]], path: str, member: str, format_: str
+) -> None:
+    (item,) = [f for f in findings[path] if f.severity is Severity.CRITICAL]
+    assert item.properties["member"] == member and item.properties["format"] == format_
+    assert item.properties["globals"] == ["posix.system"]
+
+
 def test_nested_archive_is_scanned(findings: dict[str, list[Finding]]) -> None:
     (item,) = findings["evil/nested.zip"]
     assert item.severity is Severity.CRITICAL
@@ -423,8 +499,11 @@ def test_unknown_global_is_medium_with_its_name(findings: dict[str, list[Finding
     assert "mylib.evil.Thing" in item.message
 
 
-def test_calling_a_built_object_is_high(findings: dict[str, list[Finding]]) -> None:
+def test_calling_a_built_object_or_building_a_global_is_high(
+    findings: dict[str, list[Finding]],
+) -> None:
     assert rules(findings["odd/indirect.pkl"]) == {"pickle-indirect-call": Severity.HIGH}
+    assert rules(findings["odd/build_global.pkl"]) == {"pickle-indirect-call": Severity.HIGH}
 
 
 def test_junk_with_a_model_extension_is_a_finding_not_a_crash(
@@ -543,6 +622,25 @@ def test_scanner_keeps_memoized_strings_for_stack_global() -> None:
     assert report.error is None
 
 
+def test_big_mark_frames_keep_the_stack_exact() -> None:
+    """Frames larger than what the scanner tracks are dropped in one go: the operands around
+    them must still line up (APPENDS of 100 items, then OBJ with 100 arguments)."""
+    stream = Ops(4).short("posix").raw(b"](" + b"K\x01" * 100 + b"e0")
+    stream.short("system").raw(b"\x93(").glob("sklearn.svm._classes", "SVC")
+    stream.raw(b"K\x01" * 100 + b"o0")
+    report = scan_pickles(io.BytesIO(stream.end()))
+    assert [g.dotted for g in report.globals] == ["posix.system", "sklearn.svm._classes.SVC"]
+    assert report.calls[GlobalRef("sklearn.svm._classes", "SVC")] == {"OBJ"}
+    assert report.error is None
+
+
+def test_legacy_torch_file_is_read_as_its_five_pickles() -> None:
+    """The raw tensor data after them starts with 80 02 (like a pickle) and is not read."""
+    report = scan_pickles(io.BytesIO(torch_legacy(torch_state_dict())))
+    assert (report.pickles, report.error, report.notes) == (5, None, [])
+    assert report.persistent_ids == 1
+
+
 def test_extension_registry_opcode_is_unknown() -> None:
     report = scan_pickles(io.BytesIO(Ops().raw(b"\x82\x05)R").end()))
     (ref,) = report.globals
@@ -558,12 +656,15 @@ def test_cli_exit_codes(tmp_path: Path, marker: Path) -> None:
     for root, rel, data in (
         (good, "model.pt", torch_zip(torch_state_dict())),
         (good, "model.safetensors", safetensors()),
+        (good, "extra.pkl", Ops().glob("mylib.layers", "Block").raw(b")R").end()),
+        (good, ".mlgate.yml", b"models:\n  allow_globals: [mylib.layers.*]\n"),
         (bad, "models/model.pt", torch_zip(malicious(marker))),
     ):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(data)
-    passed = run_cli(["run", str(good), "models", "--no-cache"])
+    passed = run_cli(["run", str(good), "models", "--no-cache", "--format", "json"])
     assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert json.loads(passed.stdout)["findings"] == []  # .mlgate.yml allowed mylib.layers.*
     blocked = run_cli(["run", str(bad), "models", "--no-cache", "--format", "json"])
     assert blocked.returncode == 1, blocked.stderr
     report = json.loads(blocked.stdout)

@@ -311,7 +311,7 @@ def test_example_notebook_findings_show_cells(
     assert ("sast", "ml-torch-load-unsafe", 2, 3) in found
     assert ("sast", "notebook-unpinned-pip-install", 1, 1) in found
     assert ("secrets", "Hugging Face Token", 3, 1) in found
-    assert "hf_FakeTokenForMlgateExampleOnlyQzWxy" not in json.dumps(report)
+    assert "_FakeTokenForMlgateExampleOnlyQzWxy" not in json.dumps(report)
 
 
 def test_bandit_findings_are_kept_where_semgrep_did_not_finish() -> None:

@@ -38,12 +38,13 @@ HF_IN_OUTPUT = fake("hf_", "Zq8LmVt3RbXw9KpNc2HyTf6GdJs4QeUaBo")
 HF_IGNORED = fake("hf_", "Pw7XcRt2LmQz9VbNk4HsJd8GfTy3UeAo1M")
 HF_EXCLUDED = fake("hf_", "Kd9QwEr4TyUi2OpAs7DfGh3JkLz8XcVb6N")
 HF_KEPT = fake("hf_", "Mn4BvCx7ZaSd2FgHj9KlQw3ErTy8UiOp5L")
+HF_IN_CODE = fake("hf_", "Ty6UiOp2AsDf9GhJk3LzXc7VbNm4QwEr8T")
 HF_TOO_LARGE = fake("hf_", "Rt5YuIo8PaSd3FgHj6KlZx2CvBn9MqWe4T")
 OPENAI_KEY = fake("sk-proj-", "Ab3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY")
 WANDB_KEY = fake("9f8e7d6c5b4a", "39281706f5e4d3c2b1a0", "a1b2c3d4")
 DATABRICKS = fake("dapi", "0f1e2d3c4b5a69788796a5b4c3d2e1f0")
 SECRETS = (
-    AWS_KEY, AWS_IN_OUTPUT, HF_IN_OUTPUT, HF_IGNORED, HF_EXCLUDED, HF_KEPT, HF_TOO_LARGE,
+    AWS_KEY, AWS_IN_OUTPUT, HF_IN_CODE, HF_IN_OUTPUT, HF_IGNORED, HF_EXCLUDED, HF_KEPT, HF_TOO_LARGE,
     OPENAI_KEY, WANDB_KEY, DATABRICKS,
 )  # fmt: skip
 NB = "notebooks/train.ipynb"
@@ -60,7 +61,8 @@ def minified_line(secret: str, size: int = 100_000) -> str:
 
 
 def build_repo(root: Path) -> Path:
-    write(root, "src/config.py", f'"""Settings."""\n\nAWS_ACCESS_KEY_ID = "{AWS_KEY}"\n')
+    settings = f'"""Settings."""\n\nAWS_ACCESS_KEY_ID = "{AWS_KEY}"\nHF_TOKEN = "{HF_IN_CODE}"\n'
+    write(root, "src/config.py", settings)
     write(root, "static/app.min.js", "/* bundle */\n" + minified_line(OPENAI_KEY) + "\n")
     outputs = [
         {
@@ -122,7 +124,7 @@ def test_redact_shows_at_most_four_characters() -> None:
         (f"WANDB_API_KEY={WANDB_KEY}", "Weights & Biases API Key"),
         (f"host: x\ntoken: {DATABRICKS}", "Databricks Token"),
         (f"OPENAI_API_KEY={OPENAI_KEY}", "OpenAI Project API Key"),
-        (fake("key = 'sk-", "Xy12AbCdEfGhIjKlMnOpQrSt", "'"), "OpenAI API Key"),
+        (fake("key = 'sk-", "Xy12AbCd", "EfGhIjKl", "MnOpQrSt'"), "OpenAI API Key"),
     ],
 )
 def test_ml_token_patterns(text: str, expected: str) -> None:
@@ -161,6 +163,12 @@ def test_patterns_run_in_bounded_time_on_100kb_lines(text: str) -> None:
     started = time.monotonic()
     list(pattern_hits("f", text))
     assert time.monotonic() - started < 2
+
+
+def test_inline_allowlist_pragmas_are_honoured() -> None:
+    assert list(pattern_hits("f", f"t = '{HF_KEPT}'  # pragma: allowlist secret\n")) == []
+    text = f"# pragma: allowlist nextline secret\nt = '{HF_KEPT}'\nu = '{HF_KEPT}'\n"
+    assert [h.origin.line for h in pattern_hits("f", text)] == [3]
 
 
 def test_patterns_map_lines_of_a_long_minified_file() -> None:
@@ -263,6 +271,15 @@ def test_detect_secrets_finds_a_key_in_a_git_repo(git_run: dict[str, Any]) -> No
     assert not gate_entry(git_run["report"], "secrets")["errors"]
     [aws] = git_findings(git_run, "src/config.py", "AWS Access Key")
     assert (aws["line"], aws["tool"], aws["severity"]) == (3, "detect-secrets", "critical")
+
+
+def test_bandit_password_messages_are_redacted_in_sast(git_run: dict[str, Any]) -> None:
+    findings = git_run["report"]["findings"]
+    [b105] = [f for f in findings if f["gate"] == "sast" and f["rule_id"] == "B105"]
+    assert (b105["path"], b105["line"]) == ("src/config.py", 4)
+    assert b105["message"] == "Possible hardcoded password: 'hf_T…'"  # pragma: allowlist secret
+    [token] = git_findings(git_run, "src/config.py", "Hugging Face Token")
+    assert token["line"] == 4
 
 
 def test_git_ignored_files_are_not_scanned(

@@ -8,16 +8,18 @@ tracked through the stack and the memo: BINPUT/LONG_BINPUT/PUT/MEMOIZE and
 BINGET/LONG_BINGET/GET), which opcodes call each one (REDUCE, BUILD, INST, OBJ, NEWOBJ,
 NEWOBJ_EX), and calls of anything that is not an imported global.
 
-The simulation is as lenient as CPython's unpickler where that is lenient, and stops where
-it stops (an unknown opcode, truncated data, a stack underflow), so what it reports is what
-`pickle.load` would import before it succeeded or failed.
+The simulation is never stricter than CPython's unpickler (it ignores frames and protocol
+numbers, and tolerates missing memo entries) and stops only where CPython stops too (an
+unknown opcode, truncated data, a stack underflow), so a crafted stream cannot make it give
+up before a payload that `pickle.load` would still reach.
 
-`Allowlist.classify` turns a global into safe, unknown or dangerous (see `_SAFE_EXACT`,
-`_SAFE_RULES` and `_DANGEROUS_*` for the principles).
+`Allowlist.classify` turns a global into safe, unknown or dangerous: see `_SAFE_EXACT`,
+`_safe_by_rule` (whole families, e.g. scikit-learn classes) and `_DANGEROUS_*`.
 """
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import enum
 import fnmatch
@@ -40,7 +42,7 @@ MEMO_KEYS_CAP = 1_000_000  # sparse memo indexes tracked to compute MEMOIZE's im
 GLOBALS_CAP = 10_000  # distinct globals recorded per stream
 INDIRECT_CAP = 100
 CHUNK = 1 << 16
-DEADLINE_EVERY = 1 << 15  # opcodes between two deadline checks
+DEADLINE_MASK = (1 << 15) - 1  # the deadline is checked every 32768 opcodes
 
 # The first pickle of PyTorch's legacy (non-zip) format is this magic number; four more
 # pickles follow (protocol, sys_info, the object, the storage keys), then raw tensor data.
@@ -126,16 +128,20 @@ class PickleReport:
         if ref not in self.calls and len(self.calls) < GLOBALS_CAP:
             self.calls[ref] = set()
         elif ref not in self.calls:
-            self._note_once(f"more than {GLOBALS_CAP} distinct globals: the rest are not listed")
+            self.note_once(f"more than {GLOBALS_CAP} distinct globals: the rest are not listed")
 
     def add_call(self, callee: object, opcode: str) -> None:
         if isinstance(callee, GlobalRef):
             self.add_global(callee)
             self.calls.get(callee, set()).add(opcode)
-        elif len(self.indirect_calls) < INDIRECT_CAP:
-            self.indirect_calls.append(f"{opcode} on {describe(callee)}")
+        else:
+            self.add_indirect(f"{opcode} on {describe(callee)}")
 
-    def _note_once(self, text: str) -> None:
+    def add_indirect(self, text: str) -> None:
+        if len(self.indirect_calls) < INDIRECT_CAP:
+            self.indirect_calls.append(text)
+
+    def note_once(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
 
@@ -186,6 +192,11 @@ class _Reader:
         return value
 
     def take(self, size: int) -> bytes:
+        end = self._pos + size
+        if end <= len(self._buf):
+            data = self._buf[self._pos : end]
+            self._pos = end
+            return data
         while len(self._buf) - self._pos < size:
             if not self._fill():
                 raise ParseError(f"pickle data was truncated at byte {self.offset}")
@@ -284,55 +295,71 @@ def _count(reader: _Reader, width: int, signed: bool = False) -> int:
     return int.from_bytes(reader.take(width), "little", signed=signed)
 
 
-def _read_arg(reader: _Reader, kind: str) -> object:
-    """Read one opcode argument; returns the value the scanner tracks, or UNKNOWN."""
-    simple = _SIMPLE_ARGS.get(kind)
-    if simple is not None:
-        width, signed = simple
-        return _count(reader, width, signed)
-    if kind == "float8":
-        reader.skip(8)
-        return UNKNOWN
-    sized = _SIZED_ARGS.get(kind)
-    if sized is not None:
-        width, signed, decode = sized
-        return _sized(reader, _count(reader, width, signed), decode)
-    if kind == "stringnl_noescape_pair":
-        return (_text_line(reader.line()), _text_line(reader.line()))
-    return _LINE_ARGS[kind](reader.line())
-
-
 def _skip_value(_data: bytes) -> object:
     return UNKNOWN
 
 
-_SIMPLE_ARGS: dict[str, tuple[int, bool]] = {
-    "uint1": (1, False),
-    "uint2": (2, False),
-    "int4": (4, True),
-    "uint4": (4, False),
-    "uint8": (8, False),
-}
-_SIZED_ARGS: dict[str, tuple[int, bool, Callable[[bytes], object]]] = {
-    "long1": (1, False, _long),
-    "long4": (4, True, _long),
-    "string1": (1, False, _latin1),
-    "string4": (4, True, _latin1),
-    "bytes1": (1, False, _skip_value),
-    "bytes4": (4, False, _skip_value),
-    "bytes8": (8, False, _skip_value),
-    "bytearray8": (8, False, _skip_value),
-    "unicodestring1": (1, False, _utf8),
-    "unicodestring4": (4, False, _utf8),
-    "unicodestring8": (8, False, _utf8),
-}
-_LINE_ARGS: dict[str, Callable[[bytes | None], object]] = {
-    "decimalnl_short": _int_line,
-    "decimalnl_long": _int_line,
-    "floatnl": lambda _line: UNKNOWN,
-    "stringnl": _quoted_string,
-    "stringnl_noescape": _text_line,
-    "unicodestringnl": _raw_unicode,
+def _fixed(width: int, signed: bool) -> Callable[[_Reader], object]:
+    def read(reader: _Reader) -> object:
+        return int.from_bytes(reader.take(width), "little", signed=signed)
+
+    return read
+
+
+def _sized_arg(
+    width: int, signed: bool, decode: Callable[[bytes], object]
+) -> Callable[[_Reader], object]:
+    def read(reader: _Reader) -> object:
+        return _sized(reader, _count(reader, width, signed), decode)
+
+    return read
+
+
+def _line_arg(decode: Callable[[bytes | None], object]) -> Callable[[_Reader], object]:
+    def read(reader: _Reader) -> object:
+        return decode(reader.line())
+
+    return read
+
+
+def _skip8(reader: _Reader) -> object:
+    reader.skip(8)
+    return UNKNOWN
+
+
+def _pair(reader: _Reader) -> object:
+    return (_text_line(reader.line()), _text_line(reader.line()))
+
+
+def _byte(reader: _Reader) -> object:
+    return reader.byte()
+
+
+_ARG_READERS: dict[str, Callable[[_Reader], object]] = {
+    "uint1": _byte,
+    "uint2": _fixed(2, False),
+    "int4": _fixed(4, True),
+    "uint4": _fixed(4, False),
+    "uint8": _fixed(8, False),
+    "float8": _skip8,
+    "long1": _sized_arg(1, False, _long),
+    "long4": _sized_arg(4, True, _long),
+    "string1": _sized_arg(1, False, _latin1),
+    "string4": _sized_arg(4, True, _latin1),
+    "bytes1": _sized_arg(1, False, _skip_value),
+    "bytes4": _sized_arg(4, False, _skip_value),
+    "bytes8": _sized_arg(8, False, _skip_value),
+    "bytearray8": _sized_arg(8, False, _skip_value),
+    "unicodestring1": _sized_arg(1, False, _utf8),
+    "unicodestring4": _sized_arg(4, False, _utf8),
+    "unicodestring8": _sized_arg(8, False, _utf8),
+    "decimalnl_short": _line_arg(_int_line),
+    "decimalnl_long": _line_arg(_int_line),
+    "floatnl": _line_arg(lambda _line: UNKNOWN),
+    "stringnl": _line_arg(_quoted_string),
+    "stringnl_noescape": _line_arg(_text_line),
+    "unicodestringnl": _line_arg(_raw_unicode),
+    "stringnl_noescape_pair": _pair,
 }
 
 
@@ -340,26 +367,27 @@ _LINE_ARGS: dict[str, Callable[[bytes | None], object]] = {
 
 
 class _Stack:
-    """The unpickler's stack with its marks. Runs of untracked values are counted, not kept,
-    and past STACK_CAP tracked values new ones are forgotten, so memory stays bounded."""
+    """The unpickler's stack with its marks. Runs of untracked values are counted, not kept
+    (`_ends[i]` is the stack size up to and including entry i), and past STACK_CAP tracked
+    values new ones are forgotten, so memory stays bounded however big a MARK frame is."""
 
     def __init__(self) -> None:
         self._values: list[object] = []
-        self._runs: list[int] = []
+        self._ends: list[int] = []
         self.size = 0
         self.marks: list[int] = []
         self.forgot = False
 
     def push(self, value: object) -> None:
-        if value is not UNKNOWN and len(self._values) >= STACK_CAP:
-            value = UNKNOWN
-            self.forgot = True
-        if value is UNKNOWN and self._values and self._values[-1] is UNKNOWN:
-            self._runs[-1] += 1
-        else:
-            self._values.append(value)
-            self._runs.append(1)
         self.size += 1
+        if value is UNKNOWN or len(self._values) >= STACK_CAP:
+            self.forgot = self.forgot or value is not UNKNOWN
+            if self._values and self._values[-1] is UNKNOWN:
+                self._ends[-1] = self.size
+                return
+            value = UNKNOWN
+        self._values.append(value)
+        self._ends.append(self.size)
 
     def _fence(self) -> int:
         return self.marks[-1] if self.marks else 0
@@ -371,10 +399,11 @@ class _Stack:
 
     def _pop_one(self) -> object:
         self.size -= 1
-        if self._runs[-1] > 1:
-            self._runs[-1] -= 1
+        previous = self._ends[-2] if len(self._ends) > 1 else 0
+        if self._ends[-1] - previous > 1:
+            self._ends[-1] -= 1
             return UNKNOWN
-        self._runs.pop()
+        self._ends.pop()
         return self._values.pop()
 
     def top(self) -> object:
@@ -386,21 +415,26 @@ class _Stack:
         """Pop everything above the last MARK: (first item, all items or None when many)."""
         if not self.marks:
             raise ParseError(_MARK_ERROR)
-        count = self.size - self.marks.pop()
+        start = self.marks.pop()
+        count = self.size - start
         if count <= KEEP_ITEMS:
             items = [self._pop_one() for _ in range(count)]
             items.reverse()
             return (items[0] if items else UNKNOWN), items
-        while count > 1:
-            take = min(count - 1, self._runs[-1])
-            if take == self._runs[-1]:
-                self._values.pop()
-                self._runs.pop()
-            else:
-                self._runs[-1] -= take
-            self.size -= take
-            count -= take
-        return self._pop_one(), None
+        first = self._values[bisect.bisect_right(self._ends, start)]
+        self._truncate(start)
+        return first, None
+
+    def _truncate(self, size: int) -> None:
+        """Drop everything above `size` at C speed (a run across the cut is shortened)."""
+        keep = bisect.bisect_right(self._ends, size)
+        previous = self._ends[keep - 1] if keep else 0
+        if keep < len(self._ends) and previous < size:
+            self._ends[keep] = size
+            keep += 1
+        del self._values[keep:]
+        del self._ends[keep:]
+        self.size = size
 
     def pop_mark_or_self(self) -> None:
         """POP: pops the mark itself when the stack is empty above it (like CPython)."""
@@ -455,7 +489,6 @@ class _Memo:
 # --- the machine ------------------------------------------------------------------------------
 
 
-_OPCODES: dict[int, pickletools.OpcodeInfo] = {ord(op.code): op for op in pickletools.opcodes}
 _JOBLIB_WRAPPERS = frozenset(
     {
         GlobalRef("joblib.numpy_pickle", "NumpyArrayWrapper"),
@@ -479,39 +512,33 @@ class _Machine:
 
     def run(self) -> object:
         """Run to STOP; returns the value on top of the stack at STOP."""
-        reader, report = self.reader, self.report
-        while True:
-            at = reader.offset
-            code = reader.byte()
-            info = _OPCODES.get(code)
-            if info is None:
-                raise ParseError(f"invalid opcode 0x{code:02x} at byte {at}")
-            report.opcodes += 1
-            if report.opcodes % DEADLINE_EVERY == 0:
-                self._check_deadline()
-            arg = _read_arg(reader, info.arg.name) if info.arg is not None else None
-            if info.name == "STOP":
-                return self.stack.top() if self.stack.size else UNKNOWN
-            handler = _HANDLERS.get(info.name)
-            if handler is not None:
+        reader, table = self.reader, _DISPATCH
+        count = 0
+        try:
+            while True:
+                code = reader.byte()
+                entry = table[code]
+                if entry is None:
+                    raise ParseError(f"invalid opcode 0x{code:02x} at byte {reader.offset - 1}")
+                count += 1
+                if not count & DEADLINE_MASK:
+                    self._check_deadline()
+                read_arg, handler = entry
+                arg = read_arg(reader) if read_arg is not None else None
+                if handler is None:  # STOP
+                    return self.stack.top() if self.stack.size else UNKNOWN
                 handler(self, arg)
-            else:
-                self._generic(info)
+        finally:
+            self.report.opcodes += count
+            if self.stack.forgot or self.memo.full:
+                self.report.note_once(
+                    "a very large pickle: some values were not tracked, so a global built "
+                    "from them is reported as <unresolved>"
+                )
 
     def _check_deadline(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise ScanTimeout(f"scan timed out after {self.report.opcodes} opcodes")
-
-    def _generic(self, info: pickletools.OpcodeInfo) -> None:
-        """Stack effect from pickletools' description; results are untracked."""
-        before = [s.name for s in info.stack_before]
-        if "mark" in before:
-            self.stack.pop_mark()
-            before = before[: before.index("mark")]
-        for _ in before:
-            self.stack.pop()
-        for _ in info.stack_after:
-            self.stack.push(UNKNOWN)
 
     def instance(self, origin: GlobalRef, args: object) -> Instance:
         if origin in _TRACKED_ORIGINS:
@@ -681,8 +708,9 @@ def _op_newobj_ex(machine: _Machine, _arg: object) -> None:
 def _op_build(machine: _Machine, _arg: object) -> None:
     state = machine.stack.pop()
     target = machine.stack.top()
-    if isinstance(target, GlobalRef):
+    if isinstance(target, GlobalRef):  # sets attributes of a class or module: a gadget
         machine.report.add_call(target, "BUILD")
+        machine.report.add_indirect(f"BUILD on {target.dotted} itself")
         return
     if not isinstance(target, Instance):
         return
@@ -757,6 +785,39 @@ _HANDLERS: dict[str, Callable[[_Machine, object], None]] = {
     "PROTO": _op_nothing,
     "FRAME": _op_nothing,
 }
+
+
+def _generic(info: pickletools.OpcodeInfo) -> Callable[[_Machine, object], None]:
+    """The stack effect pickletools describes, with untracked results."""
+    before = [item.name for item in info.stack_before]
+    has_mark = "mark" in before
+    pops = before.index("mark") if has_mark else len(before)
+    pushes = len(info.stack_after)
+
+    def handler(machine: _Machine, _arg: object) -> None:
+        if has_mark:
+            machine.stack.pop_mark()
+        for _ in range(pops):
+            machine.stack.pop()
+        for _ in range(pushes):
+            machine.stack.push(UNKNOWN)
+
+    return handler
+
+
+_Entry = tuple[Callable[[_Reader], object] | None, Callable[[_Machine, object], None] | None]
+
+
+def _dispatch_table() -> list[_Entry | None]:
+    table: list[_Entry | None] = [None] * 256
+    for info in pickletools.opcodes:
+        read_arg = _ARG_READERS[info.arg.name] if info.arg is not None else None
+        handler = None if info.name == "STOP" else _HANDLERS.get(info.name, _generic(info))
+        table[ord(info.code)] = (read_arg, handler)
+    return table
+
+
+_DISPATCH = _dispatch_table()
 
 
 # --- joblib: raw array data inside the pickle stream ---------------------------------------

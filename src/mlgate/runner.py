@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from mlgate import __version__
 from mlgate.cache import ResultCache, digests, make_key
 from mlgate.config import RepoConfig
 from mlgate.findings import Finding
@@ -97,7 +98,7 @@ def _cached_run(gate: Gate, ctx: GateContext, cache: ResultCache | None) -> Gate
     if cache is None or scope == "none" or not ctx.inputs.files:
         return _safe_run(gate, ctx)
     salt = getattr(gate, "cache_salt", lambda _ctx: "")(ctx)
-    base = make_key(gate.name, dict(gate.tool_versions()), ctx.inputs.options, salt)
+    base = make_key(__version__, gate.name, dict(gate.tool_versions()), ctx.inputs.options, salt)
     files = digests(ctx.root, ctx.inputs.files)
     if scope == "file":
         return _per_file(gate, ctx, cache, base, files)

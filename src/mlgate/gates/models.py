@@ -37,6 +37,7 @@ from __future__ import annotations
 import ast
 import base64
 import bz2
+import contextlib
 import gzip
 import hashlib
 import importlib
@@ -45,6 +46,7 @@ import io
 import json
 import lzma
 import re
+import struct
 import tarfile
 import tempfile
 import time
@@ -201,24 +203,54 @@ class _Limited:
 
 
 class _ZlibStream:
-    """A raw zlib stream (joblib's `compress=True`), decompressed as it is read."""
+    """A zlib stream (joblib's `compress=True`; raw deflate with wbits=-15), decompressed as
+    it is read."""
 
-    def __init__(self, inner: IO[bytes]) -> None:
+    def __init__(self, inner: ByteSource, wbits: int = zlib.MAX_WBITS) -> None:
         self._inner = inner
-        self._zlib = zlib.decompressobj()
+        self._zlib = zlib.decompressobj(wbits)
         self._pending = b""
 
     def read(self, size: int = -1, /) -> bytes:
         want = CHUNK if size < 0 else size
         while len(self._pending) < want and not self._zlib.eof:
-            raw = self._inner.read(CHUNK)
+            raw = self._zlib.unconsumed_tail or self._inner.read(CHUNK)
             if not raw:
                 break
-            self._pending += self._zlib.decompress(raw, max(want, CHUNK))
-            while self._zlib.unconsumed_tail and len(self._pending) < want:
-                self._pending += self._zlib.decompress(self._zlib.unconsumed_tail, CHUNK)
+            self._pending += self._zlib.decompress(raw, CHUNK)  # at most CHUNK out per step
         data, self._pending = self._pending[:want], self._pending[want:]
         return data
+
+
+class _Window:
+    """At most `size` bytes of a stream, from where it stands."""
+
+    def __init__(self, inner: IO[bytes], size: int) -> None:
+        self._inner = inner
+        self._left = size
+
+    def read(self, size: int = -1, /) -> bytes:
+        want = self._left if size < 0 else min(size, self._left)
+        data = self._inner.read(want)
+        self._left -= len(data)
+        return data
+
+
+def raw_member(fh: IO[bytes], info: zipfile.ZipInfo) -> ByteSource:
+    """A zip member read as PyTorch's reader reads it: located through the central directory,
+    whatever the local header's name or flags say, then inflated."""
+    fh.seek(info.header_offset)
+    header = fh.read(30)
+    if len(header) < 30 or not header.startswith(b"PK\x03\x04"):
+        raise zipfile.BadZipFile("no local file header where the central directory points")
+    name_size, extra_size = struct.unpack("<HH", header[26:30])
+    fh.seek(info.header_offset + 30 + name_size + extra_size)
+    window = _Window(fh, info.compress_size)
+    if info.compress_type == zipfile.ZIP_STORED:
+        return window
+    if info.compress_type == zipfile.ZIP_DEFLATED:
+        return _ZlibStream(window, -zlib.MAX_WBITS)
+    raise NotImplementedError(f"compression method {info.compress_type}")
 
 
 @dataclass(frozen=True)
@@ -373,7 +405,7 @@ def _report_pickle_rest(scan: FileScan, where: _Where, report: PickleReport) -> 
             where,
             RULE_INDIRECT,
             Severity.HIGH,
-            f"pickle calls objects it built itself rather than imported callables "
+            "pickle calls or modifies objects in ways plain data never needs "
             f"({'; '.join(report.indirect_calls[:3])}): a known way to hide a payload",
             anchor="indirect",
             calls=report.indirect_calls,
@@ -452,8 +484,7 @@ def descr_has_object(descr: object) -> bool:
 def scan_npy(scan: FileScan, where: _Where, source: ByteSource) -> None:
     header = npy_header(source)
     if isinstance(header, str):
-        severity = Severity.LOW
-        scan.add(where, RULE_UNPARSEABLE, severity, f"not a valid .npy file: {header}", "npy")
+        scan.add(where, RULE_UNPARSEABLE, Severity.LOW, f"not a valid .npy file: {header}", "npy")
         return
     if not descr_has_object(header.get("descr")):
         return
@@ -508,10 +539,9 @@ def keras_issues(config: Any) -> KerasIssues:
 def _keras_node(node: Mapping[str, Any], issues: KerasIssues) -> None:
     cls = node.get("class_name")
     if cls == "Lambda":
-        conf = node.get("config") if isinstance(node.get("config"), dict) else {}
-        name = str(conf.get("name", "?")) if isinstance(conf, dict) else "?"
-        function = conf.get("function") if isinstance(conf, dict) else None
-        issues.lambdas.append((name, _lambda_tokens(function)))
+        conf = node.get("config")
+        conf = conf if isinstance(conf, dict) else {}
+        issues.lambdas.append((str(conf.get("name", "?")), _lambda_tokens(conf.get("function"))))
     module = node.get("module")
     if not isinstance(module, str) or _is_keras_module(module):
         return
@@ -804,7 +834,7 @@ class ArchiveScanner:
             self._scan_pickle(fh, where, ext, path)
         elif kind == "tar":
             self.scan_tar(fh, where)
-        elif kind is not None and ext not in SAFE_EXTS:
+        elif kind is not None and ext in PICKLE_FAMILY:
             self.scan_compressed(fh, where, kind)
         else:
             self._by_extension(fh, where, ext, path)
@@ -859,7 +889,7 @@ class ArchiveScanner:
         count = zip_entry_count(fh)
         fh.seek(0)
         if count is not None and count > self.budget.members_left:
-            self._limit(where, f"it has {count} members, more than max_archive_members allows")
+            self.limit(where, f"it has {count} members, more than max_archive_members allows")
             return
         with zipfile.ZipFile(fh) as archive:
             infos = archive.infolist()
@@ -867,10 +897,15 @@ class ArchiveScanner:
             self.scan.format(_zip_format(ext, names))
             keras = ext == ".keras" or ("config.json" in names and "metadata.json" in names)
             for info in infos:
-                self._zip_member(archive, info, where, keras)
+                self._zip_member(archive, fh, info, where, keras)
 
     def _zip_member(
-        self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: _Where, keras: bool
+        self,
+        archive: zipfile.ZipFile,
+        fh: IO[bytes],
+        info: zipfile.ZipInfo,
+        where: _Where,
+        keras: bool,
     ) -> None:
         self.budget.spend_member(self.settings.max_archive_members)
         kind = _member_kind(info.filename, keras)
@@ -878,17 +913,23 @@ class ArchiveScanner:
             return
         inner = where.inside(info.filename)
         try:
-            self._scan_member(archive, info, inner, kind)
+            self._scan_member(archive, fh, info, inner, kind)
         except _LimitReached as exc:
-            self._limit(inner, str(exc))
+            self.limit(inner, str(exc))
         except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
             message = f"could not be read: {type(exc).__name__}: {exc}"
             self.scan.add(inner, RULE_UNPARSEABLE, Severity.MEDIUM, message, "unreadable")
 
     def _scan_member(
-        self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: _Where, kind: str
+        self,
+        archive: zipfile.ZipFile,
+        fh: IO[bytes],
+        info: zipfile.ZipInfo,
+        where: _Where,
+        kind: str,
     ) -> None:
-        with archive.open(info) as raw:
+        with contextlib.ExitStack() as stack:
+            raw = self._open_member(archive, fh, info, where, stack)
             stream = _Limited(raw, self.budget, "the archive")
             if kind == "pickle":
                 scan_pickle_stream(self.scan, where, stream)
@@ -898,6 +939,26 @@ class ArchiveScanner:
                 self._keras_config(stream, where)
             else:
                 self._nested(stream, where, info.filename)
+
+    def _open_member(
+        self,
+        archive: zipfile.ZipFile,
+        fh: IO[bytes],
+        info: zipfile.ZipInfo,
+        where: _Where,
+        stack: contextlib.ExitStack,
+    ) -> ByteSource:
+        """The member's bytes; when zipfile refuses its local header (a name that differs from
+        the central directory's, an encryption flag), the bytes as PyTorch would read them."""
+        try:
+            return stack.enter_context(archive.open(info))
+        except (zipfile.BadZipFile, RuntimeError) as exc:
+            message = (
+                f"zip headers disagree ({exc}): a known way to hide a member from scanners; "
+                "it was read the way PyTorch reads it"
+            )
+            self.scan.add(where, RULE_UNPARSEABLE, Severity.MEDIUM, message, "zip-header")
+            return raw_member(fh, info)
 
     def _keras_config(self, stream: ByteSource, where: _Where) -> None:
         data = _read_exact(stream, MAX_JSON_BYTES)
@@ -917,7 +978,7 @@ class ArchiveScanner:
             spool.seek(0)
             kind = sniff(head)
             if kind == "zip" and where.depth >= MAX_NESTING:
-                self._limit(where, f"archives nested deeper than {MAX_NESTING} levels")
+                self.limit(where, f"archives nested deeper than {MAX_NESTING} levels")
             elif kind in ("zip", "pickle", "npy", "tar") or _suffix(name) in PICKLE_FAMILY:
                 self.scan_stream(spool, where, name, None)
 
@@ -936,7 +997,7 @@ class ArchiveScanner:
                     stream = _Limited(extracted, self.budget, "the archive")
                     scan_pickle_stream(self.scan, where.inside(member.name), stream)
 
-    def _limit(self, where: _Where, reason: str) -> None:
+    def limit(self, where: _Where, reason: str) -> None:
         if not where.strict:
             self.scan.note(where, f"not scanned: {reason}")
             return
@@ -986,7 +1047,7 @@ def scan_file(root: Path, rel: str, settings: Settings) -> FileScan:
     except ScanTimeout:
         raise
     except _LimitReached as exc:
-        ArchiveScanner(scan, budget)._limit(where, str(exc))
+        ArchiveScanner(scan, budget).limit(where, str(exc))
     except Exception as exc:  # a file's content must never crash the gate
         message = f"could not be scanned: {type(exc).__name__}: {exc}"
         severity = Severity.MEDIUM if where.strict else Severity.LOW

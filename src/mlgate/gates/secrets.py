@@ -43,7 +43,10 @@ DEFAULT_MAX_FILE_BYTES = 5_000_000
 SNIFF_BYTES = 8192
 PREVIEW_CHARS = 4
 WANDB_WINDOW = 200  # a 40-hex key counts as a W&B key when `wandb` is this close
-DETECT_SECRETS_URI = "https://github.com/Yelp/detect-secrets"
+TOOL_HOME = "https://github.com/Yelp/detect-secrets"
+# detect-secrets' inline suppressions, honoured by mlgate's own patterns as well.
+ALLOW = "pragma: allowlist secret"
+ALLOW_NEXT = "pragma: allowlist nextline secret"
 
 CRITICAL_TYPES = frozenset(
     {
@@ -300,10 +303,24 @@ def pattern_hits(path: str, text: str, notebook: NotebookText | None = None) -> 
             if starts is None:
                 starts = _line_starts(text)
             line = bisect.bisect_right(starts, match.start())
+            if _allowlisted(text, starts, line):
+                continue
             origin = notebook.locate(line) if notebook else Origin(None, None, line)
             if origin is not None:
                 value = match.group(0)
                 yield Hit(path, origin, secret_type, secret_hash(value), redact(value), OWN)
+
+
+def _allowlisted(text: str, starts: Sequence[int], line: int) -> bool:
+    """The line says `pragma: allowlist secret`, or the line before `... nextline secret`."""
+    if ALLOW in _line_text(text, starts, line):
+        return True
+    return line > 1 and ALLOW_NEXT in _line_text(text, starts, line - 1)
+
+
+def _line_text(text: str, starts: Sequence[int], line: int) -> str:
+    end = starts[line] if line < len(starts) else len(text)
+    return text[starts[line - 1] : end]
 
 
 def _line_starts(text: str) -> list[int]:
@@ -367,7 +384,7 @@ _TOKENISERS = (
     re.compile(r"[^\s\"'`]+"),
     re.compile(r"[^\s\"'`=:,;()\[\]{}<>]+"),
     re.compile(r"[^\s\"'`=:,;()\[\]{}<>@/]+"),
-    re.compile(r"BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?|PuTTY-User-Key-File-2"),
+    re.compile(r"BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?|PuTTY-User-Key-File-[23]"),
     re.compile(r"(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)[0-9A-Z]{16}"),
 )
 
@@ -432,7 +449,7 @@ def _finding(group: Sequence[Hit]) -> Finding:
         line=origin.line,
         cell=origin.cell,
         cwe="CWE-200" if origin.part == "output" else "CWE-798",
-        help_uri=DETECT_SECRETS_URI if primary.tool == TOOL else None,
+        help_uri=TOOL_HOME if primary.tool == TOOL else None,
         also_reported_by=tuple(others),
         properties=_properties(primary, preview),
     )
