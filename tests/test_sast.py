@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -166,8 +168,22 @@ def rule_pack_scan(
     return _annotated_targets(folder), _sast(folder)
 
 
+def _bandit_alone(folder: Path) -> set[tuple[str, int]]:
+    """Lines plain bandit flags at medium or above: the baseline mlgate must beat."""
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "bandit"), "-f", "json", "-q", "-r", str(folder)],
+        capture_output=True, text=True, check=False,
+    )
+    results = json.loads(done.stdout)["results"]
+    return {
+        (Path(r["filename"]).name, r["line_number"])
+        for r in results
+        if r["issue_severity"] in ("MEDIUM", "HIGH")
+    }
+
+
 def test_rule_pack_recall_and_precision(
-    rule_pack_scan: tuple[dict[str, list[tuple[str, int]]], list[Any]],
+    rule_pack_scan: tuple[dict[str, list[tuple[str, int]]], list[Any]], tmp_path: Path
 ) -> None:
     targets, findings = rule_pack_scan
     flagged = {(f.path, f.line) for f in findings}
@@ -175,13 +191,20 @@ def test_rule_pack_recall_and_precision(
     ruleid, ok = targets["ruleid"], targets["ok"]
     recall = sum(t in flagged for t in ruleid) / len(ruleid)
     false_alarms = [t for t in ok if t in serious]
+    for path in rule_pack_dir().glob("*.py"):
+        (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    bandit = _bandit_alone(tmp_path)
+    bandit_recall = sum(t in bandit for t in ruleid) / len(ruleid)
+    bandit_false = [t for t in ok if t in bandit]
     print(
-        f"\nrule pack: {len(ruleid)} ruleid lines, recall {recall:.0%}; "
-        f"{len(ok)} ok lines, {len(false_alarms)} flagged at medium or above"
+        f"\nrule pack: {len(ruleid)} ruleid lines, {len(ok)} ok lines; "
+        f"mlgate sast: recall {recall:.0%}, {len(false_alarms)} ok lines at medium+; "
+        f"bandit alone: recall {bandit_recall:.0%} (medium+), {len(bandit_false)} ok lines at medium+"
     )
     assert len(ruleid) >= 40 and len(ok) >= 40
     assert recall == 1.0, [t for t in ruleid if t not in flagged]
     assert len(false_alarms) <= len(ok) * 0.03, false_alarms
+    assert len(false_alarms) * 3 <= len(bandit_false), (false_alarms, bandit_false)
 
 
 def test_published_report_records_tool_versions(

@@ -29,6 +29,7 @@ from mlgate.tabular import DataError, missing_data_stack
 if TYPE_CHECKING:
     from mlgate.tabular.contracts import Contract, ContractReport, Violation
     from mlgate.tabular.drift import ColumnDrift, DriftOptions, Profile
+    from mlgate.tabular.readers import ReadOptions
 
 NAME = "data"
 SEVERITIES = [s.value for s in Severity]
@@ -104,6 +105,7 @@ class Outcome:
 
 class DataGate:
     name = NAME
+    cache_scope = "none"  # runs the repository's tests: a result is never reused
     summary = (
         "data contracts (pandera), drift against a reference, and the repo's `pytest -m data` tests"
     )
@@ -284,7 +286,7 @@ def _check_file(
         out.errors.append(f"{rel}: {exc.message}")
 
 
-def _read_options(ctx: GateContext, spec: DatasetSpec) -> Any:
+def _read_options(ctx: GateContext, spec: DatasetSpec) -> ReadOptions:
     from mlgate.tabular.readers import ReadOptions  # noqa: PLC0415 (optional extra)
 
     return ReadOptions(chunk_rows=int(ctx.option("chunk_rows", 200_000)), encoding=spec.encoding)

@@ -87,6 +87,7 @@ class Outcome:
 
 class ModelGate:
     name = NAME
+    cache_scope = "none"  # measures time and runs the repository's code: never reused
     summary = (
         "metric thresholds and regression, inference budgets, model card, `pytest -m model` tests"
     )
