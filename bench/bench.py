@@ -27,6 +27,7 @@ import json
 import os
 import platform
 import random
+import resource
 import shutil
 import statistics
 import struct
@@ -114,11 +115,13 @@ for _mod in list(sys.modules.values()):  # names bound by `from mlgate.tools imp
 _t1 = time.monotonic()
 _code = run_main(sys.argv[1:])
 _t2 = time.monotonic()
-_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+_self = resource.getrusage(resource.RUSAGE_SELF)
+_rss = _self.ru_maxrss
 print(f"ru_maxrss={_rss}", file=sys.stderr)
 with open(os.environ["MLGATE_BENCH_STATS"], "w", encoding="utf-8") as _out:
     json.dump({"t_start": _t0, "t_imported": _t1, "t_done": _t2, "returncode": _code,
-               "maxrss_kb": _rss, "calls": _calls, "wrapped": sorted(_wrapped)}, _out)
+               "maxrss_kb": _rss, "cpu": _self.ru_utime + _self.ru_stime, "calls": _calls,
+               "wrapped": sorted(_wrapped)}, _out)
 sys.exit(_code)
 """
 
@@ -1080,6 +1083,7 @@ class RawRun:
     seconds: float | None
     returncode: int | None = None
     note: str | None = None  # why it is n/a, or what went wrong
+    cpu: float | None = None  # user + system seconds of the tool's whole process tree
 
 
 @dataclass
@@ -1090,6 +1094,8 @@ class MlgateRun:
     tool_busy: float | None = None  # wall time during which at least one scanner ran
     overhead: float | None = None  # wall - tool_busy
     rss_mb: float | None = None
+    cpu: float | None = None  # user + system seconds: mlgate and every tool it ran
+    own_cpu: float | None = None  # user + system seconds of mlgate's own process
     gates: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
@@ -1144,6 +1150,7 @@ def run_raw(argv: list[str], cwd: Path, scratch: Path) -> RawRun:
     env = {**base_env(), "SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"}
     out = scratch / "raw-out.json"
     with out.open("wb") as stdout:
+        cpu = children_cpu()
         started = time.monotonic()
         try:
             done = subprocess.run(
@@ -1159,10 +1166,17 @@ def run_raw(argv: list[str], cwd: Path, scratch: Path) -> RawRun:
         except subprocess.TimeoutExpired:
             return RawRun(None, None, f"timed out after {TIMEOUT:g}s")
         seconds = time.monotonic() - started
+        cpu = children_cpu() - cpu
     note = None
     if done.returncode not in (0, 1):
         note = f"exit {done.returncode}: " + done.stderr.decode("utf-8", "replace").strip()[-200:]
-    return RawRun(seconds, done.returncode, note)
+    return RawRun(seconds, done.returncode, note, cpu)
+
+
+def children_cpu() -> float:
+    """CPU seconds of every child process waited for so far (and of their descendants)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_mlgate(env: Env, corpus: Corpus, cache: Path, scratch: Path) -> MlgateRun:
@@ -1176,6 +1190,7 @@ def run_mlgate(env: Env, corpus: Corpus, cache: Path, scratch: Path) -> MlgateRu
         argv += ["--advisory-db", str(env.advisory_db)]
     child_env = {**base_env(), "MLGATE_CACHE_DIR": str(cache)}
     child_env["MLGATE_BENCH_STATS"] = str(stats_file)
+    cpu = children_cpu()
     started = time.monotonic()
     done = subprocess.run(
         argv,
@@ -1188,7 +1203,7 @@ def run_mlgate(env: Env, corpus: Corpus, cache: Path, scratch: Path) -> MlgateRu
         check=False,
     )
     ended = time.monotonic()
-    run = MlgateRun(wall=ended - started, returncode=done.returncode)
+    run = MlgateRun(wall=ended - started, returncode=done.returncode, cpu=children_cpu() - cpu)
     stderr = done.stderr.decode("utf-8", "replace").strip()
     if done.returncode not in (0, 1):
         run.error = f"mlgate exit {done.returncode}: {stderr[-300:]}"
@@ -1199,6 +1214,7 @@ def run_mlgate(env: Env, corpus: Corpus, cache: Path, scratch: Path) -> MlgateRu
         return run
     run.startup = stats["t_imported"] - started
     run.rss_mb = stats["maxrss_kb"] / 1024
+    run.own_cpu = stats.get("cpu")
     run.calls = [
         {**c, "start": c["start"] - started, "end": c["end"] - started} for c in stats["calls"]
     ]
@@ -1312,7 +1328,15 @@ class CorpusResult:
             m[f"raw_{tool}"] = _median([r.raw[tool].seconds for r in reps])
         sums = [_sum([r.raw[t].seconds for t in self.in_sum]) for r in reps]
         slowest = [_max([r.raw[t].seconds for t in self.in_sum]) for r in reps]
+        cpus = [_sum([r.raw[t].cpu for t in self.in_sum]) for r in reps]
+        cores = os.cpu_count() or 1
+        # The fastest any scheduler could run the same work here: never below the slowest
+        # tool, never below the CPU time spread over every core.
+        floors = [
+            _max([w, None if c is None else c / cores]) for w, c in zip(slowest, cpus, strict=True)
+        ]
         m["raw_sum"], m["raw_slowest"] = _median(sums), _median(slowest)
+        m["raw_cpu"], m["raw_floor"] = _median(cpus), _median(floors)
         medians = {t: m[f"raw_{t}"] for t in self.in_sum}
         known = {t: v for t, v in medians.items() if v is not None}
         self.slowest = max(known, key=lambda t: known[t]) if known else None
@@ -1322,6 +1346,8 @@ class CorpusResult:
             m[f"{kind}_overhead"] = _median([run.overhead for run in runs])
             m[f"{kind}_startup"] = _median([run.startup for run in runs])
             m[f"{kind}_rss"] = _max([run.rss_mb for run in runs])
+            m[f"{kind}_cpu"] = _median([run.cpu for run in runs])
+            m[f"{kind}_own_cpu"] = _median([run.own_cpu for run in runs])
         m["overhead"] = m["cold_overhead"]
         m["rss"] = _max([m["cold_rss"], m["warm_rss"], m["changed_rss"]])
         cold = [r.cold.wall for r in reps]
@@ -1421,7 +1447,15 @@ def rows(env: Env) -> list[Row]:
     table += [
         ("raw tools: sum (s)", "", _metric("raw_sum", _fmt_s)),
         ("raw tools: slowest (s)", "", _slowest_cell),
+        ("raw tools: CPU time, user+sys (s)", "", _metric("raw_cpu", _fmt_s)),
+        (
+            f"best cold possible here: max(slowest, CPU / {os.cpu_count()} cores) (s)",
+            "",
+            _metric("raw_floor", _fmt_s),
+        ),
         ("mlgate cold (s)", "", _metric("cold", _fmt_s)),
+        ("mlgate cold: CPU time, tools included (s)", "", _metric("cold_cpu", _fmt_s)),
+        ("mlgate cold: CPU time of mlgate's process (s)", "", _metric("cold_own_cpu", _fmt_s)),
     ]
     table += [(f"  of which {g} gate (s)", "", _gate_cell(g)) for g in env.gates]
     table += [

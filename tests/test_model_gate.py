@@ -85,6 +85,7 @@ def test_regression_against_a_baseline_file_reports_every_row(metrics_repo: Path
     finding = _one(result, "metric-regression")
     assert finding.properties["metric"] == "accuracy"
     assert finding.properties["baseline"] == 0.93 and finding.properties["delta"] == -0.02
+    assert finding.path == "metrics.json"
     rows = {r["metric"]: r for r in result.properties["metrics"]}
     assert rows["eval.auc"] == {
         "metric": "eval.auc",
@@ -159,6 +160,11 @@ def test_an_unreadable_metrics_file_is_a_finding(
     assert expected in _one(result, "metrics-unreadable").message
 
 
+def test_a_missing_metrics_file_is_a_finding(tmp_path: Path) -> None:
+    result = _run(tmp_path, metrics_files=["metrics.json"])
+    assert "metrics.json: metrics file not found" in _one(result, "metrics-unreadable").message
+
+
 def test_thresholds_without_a_metrics_source_are_a_gate_error(tmp_path: Path) -> None:
     result = _run(tmp_path, metrics={"accuracy": {"min": 0.5}})
     assert "no `metrics_files` or `mlflow_run`" in result.errors[0]
@@ -173,6 +179,8 @@ def test_an_mlflow_run_directory_is_read_without_mlflow(tmp_path: Path) -> None:
     rows = {r["metric"]: r["current"] for r in result.properties["metrics"]}
     assert rows == {"accuracy": 0.9, "val/loss": 0.4}  # the latest step, not the latest line
     assert not result.findings
+    failing = _run(tmp_path, mlflow_run="mlruns/0/*", metrics={"accuracy": {"min": 0.95}})
+    assert _one(failing, "metric-below-min").path == "mlruns/0/abc123/metrics/accuracy"
 
 
 # --- inference budgets --------------------------------------------------------------------

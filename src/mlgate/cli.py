@@ -420,11 +420,12 @@ def init(path: Path, ci: str, level: str, force: bool, dry_run: bool) -> None:
     """Detect what the repository at PATH (default: .) is and write its CI setup.
 
     Writes .mlgate.yml (the detected facts as commented, editable settings),
-    .mlgate/policy.yml (extends the default pack) and the pipeline:
-    .github/workflows/mlgate.yml (plus mlgate-train.yml from level 1) and/or
-    .gitlab-ci.yml. Every file is rendered and checked first, then all are written
-    or none; an existing file is never overwritten without --force (exit 2).
-    The repository's code is never imported or run.
+    .mlgate/policy.yml (extends the default pack; an existing policy is kept) and the
+    pipeline: .github/workflows/mlgate.yml (plus mlgate-train.yml from level 1)
+    and/or .gitlab-ci.yml. Every file is rendered and checked first, then all are
+    written or none; an existing file is never overwritten without --force (exit 2).
+    With --force, what you wrote in a valid .mlgate.yml (commands, environment,
+    exclude, gate settings) is kept. The repository's code is never imported or run.
     """
     plan = plan_init(path, list(TARGETS) if ci == "both" else [ci], int(level))
     click.echo("detected:")
@@ -435,6 +436,8 @@ def init(path: Path, ci: str, level: str, force: bool, dry_run: bool) -> None:
         return
     written = apply_init(plan, force)
     click.echo(f"wrote {', '.join(written)}")
+    for kept in plan.kept:
+        click.echo(f"kept {kept} (the existing policy; it decides which gates run)")
     click.echo("next: review train_command and deploy_command in .mlgate.yml and commit the "
                "files; after an edit, `mlgate generate --ci ...` renders the pipeline again")
 
@@ -444,6 +447,8 @@ def _show_init_plan(plan: InitPlan, force: bool) -> None:
     exists = " (exists: overwritten)" if force else " (exists: needs --force)"
     for planned in plan.files:
         click.echo(f"  {planned.path}{exists if planned.exists else ''}")
+    for kept in plan.kept:
+        click.echo(f"would keep: {kept} (the existing policy)")
     click.echo(f"--- {plan.files[0].path} ---")
     click.echo(plan.config_text, nl=False)
     click.echo("nothing written (--dry-run)")

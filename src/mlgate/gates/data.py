@@ -428,9 +428,11 @@ def _profile(
     from mlgate.tabular.readers import ReadError, detect_format  # noqa: PLC0415 (optional extra)
 
     try:
-        return profile_file(
-            path, detect_format(path.name, spec.fmt or fmt), _read_options(ctx, spec), options
-        )
+        own = detect_format(path.name)  # a reference may be stored in another format
+    except DataError:
+        own = fmt
+    try:
+        return profile_file(path, own, _read_options(ctx, spec), options)
     except ReadError as exc:
         raise DataError(f"reference {label}: {exc.message}") from None
 

@@ -245,24 +245,30 @@ def _mlflow_files(root: Path, pattern: Any) -> list[str]:
     return [p.relative_to(root).as_posix() for p in (run / "metrics").rglob("*") if p.is_file()]
 
 
-def _current_metrics(ctx: GateContext, out: Outcome) -> dict[str, float] | None:
-    """All current metrics; None when no source is configured."""
+def _current_metrics(ctx: GateContext, out: Outcome) -> tuple[dict[str, float], dict[str, str]]:
+    """(metrics, the file each came from); both empty when no source is configured."""
     files = list(ctx.option("metrics_files") or ())
     run = _mlflow_dir(ctx.root, ctx.option("mlflow_run"))
-    if not files and run is None:
-        return None
     metrics: dict[str, float] = {}
+    sources: dict[str, str] = {}
     for rel in files:
         try:
-            metrics.update(parse_metrics(_read_file(ctx.root, rel), rel))
+            found = parse_metrics(_read_file(ctx.root, rel), rel)
         except MetricsError as exc:
             out.add(f"unreadable|{rel}", "metrics-unreadable", str(exc), path=rel, file=rel)
+            continue
+        metrics.update(found)
+        sources.update(dict.fromkeys(found, rel))
     if run is not None:
         try:
-            metrics.update(read_mlflow_run(run))
+            found = read_mlflow_run(run)
         except (MetricsError, OSError) as exc:
             out.add("unreadable|mlflow", "metrics-unreadable", str(exc), source="mlflow")
-    return metrics
+            return metrics, sources
+        metrics.update(found)
+        where = run.relative_to(ctx.root).as_posix() if run.is_relative_to(ctx.root) else str(run)
+        sources.update({name: f"{where}/metrics/{name}" for name in found})
+    return metrics, sources
 
 
 def _read_file(root: Path, rel: str) -> str:
@@ -301,13 +307,13 @@ def _baseline_metrics(ctx: GateContext) -> tuple[str, dict[str, float]] | None:
 
 def _check_metrics(ctx: GateContext, out: Outcome) -> None:
     thresholds: Mapping[str, Mapping[str, float]] = ctx.option("metrics") or {}
-    current = _current_metrics(ctx, out)
-    if current is None:
+    if not ctx.option("metrics_files") and not ctx.option("mlflow_run"):
         if thresholds:
             out.errors.append(
                 "metric thresholds are set but no `metrics_files` or `mlflow_run` is configured"
             )
         return
+    current, sources = _current_metrics(ctx, out)
     try:
         baseline = _baseline_metrics(ctx)
     except (MetricsError, gitref.GitRefError) as exc:
@@ -322,7 +328,7 @@ def _check_metrics(ctx: GateContext, out: Outcome) -> None:
     ]
     out.properties.update(metrics=rows, baseline=label)
     for row in rows:
-        _metric_findings(row, label, out)
+        _metric_findings(row, label, sources.get(row["metric"]), out)
         out.notes.append(_metric_note(row))
 
 
@@ -367,19 +373,27 @@ _RULES = {
 }
 
 
-def _metric_findings(row: Mapping[str, Any], label: str | None, out: Outcome) -> None:
+def _metric_findings(
+    row: Mapping[str, Any], label: str | None, source: str | None, out: Outcome
+) -> None:
     name = row["metric"]
     for check in row["violations"]:
         rule, what = _RULES[check]
         detail = _metric_note(row)
-        out.add(f"{name}|{check}", rule, f"metric {name} {what}: {detail}", check=check, **row)
+        message = f"metric {name} {what}: {detail}"
+        out.add(f"{name}|{check}", rule, message, path=source, check=check, **row)
     wanted = {"max_drop", "max_rise"} & set(row["threshold"])
     if wanted and label and row["current"] is not None and row["baseline"] is None:
         message = (
             f"metric {name} has {'/'.join(sorted(wanted))} set but the baseline {label} lacks it"
         )
         out.add(
-            f"{name}|baseline", "baseline-metric-missing", message, severity=Severity.MEDIUM, **row
+            f"{name}|baseline",
+            "baseline-metric-missing",
+            message,
+            severity=Severity.MEDIUM,
+            path=source,
+            **row,
         )
 
 

@@ -60,7 +60,8 @@ def find_test_files(repo: Repo) -> list[str]:
 
 def has_marked_tests(repo: Repo, marker: str) -> bool:
     """A cheap look for `mark.MARKER` in the test files, so code-only repos never start pytest."""
-    needle = re.compile(rf"\bmark\.{re.escape(marker)}\b|[\"']{re.escape(marker)}[\"']")
+    name = re.escape(marker)
+    needle = re.compile(rf"\bmark\.{name}\b|add_marker\(\s*[\"']{name}[\"']")
     return any(needle.search(read_text(repo.root, f)) for f in find_test_files(repo))
 
 

@@ -1,7 +1,8 @@
 """`mlgate init`: the files it writes (.mlgate.yml, the policy, the pipelines), planned first.
 
 The plan renders every file in memory and loads the config and policy it would write (so
-they are valid by construction); applying it writes all of them or none.
+they are valid by construction); applying it writes all of them or none. An existing
+policy is the user's: init keeps it (and uses it) rather than planning a new one.
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from mlgate import __version__
-from mlgate.config import CONFIG_FILE, MAX_SHARDS, RepoConfig, load_config
+from mlgate.config import CONFIG_FILE, MAX_SHARDS, PIPELINE_GATE_KEYS, RepoConfig, load_config
 from mlgate.detect import INSTALL_TOOLS, PYTHON_VERSIONS, RepoFacts, describe, detect
-from mlgate.errors import UsageError
+from mlgate.errors import ConfigError, UsageError
 from mlgate.gates import GATES
 from mlgate.generate.files import write_all
 from mlgate.generate.install import install_lines
@@ -26,7 +30,7 @@ from mlgate.generate.spec import (
     TRAIN_PLACEHOLDER,
     default_train_command,
 )
-from mlgate.policy import REPO_POLICY, Policy, load_policy
+from mlgate.policy import REPO_POLICY, Policy, find_policy, load_policy
 
 # What init's .mlgate.yml excludes: GitLab keeps its pip cache inside the checkout.
 DEFAULT_EXCLUDE = (".cache/*",)
@@ -45,6 +49,7 @@ class InitPlan:
     root: Path
     facts: RepoFacts
     files: tuple[PlannedFile, ...]
+    kept: tuple[str, ...] = ()  # existing files init leaves as they are (the policy)
 
     @property
     def conflicts(self) -> list[str]:
@@ -56,21 +61,25 @@ class InitPlan:
 
 
 def plan_init(path: Path, targets: Sequence[str], level: int) -> InitPlan:
-    """Detect, render .mlgate.yml and the policy, and render each target's pipeline."""
+    """Detect, render .mlgate.yml and the policy, and render each target's pipeline.
+
+    From an existing valid .mlgate.yml, what detection cannot know is kept (commands,
+    environment, exclude, policy path, gate settings); an existing policy is kept as is.
+    """
     root = repo_root(path)
-    facts = detect(root, DEFAULT_EXCLUDE)
+    previous = _previous(root)
+    exclude = tuple(dict.fromkeys((*DEFAULT_EXCLUDE, *previous.exclude)))
+    facts = detect(root, exclude)
     config_text = render_template(
-        templates_dir(INIT_TEMPLATES), "mlgate.yml.j2", _config_context(facts, level)
+        templates_dir(INIT_TEMPLATES), "mlgate.yml.j2", _config_context(facts, level, previous)
     )
-    policy_text = render_template(
-        templates_dir(INIT_TEMPLATES), "policy.yml.j2", {"version": __version__}
-    )
-    config, policy = _load_planned(config_text, policy_text)
-    planned = {CONFIG_FILE: config_text, REPO_POLICY.as_posix(): policy_text}
+    config = _load_config_text(config_text)
+    planned = {CONFIG_FILE: config_text}
+    policy, kept = _policy(root, config, planned)
     for target in dict.fromkeys(targets):
         planned.update(render(root, target, config, policy, facts).files)
     files = tuple(PlannedFile(p, t, (root / p).exists()) for p, t in planned.items())
-    return InitPlan(root, facts, files)
+    return InitPlan(root, facts, files, kept)
 
 
 def apply_init(plan: InitPlan, force: bool) -> list[str]:
@@ -79,15 +88,25 @@ def apply_init(plan: InitPlan, force: bool) -> list[str]:
         raise UsageError(
             f"{', '.join(plan.conflicts)}: already exist{'s' if len(plan.conflicts) == 1 else ''}"
             "; nothing was written",
-            hint="--force overwrites them; `mlgate generate --ci github|gitlab` renders a "
-            "pipeline from the existing .mlgate.yml",
+            hint="--force overwrites them (keeping what you wrote in .mlgate.yml: commands, "
+            "gate settings, exclude); `mlgate generate --ci github|gitlab` renders a pipeline "
+            "from the existing .mlgate.yml",
         )
     write_all(plan.root, {f.path: f.text for f in plan.files})
     return [f.path for f in plan.files]
 
 
-def _config_context(facts: RepoFacts, level: int) -> dict[str, object]:
-    train = default_train_command(facts)
+def _previous(root: Path) -> RepoConfig:
+    """The existing .mlgate.yml if it is valid (an invalid one is replaced whole)."""
+    try:
+        return load_config(root)
+    except ConfigError:
+        return RepoConfig()
+
+
+def _config_context(facts: RepoFacts, level: int, previous: RepoConfig) -> dict[str, object]:
+    kept = previous.pipeline
+    train = kept.train_command or default_train_command(facts)
     return {
         "version": __version__,
         "described": [line.replace("\r", " ").replace("\n", " ") for line in describe(facts)],
@@ -95,32 +114,66 @@ def _config_context(facts: RepoFacts, level: int) -> dict[str, object]:
         "python": facts.python,
         "python_versions": PYTHON_VERSIONS,
         "level": level,
-        "environment": DEFAULT_ENVIRONMENT,
+        "environment": kept.environment or DEFAULT_ENVIRONMENT,
         "install_tools": INSTALL_TOOLS,
         "install_lines": install_lines(facts.installer, facts.install_files, facts.buildable),
-        "train_command": train.splitlines(),
-        "train_source": _train_source(facts, train),
-        "deploy_command": DEPLOY_PLACEHOLDER.splitlines(),
+        "train_command": train.strip("\n").splitlines(),
+        "train_source": _train_source(facts, train, kept.train_command is not None),
+        "deploy_command": (kept.deploy_command or DEPLOY_PLACEHOLDER).strip("\n").splitlines(),
+        "deploy_placeholder": DEPLOY_PLACEHOLDER,
         "test_markers_note": "detected in the tests" if facts.test_markers else "none detected",
-        "exclude": DEFAULT_EXCLUDE,
-        "gates": list(GATES),
+        "exclude": tuple(dict.fromkeys((*DEFAULT_EXCLUDE, *previous.exclude))),
+        "policy": previous.policy,
+        "gate_sections": _gate_sections(previous),
+        "kept_gates": sorted(previous.gate_options),
         "max_shards": MAX_SHARDS,
     }
 
 
-def _train_source(facts: RepoFacts, train: str) -> str:
+def _gate_sections(previous: RepoConfig) -> str:
+    """The per-gate sections: sast.shards, plus the gate settings of the previous file."""
+    sections: dict[str, dict[str, Any]] = {
+        name: dict(previous.gate_options.get(name, {})) for name in GATES
+    }
+    for name in PIPELINE_GATE_KEYS:
+        if name in sections:
+            sections[name] = {"shards": previous.pipeline.shards.get(name, 1), **sections[name]}
+    dumped = {name: options for name, options in sections.items() if options}
+    return yaml.safe_dump(dumped, sort_keys=False, default_flow_style=False) if dumped else ""
+
+
+def _train_source(facts: RepoFacts, train: str, kept: bool) -> str:
+    if kept:
+        return "kept from the previous .mlgate.yml"
     if train == TRAIN_PLACEHOLDER:
-        return "no training entry point detected: a placeholder that fails until you set it"
+        return "none detected: a placeholder that fails until you set it"
     return "DVC pipeline detected" if facts.dvc else "train.py detected"
 
 
-def _load_planned(config_text: str, policy_text: str) -> tuple[RepoConfig, Policy]:
-    """Load what init would write exactly as `generate` will load it later."""
+def _load_config_text(text: str) -> RepoConfig:
+    """Load .mlgate.yml text exactly as `generate` will load the file later."""
     with tempfile.TemporaryDirectory(prefix="mlgate-init-") as tmp:
-        scratch = Path(tmp)
-        (scratch / CONFIG_FILE).write_text(config_text, encoding="utf-8")
-        (scratch / REPO_POLICY).parent.mkdir(parents=True)
-        (scratch / REPO_POLICY).write_text(policy_text, encoding="utf-8")
-        config = load_config(scratch)
-        env = config.pipeline.environment or DEFAULT_ENVIRONMENT
-        return config, load_policy(scratch / REPO_POLICY, env)
+        (Path(tmp) / CONFIG_FILE).write_text(text, encoding="utf-8")
+        return load_config(Path(tmp))
+
+
+def _policy(
+    root: Path, config: RepoConfig, planned: dict[str, str]
+) -> tuple[Policy, tuple[str, ...]]:
+    """The repo's existing policy (kept), else a new one extending the default (planned)."""
+    env = config.pipeline.environment or DEFAULT_ENVIRONMENT
+    where = find_policy(root, None, config.policy)
+    if where != "default":
+        kept = (
+            Path(where).relative_to(root).as_posix()
+            if Path(where).is_relative_to(root)
+            else str(where)
+        )
+        return load_policy(where, env), (kept,)
+    text = render_template(templates_dir(INIT_TEMPLATES), "policy.yml.j2", {"version": __version__})
+    planned[REPO_POLICY.as_posix()] = text
+    with tempfile.TemporaryDirectory(prefix="mlgate-init-") as tmp:
+        scratch = Path(tmp) / REPO_POLICY
+        scratch.parent.mkdir(parents=True)
+        scratch.write_text(text, encoding="utf-8")
+        return load_policy(scratch, env), ()
