@@ -17,11 +17,20 @@ def split_runs(tmp_path_factory: pytest.TempPathFactory, advisory_db: Path) -> P
     """examples/insecure-ml run once whole and once per gate, as separate CI jobs would."""
     out = tmp_path_factory.mktemp("split")
     example = str(EXAMPLES / "insecure-ml")
-    db = ["--advisory-db", str(advisory_db), "--no-cache"]
-    for name, extra in (("full", []), ("sast", ["sast"]), ("deps", ["deps"])):
-        done = run_cli(["run", example, *extra, *db, "--format", "json", "--output", str(out / name)])
-        assert done.returncode == 1, done.stderr
+    db = ["--advisory-db", str(advisory_db), "--no-cache", "--quiet"]
+    done = run_cli(["run", example, *db, "--format", "json", "--output", str(out / "full")])
+    assert done.returncode == 1, done.stderr
+    gates = [g["name"] for g in json.loads((out / "full" / "mlgate.json").read_text())["gates"]]
+    assert {"sast", "deps"} <= set(gates)
+    for gate in gates:
+        done = run_cli(["run", example, gate, *db, "--format", "json", "--output", str(out / gate)])
+        assert done.returncode in (0, 1), done.stderr
+    (out / "gates.txt").write_text("\n".join(gates))
     return out
+
+
+def _gates(out: Path) -> list[str]:
+    return (out / "gates.txt").read_text().split("\n")
 
 
 def _merge(out: Path, *names: str, env: str | None = None, dest: str = "merged") -> tuple[int, dict[str, Any]]:
@@ -40,16 +49,17 @@ def _essence(report: dict[str, Any]) -> tuple[Any, ...]:
 
 def test_merge_of_per_gate_runs_equals_the_full_run(split_runs: Path) -> None:
     full = json.loads((split_runs / "full" / "mlgate.json").read_text())
-    code, merged = _merge(split_runs, "sast", "deps")
+    code, merged = _merge(split_runs, *_gates(split_runs))
     assert code == 1
     assert _essence(merged) == _essence(full)
     assert merged["mode"]["kind"] == "merge"
 
 
 def test_merge_is_order_independent_and_idempotent(split_runs: Path) -> None:
-    _, ab = _merge(split_runs, "sast", "deps", dest="ab")
-    _, ba = _merge(split_runs, "deps", "sast", dest="ba")
-    _, twice = _merge(split_runs, "sast", "deps", "sast", "full", dest="twice")
+    gates = _gates(split_runs)
+    _, ab = _merge(split_runs, *gates, dest="ab")
+    _, ba = _merge(split_runs, *reversed(gates), dest="ba")
+    _, twice = _merge(split_runs, *gates, "sast", "full", dest="twice")
     assert _essence(ab) == _essence(ba) == _essence(twice)
     assert len(twice["findings"]) == len({f["fingerprint"] for f in twice["findings"]})
 
@@ -108,6 +118,9 @@ def _head() -> str:
                           text=True, check=True).stdout.strip()
 
 
+CHURN = EXAMPLES / "churn-model"  # verify reads the policy in force where it runs
+
+
 @pytest.fixture(scope="session")
 def receipt(tmp_path_factory: pytest.TempPathFactory, advisory_db: Path) -> Path:
     out = tmp_path_factory.mktemp("receipt")
@@ -127,17 +140,17 @@ def test_receipt_of_a_passing_run(receipt: Path) -> None:
 
 def test_verify_accepts_only_the_right_commit_env_and_policy(receipt: Path, tmp_path: Path) -> None:
     head = _head()
-    ok = run_cli(["verify", str(receipt), "--commit", head, "--env", "production"], cwd=REPO_ROOT)
+    ok = run_cli(["verify", str(receipt), "--commit", head, "--env", "production"], cwd=CHURN)
     assert ok.returncode == 0, ok.stderr
     assert run_cli(["verify", str(receipt), "--commit", head[:10], "--env", "production"],
-                   cwd=REPO_ROOT).returncode == 0
-    wrong = run_cli(["verify", str(receipt), "--commit", "f" * 40, "--env", "production"], cwd=REPO_ROOT)
+                   cwd=CHURN).returncode == 0
+    wrong = run_cli(["verify", str(receipt), "--commit", "f" * 40, "--env", "production"], cwd=CHURN)
     assert wrong.returncode == 1 and "not " + "f" * 40 in wrong.stderr
-    env = run_cli(["verify", str(receipt), "--commit", head, "--env", "staging"], cwd=REPO_ROOT)
+    env = run_cli(["verify", str(receipt), "--commit", head, "--env", "staging"], cwd=CHURN)
     assert env.returncode == 1 and "environment" in env.stderr
     write(tmp_path, "p.yml", "extends: default\ndefaults:\n  fail_on: critical\n")
     policy = run_cli(["verify", str(receipt), "--commit", head, "--env", "production", "--policy",
-                      str(tmp_path / "p.yml")], cwd=REPO_ROOT)
+                      str(tmp_path / "p.yml")], cwd=CHURN)
     assert policy.returncode == 1 and "policy changed" in policy.stderr
 
 
@@ -149,7 +162,7 @@ def test_a_hand_edited_receipt_does_not_verify(receipt: Path, tmp_path: Path, fi
     data[field] = value
     edited = tmp_path / "edited.json"
     edited.write_text(json.dumps(data))
-    done = run_cli(["verify", str(edited), "--commit", data["commit"], "--env", "production"], cwd=REPO_ROOT)
+    done = run_cli(["verify", str(edited), "--commit", data["commit"], "--env", "production"], cwd=CHURN)
     assert done.returncode == 1
     assert "digest does not match" in done.stderr
 

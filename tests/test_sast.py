@@ -121,14 +121,20 @@ def test_insecure_example_has_both_tools(insecure_run: tuple[int, dict[str, Any]
     assert any(
         f["rule_id"] == "ml-pickle-load" and f["also_reported_by"] == ["bandit:B301"] for f in both
     )
-    lines = [(f["path"], f["line"], f["cwe"]) for f in report["findings"] if f["gate"] == "sast"]
+    lines = [
+        (f["path"], f["cell"], f["line"], f["cwe"])
+        for f in report["findings"]
+        if f["gate"] == "sast" and f["tool"] in ("bandit", "semgrep")
+    ]
     assert len(lines) == len(set(lines)), "one finding per issue and line"
 
 
 def test_clean_example_passes(churn_run: tuple[int, dict[str, Any], str]) -> None:
     code, report, stderr = churn_run
     assert code == 0, (report["decision"], stderr)
-    assert all(g["status"] == "pass" for g in report["gates"]), report["gates"]
+    statuses = {g["name"]: g["status"] for g in report["gates"]}
+    assert statuses["sast"] == statuses["deps"] == "pass", report["gates"]
+    assert set(statuses.values()) <= {"pass", "skipped"}, report["gates"]
 
 
 # --- precision and recall of the gate as users get it (bandit + rule pack) ---------------

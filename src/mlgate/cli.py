@@ -11,6 +11,7 @@ import os
 import shlex
 import socket
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,14 @@ import yaml
 from mlgate import __version__
 from mlgate.advisories import DEFAULT_DB_URL, cached_db, update_db
 from mlgate.config import config_schema, load_config
-from mlgate.errors import EXIT_BLOCKED, EXIT_GATE_ERROR, EXIT_USAGE, MlgateError, UsageError
+from mlgate.errors import (
+    EXIT_BLOCKED,
+    EXIT_GATE_ERROR,
+    EXIT_USAGE,
+    MlgateError,
+    ReportError,
+    UsageError,
+)
 from mlgate.gates import GATES
 from mlgate.detect import describe
 from mlgate.generate import TARGETS
@@ -137,6 +145,7 @@ def execute_run(options: RunOptions, on_progress: ProgressCallback | None = None
     if unknown:
         raise UsageError(f"unknown gate {unknown[0]!r} (gates: {', '.join(GATES)})")
     _check_formats(options.formats, options.output)
+    _prepare_output(options.output)
     root = Path(options.path)
     if not root.is_dir():
         raise UsageError(f"{root}: no such directory")
@@ -192,6 +201,19 @@ def _write_receipt(report: Report, output: Path | None) -> None:
         write_atomic(output / RECEIPT_FILE, json.dumps(make_receipt(report), indent=2) + "\n")
 
 
+def _prepare_output(output: Path | None) -> None:
+    """Fail before any gate runs when the report directory cannot be written."""
+    if output is None:
+        return
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=output):
+            pass
+    except OSError as exc:
+        reason = " ".join(str(exc.strerror or exc).split())
+        raise ReportError(f"cannot write reports to {output}: {reason}") from None
+
+
 def _check_formats(formats: Sequence[str], output: Path | None) -> None:
     if output is None and len(set(formats)) > 1:
         raise UsageError("several --format values need --output DIR to write them to")
@@ -245,6 +267,7 @@ def merge(reports: tuple[Path, ...], env: str | None, policy_file: Path | None, 
     """
     loaded = load_reports(list(reports))
     _check_formats(formats or ("text",), output)
+    _prepare_output(output)
     root = Path.cwd()
     config = load_config(root)
     policy = load_policy(find_policy(root, policy_file, config.policy), env)
