@@ -18,8 +18,9 @@ BAD = "import pickle\n\ndef load(blob):\n    return pickle.loads(blob)\n"
 
 
 def _run(repo: Path, cache: Path, *args: str) -> tuple[int, dict[str, Any]]:
-    done = run_cli(["run", str(repo), "sast", "--format", "json", *args],
-                   env={"MLGATE_CACHE_DIR": str(cache)})
+    done = run_cli(
+        ["run", str(repo), "sast", "--format", "json", *args], env={"MLGATE_CACHE_DIR": str(cache)}
+    )
     assert done.stdout, done.stderr
     return done.returncode, json.loads(done.stdout)
 
@@ -56,7 +57,11 @@ def test_policy_change_re_decides_without_rerunning_tools(tmp_path: Path) -> Non
     code, report = _run(repo, cache, "--policy", str(tmp_path / "lenient.yml"))
     assert code == 0
     assert _sast(report)["properties"]["cached_files"] == 1
-    write(tmp_path, "rules.yml", "extends: default\ngates:\n  sast:\n    options:\n      bandit_skip: [B403]\n")
+    write(
+        tmp_path,
+        "rules.yml",
+        "extends: default\ngates:\n  sast:\n    options:\n      bandit_skip: [B403]\n",
+    )
     _, rerun = _run(repo, cache, "--policy", str(tmp_path / "rules.yml"))
     assert _sast(rerun)["properties"]["cached_files"] == 0  # tool options are part of the key
 
@@ -101,10 +106,22 @@ def pushed_repo(tmp_path: Path) -> Path:
     return work
 
 
-def test_changed_only_scans_only_what_changed(pushed_repo: Path, tmp_path: Path, advisory_db: Path) -> None:
+def test_changed_only_scans_only_what_changed(
+    pushed_repo: Path, tmp_path: Path, advisory_db: Path
+) -> None:
     write(pushed_repo, "new.py", BAD.replace("def load", "def load_new"))
-    done = run_cli(["run", str(pushed_repo), "--changed-only", "--format", "json",
-                    "--advisory-db", str(advisory_db)], env={"MLGATE_CACHE_DIR": str(tmp_path / "c")})
+    done = run_cli(
+        [
+            "run",
+            str(pushed_repo),
+            "--changed-only",
+            "--format",
+            "json",
+            "--advisory-db",
+            str(advisory_db),
+        ],
+        env={"MLGATE_CACHE_DIR": str(tmp_path / "c")},
+    )
     report = json.loads(done.stdout)
     assert {f["path"] for f in report["findings"]} == {"new.py"}
     assert report["mode"]["kind"] == "changed-only" and report["mode"]["files"] == ["new.py"]
@@ -113,8 +130,19 @@ def test_changed_only_scans_only_what_changed(pushed_repo: Path, tmp_path: Path,
     _git(pushed_repo, "add", "-A")
     _git(pushed_repo, "commit", "-q", "-m", "more")
     write(pushed_repo, "requirements.txt", "PyYAML==5.3\nrequests==2.0.0\n")
-    since = run_cli(["run", str(pushed_repo), "--since", "HEAD~1", "--format", "json",
-                     "--advisory-db", str(advisory_db)], env={"MLGATE_CACHE_DIR": str(tmp_path / "c")})
+    since = run_cli(
+        [
+            "run",
+            str(pushed_repo),
+            "--since",
+            "HEAD~1",
+            "--format",
+            "json",
+            "--advisory-db",
+            str(advisory_db),
+        ],
+        env={"MLGATE_CACHE_DIR": str(tmp_path / "c")},
+    )
     report = json.loads(since.stdout)
     assert set(report["mode"]["files"]) == {"new.py", "requirements.txt"}
     assert any(f["gate"] == "deps" for f in report["findings"])

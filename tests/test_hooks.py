@@ -12,9 +12,18 @@ import pytest
 from .conftest import EXAMPLES, git_init, run_cli, write
 
 
-def _git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False,
-                          env={**os.environ, **(env or {})}, timeout=600)
+def _git(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env or {})},
+        timeout=600,
+    )
 
 
 def _project(tmp_path: Path, example: str) -> Path:
@@ -49,7 +58,9 @@ def test_foreign_hook_is_refused_replaced_or_chained(tmp_path: Path) -> None:
     assert "theirs" in (hook.parent / "pre-push.mlgate-chained").read_text()
     assert run_cli(["hook", "uninstall", "--path", str(tmp_path)]).returncode == 0
     assert "theirs" in hook.read_text()  # restored
-    assert run_cli(["hook", "uninstall", "--path", str(tmp_path)]).returncode == 2  # foreign: left alone
+    assert (
+        run_cli(["hook", "uninstall", "--path", str(tmp_path)]).returncode == 2
+    )  # foreign: left alone
     assert run_cli(["hook", "install", "--force", "--path", str(tmp_path)]).returncode == 0
     assert "mlgate-hook" in hook.read_text()
 

@@ -33,9 +33,17 @@ def _gates(out: Path) -> list[str]:
     return (out / "gates.txt").read_text().split("\n")
 
 
-def _merge(out: Path, *names: str, env: str | None = None, dest: str = "merged") -> tuple[int, dict[str, Any]]:
-    args = ["merge", *(str(out / n / "mlgate.json") for n in names), "--format", "json",
-            "--output", str(out / dest)]
+def _merge(
+    out: Path, *names: str, env: str | None = None, dest: str = "merged"
+) -> tuple[int, dict[str, Any]]:
+    args = [
+        "merge",
+        *(str(out / n / "mlgate.json") for n in names),
+        "--format",
+        "json",
+        "--output",
+        str(out / dest),
+    ]
     done = run_cli([*args, "--env", env] if env else args, cwd=REPO_ROOT)
     assert "Traceback" not in done.stderr
     return done.returncode, json.loads((out / dest / "mlgate.json").read_text())
@@ -67,8 +75,11 @@ def test_merge_is_order_independent_and_idempotent(split_runs: Path) -> None:
 def test_a_required_gate_missing_from_all_inputs_is_an_error(split_runs: Path) -> None:
     code, merged = _merge(split_runs, "deps", dest="only-deps")
     assert code == 1  # deps blocks; and sast is an error
-    sast = next(g for g in merged["gates"] if g["name"] == "sast") if any(
-        g["name"] == "sast" for g in merged["gates"]) else None
+    sast = (
+        next(g for g in merged["gates"] if g["name"] == "sast")
+        if any(g["name"] == "sast" for g in merged["gates"])
+        else None
+    )
     assert sast is None
     assert any(v.startswith("sast: gate did not run") for v in merged["decision"]["violations"])
 
@@ -87,7 +98,9 @@ def _tampered(src: Path, dest: Path, **changes: Any) -> Path:
         ({"mlgate_version": "9.0.0"}, "different mlgate major versions"),
     ],
 )
-def test_merge_refuses_incompatible_reports(split_runs: Path, tmp_path: Path, change: dict[str, str], message: str) -> None:
+def test_merge_refuses_incompatible_reports(
+    split_runs: Path, tmp_path: Path, change: dict[str, str], message: str
+) -> None:
     other = _tampered(split_runs / "deps" / "mlgate.json", tmp_path / "other.json", **change)
     done = run_cli(["merge", str(split_runs / "sast" / "mlgate.json"), str(other)])
     assert done.returncode == 2 and message in done.stderr
@@ -98,15 +111,27 @@ def test_merge_bad_inputs_exit_2(split_runs: Path, tmp_path: Path) -> None:
     write(tmp_path, "truncated.json", full[: len(full) // 2])
     write(tmp_path, "list.json", "[]")
     write(tmp_path, "partial.json", json.dumps({"schema_version": 1}))
-    for name, message in (("truncated.json", "truncated"), ("list.json", "not an mlgate json report"),
-                          ("partial.json", "missing"), ("absent.json", "no such report")):
+    for name, message in (
+        ("truncated.json", "truncated"),
+        ("list.json", "not an mlgate json report"),
+        ("partial.json", "missing"),
+        ("absent.json", "no such report"),
+    ):
         done = run_cli(["merge", str(tmp_path / name)])
         assert done.returncode == 2, (name, done.stderr)
         assert message in done.stderr and "Traceback" not in done.stderr
     assert run_cli(["merge"]).returncode == 2
     blocker = write(tmp_path, "file-not-dir", "x")
-    done = run_cli(["merge", str(split_runs / "sast" / "mlgate.json"), "--format", "json",
-                    "--output", str(blocker / "sub")])
+    done = run_cli(
+        [
+            "merge",
+            str(split_runs / "sast" / "mlgate.json"),
+            "--format",
+            "json",
+            "--output",
+            str(blocker / "sub"),
+        ]
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
 
 
@@ -114,8 +139,9 @@ def test_merge_bad_inputs_exit_2(split_runs: Path, tmp_path: Path) -> None:
 
 
 def _head() -> str:
-    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
-                          text=True, check=True).stdout.strip()
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 CHURN = EXAMPLES / "churn-model"  # verify reads the policy in force where it runs
@@ -124,8 +150,20 @@ CHURN = EXAMPLES / "churn-model"  # verify reads the policy in force where it ru
 @pytest.fixture(scope="session")
 def receipt(tmp_path_factory: pytest.TempPathFactory, advisory_db: Path) -> Path:
     out = tmp_path_factory.mktemp("receipt")
-    done = run_cli(["run", str(EXAMPLES / "churn-model"), "--env", "production", "--advisory-db",
-                    str(advisory_db), "--format", "json", "--output", str(out)])
+    done = run_cli(
+        [
+            "run",
+            str(EXAMPLES / "churn-model"),
+            "--env",
+            "production",
+            "--advisory-db",
+            str(advisory_db),
+            "--format",
+            "json",
+            "--output",
+            str(out),
+        ]
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return out / "receipt.json"
 
@@ -142,27 +180,48 @@ def test_verify_accepts_only_the_right_commit_env_and_policy(receipt: Path, tmp_
     head = _head()
     ok = run_cli(["verify", str(receipt), "--commit", head, "--env", "production"], cwd=CHURN)
     assert ok.returncode == 0, ok.stderr
-    assert run_cli(["verify", str(receipt), "--commit", head[:10], "--env", "production"],
-                   cwd=CHURN).returncode == 0
-    wrong = run_cli(["verify", str(receipt), "--commit", "f" * 40, "--env", "production"], cwd=CHURN)
+    assert (
+        run_cli(
+            ["verify", str(receipt), "--commit", head[:10], "--env", "production"], cwd=CHURN
+        ).returncode
+        == 0
+    )
+    wrong = run_cli(
+        ["verify", str(receipt), "--commit", "f" * 40, "--env", "production"], cwd=CHURN
+    )
     assert wrong.returncode == 1 and "not " + "f" * 40 in wrong.stderr
     env = run_cli(["verify", str(receipt), "--commit", head, "--env", "staging"], cwd=CHURN)
     assert env.returncode == 1 and "environment" in env.stderr
     write(tmp_path, "p.yml", "extends: default\ndefaults:\n  fail_on: critical\n")
-    policy = run_cli(["verify", str(receipt), "--commit", head, "--env", "production", "--policy",
-                      str(tmp_path / "p.yml")], cwd=CHURN)
+    policy = run_cli(
+        [
+            "verify",
+            str(receipt),
+            "--commit",
+            head,
+            "--env",
+            "production",
+            "--policy",
+            str(tmp_path / "p.yml"),
+        ],
+        cwd=CHURN,
+    )
     assert policy.returncode == 1 and "policy changed" in policy.stderr
 
 
 @pytest.mark.parametrize(("field", "value"), [("decision", "pass"), ("commit", "a" * 40)])
-def test_a_hand_edited_receipt_does_not_verify(receipt: Path, tmp_path: Path, field: str, value: str) -> None:
+def test_a_hand_edited_receipt_does_not_verify(
+    receipt: Path, tmp_path: Path, field: str, value: str
+) -> None:
     data = json.loads(receipt.read_text())
     if field == "decision":  # flip a gate and keep the decision: still an edit
         data["gates"]["sast"]["status"] = "fail"
     data[field] = value
     edited = tmp_path / "edited.json"
     edited.write_text(json.dumps(data))
-    done = run_cli(["verify", str(edited), "--commit", data["commit"], "--env", "production"], cwd=CHURN)
+    done = run_cli(
+        ["verify", str(edited), "--commit", data["commit"], "--env", "production"], cwd=CHURN
+    )
     assert done.returncode == 1
     assert "digest does not match" in done.stderr
 

@@ -243,10 +243,14 @@ def test_junit_is_valid_and_fails_on_blocking_findings(
         status = next(c for c in suite.iter("testcase") if c.get("name") == "gate status")
         assert status.find("failure") is not None  # both gates fail on the example
     cases = {c.get("name"): c for s in suites.values() for c in s.iter("testcase")}
+    failed = {g["name"] for g in produced.json("mlgate.json")["gates"] if g["status"] == "fail"}
     for finding in findings:
-        where = f"{finding['path']}:{finding['line']}"
+        cell = f"[cell {finding['cell']}]" if finding["cell"] is not None else ""
+        where = f"{finding['path']}{cell}:{finding['line']}"
         case = cases[f"{finding['rule_id']} {where}"]
-        blocking = Severity(finding["severity"]).at_least(Severity.HIGH)
+        blocking = (
+            Severity(finding["severity"]).at_least(Severity.HIGH) and finding["gate"] in failed
+        )
         assert (case.find("failure") is not None) == blocking, finding
         if not blocking:
             assert "not blocking" in (case.findtext("system-out") or "")

@@ -178,7 +178,9 @@ def _bandit_alone(folder: Path) -> set[tuple[str, int]]:
     """Lines plain bandit flags at medium or above: the baseline mlgate must beat."""
     done = subprocess.run(
         [str(Path(sys.executable).parent / "bandit"), "-f", "json", "-q", "-r", str(folder)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     results = json.loads(done.stdout)["results"]
     return {

@@ -22,7 +22,9 @@ import yaml
 
 from mlgate import __version__
 from mlgate.advisories import DEFAULT_DB_URL, cached_db, update_db
+from mlgate.cache import ResultCache
 from mlgate.config import config_schema, load_config
+from mlgate.detect import describe
 from mlgate.errors import (
     EXIT_BLOCKED,
     EXIT_GATE_ERROR,
@@ -32,20 +34,18 @@ from mlgate.errors import (
     UsageError,
 )
 from mlgate.gates import GATES
-from mlgate.detect import describe
 from mlgate.generate import TARGETS
 from mlgate.generate.drift import find_drift
 from mlgate.generate.project import Rendered, render_repo, write_rendered
 from mlgate.generate.scaffold import InitPlan, apply_init, plan_init
-from mlgate.policy import decide, find_policy, load_policy, policy_schema
 from mlgate.hooks import install as install_hook
 from mlgate.hooks import uninstall as uninstall_hook
 from mlgate.merge import load_reports, merge_results
+from mlgate.policy import decide, find_policy, load_policy, policy_schema
+from mlgate.progress import Progress, ProgressCallback
 from mlgate.receipt import RECEIPT_FILE, load_receipt, make_receipt, verify_receipt
 from mlgate.repo import Repo, changed_files, open_repo
 from mlgate.report import FORMATS, Report, append_summary, write_atomic, write_reports
-from mlgate.cache import ResultCache
-from mlgate.progress import Progress, ProgressCallback
 from mlgate.runner import RunRequest, run_gates, select_gates
 from mlgate.tools import observe_commands
 
@@ -92,22 +92,82 @@ class RunOptions:
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.argument("path", required=False, default=".")
 @click.argument("gates", nargs=-1)
-@click.option("--env", "env", metavar="NAME", help="Target environment in the policy (dev, staging, production, ...).")
-@click.option("--policy", "policy", type=click.Path(path_type=Path), help="Policy file (default: .mlgate/policy.yml, else the built-in default pack).")
-@click.option("--format", "formats", multiple=True, type=click.Choice(sorted(FORMATS)), help="Report format; repeat for several. Default: text.")
-@click.option("--output", type=click.Path(path_type=Path, file_okay=False), help="Write each format to DIR under a fixed name (mlgate.json, ...); text still goes to stdout.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default="CPU count", help="Gates run in parallel.")
-@click.option("--advisory-db", type=click.Path(path_type=Path, file_okay=False), help="Offline OSV advisory database for the deps gate (also MLGATE_ADVISORY_DB).")
-@click.option("--changed-only", is_flag=True, help="Scan only files changed relative to the upstream branch (git).")
-@click.option("--since", metavar="REF", help="Scan only files changed since REF (git), e.g. origin/main.")
-@click.option("--no-cache", is_flag=True, help="Do not reuse or store cached results (cache: the user cache dir, or MLGATE_CACHE_DIR).")
-@click.option("--shard", metavar="I/N", callback=lambda _c, _p, v: _parse_shard(v),
-              help="Scan only shard I of N of the files (round-robin over sorted paths), for parallel CI jobs; combine with `mlgate merge`.")
+@click.option(
+    "--env",
+    "env",
+    metavar="NAME",
+    help="Target environment in the policy (dev, staging, production, ...).",
+)
+@click.option(
+    "--policy",
+    "policy",
+    type=click.Path(path_type=Path),
+    help="Policy file (default: .mlgate/policy.yml, else the built-in default pack).",
+)
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(sorted(FORMATS)),
+    help="Report format; repeat for several. Default: text.",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write each format to DIR under a fixed name (mlgate.json, ...); "
+    "text still goes to stdout.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=os.cpu_count() or 1,
+    show_default="CPU count",
+    help="Gates run in parallel.",
+)
+@click.option(
+    "--advisory-db",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Offline OSV advisory database for the deps gate (also MLGATE_ADVISORY_DB).",
+)
+@click.option(
+    "--changed-only",
+    is_flag=True,
+    help="Scan only files changed relative to the upstream branch (git).",
+)
+@click.option(
+    "--since", metavar="REF", help="Scan only files changed since REF (git), e.g. origin/main."
+)
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Do not reuse or store cached results (cache: the user cache dir, or MLGATE_CACHE_DIR).",
+)
+@click.option(
+    "--shard",
+    metavar="I/N",
+    callback=lambda _c, _p, v: _parse_shard(v),
+    help="Scan only shard I of N of the files (round-robin over sorted paths), "
+    "for parallel CI jobs; combine with `mlgate merge`.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines, only the report.")
 @click.option("--verbose", "-v", is_flag=True, help="Also print every tool command line (stderr).")
-def run(path: str, gates: tuple[str, ...], env: str | None, policy: Path | None, formats: tuple[str, ...],
-        output: Path | None, jobs: int, advisory_db: Path | None, changed_only: bool, since: str | None,
-        no_cache: bool, shard: tuple[int, int] | None, quiet: bool, verbose: bool) -> None:
+def run(
+    path: str,
+    gates: tuple[str, ...],
+    env: str | None,
+    policy: Path | None,
+    formats: tuple[str, ...],
+    output: Path | None,
+    jobs: int,
+    advisory_db: Path | None,
+    changed_only: bool,
+    since: str | None,
+    no_cache: bool,
+    shard: tuple[int, int] | None,
+    quiet: bool,
+    verbose: bool,
+) -> None:
     """Run the gates over PATH (default: .) and decide.
 
     GATE... limits the run to the named gates (default: every gate the policy
@@ -120,9 +180,19 @@ def run(path: str, gates: tuple[str, ...], env: str | None, policy: Path | None,
     path, gates = _split_path_and_gates(path, gates)
     if changed_only and since:
         raise UsageError("use either --changed-only or --since REF, not both")
-    options = RunOptions(Path(path), gates, env, policy, formats or ("text",), output, jobs,
-                         advisory_db, since if since else ("@{upstream}" if changed_only else None),
-                         not no_cache, shard)
+    options = RunOptions(
+        Path(path),
+        gates,
+        env,
+        policy,
+        formats or ("text",),
+        output,
+        jobs,
+        advisory_db,
+        since if since else ("@{upstream}" if changed_only else None),
+        not no_cache,
+        shard,
+    )
     if verbose:
         observe_commands(lambda argv: click.echo("$ " + shlex.join(argv), err=True))
     with Progress(enabled=not quiet) as progress:
@@ -157,7 +227,9 @@ def execute_run(options: RunOptions, on_progress: ProgressCallback | None = None
     if options.advisory_db is not None:
         overrides["deps"] = {"advisory_db": str(options.advisory_db.resolve())}
     cache = ResultCache() if options.use_cache else None
-    request = RunRequest(select_gates(policy, options.gates), options.jobs, overrides, cache, on_progress)
+    request = RunRequest(
+        select_gates(policy, options.gates), options.jobs, overrides, cache, on_progress
+    )
     result = run_gates(repo, policy, config, request)
     decision = decide(policy, result.results, scope=request.gates)
     report = Report(result, policy, decision, {**mode, "gates": list(request.gates)})
@@ -184,11 +256,15 @@ def _parse_shard(value: str | None) -> tuple[int, int] | None:
         return None
     index, _, count = value.partition("/")
     if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
-        raise click.BadParameter(f"{value!r}: expected I/N with 1 <= I <= N, e.g. 2/4", param_hint="--shard")
+        raise click.BadParameter(
+            f"{value!r}: expected I/N with 1 <= I <= N, e.g. 2/4", param_hint="--shard"
+        )
     return int(index), int(count)
 
 
-def _shard(repo: Repo, mode: dict[str, Any], shard: tuple[int, int] | None) -> tuple[Repo, dict[str, Any]]:
+def _shard(
+    repo: Repo, mode: dict[str, Any], shard: tuple[int, int] | None
+) -> tuple[Repo, dict[str, Any]]:
     if shard is None:
         return repo, mode
     index, count = shard
@@ -253,11 +329,32 @@ def _tty() -> bool:
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.argument("reports", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--env", "env", metavar="NAME", help="Target environment in the policy.")
-@click.option("--policy", "policy_file", type=click.Path(path_type=Path), help="Policy file (default: .mlgate/policy.yml in the current directory, else the built-in default pack).")
-@click.option("--format", "formats", multiple=True, type=click.Choice(sorted(FORMATS)), help="Report format; repeat for several. Default: text.")
-@click.option("--output", type=click.Path(path_type=Path, file_okay=False), help="Write each format to DIR under its fixed name; a pass also writes DIR/receipt.json.")
-def merge(reports: tuple[Path, ...], env: str | None, policy_file: Path | None, formats: tuple[str, ...],
-          output: Path | None) -> None:
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(path_type=Path),
+    help="Policy file (default: .mlgate/policy.yml in the current directory, "
+    "else the built-in default pack).",
+)
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(sorted(FORMATS)),
+    help="Report format; repeat for several. Default: text.",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write each format to DIR under its fixed name; a pass also writes DIR/receipt.json.",
+)
+def merge(
+    reports: tuple[Path, ...],
+    env: str | None,
+    policy_file: Path | None,
+    formats: tuple[str, ...],
+    output: Path | None,
+) -> None:
     """Combine the json reports of separate CI jobs into one decision.
 
     Each input is an `mlgate.json` written by `mlgate run --format json`. The same
@@ -273,7 +370,9 @@ def merge(reports: tuple[Path, ...], env: str | None, policy_file: Path | None, 
     policy = load_policy(find_policy(root, policy_file, config.policy), env)
     result = merge_results(loaded)
     decision = decide(policy, result.results)
-    report = Report(result, policy, decision, {"kind": "merge", "inputs": [str(p) for p in reports]})
+    report = Report(
+        result, policy, decision, {"kind": "merge", "inputs": [str(p) for p in reports]}
+    )
     _emit(report, formats or ("text",), output)
     _write_receipt(report, output)
     _exit(decision.exit_code)
@@ -281,9 +380,17 @@ def merge(reports: tuple[Path, ...], env: str | None, policy_file: Path | None, 
 
 @cli.command()
 @click.argument("receipt", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--commit", metavar="SHA", help="The commit being deployed (full or >= 7 hex digits).")
+@click.option(
+    "--commit", metavar="SHA", help="The commit being deployed (full or >= 7 hex digits)."
+)
 @click.option("--env", "env", metavar="NAME", help="The environment being deployed to.")
-@click.option("--policy", "policy_file", type=click.Path(path_type=Path), help="The policy in force (default: the repo's, else the built-in default): its digest must match the receipt's.")
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(path_type=Path),
+    help="The policy in force (default: the repo's, else the built-in default): "
+    "its digest must match the receipt's.",
+)
 def verify(receipt: Path, commit: str | None, env: str | None, policy_file: Path | None) -> None:
     """Allow a deployment only with a passing receipt for this commit, env and policy.
 
@@ -313,21 +420,44 @@ def policy() -> None:
 
 
 @policy.command("check")
-@click.option("--policy", "policy_file", type=click.Path(path_type=Path), help="Policy file (default: the repo's, else the built-in default).")
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(path_type=Path),
+    help="Policy file (default: the repo's, else the built-in default).",
+)
 @click.option("--env", metavar="NAME", help="Check this environment's overrides too.")
-@click.option("--path", "path", type=click.Path(path_type=Path, file_okay=False), default=Path("."), help="Repository root.")
+@click.option(
+    "--path",
+    "path",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("."),
+    help="Repository root.",
+)
 def policy_check(policy_file: Path | None, env: str | None, path: Path) -> None:
-    """Validate a policy (schema, extends, waivers, baseline); exit 2 with file:line:key if invalid."""
+    """Validate a policy (schema, extends, waivers, baseline).
+
+    Exit 2 with file:line:key when it is invalid.
+    """
     config = load_config(path.resolve())
     loaded = load_policy(find_policy(path, policy_file, config.policy), env)
-    click.echo(f"{loaded.source}: policy is valid (environments: {', '.join(loaded.environments) or 'none'}; "
-               f"{len(loaded.waivers)} waiver(s))")
+    click.echo(
+        f"{loaded.source}: policy is valid "
+        f"(environments: {', '.join(loaded.environments) or 'none'}; "
+        f"{len(loaded.waivers)} waiver(s))"
+    )
 
 
 @policy.command("show")
 @click.option("--policy", "policy_file", type=click.Path(path_type=Path), help="Policy file.")
 @click.option("--env", metavar="NAME", help="Show the settings for this environment.")
-@click.option("--path", "path", type=click.Path(path_type=Path, file_okay=False), default=Path("."), help="Repository root.")
+@click.option(
+    "--path",
+    "path",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("."),
+    help="Repository root.",
+)
 def policy_show(policy_file: Path | None, env: str | None, path: Path) -> None:
     """Print the effective per-gate settings after extends and environment overrides."""
     config = load_config(path.resolve())
@@ -345,14 +475,26 @@ def policy_show(policy_file: Path | None, env: str | None, path: Path) -> None:
         }
         for name, s in loaded.gates.items()
     }
-    shown = {"source": loaded.source, "env": env, "digest": loaded.digest, "gates": gates,
-             "waivers": [w.label() for w in loaded.waivers], "environments": list(loaded.environments)}
+    shown = {
+        "source": loaded.source,
+        "env": env,
+        "digest": loaded.digest,
+        "gates": gates,
+        "waivers": [w.label() for w in loaded.waivers],
+        "environments": list(loaded.environments),
+    }
     click.echo(yaml.safe_dump(shown, sort_keys=False), nl=False)
 
 
 @policy.command("schema")
-@click.option("--of", "which", type=click.Choice(["policy", "config"]), default="policy", show_default=True,
-              help="The policy file's schema, or .mlgate.yml's.")
+@click.option(
+    "--of",
+    "which",
+    type=click.Choice(["policy", "config"]),
+    default="policy",
+    show_default=True,
+    help="The policy file's schema, or .mlgate.yml's.",
+)
 def policy_schema_cmd(which: str) -> None:
     """Print the JSON Schema of the policy file or of .mlgate.yml (for editors).
 
@@ -376,12 +518,24 @@ def hook() -> None:
 
 
 @hook.command("install")
-@click.option("--mode", type=click.Choice(["full", "changed"]), default="full", show_default=True,
-              help="full: scan the whole tree; changed: only files changed since the remote's commit.")
+@click.option(
+    "--mode",
+    type=click.Choice(["full", "changed"]),
+    default="full",
+    show_default=True,
+    help="full: scan the whole tree; changed: only files changed since the remote's commit.",
+)
 @click.option("--force", is_flag=True, help="Replace a pre-push hook that mlgate did not write.")
-@click.option("--chain", is_flag=True, help="Keep an existing pre-push hook and run it before mlgate.")
-@click.option("--path", "path", type=click.Path(path_type=Path, file_okay=False), default=Path("."),
-              help="Repository (default: .).")
+@click.option(
+    "--chain", is_flag=True, help="Keep an existing pre-push hook and run it before mlgate."
+)
+@click.option(
+    "--path",
+    "path",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("."),
+    help="Repository (default: .).",
+)
 def hook_install(mode: str, force: bool, chain: bool, path: Path) -> None:
     """Write the pre-push hook (honours core.hooksPath)."""
     for change in install_hook(path, mode, force=force, chain=chain):
@@ -389,8 +543,13 @@ def hook_install(mode: str, force: bool, chain: bool, path: Path) -> None:
 
 
 @hook.command("uninstall")
-@click.option("--path", "path", type=click.Path(path_type=Path, file_okay=False), default=Path("."),
-              help="Repository (default: .).")
+@click.option(
+    "--path",
+    "path",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("."),
+    help="Repository (default: .).",
+)
 def hook_uninstall(path: Path) -> None:
     """Remove mlgate's pre-push hook (restoring a chained one); a foreign hook is left alone."""
     changes = uninstall_hook(path)
@@ -409,11 +568,19 @@ def db() -> None:
 
 
 @db.command("update")
-@click.option("--url", default=DEFAULT_DB_URL, show_default=True, help="OSV PyPI archive (zip of OSV records).")
+@click.option(
+    "--url",
+    default=DEFAULT_DB_URL,
+    show_default=True,
+    help="OSV PyPI archive (zip of OSV records).",
+)
 def db_update(url: str) -> None:
     """Download the OSV PyPI advisories into the user cache and switch to them atomically."""
     loaded = update_db(url)
-    click.echo(f"advisory database updated: {loaded.record_count} records, revision {loaded.revision}, at {loaded.path}")
+    click.echo(
+        f"advisory database updated: {loaded.record_count} records, "
+        f"revision {loaded.revision}, at {loaded.path}"
+    )
 
 
 # --- init and generate --------------------------------------------------------------------
@@ -431,14 +598,28 @@ Exit codes:
 
 @cli.command(epilog=GENERATE_EXIT_HELP)
 @click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
-@click.option("--ci", type=click.Choice([*TARGETS, "both"]), default="github",
-              show_default=True, help="The CI system to write a pipeline for.")
-@click.option("--level", type=click.Choice(["0", "1", "2"]), default="0", show_default=True,
-              help="0: the gates; 1: plus continuous training; 2: plus the gated deploy job.")
-@click.option("--force", is_flag=True,
-              help="Overwrite files that exist (otherwise exit 2, nothing written).")
-@click.option("--dry-run", is_flag=True,
-              help="Print what was detected and what would be written; write nothing.")
+@click.option(
+    "--ci",
+    type=click.Choice([*TARGETS, "both"]),
+    default="github",
+    show_default=True,
+    help="The CI system to write a pipeline for.",
+)
+@click.option(
+    "--level",
+    type=click.Choice(["0", "1", "2"]),
+    default="0",
+    show_default=True,
+    help="0: the gates; 1: plus continuous training; 2: plus the gated deploy job.",
+)
+@click.option(
+    "--force", is_flag=True, help="Overwrite files that exist (otherwise exit 2, nothing written)."
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print what was detected and what would be written; write nothing.",
+)
 def init(path: Path, ci: str, level: str, force: bool, dry_run: bool) -> None:
     """Detect what the repository at PATH (default: .) is and write its CI setup.
 
@@ -461,8 +642,10 @@ def init(path: Path, ci: str, level: str, force: bool, dry_run: bool) -> None:
     click.echo(f"wrote {', '.join(written)}")
     for kept in plan.kept:
         click.echo(f"kept {kept} (the existing policy; it decides which gates run)")
-    click.echo("next: review train_command and deploy_command in .mlgate.yml and commit the "
-               "files; after an edit, `mlgate generate --ci ...` renders the pipeline again")
+    click.echo(
+        "next: review train_command and deploy_command in .mlgate.yml and commit the "
+        "files; after an edit, `mlgate generate --ci ...` renders the pipeline again"
+    )
 
 
 def _show_init_plan(plan: InitPlan, force: bool) -> None:
@@ -480,10 +663,17 @@ def _show_init_plan(plan: InitPlan, force: bool) -> None:
 @cli.command(epilog=GENERATE_EXIT_HELP)
 @click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
 @click.option("--ci", type=click.Choice(list(TARGETS)), required=True, help="The CI system.")
-@click.option("--stdout", "to_stdout", is_flag=True,
-              help="Print the pipeline instead of writing it (several files: split by ---).")
-@click.option("--check", is_flag=True,
-              help="Write nothing; exit 1 with a unified diff when the committed pipeline differs.")
+@click.option(
+    "--stdout",
+    "to_stdout",
+    is_flag=True,
+    help="Print the pipeline instead of writing it (several files: split by ---).",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Write nothing; exit 1 with a unified diff when the committed pipeline differs.",
+)
 def generate(path: Path, ci: str, to_stdout: bool, check: bool) -> None:
     """Render the CI pipeline of the repo at PATH (default: .) from .mlgate.yml and the policy.
 
@@ -516,8 +706,11 @@ def _check_drift(rendered: Rendered) -> int:
         click.echo(drift.diff, nl=False)
     if drifts:
         paths = ", ".join(d.path for d in drifts)
-        click.echo(f"mlgate: {paths}: not what `mlgate generate --ci {rendered.target}` writes; "
-                   "run it and commit the result", err=True)
+        click.echo(
+            f"mlgate: {paths}: not what `mlgate generate --ci {rendered.target}` writes; "
+            "run it and commit the result",
+            err=True,
+        )
         return EXIT_BLOCKED
     click.echo(f"up to date: {', '.join(rendered.files)}")
     return 0
@@ -533,17 +726,32 @@ def data_group() -> None:
 
 @data_group.command("infer")
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the contract to this file (default: stdout).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "jsonl"]),
-              help="The file's format (default: from its suffix).")
-@click.option("--rows", type=click.IntRange(min=1), default=100_000, show_default=True,
-              help="Infer from the first ROWS rows.")
-@click.option("--encoding", default="utf-8", show_default=True,
-              help="Encoding of a CSV or JSONL file.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the contract to this file (default: stdout).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "parquet", "jsonl"]),
+    help="The file's format (default: from its suffix).",
+)
+@click.option(
+    "--rows",
+    type=click.IntRange(min=1),
+    default=100_000,
+    show_default=True,
+    help="Infer from the first ROWS rows.",
+)
+@click.option(
+    "--encoding", default="utf-8", show_default=True, help="Encoding of a CSV or JSONL file."
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing --output file.")
-def data_infer(path: Path, output: Path | None, fmt: str | None, rows: int, encoding: str,
-               force: bool) -> None:
+def data_infer(
+    path: Path, output: Path | None, fmt: str | None, rows: int, encoding: str, force: bool
+) -> None:
     """Write a starting data contract (a pandera YAML schema) inferred from PATH.
 
     PATH is a CSV, Parquet or JSONL file. Review the contract before committing it (the
@@ -574,7 +782,7 @@ SERVICES = (("pypi.org", 443), ("api.osv.dev", 443))
 
 @cli.command()
 def doctor() -> None:
-    """Show each tool mlgate calls, its version, and whether the vulnerability service is reachable."""
+    """Show each tool mlgate calls, its version, and the vulnerability service's reachability."""
     missing = 0
     for name, gate in GATES.items():
         for tool, version in gate.tool_versions().items():
@@ -585,9 +793,14 @@ def doctor() -> None:
         click.echo(f"network {host:14} {'reachable' if _reachable(host, port) else 'unreachable'}")
     cache = cached_db()
     env_db = os.environ.get("MLGATE_ADVISORY_DB")
-    click.echo(f"advisory-db    {env_db or cache or 'none (deps uses pip-audit online; run `mlgate db update`)'}")
+    click.echo(
+        "advisory-db    "
+        f"{env_db or cache or 'none (deps uses pip-audit online; run `mlgate db update`)'}"
+    )
     if missing:
-        click.echo(f"{missing} tool(s) missing: install them with `pip install 'mlgate[tools]'`", err=True)
+        click.echo(
+            f"{missing} tool(s) missing: install them with `pip install 'mlgate[tools]'`", err=True
+        )
         _exit(EXIT_GATE_ERROR)
 
 
@@ -637,8 +850,11 @@ def run_main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # the last line of defence: one line, never a traceback
-        click.echo(f"mlgate: internal error: {type(exc).__name__}: {exc} "
-                   "(please report it; set MLGATE_DEBUG=1 for the traceback)", err=True)
+        click.echo(
+            f"mlgate: internal error: {type(exc).__name__}: {exc} "
+            "(please report it; set MLGATE_DEBUG=1 for the traceback)",
+            err=True,
+        )
         if os.environ.get("MLGATE_DEBUG"):
             raise
         return EXIT_GATE_ERROR

@@ -16,8 +16,8 @@ from mlgate import __version__
 from mlgate.errors import ReportError
 from mlgate.findings import Finding, sort_key
 from mlgate.gates import GateResult
-from mlgate.report.base import REPORT_SCHEMA_VERSION
 from mlgate.repo import Repo
+from mlgate.report.base import REPORT_SCHEMA_VERSION
 from mlgate.runner import RunResult
 
 REQUIRED_KEYS = ("schema_version", "mlgate_version", "commit", "gates", "findings", "started_at")
@@ -52,14 +52,18 @@ def _load(path: Path) -> LoadedReport:
     except (OSError, UnicodeDecodeError) as exc:
         raise ReportError(f"{path}: cannot read: {exc}") from None
     except json.JSONDecodeError as exc:
-        raise ReportError(f"{path}:{exc.lineno}: not a json report (truncated?): {exc.msg}") from None
+        raise ReportError(
+            f"{path}:{exc.lineno}: not a json report (truncated?): {exc.msg}"
+        ) from None
     if not isinstance(data, dict):
         raise ReportError(f"{path}: not an mlgate json report (the top level is not an object)")
     missing = [key for key in REQUIRED_KEYS if key not in data]
     if missing:
         raise ReportError(f"{path}: not an mlgate json report: missing {', '.join(missing)}")
     if data["schema_version"] != REPORT_SCHEMA_VERSION:
-        raise ReportError(f"{path}: report schema_version {data['schema_version']} is not supported")
+        raise ReportError(
+            f"{path}: report schema_version {data['schema_version']} is not supported"
+        )
     return LoadedReport(path, data)
 
 

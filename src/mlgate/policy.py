@@ -180,7 +180,9 @@ def load_policy(where: Path | str, env: str | None = None, today: dt.date | None
     baseline, baseline_source = _load_baseline(merged.get("baseline"), where)
     digest = hashlib.sha256(
         json.dumps(
-            {"policy": merged, "waivers": [_waiver_identity(w) for w in waivers]}, sort_keys=True, default=str
+            {"policy": merged, "waivers": [_waiver_identity(w) for w in waivers]},
+            sort_keys=True,
+            default=str,
         ).encode()
     ).hexdigest()
     return Policy(
@@ -257,8 +259,14 @@ def _waiver(doc: YamlDoc, index: int, raw: Mapping[str, Any]) -> Waiver:
 
 def _waiver_identity(waiver: Waiver) -> list[str | None]:
     """What a waiver means, without where it was written (paths differ between CI jobs)."""
-    return [waiver.fingerprint, waiver.rule, waiver.path, waiver.reason,
-            waiver.expires.isoformat(), waiver.owner]
+    return [
+        waiver.fingerprint,
+        waiver.rule,
+        waiver.path,
+        waiver.reason,
+        waiver.expires.isoformat(),
+        waiver.owner,
+    ]
 
 
 def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

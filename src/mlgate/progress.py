@@ -35,7 +35,9 @@ class Progress:
 
     def __enter__(self) -> Progress:
         if self.live_mode:
-            self._live = Live(self._table(), console=self.console, refresh_per_second=8, transient=True)
+            self._live = Live(
+                self._table(), console=self.console, refresh_per_second=8, transient=True
+            )
             self._live.__enter__()
         return self
 
@@ -59,7 +61,9 @@ class Progress:
                 self._plain(gate, result)
 
     def _plain(self, gate: str, result: GateResult | None) -> None:
-        line = f"mlgate: {gate}: started" if result is None else f"mlgate: {gate}: {_summary(result)}"
+        line = (
+            f"mlgate: {gate}: started" if result is None else f"mlgate: {gate}: {_summary(result)}"
+        )
         print(line, file=sys.stderr, flush=True)
 
     def _table(self) -> Table:
@@ -76,7 +80,11 @@ class Progress:
 
 def _summary(result: GateResult) -> str:
     if result.errors:
-        return f"could not run ({len(result.errors)} error(s)), {len(result.findings)} finding(s), {result.seconds:.1f}s"
+        errors = len(result.errors)
+        return (
+            f"could not run ({errors} error(s)), {len(result.findings)} finding(s), "
+            f"{result.seconds:.1f}s"
+        )
     if result.skipped:
         return f"skipped: {result.skipped}"
     return f"done, {len(result.findings)} finding(s), {result.seconds:.1f}s"

@@ -77,11 +77,16 @@ def verify_receipt(
     """Every reason the receipt does not allow a deployment; empty means it does."""
     problems: list[str] = []
     if receipt.get("digest") != content_digest(receipt):
-        problems.append("the receipt's digest does not match its content (edited after it was written)")
+        problems.append(
+            "the receipt's digest does not match its content (edited after it was written)"
+        )
     if receipt.get("decision") != "pass":
         problems.append(f"the decision was {receipt.get('decision')!r}, not 'pass'")
-    failed = [n for n, g in (receipt.get("gates") or {}).items()
-              if g.get("status") not in (GateStatus.PASS.value, GateStatus.SKIPPED.value)]
+    failed = [
+        n
+        for n, g in (receipt.get("gates") or {}).items()
+        if g.get("status") not in (GateStatus.PASS.value, GateStatus.SKIPPED.value)
+    ]
     if failed:
         problems.append(f"gates not passing: {', '.join(sorted(failed))}")
     if commit is not None and not _same_commit(str(receipt.get("commit")), commit):

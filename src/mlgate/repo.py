@@ -152,6 +152,8 @@ def changed_files(root: Path, since: str | None) -> tuple[str, tuple[str, ...]]:
         GIT_TIMEOUT,
         cwd=root,
     )
-    new = run_tool(["git", "ls-files", "-z", "--others", "--exclude-standard"], GIT_TIMEOUT, cwd=root)
+    new = run_tool(
+        ["git", "ls-files", "-z", "--others", "--exclude-standard"], GIT_TIMEOUT, cwd=root
+    )
     names = {p for run in (diff, new) if run.ok for p in run.stdout.split("\0") if p}
     return commit, tuple(sorted(names))
