@@ -38,6 +38,15 @@ def run_cli(
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_caches(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test sees the developer's result cache or cached advisory database, and every
+    session starts cold (tests that need a cache set MLGATE_CACHE_DIR themselves)."""
+    root = tmp_path_factory.mktemp("user-cache")
+    os.environ["XDG_CACHE_HOME"] = str(root)
+    os.environ["MLGATE_CACHE_DIR"] = str(root / "mlgate-results")
+
+
 @pytest.fixture(scope="session")
 def advisory_db() -> Path:
     if not (ADVISORY_DB / "vulns").is_dir():
