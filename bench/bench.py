@@ -342,7 +342,8 @@ def download_sdist(folder: Path, spec: str) -> Path:
     def cached() -> Path | None:
         prefix = f"{_normalise(name)}-{version}."
         for path in sorted(folder.iterdir()):
-            if _normalise(path.name).startswith(prefix) and path.name.endswith((".tar.gz", ".zip")):
+            file = path.name.lower().replace("_", "-")
+            if file.startswith(prefix) and file.endswith((".tar.gz", ".zip")):
                 return path
         return None
 
@@ -1108,6 +1109,7 @@ class Repetition:
     warm: MlgateRun
     changed: MlgateRun
     load: tuple[float, float]  # 1-minute load average before and after (other work = noise)
+    busy: float | None = None  # CPU fraction busy with other work just before the repetition
 
 
 def raw_commands(env: Env, corpus: Corpus) -> dict[str, list[str] | str]:
@@ -1268,27 +1270,24 @@ def appended_line(path: Path, text: str) -> Iterator[None]:
         path.write_bytes(original)
 
 
-def measure(env: Env, corpus: Corpus, repeat: int, scratch: Path) -> list[Repetition]:
+def measure(
+    env: Env, corpus: Corpus, repeat: int, scratch: Path, settle: float
+) -> list[Repetition]:
+    """Raw tools and mlgate back to back, `repeat` times; odd repetitions start with the raw
+    tools, even ones with mlgate, so that a drift in machine load hits both alike."""
     commands = raw_commands(env, corpus)
     reps: list[Repetition] = []
     for number in range(1, repeat + 1):
+        busy = wait_until_idle(settle)
         load_before = os.getloadavg()[0]
-        raw: dict[str, RawRun] = {}
-        for tool, argv in commands.items():
-            if isinstance(argv, str):
-                raw[tool] = RawRun(None, None, argv)
-            else:
-                raw[tool] = run_raw(argv, corpus.root, scratch)
-        cache = Path(tempfile.mkdtemp(prefix="cache-", dir=scratch))
-        try:
-            cold = run_mlgate(env, corpus, cache, scratch)
-            warm = run_mlgate(env, corpus, cache, scratch)
-            line = f"BENCH_TOUCHED = {number}  # appended by bench.py"
-            with appended_line(corpus.root / corpus.touch, line):
-                changed = run_mlgate(env, corpus, cache, scratch)
-        finally:
-            shutil.rmtree(cache, ignore_errors=True)
-        reps.append(Repetition(raw, cold, warm, changed, (load_before, os.getloadavg()[0])))
+        if number % 2:
+            raw = run_raw_tools(commands, corpus, scratch)
+            cold, warm, changed = run_mlgate_series(env, corpus, scratch, number)
+        else:
+            cold, warm, changed = run_mlgate_series(env, corpus, scratch, number)
+            raw = run_raw_tools(commands, corpus, scratch)
+        load = (load_before, os.getloadavg()[0])
+        reps.append(Repetition(raw, cold, warm, changed, load, busy))
         shown = ", ".join(f"{t} {_fmt_s(r.seconds)}" for t, r in raw.items())
         log(
             f"{corpus.name} {number}/{repeat}: {shown}; mlgate cold {_fmt_s(cold.wall)}, "
@@ -1298,6 +1297,65 @@ def measure(env: Env, corpus: Corpus, repeat: int, scratch: Path) -> list[Repeti
             if run.error:
                 log(f"{corpus.name}: {run.error}")
     return reps
+
+
+def run_raw_tools(
+    commands: Mapping[str, list[str] | str], corpus: Corpus, scratch: Path
+) -> dict[str, RawRun]:
+    raw: dict[str, RawRun] = {}
+    for tool, argv in commands.items():
+        if isinstance(argv, str):
+            raw[tool] = RawRun(None, None, argv)
+        else:
+            raw[tool] = run_raw(argv, corpus.root, scratch)
+    return raw
+
+
+def run_mlgate_series(
+    env: Env, corpus: Corpus, scratch: Path, number: int
+) -> tuple[MlgateRun, MlgateRun, MlgateRun]:
+    """Cold (empty cache), warm (nothing changed), one file changed (warm cache)."""
+    cache = Path(tempfile.mkdtemp(prefix="cache-", dir=scratch))
+    try:
+        cold = run_mlgate(env, corpus, cache, scratch)
+        warm = run_mlgate(env, corpus, cache, scratch)
+        line = f"BENCH_TOUCHED = {number}  # appended by bench.py"
+        with appended_line(corpus.root / corpus.touch, line):
+            changed = run_mlgate(env, corpus, cache, scratch)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    return cold, warm, changed
+
+
+def cpu_busy(sample: float = 2.0) -> float | None:
+    """The fraction of the machine's CPU time not idle over `sample` seconds (Linux)."""
+
+    def read() -> tuple[int, int] | None:
+        try:
+            fields = Path("/proc/stat").read_text(encoding="ascii").split("\n", 1)[0].split()
+        except OSError:
+            return None
+        values = [int(v) for v in fields[1:]]
+        return sum(values), values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+
+    first = read()
+    time.sleep(sample)
+    second = read()
+    if first is None or second is None or second[0] <= first[0]:
+        return None
+    return 1.0 - (second[1] - first[1]) / (second[0] - first[0])
+
+
+def wait_until_idle(limit: float, threshold: float = 0.10) -> float | None:
+    """Wait (at most `limit` seconds) until other work leaves the CPUs idle; returns the
+    busy fraction last seen. Other processes on a 2-core machine distort every ratio."""
+    deadline = time.monotonic() + limit
+    busy = cpu_busy()
+    while busy is not None and busy > threshold and time.monotonic() < deadline:
+        busy = cpu_busy()
+    if busy is not None and busy > threshold:
+        log(f"the machine is still {100 * busy:.0f}% busy with other work: measuring anyway")
+    return busy
 
 
 # --- results ------------------------------------------------------------------------------
@@ -1483,6 +1541,9 @@ def corpus_header(result: CorpusResult) -> str:
     loads = [value for rep in result.reps for value in rep.load]
     if loads:
         text += f"; load average {min(loads):.1f}-{max(loads):.1f} during the runs"
+    busy = [rep.busy for rep in result.reps if rep.busy is not None]
+    if busy:
+        text += f" (CPUs {100 * max(busy):.0f}% busy with other work before a run, at most)"
     return text
 
 
@@ -1511,6 +1572,7 @@ def to_json(env: Env, results: list[CorpusResult], repeat: int, quick: bool) -> 
     def rep_json(rep: Repetition) -> dict[str, Any]:
         return {
             "load": list(rep.load),
+            "busy_before": rep.busy,
             "raw": {t: vars(r) for t, r in rep.raw.items()},
             **{k: vars(getattr(rep, k)) for k in ("cold", "warm", "changed")},
         }
@@ -1569,6 +1631,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mlgate-bench",
         help="keeps the downloaded sdist between runs",
     )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="before each repetition, wait up to this long for other work to leave the CPUs "
+        "idle (default: 120; 0: do not wait)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the generated corpora")
     args = parser.parse_args(argv)
     if args.repeat < 1:
@@ -1607,7 +1677,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(corpus_header(CorpusResult(corpus, [])))
             scratch = tmp / f"scratch-{name}"
             scratch.mkdir()
-            result = CorpusResult(corpus, measure(env, corpus, args.repeat, scratch))
+            reps = measure(env, corpus, args.repeat, scratch, args.settle)
+            result = CorpusResult(corpus, reps)
             result.compute()
             results.append(result)
     finally:

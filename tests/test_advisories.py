@@ -430,3 +430,28 @@ def test_update_db_accepts_a_repository_archive_of_yaml(tmp_path: Path) -> None:
     db = update_db((tmp_path / "repo.zip").as_uri(), cache_dir=tmp_path / "cache")
     assert ids(db, "demo", "0.5") == ["R-1"]
     assert db.record_count == 1
+
+
+def test_cli_db_update_then_run_uses_the_cached_database(
+    served: tuple[str, Path], tmp_path: Path
+) -> None:
+    """`mlgate db update --url` fills the user cache; a later run audits offline from it."""
+    from .conftest import run_cli, write
+
+    url, docroot = served
+    make_zip(docroot / "all.zip", snapshot_json("pyyaml/PYSEC-2021-142.yaml"))
+    env = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    done = run_cli(["db", "update", "--url", f"{url}/all.zip"], env=env)
+    assert done.returncode == 0, done.stderr
+    assert "1 records" in done.stdout
+    repo = tmp_path / "repo"
+    write(repo, "requirements.txt", "PyYAML==5.3\n")
+    ran = run_cli(["run", str(repo), "deps", "--format", "json"], env=env)
+    report = json.loads(ran.stdout)
+    assert report["gates"][0]["properties"]["source"]["kind"] == "osv-offline"
+    assert [f["rule_id"] for f in report["findings"]] == ["PYSEC-2021-142"]
+    assert ran.returncode == 1
+    bad = run_cli(["db", "update", "--url", f"{url}/missing.zip"], env=env)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    again = run_cli(["run", str(repo), "deps", "--format", "json"], env=env)
+    assert again.returncode == 1  # the failed update kept the previous database

@@ -30,6 +30,8 @@ def test_bench_quick_examples_prints_the_table(tmp_path: Path) -> None:
             "examples",
             "--repeat",
             "1",
+            "--settle",
+            "0",
             "--json",
             str(out),
         ],

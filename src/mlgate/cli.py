@@ -799,7 +799,9 @@ def doctor() -> None:
     )
     if missing:
         click.echo(
-            f"{missing} tool(s) missing: install them with `pip install 'mlgate[tools]'`", err=True
+            f"{missing} tool(s) missing: `pip install 'mlgate[tools]'` installs the scanners, "
+            "`pip install 'mlgate[data]'` the data and model gates' stack",
+            err=True,
         )
         _exit(EXIT_GATE_ERROR)
 

@@ -153,6 +153,32 @@ def save_session(obj, path):
         dill.dump(obj, fh)
 
 
+def restore_notebook_session(path):
+    # ruleid: ml-pickle-load
+    dill.load_session(path)
+
+
+def restore_module_state(path):
+    # ruleid: ml-pickle-load
+    return dill.session.load_module(path, module="__main__")
+
+
+def checkpoint_notebook_session(path):
+    # ok: ml-pickle-load
+    dill.dump_session(path)
+
+
+def checkpoint_module_state(path):
+    # ok: ml-pickle-load
+    dill.session.dump_module(path, module="__main__", refimported=True)
+
+
+def load_udf_file(path):
+    with open(path, "rb") as fh:
+        # ruleid: ml-pickle-load
+        return cloudpickle.load(fh)
+
+
 def load_udf(blob):
     # ruleid: ml-pickle-load
     return cloudpickle.loads(blob)

@@ -107,7 +107,7 @@ def build_spec(facts: RepoFacts, settings: PipelineSettings, policy: Policy) -> 
         install_files=files,
         install_lines=_lines(settings.install_command)
         or install_lines(tool, files, facts.buildable),
-        mlgate_requirement=f"mlgate[tools]=={__version__}",
+        mlgate_requirement=_mlgate_requirement(enabled),
         gate_jobs=tuple(job for name in enabled for job in _gate_jobs(name, settings, policy)),
         train_command=train,
         train_setup=TRAIN_TOOLS["dvc"] if any(line.startswith("dvc ") for line in train) else (),
@@ -117,6 +117,12 @@ def build_spec(facts: RepoFacts, settings: PipelineSettings, policy: Policy) -> 
         else facts.test_markers,
         deploy_command=_lines(settings.deploy_command or DEPLOY_PLACEHOLDER),
     )
+
+
+def _mlgate_requirement(enabled: list[str]) -> str:
+    """mlgate with the scanners; with the data stack too when a data or model gate runs."""
+    extras = "tools,data" if {"data", "model"} & set(enabled) else "tools"
+    return f"mlgate[{extras}]=={__version__}"
 
 
 def _install_files(facts: RepoFacts, settings: PipelineSettings, tool: str) -> tuple[str, ...]:
