@@ -596,7 +596,7 @@ def _download(url: str, out: IO[bytes], timeout: float) -> None:
     headers = {"User-Agent": f"mlgate/{__version__}"}
     request = urllib.request.Request(url, headers=headers)  # noqa: S310 - scheme checked above
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310  # nosec B310
             _copy(response, out, url)
     except (OSError, ValueError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", None) or exc

@@ -85,7 +85,7 @@ def fetch_embeddings_plain(url):
 
 
 def fetch_features(url):
-    with urllib.request.urlopen(url, timeout=TIMEOUT) as resp:  # noqa: S310
+    with urllib.request.urlopen(url, timeout=TIMEOUT) as resp:
         blob = resp.read()
     # ruleid: ml-pickle-load-from-network
     return pickle.loads(blob)

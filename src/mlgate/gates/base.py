@@ -13,7 +13,7 @@ from mlgate.repo import Repo
 
 
 class GateStatus(str, enum.Enum):
-    PASS = "pass"  # noqa: S105 (a status, not a password)
+    PASS = "pass"  # noqa: S105  # nosec B105 (a status, not a password)
     FAIL = "fail"
     ERROR = "error"
     SKIPPED = "skipped"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable, Sequence
 
-EXPORTED = "/tmp/mlgate-requirements.txt"  # noqa: S108 (CI scratch file, the runner is ours)
+EXPORTED = "/tmp/mlgate-requirements.txt"  # noqa: S108  # nosec B108 (CI scratch file, our runner)
 Recipe = Callable[[Sequence[str], bool], tuple[str, ...]]
 
 

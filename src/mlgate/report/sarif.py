@@ -44,7 +44,7 @@ TOOL_URIS = {
     "semgrep": "https://semgrep.dev/",
     "pip-audit": "https://github.com/pypa/pip-audit",
     "osv-database": "https://osv.dev/",
-    "detect-secrets": "https://github.com/Yelp/detect-secrets",
+    "detect-secrets": "https://github.com/Yelp/detect-secrets",  # pragma: allowlist secret
     "mlgate": "https://pypi.org/project/mlgate/",
 }
 RULE_TEXT_WIDTH = 200
