@@ -60,6 +60,22 @@ Exit codes:
 """
 
 
+FORMAT_OPTION = click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(sorted(FORMATS)),
+    help="Report format; repeat for several. Default: text.",
+)
+PATH_OPTION = click.option(
+    "--path",
+    "path",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("."),
+    help="Repository root.",
+)
+
+
 @click.group(epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mlgate")
 def cli() -> None:
@@ -104,13 +120,7 @@ class RunOptions:
     type=click.Path(path_type=Path),
     help="Policy file (default: .mlgate/policy.yml, else the built-in default pack).",
 )
-@click.option(
-    "--format",
-    "formats",
-    multiple=True,
-    type=click.Choice(sorted(FORMATS)),
-    help="Report format; repeat for several. Default: text.",
-)
+@FORMAT_OPTION
 @click.option(
     "--output",
     type=click.Path(path_type=Path, file_okay=False),
@@ -336,13 +346,7 @@ def _tty() -> bool:
     help="Policy file (default: .mlgate/policy.yml in the current directory, "
     "else the built-in default pack).",
 )
-@click.option(
-    "--format",
-    "formats",
-    multiple=True,
-    type=click.Choice(sorted(FORMATS)),
-    help="Report format; repeat for several. Default: text.",
-)
+@FORMAT_OPTION
 @click.option(
     "--output",
     type=click.Path(path_type=Path, file_okay=False),
@@ -427,13 +431,7 @@ def policy() -> None:
     help="Policy file (default: the repo's, else the built-in default).",
 )
 @click.option("--env", metavar="NAME", help="Check this environment's overrides too.")
-@click.option(
-    "--path",
-    "path",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("."),
-    help="Repository root.",
-)
+@PATH_OPTION
 def policy_check(policy_file: Path | None, env: str | None, path: Path) -> None:
     """Validate a policy (schema, extends, waivers, baseline).
 
@@ -451,13 +449,7 @@ def policy_check(policy_file: Path | None, env: str | None, path: Path) -> None:
 @policy.command("show")
 @click.option("--policy", "policy_file", type=click.Path(path_type=Path), help="Policy file.")
 @click.option("--env", metavar="NAME", help="Show the settings for this environment.")
-@click.option(
-    "--path",
-    "path",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("."),
-    help="Repository root.",
-)
+@PATH_OPTION
 def policy_show(policy_file: Path | None, env: str | None, path: Path) -> None:
     """Print the effective per-gate settings after extends and environment overrides."""
     config = load_config(path.resolve())

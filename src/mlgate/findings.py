@@ -143,6 +143,12 @@ def assign_fingerprints(findings: Iterable[Finding], anchors: Mapping[int, str])
     return [result[i] for i in range(len(items))]
 
 
+def severity_counts(findings: Iterable[Finding]) -> str:
+    """'2 high, 1 medium': counts by severity, worst first ('' when there are none)."""
+    counts = Counter(f.severity for f in findings)
+    return ", ".join(f"{counts[s]} {s.value}" for s in Severity if counts[s])
+
+
 def sort_key(finding: Finding) -> tuple[int, str, int, str]:
     """Worst first, then by location: the order every report uses."""
     return (-finding.severity.rank, finding.path or "", finding.line or 0, finding.rule_id)

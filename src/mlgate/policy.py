@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate.errors import EXIT_BLOCKED, EXIT_GATE_ERROR, EXIT_PASS, ConfigError
-from mlgate.findings import Finding, Severity
+from mlgate.findings import Finding, Severity, severity_counts
 from mlgate.gates import GATES, GateResult, GateStatus
 from mlgate.resources import policies_dir
 from mlgate.yamlfile import YamlDoc, load_yaml, validate
@@ -453,9 +453,4 @@ def _status(result: GateResult, failed: bool) -> GateStatus:
 
 
 def _count_reason(findings: Sequence[Finding], what: str) -> str:
-    counts: dict[str, int] = {}
-    for f in findings:
-        counts[f.severity.value] = counts.get(f.severity.value, 0) + 1
-    order = [s.value for s in Severity if s.value in counts]
-    detail = ", ".join(f"{counts[s]} {s}" for s in order)
-    return f"{len(findings)} finding(s) {what} ({detail})"
+    return f"{len(findings)} finding(s) {what} ({severity_counts(findings)})"

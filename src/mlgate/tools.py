@@ -101,6 +101,14 @@ def _text(value: bytes | str | None) -> str:
     return value if isinstance(value, str) else value.decode("utf-8", "replace")
 
 
+def package_version(distribution: str) -> str | None:
+    """The installed version of a Python distribution beside mlgate, or None."""
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 @functools.cache
 def tool_version(name: str, distribution: str | None = None) -> str | None:
     """The version of a tool: from package metadata when it is installed beside mlgate,

@@ -9,6 +9,7 @@ import urllib.request
 import httpx
 import joblib
 import numpy as np
+import pandas as pd
 import requests
 import torch
 from requests import get as http_get
@@ -61,6 +62,20 @@ def fetch_checkpoint_weights_only(url):
     resp = requests.get(url, timeout=TIMEOUT)
     # ok: ml-pickle-load-from-network
     return torch.load(io.BytesIO(resp.content), map_location="cpu", weights_only=True)
+
+
+def fetch_training_table(url):
+    resp = requests.get(url, timeout=TIMEOUT)
+    resp.raise_for_status()
+    # ok: ml-pickle-load-from-network
+    return pd.read_parquet(io.BytesIO(resp.content))
+
+
+def fetch_with_session_json(url, token):
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    # ok: ml-pickle-load-from-network
+    return session.get(url, timeout=TIMEOUT).json()
 
 
 def fetch_with_session(url, token):

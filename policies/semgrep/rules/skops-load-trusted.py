@@ -29,6 +29,11 @@ def load_model_from_bytes_reviewed(blob: bytes):
     return loads(blob, trusted=sorted(REVIEWED_TYPES))
 
 
+def load_model_from_bytes_defaults(blob: bytes):
+    # ok: ml-skops-load-trusted-all
+    return sio.loads(blob, trusted=None)
+
+
 def load_model_trusting_the_file(path):
     # ruleid: ml-skops-load-trusted-all
     return load(path, trusted=get_untrusted_types(file=path))
@@ -47,6 +52,11 @@ def load_model_checked(path):
         raise ValueError(f"{path} asks to trust unreviewed types: {sorted(unknown)}")
     # ok: ml-skops-load-trusted-all
     return sio.load(path, trusted=sorted(REVIEWED_TYPES))
+
+
+def load_model_reviewed_list(path: Path):
+    # ok: ml-skops-load-trusted-all
+    return sio.load(path, trusted=list(REVIEWED_TYPES))
 
 
 def load_model_code_running_types(path: Path):

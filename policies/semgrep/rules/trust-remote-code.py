@@ -6,6 +6,8 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, pipeli
 
 MODEL_ID = "acme/chat-7b"
 MODEL_SHA = "4f3c9e2d1b0a8f7e6d5c4b3a29180716f5e4d3c2"
+CLASSIFIER_ID = "distilbert-base-uncased-finetuned-sst-2-english"
+CLASSIFIER_SHA = "0e1b2c3d4f5a69788796a5b4c3d2e1f0a9b8c7d6"
 
 
 def load_chat_model():
@@ -41,7 +43,7 @@ def build_generator():
 
 def build_classifier():
     # ok: ml-trust-remote-code
-    return pipeline("text-classification", model="distilbert-base-uncased-finetuned-sst-2-english")
+    return pipeline("text-classification", model=CLASSIFIER_ID, revision=CLASSIFIER_SHA)
 
 
 def load_corpus():

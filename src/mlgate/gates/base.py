@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from mlgate.findings import Finding
+from mlgate.findings import Finding, assign_fingerprints
 from mlgate.repo import Repo
 
 
@@ -58,6 +58,24 @@ class GateResult:
     @property
     def ran(self) -> bool:
         return self.skipped is None and not self.errors
+
+
+@dataclass
+class Collector:
+    """What a gate has found so far, with each finding's fingerprint anchor."""
+
+    findings: list[Finding] = field(default_factory=list)
+    anchors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    properties: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, finding: Finding, anchor: str) -> None:
+        self.findings.append(finding)
+        self.anchors.append(anchor)
+
+    def fingerprinted(self) -> tuple[Finding, ...]:
+        return tuple(assign_fingerprints(self.findings, dict(enumerate(self.anchors))))
 
 
 class Gate(Protocol):

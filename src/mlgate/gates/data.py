@@ -15,16 +15,16 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from importlib import metadata
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlgate.findings import Finding, Severity, assign_fingerprints
+from mlgate.findings import Finding, Severity
 from mlgate.gates import gitref, repotests
-from mlgate.gates.base import GateContext, GateInputs, GateResult
+from mlgate.gates.base import Collector, GateContext, GateInputs, GateResult
 from mlgate.repo import Repo
 from mlgate.tabular import DataError, missing_data_stack
+from mlgate.tools import package_version
 
 if TYPE_CHECKING:
     from mlgate.tabular.contracts import Contract, ContractReport, Violation
@@ -88,21 +88,6 @@ class DatasetSpec:
         )
 
 
-@dataclass
-class Outcome:
-    """What the gate has found so far; turned into the GateResult at the end."""
-
-    findings: list[Finding] = field(default_factory=list)
-    anchors: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    datasets: list[dict[str, Any]] = field(default_factory=list)
-
-    def add(self, finding: Finding, anchor: str) -> None:
-        self.findings.append(finding)
-        self.anchors.append(anchor)
-
-
 class DataGate:
     name = NAME
     cache_scope = "none"  # runs the repository's tests: a result is never reused
@@ -137,12 +122,12 @@ class DataGate:
 
     def tool_versions(self) -> Mapping[str, str | None]:
         names = ("pandera", "pandas", "pyarrow", "scipy", "pytest")
-        return {name: _version(name) for name in names}
+        return {name: package_version(name) for name in names}
 
     def run(self, ctx: GateContext) -> GateResult:
         started = time.monotonic()
         specs = _specs(ctx.inputs.options)
-        out = Outcome()
+        out = Collector(properties={"datasets": []})
         with ThreadPoolExecutor(max_workers=1) as pool:
             tests = pool.submit(repotests.run_for_gate, ctx, NAME)
             if specs:
@@ -154,16 +139,16 @@ class DataGate:
                 skipped=f"no datasets configured and no tests marked `{_marker(ctx)}`",
                 tools=self.tool_versions(),
             )
-        _add_tests(out, marked)
+        repotests.collect(out, NAME, marked)
         return GateResult(
             NAME,
-            findings=tuple(assign_fingerprints(out.findings, dict(enumerate(out.anchors)))),
+            findings=out.fingerprinted(),
             errors=tuple(out.errors),
             tools=self.tool_versions(),
             seconds=time.monotonic() - started,
-            files_scanned=sum(1 for d in out.datasets if d.get("rows") is not None),
+            files_scanned=sum(1 for d in out.properties["datasets"] if d.get("rows") is not None),
             notes=tuple(out.notes),
-            properties={"datasets": out.datasets, "tests": repotests.summary(marked)},
+            properties=out.properties,
         )
 
 
@@ -177,13 +162,6 @@ def _specs(options: Mapping[str, Any]) -> list[DatasetSpec]:
 
 def _marker(ctx: GateContext) -> str:
     return repotests.marker_of(ctx.inputs.options, NAME)
-
-
-def _version(distribution: str) -> str | None:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def _inputs_of(root: Path, spec: DatasetSpec) -> list[str]:
@@ -223,7 +201,7 @@ def _match(root: Path, pattern: str) -> list[Path]:
 # --- datasets -----------------------------------------------------------------------------
 
 
-def _check_datasets(ctx: GateContext, specs: Sequence[DatasetSpec], out: Outcome) -> None:
+def _check_datasets(ctx: GateContext, specs: Sequence[DatasetSpec], out: Collector) -> None:
     problem = missing_data_stack()
     if problem is not None:
         out.errors.append(problem)
@@ -233,7 +211,7 @@ def _check_datasets(ctx: GateContext, specs: Sequence[DatasetSpec], out: Outcome
             _check_spec(ctx, spec, Path(tmp), out)
 
 
-def _check_spec(ctx: GateContext, spec: DatasetSpec, tmp: Path, out: Outcome) -> None:
+def _check_spec(ctx: GateContext, spec: DatasetSpec, tmp: Path, out: Collector) -> None:
     from mlgate.tabular.contracts import ContractError, load_contract  # noqa: PLC0415 (optional extra)
 
     try:
@@ -263,13 +241,13 @@ def _check_file(
     path: Path,
     contract: Contract | None,
     references: _ReferenceCache,
-    out: Outcome,
+    out: Collector,
 ) -> None:
     from mlgate.tabular.readers import ReadError, detect_format  # noqa: PLC0415 (optional extra)
 
     rel = path.relative_to(ctx.root).as_posix()
     record: dict[str, Any] = {"path": rel, "contract": spec.contract, "reference": spec.reference}
-    out.datasets.append(record)
+    out.properties["datasets"].append(record)
     try:
         fmt = detect_format(rel, spec.fmt)
         record["format"] = fmt
@@ -304,7 +282,7 @@ def _validate(
 
 
 def _contract_findings(
-    ctx: GateContext, spec: DatasetSpec, rel: str, fmt: str, report: ContractReport, out: Outcome
+    ctx: GateContext, spec: DatasetSpec, rel: str, fmt: str, report: ContractReport, out: Collector
 ) -> None:
     severity = Severity.parse(str(ctx.option("contract_severity", "high")))
     for violation in report.violations:
@@ -460,7 +438,7 @@ def _drift(
     fmt: str,
     references: _ReferenceCache,
     record: dict[str, Any],
-    out: Outcome,
+    out: Collector,
 ) -> None:
     from mlgate.tabular.drift import compare, profile_file  # noqa: PLC0415 (optional extra)
 
@@ -526,11 +504,3 @@ def _drift_note(rel: str, label: str, columns: Sequence[ColumnDrift]) -> str:
 
 
 # --- the repository's own tests -----------------------------------------------------------
-
-
-def _add_tests(out: Outcome, marked: repotests.MarkedRun | None) -> None:
-    findings, notes, errors = repotests.report_parts(NAME, marked)
-    for finding in findings:
-        out.add(finding, str(finding.properties.get("nodeid")))
-    out.notes += notes
-    out.errors += errors

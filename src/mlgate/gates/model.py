@@ -17,18 +17,16 @@ import shlex
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from mlgate.findings import Finding, Severity, assign_fingerprints
+from mlgate.findings import Finding, Severity
 from mlgate.gates import gitref, repotests
-from mlgate.gates.base import GateContext, GateInputs, GateResult
+from mlgate.gates.base import Collector, GateContext, GateInputs, GateResult
 from mlgate.repo import Repo, read_text
-from mlgate.tools import MeasuredRun, run_tool_measured
+from mlgate.tools import MeasuredRun, package_version, run_tool_measured
 
 NAME = "model"
 DEFAULT_SECTIONS = ("Intended use", "Training data", "Metrics", "Limitations")
@@ -59,30 +57,22 @@ class MetricsError(Exception):
     """A metrics file that cannot be read or parsed; the message says which and why."""
 
 
-@dataclass
-class Outcome:
-    findings: list[Finding] = field(default_factory=list)
-    anchors: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    properties: dict[str, Any] = field(default_factory=dict)
-
-    def add(self, anchor: str, rule_id: str, message: str, **extra: Any) -> None:
+class ModelCollector(Collector):
+    def record(self, anchor: str, rule_id: str, message: str, **extra: Any) -> None:
+        """Add one of this gate's own findings; `extra` becomes its properties."""
         severity = extra.pop("severity", Severity.HIGH)
         path = extra.pop("path", None)
-        self.findings.append(
-            Finding(
-                gate=NAME,
-                tool=extra.pop("tool", "mlgate"),
-                rule_id=rule_id,
-                severity=severity,
-                confidence="high",
-                message=message,
-                path=path,
-                properties=extra,
-            )
+        finding = Finding(
+            gate=NAME,
+            tool=extra.pop("tool", "mlgate"),
+            rule_id=rule_id,
+            severity=severity,
+            confidence="high",
+            message=message,
+            path=path,
+            properties=extra,
         )
-        self.anchors.append(anchor)
+        self.add(finding, anchor)
 
 
 class ModelGate:
@@ -122,36 +112,29 @@ class ModelGate:
         )
 
     def tool_versions(self) -> Mapping[str, str | None]:
-        return {name: _version(name) for name in ("pytest", "psutil")}
+        return {name: package_version(name) for name in ("pytest", "psutil")}
 
     def run(self, ctx: GateContext) -> GateResult:
         started = time.monotonic()
         if not _configured(ctx):
             return GateResult(NAME, skipped=_nothing_configured(ctx), tools=self.tool_versions())
-        out = Outcome()
+        out = ModelCollector()
         with ThreadPoolExecutor(max_workers=1) as pool:
             tests = pool.submit(repotests.run_for_gate, ctx, NAME)
             _check_metrics(ctx, out)
             _check_model_card(ctx, out)
             marked = tests.result()
             _check_budgets(ctx, out)  # alone: a concurrent pytest would skew the timings
-        _add_tests(out, marked)
+        repotests.collect(out, NAME, marked)
         return GateResult(
             NAME,
-            findings=tuple(assign_fingerprints(out.findings, dict(enumerate(out.anchors)))),
+            findings=out.fingerprinted(),
             errors=tuple(out.errors),
             tools=self.tool_versions(),
             seconds=time.monotonic() - started,
             notes=tuple(out.notes),
             properties=out.properties,
         )
-
-
-def _version(distribution: str) -> str | None:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def _configured(ctx: GateContext) -> bool:
@@ -245,7 +228,9 @@ def _mlflow_files(root: Path, pattern: Any) -> list[str]:
     return [p.relative_to(root).as_posix() for p in (run / "metrics").rglob("*") if p.is_file()]
 
 
-def _current_metrics(ctx: GateContext, out: Outcome) -> tuple[dict[str, float], dict[str, str]]:
+def _current_metrics(
+    ctx: GateContext, out: ModelCollector
+) -> tuple[dict[str, float], dict[str, str]]:
     """(metrics, the file each came from); both empty when no source is configured."""
     files = list(ctx.option("metrics_files") or ())
     run = _mlflow_dir(ctx.root, ctx.option("mlflow_run"))
@@ -255,7 +240,7 @@ def _current_metrics(ctx: GateContext, out: Outcome) -> tuple[dict[str, float], 
         try:
             found = parse_metrics(_read_file(ctx.root, rel), rel)
         except MetricsError as exc:
-            out.add(f"unreadable|{rel}", "metrics-unreadable", str(exc), path=rel, file=rel)
+            out.record(f"unreadable|{rel}", "metrics-unreadable", str(exc), path=rel, file=rel)
             continue
         metrics.update(found)
         sources.update(dict.fromkeys(found, rel))
@@ -263,7 +248,7 @@ def _current_metrics(ctx: GateContext, out: Outcome) -> tuple[dict[str, float], 
         try:
             found = read_mlflow_run(run)
         except (MetricsError, OSError) as exc:
-            out.add("unreadable|mlflow", "metrics-unreadable", str(exc), source="mlflow")
+            out.record("unreadable|mlflow", "metrics-unreadable", str(exc), source="mlflow")
             return metrics, sources
         metrics.update(found)
         where = run.relative_to(ctx.root).as_posix() if run.is_relative_to(ctx.root) else str(run)
@@ -305,7 +290,7 @@ def _baseline_metrics(ctx: GateContext) -> tuple[str, dict[str, float]] | None:
     return ref.label(), metrics
 
 
-def _check_metrics(ctx: GateContext, out: Outcome) -> None:
+def _check_metrics(ctx: GateContext, out: ModelCollector) -> None:
     thresholds: Mapping[str, Mapping[str, float]] = ctx.option("metrics") or {}
     if not ctx.option("metrics_files") and not ctx.option("mlflow_run"):
         if thresholds:
@@ -374,20 +359,20 @@ _RULES = {
 
 
 def _metric_findings(
-    row: Mapping[str, Any], label: str | None, source: str | None, out: Outcome
+    row: Mapping[str, Any], label: str | None, source: str | None, out: ModelCollector
 ) -> None:
     name = row["metric"]
     for check in row["violations"]:
         rule, what = _RULES[check]
         detail = _metric_note(row)
         message = f"metric {name} {what}: {detail}"
-        out.add(f"{name}|{check}", rule, message, path=source, check=check, **row)
+        out.record(f"{name}|{check}", rule, message, path=source, check=check, **row)
     wanted = {"max_drop", "max_rise"} & set(row["threshold"])
     if wanted and label and row["current"] is not None and row["baseline"] is None:
         message = (
             f"metric {name} has {'/'.join(sorted(wanted))} set but the baseline {label} lacks it"
         )
-        out.add(
+        out.record(
             f"{name}|baseline",
             "baseline-metric-missing",
             message,
@@ -427,7 +412,7 @@ def _command(predict: Mapping[str, Any]) -> list[str]:
     return shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
 
 
-def _check_budgets(ctx: GateContext, out: Outcome) -> None:
+def _check_budgets(ctx: GateContext, out: ModelCollector) -> None:
     predict: Mapping[str, Any] | None = ctx.option("predict")
     budgets = {
         k: ctx.option(k) for k in ("latency_p95_ms", "peak_rss_mb") if ctx.option(k) is not None
@@ -446,7 +431,7 @@ def _check_budgets(ctx: GateContext, out: Outcome) -> None:
 
 
 def _measure(
-    ctx: GateContext, predict: Mapping[str, Any], out: Outcome
+    ctx: GateContext, predict: Mapping[str, Any], out: ModelCollector
 ) -> list[MeasuredRun] | None:
     """Warm-up plus measured runs; None (and a finding) as soon as one fails or times out."""
     argv = _command(predict)
@@ -463,7 +448,7 @@ def _measure(
                 else "predict-failed"
             )
             message = f"predict command failed: {measured.run.describe()}"
-            out.add(rule, rule, message, command=argv, runs_completed=len(runs))
+            out.record(rule, rule, message, command=argv, runs_completed=len(runs))
             return None
         runs.append(measured)
     return runs
@@ -489,12 +474,12 @@ def _summarise(
 
 
 def _budget_findings(
-    summary: Mapping[str, Any], budgets: Mapping[str, float], out: Outcome
+    summary: Mapping[str, Any], budgets: Mapping[str, float], out: ModelCollector
 ) -> None:
     p95, budget = summary["latency_p95_ms"], budgets.get("latency_p95_ms")
     if budget is not None and p95 > budget:
         message = f"inference latency p95 {p95:g} ms exceeds the budget of {budget:g} ms"
-        out.add("latency", "latency-budget", message, **summary)
+        out.record("latency", "latency-budget", message, **summary)
     peak, limit = summary["peak_rss_mb"], budgets.get("peak_rss_mb")
     if limit is not None and peak is None:
         out.errors.append(
@@ -503,7 +488,7 @@ def _budget_findings(
     elif limit is not None and peak > limit:
         scope = summary["memory_scope"]
         message = f"inference peak memory {peak:g} MB ({scope}) exceeds the budget of {limit:g} MB"
-        out.add("memory", "memory-budget", message, **summary)
+        out.record("memory", "memory-budget", message, **summary)
 
 
 def _budget_note(summary: Mapping[str, Any]) -> str:
@@ -562,7 +547,7 @@ def card_sections(text: str, whole_file: bool) -> list[str] | None:
     return None
 
 
-def _check_model_card(ctx: GateContext, out: Outcome) -> None:
+def _check_model_card(ctx: GateContext, out: ModelCollector) -> None:
     if not ctx.option("model_card"):
         return
     rel = _card_path(ctx.root, ctx.inputs.options)
@@ -578,13 +563,13 @@ def _check_model_card(ctx: GateContext, out: Outcome) -> None:
         where = f"{rel} has no 'Model card' section" if path.is_file() else f"{rel} does not exist"
         hint = "write MODEL_CARD.md or set model_card_path"
         message = f"the policy requires a model card: {where} ({hint})"
-        out.add("card", "model-card-missing", message, path=rel, sections=wanted)
+        out.record("card", "model-card-missing", message, path=rel, sections=wanted)
         out.properties["model_card"] = {"path": rel, "found": False, "missing": wanted}
         return
     missing = [s for s in wanted if not any(s.lower() in t.lower() for t in titles)]
     for section in missing:
         message = f"model card {rel} has no '{section}' section (a heading naming it)"
-        out.add(
+        out.record(
             f"card|{section.lower()}",
             "model-card-section-missing",
             message,
@@ -595,14 +580,3 @@ def _check_model_card(ctx: GateContext, out: Outcome) -> None:
 
 
 # --- the repository's own tests -----------------------------------------------------------
-
-
-def _add_tests(out: Outcome, marked: repotests.MarkedRun | None) -> None:
-    findings, notes, errors = repotests.report_parts(NAME, marked)
-    for finding in findings:
-        out.findings.append(finding)
-        out.anchors.append(str(finding.properties.get("nodeid")))
-    out.notes += notes
-    out.errors += errors
-    if marked is not None:
-        out.properties["tests"] = repotests.summary(marked)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.findings import Finding, Severity
+from mlgate.gates.base import Collector
 from mlgate.repo import Repo, read_text
 from mlgate.tools import run_tool
 
@@ -195,3 +196,14 @@ def summary(marked: MarkedRun | None) -> dict[str, Any] | None:
     if marked is None:
         return None
     return {"marker": marked.marker, "status": marked.status, "counts": dict(marked.counts)}
+
+
+def collect(out: Collector, gate: str, marked: MarkedRun | None) -> None:
+    """Add a marked test run's findings, notes, errors and summary to a gate's collector."""
+    findings, notes, errors = report_parts(gate, marked)
+    for finding in findings:
+        out.add(finding, str(finding.properties.get("nodeid")))
+    out.notes += notes
+    out.errors += errors
+    if marked is not None:
+        out.properties["tests"] = summary(marked)

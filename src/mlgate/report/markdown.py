@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from urllib.parse import quote
 
 from mlgate import __version__
-from mlgate.findings import Finding, Severity, sort_key
+from mlgate.findings import Finding, Severity, severity_counts, sort_key
 from mlgate.report.base import Report
 
 FILENAME = "summary.md"
@@ -68,11 +68,7 @@ def _gate_table(report: Report) -> str:
 
 
 def _counts(findings: Sequence[Finding]) -> str:
-    if not findings:
-        return "0"
-    counts = Counter(f.severity for f in findings)
-    detail = ", ".join(f"{counts[s]} {s.value}" for s in Severity if counts[s])
-    return f"{len(findings)} ({detail})"
+    return f"{len(findings)} ({severity_counts(findings)})" if findings else "0"
 
 
 def _severity_counts(report: Report) -> str:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 
 import click
 
 from mlgate import __version__
-from mlgate.findings import Finding, Severity, sort_key
+from mlgate.findings import Finding, Severity, severity_counts, sort_key
 from mlgate.gates import GateResult, GateStatus
 from mlgate.report.base import Report
 
@@ -86,11 +85,7 @@ def _gate_table(report: Report, paint) -> list[str]:  # type: ignore[no-untyped-
 
 
 def _counts(findings: Sequence[Finding]) -> str:
-    if not findings:
-        return "0"
-    counts = Counter(f.severity for f in findings)
-    detail = ", ".join(f"{counts[s]} {s.value}" for s in Severity if counts[s])
-    return f"{len(findings)} ({detail})"
+    return f"{len(findings)} ({severity_counts(findings)})" if findings else "0"
 
 
 def _gate_findings(report: Report, result: GateResult, paint) -> list[str]:  # type: ignore[no-untyped-def]
