@@ -44,7 +44,9 @@ def _notebook_token() -> str:
 @pytest.fixture(scope="module")
 def example_run() -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     MARKER.unlink(missing_ok=True)
-    done = run_cli(["run", str(EXAMPLE), "models", "sast", "secrets", "--format", "json"])
+    # --no-cache: scan the files for real, even if an earlier test cached their results.
+    args = ["run", str(EXAMPLE), "models", "sast", "secrets", "--format", "json", "--no-cache"]
+    done = run_cli(args)
     assert done.stdout.strip(), done.stderr
     return done, json.loads(done.stdout)
 
