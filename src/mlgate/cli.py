@@ -81,9 +81,11 @@ PATH_OPTION = click.option(
 def cli() -> None:
     """mlgate: security and quality gates for machine-learning repositories.
 
-    Runs static analysis (bandit, semgrep with an ML rule pack) and a dependency
-    audit (offline OSV database or pip-audit) under one YAML policy, and turns
-    the results into one decision with reasons.
+    Runs the gates (sast: bandit and semgrep with an ML rule pack, notebooks
+    included; secrets; models: static pickle/PyTorch/Keras scanning; deps:
+    offline OSV database or pip-audit; data: contracts and drift; model: metrics
+    and budgets) under one YAML policy, turns the results into one decision with
+    reasons, and generates the CI pipelines that run them (init, generate).
     """
 
 
