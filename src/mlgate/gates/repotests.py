@@ -91,6 +91,11 @@ def run_marked_tests(root: Path, marker: str, command: Sequence[str], timeout: f
 
 
 def _unusable(marker: str, description: str) -> str:
+    if "No module named pytest" in description:
+        return (
+            f"pytest -m {marker} could not start: pytest is not installed for the interpreter "
+            "that runs the tests (install mlgate[data], or set the gate's test command)"
+        )
     return (
         f"pytest -m {marker} did not run the tests (collection error or bad setup): {description}"
     )
