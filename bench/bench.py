@@ -84,7 +84,7 @@ GOALS: tuple[Goal, ...] = (
 
 # Runs inside the child interpreter: times every tool subprocess, then runs mlgate.
 CHILD = r"""
-import json, os, resource, sys, time
+import json, os, resource, subprocess, sys, time
 _t0 = time.monotonic()
 _calls = []
 import mlgate.tools as _tools
@@ -98,6 +98,21 @@ def _wrap(fn):
             _calls.append({"tool": os.path.basename(str(argv[0])), "start": begin,
                            "end": time.monotonic(), "argv": [str(a) for a in argv[:10]]})
     return timed
+
+# CPU time of each tool's process tree, from wait4() when subprocess reaps it (Linux/macOS).
+_reaped = []
+_try_wait = getattr(subprocess.Popen, "_try_wait", None)
+if _try_wait is not None and hasattr(os, "wait4"):
+    def _wait4(self, wait_flags):
+        try:
+            pid, status, usage = os.wait4(self.pid, wait_flags)
+        except ChildProcessError:
+            return _try_wait(self, wait_flags)
+        if pid == self.pid:
+            _reaped.append({"tool": os.path.basename(str(self.args[0])),
+                            "cpu": usage.ru_utime + usage.ru_stime})
+        return (pid, status)
+    subprocess.Popen._try_wait = _wait4
 
 _wrapped = {}
 for _name in ("run_tool", "run_tool_measured"):
@@ -121,7 +136,7 @@ print(f"ru_maxrss={_rss}", file=sys.stderr)
 with open(os.environ["MLGATE_BENCH_STATS"], "w", encoding="utf-8") as _out:
     json.dump({"t_start": _t0, "t_imported": _t1, "t_done": _t2, "returncode": _code,
                "maxrss_kb": _rss, "cpu": _self.ru_utime + _self.ru_stime, "calls": _calls,
-               "wrapped": sorted(_wrapped)}, _out)
+               "reaped": _reaped, "wrapped": sorted(_wrapped)}, _out)
 sys.exit(_code)
 """
 
@@ -131,7 +146,7 @@ import mlgate
 from mlgate.gates import GATES
 from mlgate.resources import rule_pack_dir
 print(json.dumps({"version": mlgate.__version__, "gates": list(GATES),
-                  "rules": str(rule_pack_dir())}))
+                  "rules": str(rule_pack_dir()), "file": mlgate.__file__}))
 """
 
 
@@ -152,6 +167,16 @@ class Env:
     tools: Mapping[str, str | None]  # raw tool -> executable (None: not installed)
     versions: Mapping[str, str | None]
     advisory_db: Path | None
+    source: str  # where mlgate is imported from, and which commit
+    pythonpath: str | None = None  # a frozen copy of src/ (--snapshot)
+
+    def child_env(self) -> dict[str, str]:
+        env = base_env()
+        if self.pythonpath:
+            env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (self.pythonpath, env.get("PYTHONPATH")) if p
+            )
+        return env
 
 
 def find_tool(name: str) -> str | None:
@@ -188,14 +213,15 @@ def tool_version(name: str, exe: str | None) -> str | None:
     return lines[0].split()[-1] if lines else None
 
 
-def discover(advisory_db: Path | None) -> Env:
+def discover(advisory_db: Path | None, pythonpath: str | None) -> Env:
+    env = Env(sys.executable, "", (), (), RULES_DIR, {}, {}, advisory_db, "", pythonpath)
     done = subprocess.run(
         [sys.executable, "-c", PROBE],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
-        env=base_env(),
+        env=env.child_env(),
     )
     if done.returncode != 0:
         raise SystemExit(f"bench: cannot import mlgate with {sys.executable}:\n{done.stderr}")
@@ -212,7 +238,31 @@ def discover(advisory_db: Path | None) -> Env:
         tools=tools,
         versions=versions,
         advisory_db=advisory_db,
+        source=_source_of(Path(probe["file"]), pythonpath),
+        pythonpath=pythonpath,
     )
+
+
+def _source_of(module: Path, pythonpath: str | None) -> str:
+    """`commit` (+ `, uncommitted changes`) of this checkout, and whether mlgate is a copy."""
+    try:
+        head = git(REPO_ROOT, "rev-parse", "--short", "HEAD").strip()
+        dirty = bool(git(REPO_ROOT, "status", "--porcelain", "--", "src", "policies").strip())
+    except (RuntimeError, OSError):
+        head, dirty = "no git", False
+    where = "a snapshot of this checkout" if pythonpath else str(module.parent)
+    return f"{head}{' + uncommitted changes' if dirty else ''}, imported from {where}"
+
+
+def snapshot_source(tmp: Path) -> str:
+    """A frozen copy of src/ and the data folders: others may edit the tree during a run."""
+    target = tmp / "snapshot"
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(REPO_ROOT / "src", target / "src", ignore=skip)
+    for data in ("policies", "pipeline_templates"):
+        if (REPO_ROOT / data).is_dir():
+            shutil.copytree(REPO_ROOT / data, target / data, ignore=skip)
+    return str(target / "src")
 
 
 def default_advisory_db() -> Path | None:
@@ -1097,6 +1147,7 @@ class MlgateRun:
     rss_mb: float | None = None
     cpu: float | None = None  # user + system seconds: mlgate and every tool it ran
     own_cpu: float | None = None  # user + system seconds of mlgate's own process
+    tool_cpu: dict[str, float] = field(default_factory=dict)  # tool -> CPU seconds (its tree)
     gates: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
@@ -1171,8 +1222,16 @@ def run_raw(argv: list[str], cwd: Path, scratch: Path) -> RawRun:
         cpu = children_cpu() - cpu
     note = None
     if done.returncode not in (0, 1):
-        note = f"exit {done.returncode}: " + done.stderr.decode("utf-8", "replace").strip()[-200:]
+        note = f"exit {done.returncode}: {_gist(done.stderr.decode('utf-8', 'replace'))}"
     return RawRun(seconds, done.returncode, note, cpu)
+
+
+def _gist(text: str, limit: int = 200) -> str:
+    """The line of a tool's output that says what went wrong (else its last line)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower()]
+    found = errors[0] if errors else (lines[-1] if lines else "")
+    return found[:limit]
 
 
 def children_cpu() -> float:
@@ -1190,7 +1249,7 @@ def run_mlgate(env: Env, corpus: Corpus, cache: Path, scratch: Path) -> MlgateRu
     argv += ["--format", "json", "--output", str(out)]
     if env.advisory_db is not None:
         argv += ["--advisory-db", str(env.advisory_db)]
-    child_env = {**base_env(), "MLGATE_CACHE_DIR": str(cache)}
+    child_env = {**env.child_env(), "MLGATE_CACHE_DIR": str(cache)}
     child_env["MLGATE_BENCH_STATS"] = str(stats_file)
     cpu = children_cpu()
     started = time.monotonic()
@@ -1217,6 +1276,9 @@ def run_mlgate(env: Env, corpus: Corpus, cache: Path, scratch: Path) -> MlgateRu
     run.startup = stats["t_imported"] - started
     run.rss_mb = stats["maxrss_kb"] / 1024
     run.own_cpu = stats.get("cpu")
+    for reaped in stats.get("reaped", []):
+        tool = str(reaped["tool"])
+        run.tool_cpu[tool] = run.tool_cpu.get(tool, 0.0) + float(reaped["cpu"])
     run.calls = [
         {**c, "start": c["start"] - started, "end": c["end"] - started} for c in stats["calls"]
     ]
@@ -1384,6 +1446,8 @@ class CorpusResult:
         self.in_sum = [t for t in tools if any(r.raw[t].seconds is not None for r in reps)]
         for tool in tools:
             m[f"raw_{tool}"] = _median([r.raw[tool].seconds for r in reps])
+            m[f"raw_cpu_{tool}"] = _median([r.raw[tool].cpu for r in reps])
+            m[f"cold_cpu_{tool}"] = _median([r.cold.tool_cpu.get(tool) for r in reps])
         sums = [_sum([r.raw[t].seconds for t in self.in_sum]) for r in reps]
         slowest = [_max([r.raw[t].seconds for t in self.in_sum]) for r in reps]
         cpus = [_sum([r.raw[t].cpu for t in self.in_sum]) for r in reps]
@@ -1433,7 +1497,7 @@ class CorpusResult:
                 if run.error:
                     found.append(run.error)
                 for gate, info in run.gates.items():
-                    found += [f"{gate}: {e}" for e in info.get("errors", [])]
+                    found += [f"{gate}: {str(e)[:200]}" for e in info.get("errors", [])]
         return list(dict.fromkeys(found))
 
 
@@ -1493,6 +1557,17 @@ def _slowest_cell(result: CorpusResult) -> str:
     return f"{text} ({result.slowest})" if result.slowest else text
 
 
+def _tool_cpu_cell(tool: str) -> Callable[[CorpusResult], str]:
+    def cell(result: CorpusResult) -> str:
+        inside = result.metrics.get(f"cold_cpu_{tool}")
+        alone = result.metrics.get(f"raw_cpu_{tool}")
+        if alone is None:
+            return "n/a"
+        return f"{'not run' if inside is None else _fmt_s(inside)} vs {_fmt_s(alone)}"
+
+    return cell
+
+
 def _gate_cell(gate: str) -> Callable[[CorpusResult], str]:
     def cell(result: CorpusResult) -> str:
         return _fmt_s(result.metrics.get(f"gate_{gate}"))
@@ -1501,33 +1576,37 @@ def _gate_cell(gate: str) -> Callable[[CorpusResult], str]:
 
 
 def rows(env: Env) -> list[Row]:
-    table: list[Row] = [(f"raw {tool} (s)", "", _raw_cell(tool)) for tool in RAW_TOOLS]
+    cores = os.cpu_count()
+    table: list[Row] = [(f"raw {tool}", "", _raw_cell(tool)) for tool in RAW_TOOLS]
     table += [
-        ("raw tools: sum (s)", "", _metric("raw_sum", _fmt_s)),
-        ("raw tools: slowest (s)", "", _slowest_cell),
-        ("raw tools: CPU time, user+sys (s)", "", _metric("raw_cpu", _fmt_s)),
-        (
-            f"best cold possible here: max(slowest, CPU / {os.cpu_count()} cores) (s)",
-            "",
-            _metric("raw_floor", _fmt_s),
-        ),
-        ("mlgate cold (s)", "", _metric("cold", _fmt_s)),
-        ("mlgate cold: CPU time, tools included (s)", "", _metric("cold_cpu", _fmt_s)),
-        ("mlgate cold: CPU time of mlgate's process (s)", "", _metric("cold_own_cpu", _fmt_s)),
+        ("raw tools: sum", "", _metric("raw_sum", _fmt_s)),
+        ("raw tools: slowest", "", _slowest_cell),
+        ("mlgate cold (empty cache)", "", _metric("cold", _fmt_s)),
     ]
-    table += [(f"  of which {g} gate (s)", "", _gate_cell(g)) for g in env.gates]
+    table += [(f"  {g} gate", "", _gate_cell(g)) for g in env.gates]
     table += [
         ("cold / sum of raw tools", "<= 0.75", _metric("cold_over_sum", _fmt_x)),
         ("cold / slowest raw tool", "<= 1.15", _metric("cold_over_slowest", _fmt_x)),
-        ("warm re-run, nothing changed (s)", "<= 0.5 s", _metric("warm", _fmt_s)),
+        ("warm re-run, nothing changed", "<= 0.5 s", _metric("warm", _fmt_s)),
         ("warm / cold", "<= 5%", _metric("warm_over_cold", _fmt_pct)),
-        ("one .py changed, warm cache (s)", "", _metric("changed", _fmt_s)),
+        ("one .py changed, warm cache", "", _metric("changed", _fmt_s)),
         ("one changed / cold", "<= 10%", _metric("changed_over_cold", _fmt_pct)),
-        ("mlgate overhead, cold run (s)", "< 0.3 s", _metric("overhead", _fmt_s)),
-        ("  of which startup + imports (s)", "", _metric("cold_startup", _fmt_s)),
-        ("mlgate overhead, warm run (s)", "", _metric("warm_overhead", _fmt_s)),
-        ("peak RSS of mlgate's process", "(report)", _metric("rss", _fmt_mb)),
+        ("mlgate overhead, cold run", "< 0.3 s", _metric("overhead", _fmt_s)),
+        ("  of which interpreter start + imports", "", _metric("cold_startup", _fmt_s)),
+        ("mlgate overhead, warm run", "", _metric("warm_overhead", _fmt_s)),
+        ("peak RSS of mlgate's own process", "(report)", _metric("rss", _fmt_mb)),
+        ("CPU (user+sys): raw tools", "", _metric("raw_cpu", _fmt_s)),
+        ("CPU: mlgate cold, tools included", "", _metric("cold_cpu", _fmt_s)),
+        ("  mlgate's own process", "", _metric("cold_own_cpu", _fmt_s)),
     ]
+    table += [
+        (f"  {tool}: in mlgate vs raw", "", _tool_cpu_cell(tool))
+        for tool in RAW_TOOLS
+        if RAW_TOOLS[tool] in env.gates
+    ]
+    table.append(
+        (f"floor here: max(slowest, raw CPU / {cores} cores)", "", _metric("raw_floor", _fmt_s))
+    )
     return table
 
 
@@ -1549,7 +1628,7 @@ def corpus_header(result: CorpusResult) -> str:
 
 def markdown(env: Env, results: list[CorpusResult], repeat: int, quick: bool) -> str:
     lines = [
-        f"mlgate {env.mlgate_version}, {dt.date.today().isoformat()}, "
+        f"mlgate {env.mlgate_version} ({env.source}), {dt.date.today().isoformat()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, "
         f"median of {repeat} run(s){' (--quick)' if quick else ''}; gates: {', '.join(env.gates)}"
         + (f" (not benchmarked: {', '.join(env.other_gates)})" if env.other_gates else ""),
@@ -1585,6 +1664,7 @@ def to_json(env: Env, results: list[CorpusResult], repeat: int, quick: bool) -> 
             "python": platform.python_version(),
         },
         "mlgate": env.mlgate_version,
+        "source": env.source,
         "gates": list(env.gates),
         "tools": dict(env.versions),
         "repeat": repeat,
@@ -1639,6 +1719,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="before each repetition, wait up to this long for other work to leave the CPUs "
         "idle (default: 120; 0: do not wait)",
     )
+    parser.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="measure a frozen copy of this checkout's src/ and policies/ (PYTHONPATH), so "
+        "that edits made while the benchmark runs do not change what it measures",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the generated corpora")
     args = parser.parse_args(argv)
     if args.repeat < 1:
@@ -1656,36 +1742,39 @@ def build(name: str, tmp: Path, args: argparse.Namespace) -> Corpus:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="mlgate-bench-"))
+    try:
+        return run_benchmark(args, tmp)
+    finally:
+        if args.keep:
+            log(f"corpora kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_benchmark(args: argparse.Namespace, tmp: Path) -> int:
     db = args.advisory_db.resolve() if args.advisory_db else default_advisory_db()
-    env = discover(db)
+    env = discover(db, snapshot_source(tmp) if args.snapshot else None)
     if not env.gates:
         log("mlgate has none of the benchmarked gates: nothing to measure")
         return 2
     if db is None:
         log("no offline advisory database: the deps gate will ask pip-audit online")
     names = CORPORA if args.corpus == "all" else (args.corpus,)
-    tmp = Path(tempfile.mkdtemp(prefix="mlgate-bench-"))
     results: list[CorpusResult] = []
-    try:
-        for name in names:
-            log(f"preparing the {name} corpus")
-            try:
-                corpus = build(name, tmp, args)
-            except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
-                log(f"{name}: corpus n/a: {exc}")
-                continue
-            log(corpus_header(CorpusResult(corpus, [])))
-            scratch = tmp / f"scratch-{name}"
-            scratch.mkdir()
-            reps = measure(env, corpus, args.repeat, scratch, args.settle)
-            result = CorpusResult(corpus, reps)
-            result.compute()
-            results.append(result)
-    finally:
-        if args.keep:
-            log(f"corpora kept in {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    for name in names:
+        log(f"preparing the {name} corpus")
+        try:
+            corpus = build(name, tmp, args)
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            log(f"{name}: corpus n/a: {exc}")
+            continue
+        log(corpus_header(CorpusResult(corpus, [])))
+        scratch = tmp / f"scratch-{name}"
+        scratch.mkdir()
+        result = CorpusResult(corpus, measure(env, corpus, args.repeat, scratch, args.settle))
+        result.compute()
+        results.append(result)
     if not results:
         log("no corpus could be prepared")
         return 2
