@@ -98,6 +98,8 @@ def _cached_run(gate: Gate, ctx: GateContext, cache: ResultCache | None) -> Gate
     if cache is None or scope == "none" or not ctx.inputs.files:
         return _safe_run(gate, ctx)
     salt = getattr(gate, "cache_salt", lambda _ctx: "")(ctx)
+    if salt is None:  # the gate says this result must not be reused (e.g. an online service)
+        return _safe_run(gate, ctx)
     base = make_key(__version__, gate.name, dict(gate.tool_versions()), ctx.inputs.options, salt)
     files = digests(ctx.root, ctx.inputs.files)
     if scope == "file":

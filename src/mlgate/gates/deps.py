@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate.advisories import Advisory, AdvisoryDB, cached_db
+from mlgate.cache import make_key
 from mlgate.depfiles import Requirement, is_dependency_file, read_dependency_file
 from mlgate.errors import AdvisoryDBError
 from mlgate.findings import Finding, Severity, assign_fingerprints
@@ -57,6 +58,14 @@ class DepsGate:
     def tool_versions(self) -> Mapping[str, str | None]:
         return {"pip-audit": tool_version("pip-audit", "pip-audit")}
 
+    # Offline results depend only on the dependency files and the database: cache them.
+    # Online results depend on a service that changes under us: never reuse them.
+    cache_scope = "gate"
+
+    def cache_salt(self, ctx: GateContext) -> str | None:
+        db = ctx.option("advisory_db")
+        return database_fingerprint(Path(str(db))) if db else None
+
     def run(self, ctx: GateContext) -> GateResult:
         started = time.monotonic()
         if not ctx.inputs.files:
@@ -86,6 +95,19 @@ class DepsGate:
 
 # findings, errors, where the vulnerability data came from, tool versions
 AuditResult = tuple[list[Finding], list[str], dict[str, Any], dict[str, str | None]]
+
+
+def database_fingerprint(path: Path) -> str:
+    """A cheap identity of an advisory database: every record file's name, size and mtime."""
+    try:
+        entries = sorted(
+            f"{p.relative_to(path)}:{st.st_size}:{st.st_mtime_ns}"
+            for p in path.rglob("*")
+            if p.is_file() and (st := p.stat())
+        )
+    except OSError:
+        return f"unreadable:{path}"
+    return make_key(str(path.resolve()), entries)
 
 
 def _advisory_db_path(root: Path, options: Mapping[str, Any]) -> Path | None:

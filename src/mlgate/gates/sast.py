@@ -14,6 +14,7 @@ as one finding naming both tools.
 from __future__ import annotations
 
 import json
+import os
 import re
 import tempfile
 import time
@@ -229,6 +230,9 @@ def _run_semgrep(
     if missing:
         return [], [f"semgrep: rule file not found: {', '.join(missing)}"], frozenset()
     argv = ["semgrep", "scan", "--json", "--metrics=off", "--disable-version-check", "--quiet"]
+    # bandit and the other gates share the cores: semgrep's default of one worker per core
+    # oversubscribes them and burns more CPU for the same work (bench/README.md, item 2).
+    argv += ["--jobs", str(max(1, (os.cpu_count() or 1) // 2))]
     argv += ["--timeout", str(SEMGREP_RULE_TIMEOUT)]
     for config in configs:
         argv += ["--config", str(config)]
