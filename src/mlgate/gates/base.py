@@ -77,6 +77,20 @@ class Collector:
     def fingerprinted(self) -> tuple[Finding, ...]:
         return tuple(assign_fingerprints(self.findings, dict(enumerate(self.anchors))))
 
+    def result(
+        self, gate: str, tools: Mapping[str, str | None], files_scanned: int = 0
+    ) -> GateResult:
+        """The gate's result: fingerprinted findings, errors, notes and properties."""
+        return GateResult(
+            gate,
+            findings=self.fingerprinted(),
+            errors=tuple(self.errors),
+            tools=tools,
+            files_scanned=files_scanned,
+            notes=tuple(self.notes),
+            properties=self.properties,
+        )
+
 
 class Gate(Protocol):
     """One module per gate implements this; `gates.GATES` is the registry."""

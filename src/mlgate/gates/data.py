@@ -12,7 +12,6 @@ valid pandera YAML, a reference or git ref that does not exist, the data stack m
 from __future__ import annotations
 
 import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -125,7 +124,6 @@ class DataGate:
         return {name: package_version(name) for name in names}
 
     def run(self, ctx: GateContext) -> GateResult:
-        started = time.monotonic()
         specs = _specs(ctx.inputs.options)
         out = Collector(properties={"datasets": []})
         with ThreadPoolExecutor(max_workers=1) as pool:
@@ -140,16 +138,8 @@ class DataGate:
                 tools=self.tool_versions(),
             )
         repotests.collect(out, NAME, marked)
-        return GateResult(
-            NAME,
-            findings=out.fingerprinted(),
-            errors=tuple(out.errors),
-            tools=self.tool_versions(),
-            seconds=time.monotonic() - started,
-            files_scanned=sum(1 for d in out.properties["datasets"] if d.get("rows") is not None),
-            notes=tuple(out.notes),
-            properties=out.properties,
-        )
+        scanned = sum(1 for d in out.properties["datasets"] if d.get("rows") is not None)
+        return out.result(NAME, self.tool_versions(), files_scanned=scanned)
 
 
 # --- options ------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ import json
 import math
 import re
 import shlex
-import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -115,7 +114,6 @@ class ModelGate:
         return {name: package_version(name) for name in ("pytest", "psutil")}
 
     def run(self, ctx: GateContext) -> GateResult:
-        started = time.monotonic()
         if not _configured(ctx):
             return GateResult(NAME, skipped=_nothing_configured(ctx), tools=self.tool_versions())
         out = ModelCollector()
@@ -126,15 +124,7 @@ class ModelGate:
             marked = tests.result()
             _check_budgets(ctx, out)  # alone: a concurrent pytest would skew the timings
         repotests.collect(out, NAME, marked)
-        return GateResult(
-            NAME,
-            findings=out.fingerprinted(),
-            errors=tuple(out.errors),
-            tools=self.tool_versions(),
-            seconds=time.monotonic() - started,
-            notes=tuple(out.notes),
-            properties=out.properties,
-        )
+        return out.result(NAME, self.tool_versions())
 
 
 def _configured(ctx: GateContext) -> bool:

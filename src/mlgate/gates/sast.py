@@ -382,45 +382,49 @@ def convert_notebooks(root: Path, paths: Sequence[str], tmp: Path) -> ConvertedN
     return out
 
 
-def _notebook_problem(problem: NotebookProblem) -> Finding:
+def _mlgate_finding(
+    rule_id: str, severity: Severity, message: str, path: str, **extra: Any
+) -> Finding:
+    """A finding of mlgate's own notebook checks (no external tool reports these)."""
     return Finding(
         gate=NAME,
         tool="mlgate",
-        rule_id=NOTEBOOK_PARSE_RULE,
-        severity=Severity.LOW,
+        rule_id=rule_id,
+        severity=severity,
         confidence="high",
-        message=f"notebook could not be analysed: {problem.message}",
-        path=problem.path,
+        message=message,
+        path=path,
+        **extra,
     )
 
 
+def _notebook_problem(problem: NotebookProblem) -> Finding:
+    message = f"notebook could not be analysed: {problem.message}"
+    return _mlgate_finding(NOTEBOOK_PARSE_RULE, Severity.LOW, message, problem.path)
+
+
 def _cell_syntax_error(path: str, error: CellSyntaxError) -> Finding:
-    return Finding(
-        gate=NAME,
-        tool="mlgate",
-        rule_id=NOTEBOOK_PARSE_RULE,
-        severity=Severity.LOW,
-        confidence="high",
-        message=f"cell {error.cell} could not be analysed ({error.message}); "
-        "the notebook's other cells were scanned",
-        path=path,
-        cell=error.cell,
-        line=error.line,
+    message = (
+        f"cell {error.cell} could not be analysed ({error.message}); "
+        "the notebook's other cells were scanned"
+    )
+    return _mlgate_finding(
+        NOTEBOOK_PARSE_RULE, Severity.LOW, message, path, cell=error.cell, line=error.line
     )
 
 
 def _unpinned(path: str, pip: PipInstall, spec: str) -> Finding:
     name = package_name(spec)
-    return Finding(
-        gate=NAME,
-        tool="mlgate",
-        rule_id=UNPINNED_PIP_RULE,
-        severity=Severity.MEDIUM,
-        confidence="high",
-        message=f"the notebook installs {spec!r} without pinning one version, so every run may "
+    message = (
+        f"the notebook installs {spec!r} without pinning one version, so every run may "
         f"get different (or compromised) code: pin it ({name}==X) or install from a "
-        "locked requirements file",
-        path=path,
+        "locked requirements file"
+    )
+    return _mlgate_finding(
+        UNPINNED_PIP_RULE,
+        Severity.MEDIUM,
+        message,
+        path,
         cell=pip.cell,
         line=pip.line,
         cwe="CWE-829",
