@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -57,6 +58,10 @@ _QUOTED_VALUE = re.compile(r"'(.*)'\Z", re.DOTALL)
 SEMGREP_RULE_TIMEOUT = 60
 INCOMPLETE_ERRORS = frozenset({"Timeout", "OutOfMemory", "Out of memory", "StackOverflow"})
 BANDIT_DEFAULT_SKIP = ("B101",)  # assert_used: noise in ML repos' tests and notebooks
+ENV_SEMGREP_CLI = "MLGATE_SEMGREP_CLI"  # auto (default), native or classic
+SEMGREP_NATIVE = "native"
+SEMGREP_CLASSIC = "classic"
+_SEMGREP_ENV = {"SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"}
 
 
 class SastGate:
@@ -116,6 +121,7 @@ class SastGate:
             properties={
                 "suppressed_by_rule_pack": scan.dropped,
                 "notebooks": len(files) - len(python),
+                **({"semgrep_cli": scan.semgrep_cli} if scan.semgrep_cli else {}),
             },
         )
 
@@ -126,6 +132,7 @@ class _Scan:
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     dropped: int = 0
+    semgrep_cli: str | None = None
 
 
 def _scan(ctx: GateContext, targets: Sequence[str]) -> _Scan:
@@ -137,12 +144,13 @@ def _scan(ctx: GateContext, targets: Sequence[str]) -> _Scan:
         bandit_job = pool.submit(_run_bandit, ctx, targets)
         semgrep_job = pool.submit(_run_semgrep, ctx, targets, configs)
         bandit_findings, bandit_errors, bandit_notes = bandit_job.result()
-        semgrep_findings, semgrep_errors, incomplete = semgrep_job.result()
+        semgrep = semgrep_job.result()
     superseded = _superseded_tests(configs) if ctx.option("prefer_rule_pack", True) else {}
     merged, dropped = merge_tool_findings(
-        bandit_findings, semgrep_findings, superseded, unverified=incomplete
+        bandit_findings, semgrep.findings, superseded, unverified=semgrep.incomplete
     )
-    return _Scan(merged, bandit_errors + semgrep_errors, bandit_notes, dropped)
+    errors = bandit_errors + semgrep.errors
+    return _Scan(merged, errors, bandit_notes + semgrep.notes, dropped, semgrep.cli)
 
 
 def _is_notebook(path: str) -> bool:
@@ -220,27 +228,18 @@ def _semgrep_configs(ctx: GateContext) -> list[Path]:
     return configs
 
 
-def _run_semgrep(
-    ctx: GateContext, files: Sequence[str], configs: Sequence[Path]
-) -> tuple[list[Finding], list[str], frozenset[str]]:
-    """Findings, errors, and the files some rule could not finish (their results are partial)."""
+def _run_semgrep(ctx: GateContext, files: Sequence[str], configs: Sequence[Path]) -> _SemgrepScan:
+    """Findings, errors, the files some rule could not finish (their results are partial),
+    and which of semgrep's command lines ran."""
     if not configs:
-        return [], [], frozenset()
+        return _SemgrepScan()
     missing = [str(c) for c in configs if not c.exists()]
     if missing:
-        return [], [f"semgrep: rule file not found: {', '.join(missing)}"], frozenset()
-    argv = ["semgrep", "scan", "--json", "--metrics=off", "--disable-version-check", "--quiet"]
-    # bandit and the other gates share the cores: semgrep's default of one worker per core
-    # oversubscribes them and burns more CPU for the same work (bench/README.md, item 2).
-    argv += ["--jobs", str(max(1, (os.cpu_count() or 1) // 2))]
-    argv += ["--timeout", str(SEMGREP_RULE_TIMEOUT)]
-    for config in configs:
-        argv += ["--config", str(config)]
-    env = {"SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"}
-    run = run_tool([*argv, "--", *files], ctx.timeout, cwd=ctx.root, env=env)
-    data = _json_output(run, ok_codes=(0, 1))
-    if isinstance(data, str):
-        return [], [f"semgrep: {data}"], frozenset()
+        return _SemgrepScan(errors=[f"semgrep: rule file not found: {', '.join(missing)}"])
+    run = semgrep_json(_semgrep_arguments(configs, files), ctx.root, ctx.timeout)
+    if isinstance(run.data, str):
+        return _SemgrepScan(errors=[f"semgrep: {run.data}"], cli=run.cli, notes=list(run.notes))
+    data = run.data
     findings = [_semgrep_finding(item) for item in data.get("results", [])]
     errors = [
         f"semgrep: {err.get('message', err)}"
@@ -249,7 +248,89 @@ def _run_semgrep(
     ]
     partial = [e for e in data.get("errors", []) if str(e.get("type", "")) in INCOMPLETE_ERRORS]
     errors += [_incomplete_error(e) for e in partial if _incomplete_error(e) not in errors]
-    return findings, errors, frozenset(_clean_path(str(e.get("path", ""))) for e in partial)
+    incomplete = frozenset(_clean_path(str(e.get("path", ""))) for e in partial)
+    return _SemgrepScan(findings, errors, incomplete, run.cli, list(run.notes))
+
+
+@dataclass
+class _SemgrepScan:
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    incomplete: frozenset[str] = frozenset()
+    cli: str | None = None  # SEMGREP_NATIVE or SEMGREP_CLASSIC: the command line that ran
+    notes: list[str] = field(default_factory=list)
+
+
+def _semgrep_arguments(configs: Sequence[Path], files: Sequence[str]) -> list[str]:
+    """`semgrep scan`'s options (after `scan`, without the command line choice)."""
+    argv = ["--json", "--metrics=off", "--disable-version-check", "--quiet"]
+    # bandit and the other gates share the cores: semgrep's default of one worker per core
+    # oversubscribes them and burns more CPU for the same work (bench/README.md, item 2).
+    argv += ["--jobs", str(max(1, (os.cpu_count() or 1) // 2))]
+    argv += ["--timeout", str(SEMGREP_RULE_TIMEOUT)]
+    for config in configs:
+        argv += ["--config", str(config)]
+    return [*argv, "--", *files]
+
+
+@dataclass(frozen=True)
+class SemgrepJson:
+    data: dict[str, Any] | str  # the report, or why there is none
+    cli: str | None  # which command line produced it
+    notes: tuple[str, ...] = ()
+
+
+def semgrep_cli_choice() -> str:
+    """`native`, `classic` or `auto` (native, classic when native cannot start): the
+    operator's `MLGATE_SEMGREP_CLI`, else auto. Native semgrep is not built for Windows."""
+    choice = os.environ.get(ENV_SEMGREP_CLI, "").strip().lower() or "auto"
+    if choice not in ("auto", SEMGREP_NATIVE, SEMGREP_CLASSIC):
+        choice = "auto"
+    if choice == "auto" and sys.platform == "win32":
+        return SEMGREP_CLASSIC
+    return choice
+
+
+def semgrep_json(options: Sequence[str], cwd: Path, timeout: float) -> SemgrepJson:
+    """Run `semgrep scan OPTIONS` with the chosen command line and read its JSON report.
+
+    semgrep's native command line (`scan --experimental`, the same release's OCaml
+    front end) reads the rules and starts scanning in a fraction of a second, where the
+    classic Python one spends seconds of CPU first; both emit the same report. When the
+    native one does not start, or its output is not a report of that shape, the classic
+    one runs instead and a note says why. A timeout is not retried.
+    """
+    choice = semgrep_cli_choice()
+    notes: list[str] = []
+    if choice in ("auto", SEMGREP_NATIVE):
+        argv = ["semgrep", "scan", "--experimental", *options]
+        run = run_tool(argv, timeout, cwd=cwd, env=_SEMGREP_ENV)
+        data = _semgrep_report(run)
+        if not isinstance(data, str) or choice == SEMGREP_NATIVE or _timed_out(run):
+            return SemgrepJson(data, SEMGREP_NATIVE)
+        notes.append(f"semgrep's native command line failed ({data}): the classic one ran")
+    run = run_tool(["semgrep", "scan", *options], timeout, cwd=cwd, env=_SEMGREP_ENV)
+    return SemgrepJson(_semgrep_report(run), SEMGREP_CLASSIC, tuple(notes))
+
+
+def _timed_out(run: ToolRun) -> bool:
+    return run.returncode is None and (run.problem or "").startswith("timed out")
+
+
+def _semgrep_report(run: ToolRun) -> dict[str, Any] | str:
+    """semgrep's JSON report, with the keys semgrep always emits, or why there is none."""
+    data = _json_output(run, ok_codes=(0, 1))
+    if isinstance(data, str):
+        return data
+    paths = data.get("paths")
+    if (
+        not isinstance(data.get("results"), list)
+        or not isinstance(data.get("errors"), list)
+        or not isinstance(paths, dict)
+        or not isinstance(paths.get("scanned"), list)
+    ):
+        return f"report without results/errors/paths.scanned: {run.describe()}"
+    return data
 
 
 def _incomplete_error(err: Mapping[str, Any]) -> str:
