@@ -422,12 +422,7 @@ def _verdict(
         status = GateStatus.ERROR if settings.required else GateStatus.SKIPPED
         return GateVerdict(name, status, settings.required, 0, 0, ("gate did not run",), ())
     live = [f for f in findings if f.waived_by is None]
-    blocking = [f for f in live if settings.fail_on and f.severity.at_least(settings.fail_on)]
-    warned = [
-        f
-        for f in live
-        if f not in blocking and settings.warn_on and f.severity.at_least(settings.warn_on)
-    ]
+    blocking, warned = _partition(live, settings)
     reasons: list[str] = []
     if blocking and settings.fail_on:
         reasons.append(_count_reason(blocking, f"at or above {settings.fail_on.value}"))
@@ -440,6 +435,20 @@ def _verdict(
     return GateVerdict(
         name, status, settings.required, len(blocking), len(warned), tuple(reasons), tuple(advice)
     )
+
+
+def _partition(
+    live: Sequence[Finding], settings: GateSettings
+) -> tuple[list[Finding], list[Finding]]:
+    """(blocking, warned): one pass, so 10,000 findings cost 10,000 comparisons."""
+    blocking: list[Finding] = []
+    warned: list[Finding] = []
+    for item in live:
+        if settings.fail_on and item.severity.at_least(settings.fail_on):
+            blocking.append(item)
+        elif settings.warn_on and item.severity.at_least(settings.warn_on):
+            warned.append(item)
+    return blocking, warned
 
 
 def _status(result: GateResult, failed: bool) -> GateStatus:

@@ -82,6 +82,7 @@ def _run_keys(report: Report) -> list[tuple[str, str]]:
 def _run(report: Report, gate: str, tool: str) -> dict[str, Any]:
     findings = [f for f in report.findings_of(gate) if f.tool == tool]
     rule_ids = list(dict.fromkeys(f.rule_id for f in findings))
+    rule_index = {rule_id: index for index, rule_id in enumerate(rule_ids)}
     result = report.result(gate)
     errors = result.errors if result else ()
     return {
@@ -95,7 +96,7 @@ def _run(report: Report, gate: str, tool: str) -> dict[str, Any]:
                 ],
             }
         ],
-        "results": [_result(f, rule_ids.index(f.rule_id)) for f in findings],
+        "results": [_result(f, rule_index[f.rule_id]) for f in findings],
         "properties": {"gate": gate, "status": report.status(gate).value},
     }
 
