@@ -14,8 +14,17 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO_ROOT / "examples"
-SHARED = REPO_ROOT.parent / "shared"
-ADVISORY_DB = SHARED / "advisory-db"
+TEST_DATA = Path(__file__).resolve().parent / "data"
+# A small attributed subset of the PyPA advisory database (scripts/vendor_advisories.py).
+ADVISORY_DB = TEST_DATA / "advisory-db"
+SCHEMAS = Path(__file__).resolve().parent / "schemas"
+
+
+def fixture_path(path: Path) -> Path:
+    """A fixture file of the repository; its absence fails the test, it never skips it."""
+    if not path.exists():
+        pytest.fail(f"required test fixture is missing: {path}", pytrace=False)
+    return path
 
 
 def run_cli(
@@ -49,9 +58,7 @@ def isolated_caches(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 @pytest.fixture(scope="session")
 def advisory_db() -> Path:
-    if not (ADVISORY_DB / "vulns").is_dir():
-        pytest.skip(f"the shared advisory database is not at {ADVISORY_DB}")
-    return ADVISORY_DB
+    return fixture_path(ADVISORY_DB / "vulns").parent
 
 
 def _json_run(path: Path, db: Path, *extra: str) -> tuple[int, dict[str, Any], str]:

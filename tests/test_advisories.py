@@ -21,19 +21,15 @@ from mlgate.advisories import (
     update_db,
 )
 from mlgate.errors import AdvisoryDBError
+from tests.conftest import ADVISORY_DB, fixture_path
 
-SNAPSHOT = Path(__file__).resolve().parents[2] / "shared" / "advisory-db"
-needs_snapshot = pytest.mark.skipif(
-    not (SNAPSHOT / "vulns").is_dir(),
-    reason=f"the PyPA advisory-db snapshot is not at {SNAPSHOT}",
-)
+# The vendored subset of the PyPA advisory database (scripts/vendor_advisories.py).
+SNAPSHOT = ADVISORY_DB
 
 
 @pytest.fixture(scope="module")
 def snapshot() -> AdvisoryDB:
-    if not (SNAPSHOT / "vulns").is_dir():
-        pytest.skip(f"the PyPA advisory-db snapshot is not at {SNAPSHOT}")
-    return AdvisoryDB.load(SNAPSHOT)
+    return AdvisoryDB.load(fixture_path(SNAPSHOT / "vulns").parent)
 
 
 def record(rid: str, package: str = "demo", **extra: Any) -> dict[str, Any]:
@@ -83,8 +79,8 @@ def ids(db: AdvisoryDB, name: str, version: str) -> list[str]:
 
 def test_snapshot_loads_every_record(snapshot: AdvisoryDB) -> None:
     expected = len(list((SNAPSHOT / "vulns").rglob("*.yaml")))
-    assert snapshot.record_count == expected > 2000
-    assert snapshot.revision == "2024-10-10T17:22:00.587279Z"
+    assert snapshot.record_count == expected == 57  # the vendored subset
+    assert snapshot.revision == "2024-07-11T17:21:37.216928Z"  # its newest `modified`
 
 
 def test_pyyaml_known_vulnerable_pin(snapshot: AdvisoryDB) -> None:
@@ -335,8 +331,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 def snapshot_json(*relpaths: str) -> dict[str, str]:
     """Snapshot records as OSV's export has them: `<ID>.json`, every scalar a string."""
-    if not (SNAPSHOT / "vulns").is_dir():
-        pytest.skip(f"the PyPA advisory-db snapshot is not at {SNAPSHOT}")
+    fixture_path(SNAPSHOT / "vulns")
     out = {}
     for rel in relpaths:
         data = yaml.load((SNAPSHOT / "vulns" / rel).read_text(encoding="utf-8"), yaml.BaseLoader)

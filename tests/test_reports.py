@@ -21,6 +21,7 @@ from xml.etree import ElementTree as ET
 
 import jsonschema
 import pytest
+import xmlschema
 
 from mlgate.findings import Finding, Severity
 from mlgate.gates import GateResult
@@ -32,9 +33,8 @@ from mlgate.report.gitlab import SEVERITIES, security_report, vulnerability_id
 from mlgate.report.junit import junit_tree
 from mlgate.report.sarif import LEVELS, SECURITY_SEVERITY, sarif_log
 from mlgate.runner import RunResult
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, SCHEMAS, fixture_path
 
-SHARED_SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "schemas"
 GITLAB_SCHEMAS = Path(__file__).resolve().parent / "schemas" / "gitlab"
 ALL_FORMATS = ("json", "sarif", "gitlab", "junit", "markdown")
 EXPECTED_FILES = {
@@ -105,11 +105,9 @@ def findings(produced: Produced) -> list[dict[str, Any]]:
     return items
 
 
-def shared_schema(name: str) -> Path:
-    path = SHARED_SCHEMAS / name
-    if not path.is_file():
-        pytest.skip(f"shared schema not found: {path}")
-    return path
+def vendored_schema(name: str) -> Path:
+    """sarif/... or junit/...: schemas vendored under tests/schemas (never skipped)."""
+    return fixture_path(SCHEMAS / name)
 
 
 # --- the real run -------------------------------------------------------------------------
@@ -124,7 +122,9 @@ def test_run_blocks_writes_every_file_and_prints_text(produced: Produced) -> Non
 
 
 def test_sarif_is_valid_against_the_oasis_schema(produced: Produced) -> None:
-    schema = json.loads(shared_schema("sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
+    schema = json.loads(
+        vendored_schema("sarif/sarif-schema-2.1.0.json").read_text(encoding="utf-8")
+    )
     log = produced.json("mlgate.sarif")
     jsonschema.validate(log, schema, cls=jsonschema.Draft4Validator)
     assert log["version"] == "2.1.0"
@@ -233,8 +233,8 @@ def test_gitlab_dependency_report_names_package_and_aliases(produced: Produced) 
 def test_junit_is_valid_and_fails_on_blocking_findings(
     produced: Produced, findings: list[dict[str, Any]]
 ) -> None:
-    xmlschema = pytest.importorskip("xmlschema")
-    xsd = xmlschema.XMLSchema(str(shared_schema("junit-10.xsd")))
+
+    xsd = xmlschema.XMLSchema(str(vendored_schema("junit/junit-10.xsd")))
     xsd.validate(str(produced.out / "junit.xml"))
     root = ET.fromstring(produced.text("junit.xml"))  # our own output
     suites = {s.get("name"): s for s in root.iter("testsuite")}
@@ -441,13 +441,13 @@ def test_gitlab_writes_only_the_kinds_the_run_covered() -> None:
 
 
 def test_junit_waived_blocking_finding_passes_and_validates() -> None:
-    xmlschema = pytest.importorskip("xmlschema")
+
     report = make_report(
         [finding("B602", Severity.HIGH), finding("B307", Severity.HIGH, message="bad \x07 byte")],
         [waiver_for("fp-B602")],
     )
     text = FORMATS["junit"].render(report)
-    xmlschema.XMLSchema(str(shared_schema("junit-10.xsd"))).validate(text)
+    xmlschema.XMLSchema(str(vendored_schema("junit/junit-10.xsd"))).validate(text)
     cases = {c.get("name"): c for c in junit_tree(report).iter("testcase")}
     assert cases["B602 src/a b.py:3"].find("failure") is None
     assert "waived" in (cases["B602 src/a b.py:3"].findtext("system-out") or "")
