@@ -23,6 +23,7 @@ import bisect
 import codecs
 import enum
 import fnmatch
+import io
 import math
 import pickletools
 import re
@@ -56,6 +57,20 @@ class ByteSource(Protocol):
 
 class ParseError(Exception):
     """The stream is not a (complete, well-formed) pickle."""
+
+
+class Truncated(ParseError):
+    """The data ended inside an opcode; `needed` is the stream offset it would have reached
+    (-1 when unknown, e.g. inside a newline-terminated argument)."""
+
+    def __init__(self, offset: int, needed: int = -1) -> None:
+        super().__init__(f"pickle data was truncated at byte {offset}")
+        self.needed = needed
+
+
+class Unprovable(ParseError):
+    """The scanner cannot tell where the pickle goes on (e.g. raw joblib array data of a size
+    it cannot compute): what follows cannot be proven safe."""
 
 
 class ScanTimeout(Exception):
@@ -96,11 +111,12 @@ CALL_RESULT = GlobalRef("<call result>", "")
 class Instance:
     """The result of calling something inside the pickle (REDUCE, NEWOBJ, OBJ, INST)."""
 
-    __slots__ = ("args", "origin", "state")
+    __slots__ = ("args", "opcode", "origin", "state")
 
-    def __init__(self, origin: GlobalRef, args: object = UNKNOWN) -> None:
+    def __init__(self, origin: GlobalRef, args: object = UNKNOWN, opcode: str = "") -> None:
         self.origin = origin
         self.args = args
+        self.opcode = opcode
         self.state: object = UNKNOWN
 
 
@@ -114,6 +130,8 @@ class PickleReport:
     calls: dict[GlobalRef, set[str]] = field(default_factory=dict)
     indirect_calls: list[str] = field(default_factory=list)
     error: str | None = None  # the first pickle could not be fully parsed
+    unprovable: str | None = None  # the scanner lost track of where the pickle goes on
+    swept: list[GlobalRef] = field(default_factory=list)  # globals found by the byte search
     notes: list[str] = field(default_factory=list)
     pickles: int = 0
     opcodes: int = 0
@@ -186,7 +204,7 @@ class _Reader:
 
     def byte(self) -> int:
         if self._pos >= len(self._buf) and not self._fill():
-            raise ParseError(f"pickle data was truncated at byte {self.offset}")
+            raise Truncated(self.offset, self.offset + 1)
         value = self._buf[self._pos]
         self._pos += 1
         return value
@@ -199,16 +217,22 @@ class _Reader:
             return data
         while len(self._buf) - self._pos < size:
             if not self._fill():
-                raise ParseError(f"pickle data was truncated at byte {self.offset}")
+                raise Truncated(self.offset, self.offset + size)
         data = self._buf[self._pos : self._pos + size]
         self._pos += size
+        return data
+
+    def rest(self) -> bytes:
+        """What is left of the buffer (the source is exhausted)."""
+        data = self._buf[self._pos :]
+        self._pos = len(self._buf)
         return data
 
     def skip(self, size: int) -> None:
         left = size
         while left > 0:
             if self._pos >= len(self._buf) and not self._fill():
-                raise ParseError(f"pickle data was truncated at byte {self.offset}")
+                raise Truncated(self.offset, self.offset + left)
             step = min(left, len(self._buf) - self._pos)
             self._pos += step
             left -= step
@@ -219,7 +243,7 @@ class _Reader:
         overflow = False
         while True:
             if self._pos >= len(self._buf) and not self._fill():
-                raise ParseError(f"pickle data was truncated at byte {self.offset}")
+                raise Truncated(self.offset)
             end = self._buf.find(b"\n", self._pos)
             stop = len(self._buf) if end < 0 else end
             if not overflow:
@@ -485,27 +509,45 @@ class _Memo:
     def get(self, index: object) -> object:
         return self.values.get(index, UNKNOWN) if isinstance(index, int) else UNKNOWN
 
+    def has(self, index: object) -> bool:
+        if not isinstance(index, int):
+            return False
+        return index < self._dense or index in self._sparse
+
 
 # --- the machine ------------------------------------------------------------------------------
 
 
+# Globals whose instances' arguments and state are kept, by their full dotted name (so the
+# protocol 4 spelling `joblib` + `numpy_pickle.NumpyArrayWrapper` is the same class).
 _JOBLIB_WRAPPERS = frozenset(
     {
-        GlobalRef("joblib.numpy_pickle", "NumpyArrayWrapper"),
-        GlobalRef("sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper"),
+        "joblib.numpy_pickle.NumpyArrayWrapper",
+        "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
     }
 )
-_DTYPE = frozenset({GlobalRef("numpy", "dtype")})
-_TRACKED_ORIGINS = _JOBLIB_WRAPPERS | _DTYPE  # instances whose arguments and state are kept
+_DTYPES = frozenset({"numpy.dtype", "numpy.core.multiarray.dtype", "numpy._core.multiarray.dtype"})
+_TRACKED_ORIGINS = _JOBLIB_WRAPPERS | _DTYPES
+
+
+def _tracked(ref: GlobalRef) -> bool:
+    return ref.dotted in _TRACKED_ORIGINS
 
 
 class _Machine:
     """Runs one pickle's opcodes against the symbolic stack and memo."""
 
-    def __init__(self, reader: _Reader, report: PickleReport, deadline: float | None) -> None:
+    def __init__(
+        self,
+        reader: _Reader,
+        report: PickleReport,
+        deadline: float | None,
+        strict: bool = False,
+    ) -> None:
         self.reader = reader
         self.report = report
         self.deadline = deadline
+        self.strict = strict  # fail where CPython fails on a missing memo key or a bad operand
         self.stack = _Stack()
         self.memo = _Memo()
         self._interned: dict[GlobalRef, Instance] = {}
@@ -540,9 +582,9 @@ class _Machine:
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise ScanTimeout(f"scan timed out after {self.report.opcodes} opcodes")
 
-    def instance(self, origin: GlobalRef, args: object) -> Instance:
-        if origin in _TRACKED_ORIGINS:
-            return Instance(origin, args)
+    def instance(self, origin: GlobalRef, args: object, opcode: str = "") -> Instance:
+        if _tracked(origin):
+            return Instance(origin, args, opcode)
         found = self._interned.get(origin)
         if found is None:
             found = self._interned[origin] = Instance(origin)
@@ -551,7 +593,7 @@ class _Machine:
     def call(self, callee: object, args: object, opcode: str) -> None:
         self.report.add_call(callee, opcode)
         origin = callee if isinstance(callee, GlobalRef) else CALL_RESULT
-        self.stack.push(self.instance(origin, args))
+        self.stack.push(self.instance(origin, args, opcode))
 
 
 def _op_push_arg(machine: _Machine, arg: object) -> None:
@@ -634,6 +676,8 @@ def _op_dup(machine: _Machine, _arg: object) -> None:
 
 
 def _op_get(machine: _Machine, arg: object) -> None:
+    if machine.strict and not machine.memo.has(arg):
+        raise ParseError(f"memo key {arg!r} not found")
     machine.stack.push(machine.memo.get(arg))
 
 
@@ -665,6 +709,8 @@ def _op_stack_global(machine: _Machine, _arg: object) -> None:
     name = machine.stack.pop()
     module = machine.stack.pop()
     ok = isinstance(module, str) and isinstance(name, str)
+    if machine.strict and not ok:
+        raise ParseError("STACK_GLOBAL requires str operands")
     ref = GlobalRef(str(module), str(name)) if ok else UNRESOLVED
     machine.report.add_global(ref)
     machine.stack.push(ref)
@@ -717,9 +763,9 @@ def _op_build(machine: _Machine, _arg: object) -> None:
     uses = machine.report.calls.get(target.origin)
     if uses is not None:
         uses.add("BUILD")
-    if target.origin in _TRACKED_ORIGINS:
+    if _tracked(target.origin):
         target.state = state
-        if target.origin in _JOBLIB_WRAPPERS:
+        if target.origin.dotted in _JOBLIB_WRAPPERS:
             _skip_joblib_array(machine, target)
 
 
@@ -822,24 +868,57 @@ _DISPATCH = _dispatch_table()
 
 # --- joblib: raw array data inside the pickle stream ---------------------------------------
 
+_WRAPPER_INIT = ("subclass", "shape", "order", "dtype", "allow_mmap", "numpy_array_alignment_bytes")
+_WRAPPER_DEFAULTS: dict[str, object] = {"allow_mmap": False, "numpy_array_alignment_bytes": 16}
+
 
 def _skip_joblib_array(machine: _Machine, wrapper: Instance) -> None:
-    """joblib writes a NumpyArrayWrapper's array bytes right after its BUILD opcode (or, for
-    object arrays, a nested pickle): skip them, or scan the nested pickle."""
-    state = wrapper.state
-    if not isinstance(state, dict):
-        raise ParseError("joblib array wrapper without a readable state")
-    count = _element_count(state.get("shape"))
-    info = _dtype_info(state.get("dtype"))
+    """joblib's NumpyUnpickler.load_build: after BUILD on a NumpyArrayWrapper it reads the
+    array from the stream, a nested pickle when `dtype.hasobject`, else an optional padding
+    (one length byte then that many bytes, whenever `numpy_array_alignment_bytes` is set, to
+    anything but None) and `count * dtype.itemsize` raw bytes. Skip them the same way, or
+    raise Unprovable when any of those values is not known for sure."""
+    attrs = _wrapper_attrs(wrapper)
+    count = _element_count(attrs.get("shape", UNKNOWN))
+    info = dtype_info(attrs.get("dtype", UNKNOWN))
     if count is None or info is None:
-        raise ParseError("joblib array wrapper with an unreadable shape or dtype")
+        raise Unprovable(
+            "a joblib array of a shape or dtype the scanner cannot compute: where its raw "
+            f"data ends (byte {machine.reader.offset} on) is unknown"
+        )
     itemsize, has_object = info
     if has_object:
         _Machine(machine.reader, machine.report, machine.deadline).run()
         return
-    if state.get("numpy_array_alignment_bytes") not in (None, UNKNOWN):
+    alignment = attrs.get("numpy_array_alignment_bytes")
+    if alignment is UNKNOWN:
+        raise Unprovable("a joblib array whose alignment setting the scanner cannot read")
+    if "numpy_array_alignment_bytes" in attrs and alignment is not None:
         machine.reader.skip(machine.reader.byte())
     machine.reader.skip(count * itemsize)
+
+
+def _wrapper_attrs(wrapper: Instance) -> dict[str, object]:
+    """The wrapper's attributes as the unpickled object has them: __init__'s (when it was
+    called through REDUCE/INST/OBJ), updated by BUILD's state dict and slot state."""
+    attrs: dict[str, object] = {}
+    if wrapper.opcode in ("REDUCE", "INST", "OBJ"):
+        args = wrapper.args
+        if not isinstance(args, tuple) or not 4 <= len(args) <= len(_WRAPPER_INIT):
+            return {"shape": UNKNOWN}
+        attrs.update(_WRAPPER_DEFAULTS)
+        attrs.update(zip(_WRAPPER_INIT, args, strict=False))
+    elif wrapper.opcode not in ("NEWOBJ", "NEWOBJ_EX"):
+        return {"shape": UNKNOWN}
+    state = wrapper.state
+    parts = state if isinstance(state, tuple) and len(state) == 2 else (state,)
+    for part in parts:
+        if part is None and len(parts) == 2:
+            continue
+        if not isinstance(part, dict) or "<untracked>" in part:
+            return {"shape": UNKNOWN}
+        attrs.update({k: v for k, v in part.items() if isinstance(k, str)})
+    return attrs
 
 
 def _element_count(shape: object) -> int | None:
@@ -848,37 +927,63 @@ def _element_count(shape: object) -> int | None:
     return math.prod(n for n in shape if isinstance(n, int))
 
 
-_DTYPE_STR = re.compile(r"^[<>|=]?([a-zA-Z])(\d*)")
+_FIXED_SIZES = {"b": 1, "?": 1, "O": 8, "M": 8, "m": 8}
+_TYPESTR = re.compile(r"^[<>|=]?([?bBhHiIlLqQpPefdgFDGSUVaOMmiuc])(\d*)(\[\w+\])?$")
+_FLEXIBLE = frozenset("SUVa")
+NPY_ITEM_HASOBJECT = 0x01
 
 
-def _dtype_info(value: object) -> tuple[int, bool] | None:
-    """(itemsize, holds Python objects) of a numpy.dtype built in the pickle, if known."""
-    if not isinstance(value, Instance) or value.origin not in _DTYPE:
+def dtype_info(value: object) -> tuple[int, bool] | None:
+    """(itemsize, hasobject) of a numpy.dtype built in the pickle, computed the way numpy's
+    dtype(...) then __setstate__ does (the pickled elsize of a flexible type and the pickled
+    flags win: numpy trusts them), or None when it cannot be known for sure."""
+    if not isinstance(value, Instance) or value.origin.dotted not in _DTYPES:
         return None
-    args, state = value.args, value.state
+    args = value.args
     if not isinstance(args, tuple) or not args or not isinstance(args[0], str):
         return None
-    match = _DTYPE_STR.match(args[0])
+    base = base_dtype(args[0])
+    if base is None:
+        return None
+    kind, itemsize, has_object = base
+    state = value.state
+    if state is UNKNOWN:
+        return itemsize, has_object
+    if not isinstance(state, tuple) or len(state) not in (8, 9):
+        return None
+    elsize, flags = state[5], state[7]
+    if not isinstance(elsize, int) or not isinstance(flags, int):
+        return None
+    if kind in _FLEXIBLE and elsize > 0:
+        itemsize = elsize
+    return itemsize, bool(flags & NPY_ITEM_HASOBJECT)
+
+
+def base_dtype(text: str) -> tuple[str, int, bool] | None:
+    """(kind, itemsize, hasobject) of `numpy.dtype(text)`: numpy's answer when it is
+    installed (a type string imports nothing), else the plain type strings numpy writes."""
+    try:
+        import numpy  # noqa: PLC0415  (optional; only to interpret a dtype string)
+    except ImportError:
+        return _typestr_dtype(text)
+    try:
+        dtype = numpy.dtype(text)
+    except (TypeError, ValueError, SyntaxError):
+        return None
+    return str(dtype.kind), int(dtype.itemsize), bool(dtype.hasobject)
+
+
+def _typestr_dtype(text: str) -> tuple[str, int, bool] | None:
+    match = _TYPESTR.match(text)
     if match is None:
         return None
-    kind, digits = match.groups()
-    if kind == "O":
-        return 8, True
-    if kind == "V":
-        return _void_info(state)
-    return (int(digits), False) if digits else None
-
-
-def _void_info(state: object) -> tuple[int, bool] | None:
-    if not isinstance(state, tuple) or len(state) < 6 or not isinstance(state[5], int):
+    char, digits, _unit = match.groups()
+    if char in _FIXED_SIZES and not digits:
+        return char, _FIXED_SIZES[char], char == "O"
+    if not digits:
         return None
-    fields = state[4]
-    has_object = False
-    if isinstance(fields, dict):
-        for spec in fields.values():
-            inner = _dtype_info(spec[0]) if isinstance(spec, tuple) and spec else None
-            has_object = has_object or inner is None or inner[1]
-    return state[5], has_object
+    size = int(digits) * (4 if char == "U" else 1)
+    return ("V" if char == "V" else char), size, char == "O"
 
 
 # --- driving several pickles ----------------------------------------------------------------
@@ -907,6 +1012,10 @@ def scan_pickles(
         start = reader.offset
         try:
             top = _Machine(reader, report, deadline).run()
+        except Unprovable as exc:
+            report.unprovable = str(exc)
+            sweep_globals(reader, report, deadline)
+            break
         except ParseError as exc:
             _record_error(report, start, str(exc))
             break
@@ -916,6 +1025,73 @@ def scan_pickles(
         if report.pickles == 1 and top == TORCH_LEGACY_MAGIC and limit is None:
             limit = TORCH_LEGACY_PICKLES
     return report
+
+
+_SWEEP_GLOBAL = re.compile(rb"[ci]([A-Za-z_][\w.]{0,200})\n([A-Za-z_][\w.]{0,200})\n")
+_SWEEP_STRING = re.compile(rb"\x8c([\x01-\xc8])|X([\x01-\xc8])\x00\x00\x00")
+_SWEEP_NAME = re.compile(r"^[A-Za-z_][\w.]*$")
+SWEEP_OVERLAP = 512
+
+
+def sweep_globals(reader: _Reader, report: PickleReport, deadline: float | None) -> None:
+    """Where the opcode walk cannot go on, search the rest of the stream for the byte
+    patterns that import a global (GLOBAL/INST lines; two short strings then STACK_GLOBAL),
+    so a payload after the lost position is still named. Bounded by the caller's stream."""
+    carry = b""
+    while True:
+        if deadline is not None and time.monotonic() > deadline:
+            raise ScanTimeout("scan timed out in the byte search")
+        try:
+            chunk = reader.take(CHUNK)
+        except Truncated:
+            chunk = reader.rest()
+        if not chunk:
+            return
+        data = carry + chunk
+        for ref in _swept(data):
+            if ref not in report.calls:
+                report.swept.append(ref)
+            report.add_global(ref)
+        carry = data[-SWEEP_OVERLAP:]
+
+
+def _swept(data: bytes) -> list[GlobalRef]:
+    found = [
+        GlobalRef(m.group(1).decode(), m.group(2).decode()) for m in _SWEEP_GLOBAL.finditer(data)
+    ]
+    strings: list[tuple[int, str]] = []
+    for match in _SWEEP_STRING.finditer(data):
+        size = (match.group(1) or match.group(2))[0]
+        raw = data[match.end() : match.end() + size]
+        text = raw.decode("utf-8", "replace")
+        if len(raw) == size and _SWEEP_NAME.match(text):
+            strings.append((match.end() + size, text))
+    for index in range(1, len(strings)):
+        end = strings[index][0]
+        tail = data.find(b"\x93", end, end + 12)
+        if tail >= 0 and strings[index - 1][0] >= end - 2 * 0xC8 - 16:
+            found.append(GlobalRef(strings[index - 1][1], strings[index][1]))
+    return found
+
+
+SNIFF_BYTES = 1 << 16
+
+
+def parses_as_pickle(head: bytes, size: int) -> bool:
+    """Whether a file of `size` bytes that starts with `head` is a pickle stream: the first
+    pickle's opcodes, run as strictly as CPython runs them (any protocol, any first opcode,
+    no PROTO needed), reach STOP, or reach the end of `head` needing no more bytes than the
+    file has."""
+    if not head:
+        return False
+    machine = _Machine(_Reader(io.BytesIO(head)), PickleReport(), None, strict=True)
+    try:
+        machine.run()
+    except Truncated as exc:
+        return len(head) < size and exc.needed <= size
+    except ParseError:
+        return False
+    return True
 
 
 def _record_error(report: PickleReport, start: int, message: str) -> None:

@@ -68,6 +68,8 @@ from mlgate.pickles import (
     PickleReport,
     ScanTimeout,
     Verdict,
+    base_dtype,
+    parses_as_pickle,
     scan_pickles,
 )
 from mlgate.repo import Repo
@@ -101,6 +103,7 @@ RULE_DANGEROUS = "pickle-dangerous-global"
 RULE_UNKNOWN = "pickle-unknown-global"
 RULE_INDIRECT = "pickle-indirect-call"
 RULE_UNPARSEABLE = "unparseable-model"
+RULE_UNPROVABLE = "pickle-unprovable"
 RULE_UNSAFE_FORMAT = "unsafe-format"
 RULE_LIMIT = "scan-limit-exceeded"
 RULE_NUMPY_OBJECT = "numpy-object-array"
@@ -109,48 +112,108 @@ RULE_CUSTOM = "keras-custom-object"
 CWE_DESERIALIZATION = "CWE-502"
 HELP_PICKLE = "https://docs.python.org/3/library/pickle.html#restricting-globals"
 
-# --- sniffing -------------------------------------------------------------------------------
+# --- sniffing ---------------------------------------------------------------------------
+# Content first, name second: what a loader does with a file depends on its bytes. joblib
+# picks its decompressor by these prefixes (joblib/compressor.py) whatever the file's name,
+# before it tries the bytes as a pickle; pickle.load accepts any protocol with or without
+# PROTO and any first opcode, so "is a pickle" means "its opcodes parse" (parses_as_pickle).
 
-_PROTO01 = re.compile(
-    rb"^(?:\(?c[A-Za-z_][\w.]*\n[A-Za-z_][\w.]*\n"
-    rb"|\((?:dp\d+\n|lp\d+\n|i[A-Za-z_][\w.]*\n[A-Za-z_][\w.]*\n)"
-    rb"|[}\]]q\x00)"
+_COMPRESSED = (
+    (b"\x1f\x8b", "gzip"),
+    (b"BZ", "bz2"),
+    (b"\xfd\x37\x7a\x58\x5a", "xz"),
+    (b"\x5d\x00", "lzma"),
+    (b"\x04\x22\x4d\x18", "lz4"),
+    (b"\x78", "zlib"),
 )
-_COMPRESSED = {
-    b"\x1f\x8b": "gzip",
-    b"BZh": "bz2",
-    b"\xfd7zXZ\x00": "xz",
-    b"]\x00\x00": "lzma",
-    b"\x04\x22\x4d\x18": "lz4",
-}
-_ZLIB = re.compile(rb"^\x78[\x01\x5e\x9c\xda]")
+ZFILE_PREFIX = b"ZF"  # joblib < 0.9.3: "ZF", the length in 19 hex digits, zlib data
+ZFILE_HEADER = 2 + 19
+SNIFF = 8192
 
 
-def sniff(head: bytes) -> str | None:
-    """The format a file's first bytes announce, or None."""
+def sniff(head: bytes, size: int | None = None) -> str | None:
+    """The format a file's first bytes announce (`size`: the file's size, when known)."""
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return "zip"
     if head.startswith(b"\x93NUMPY"):
         return "npy"
     if head.startswith(b"\x89HDF\r\n\x1a\n"):
         return "hdf5"
-    if is_pickle_head(head):
-        return "pickle"
-    for magic, kind in _COMPRESSED.items():
-        if head.startswith(magic):
+    if head.startswith(b"GGUF"):
+        return "gguf"
+    if head.startswith(ZFILE_PREFIX) and _is_hex(head[2:ZFILE_HEADER]):
+        return "zfile"
+    for magic, kind in _COMPRESSED:
+        if head.startswith(magic) and _decompressed_head(kind, head) is not None:
             return kind
-    if _ZLIB.match(head):
-        return "zlib"
-    if len(head) >= 262 and head[257:262] == b"ustar":
+    if is_tar_head(head):
         return "tar"
+    if parses_as_pickle(head, len(head) + 1 if size is None else size):
+        return "pickle"
     return None
 
 
-def is_pickle_head(head: bytes) -> bool:
-    """`\\x80` + protocol 2-5 + an opcode, or a protocol 0/1 opening (GLOBAL, dict, list, INST)."""
-    if len(head) >= 3 and head[0] == 0x80 and 2 <= head[1] <= 5:
+def _is_hex(data: bytes) -> bool:
+    text = data.strip()
+    return bool(text) and all(c in b"0123456789abcdefABCDEFx" for c in text)
+
+
+def is_tar_head(head: bytes) -> bool:
+    """A tar header block as tarfile (and so PyTorch's legacy loader) accepts it: a valid
+    checksum, with or without the `ustar` magic."""
+    if len(head) < tarfile.BLOCKSIZE:
+        return False
+    try:
+        tarfile.TarInfo.frombuf(head[: tarfile.BLOCKSIZE], "utf-8", "surrogateescape")
+    except tarfile.HeaderError:
+        return False
+    return True
+
+
+def _decompressed_head(kind: str, head: bytes) -> bytes | None:
+    """The first bytes `head` decompresses to (partial data is fine), or None when it is
+    not that format. lz4 needs the optional `lz4` package, as joblib does."""
+    try:
+        if kind == "lz4":
+            return _lz4_head(head)
+        data: bytes = _decompressor(kind).decompress(head, SNIFF)
+        return data
+    except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError, RuntimeError):
+        return None
+
+
+def _decompressor(kind: str) -> Any:
+    if kind == "gzip":
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if kind == "bz2":
+        return bz2.BZ2Decompressor()
+    if kind in ("xz", "lzma"):
+        return lzma.LZMADecompressor(lzma.FORMAT_XZ if kind == "xz" else lzma.FORMAT_ALONE)
+    return zlib.decompressobj()
+
+
+def _lz4_head(head: bytes) -> bytes:
+    if importlib.util.find_spec("lz4") is None:
+        return b""  # the frame magic alone: no other format starts with it
+    frame = importlib.import_module("lz4.frame")
+    data: bytes = frame.LZ4FrameDecompressor().decompress(head, max_length=SNIFF)
+    return data
+
+
+def compressed_pickle(kind: str, head: bytes) -> bool:
+    """Whether a compressed file's content starts like a pickle (lz4 without the lz4
+    package: assumed, since it cannot be looked at)."""
+    data = _decompressed_head(kind, head)
+    if data is None:
+        return False
+    if kind == "lz4" and not data:
         return True
-    return _PROTO01.match(head) is not None
+    return parses_as_pickle(data, len(data) + 1)
+
+
+def is_pickle_head(head: bytes) -> bool:
+    """Whether these first bytes of a longer file are the start of a pickle stream."""
+    return parses_as_pickle(head, len(head) + 1)
 
 
 def _suffix(name: str) -> str:
@@ -185,20 +248,46 @@ class _Budget:
         self.members_left -= 1
 
 
-class _Limited:
-    """A stream that stops with _LimitReached once the budget's bytes are spent."""
+MAX_RATIO = 1100  # zlib cannot exceed ~1032:1; beyond this a stream is a bomb
+RATIO_FLOOR = 64 * MB  # the ratio is only checked past this many output bytes
 
-    def __init__(self, inner: ByteSource, budget: _Budget, what: str) -> None:
+
+class _Counting:
+    """Counts the bytes read from a (compressed) stream."""
+
+    def __init__(self, inner: ByteSource) -> None:
+        self._inner = inner
+        self.count = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = self._inner.read(size)
+        self.count += len(data)
+        return data
+
+
+class _Limited:
+    """A stream that stops with _LimitReached once the budget's bytes are spent, or (with
+    the compressed input counted) once it inflates beyond MAX_RATIO."""
+
+    def __init__(
+        self, inner: ByteSource, budget: _Budget, what: str, source: _Counting | None = None
+    ) -> None:
         self._inner = inner
         self._budget = budget
         self._what = what
+        self._source = source
+        self._out = 0
 
     def read(self, size: int = -1, /) -> bytes:
         want = CHUNK if size is None or size < 0 else size
         data = self._inner.read(min(want, max(self._budget.bytes_left, 0) + 1))
         self._budget.bytes_left -= len(data)
+        self._out += len(data)
         if self._budget.bytes_left < 0:
             raise _LimitReached(f"{self._what} exceeds max_archive_mb (uncompressed)")
+        source = self._source
+        if source is not None and self._out > RATIO_FLOOR and self._out > MAX_RATIO * source.count:
+            raise _LimitReached(f"{self._what} inflates more than {MAX_RATIO}:1")
         return data
 
 
@@ -291,6 +380,10 @@ class _Where:
     def inside(self, member: str) -> _Where:
         inner = f"{self.member}!/{member}" if self.member else member
         return _Where(self.path, inner, self.depth + 1, self.strict)
+
+    def by_content(self) -> _Where:
+        """The same place, chosen by its content alone (a parse error there is only low)."""
+        return _Where(self.path, self.member, self.depth, strict=False)
 
     def label(self) -> str:
         return f"member {self.member}: " if self.member else ""
@@ -410,6 +503,18 @@ def _report_pickle_rest(scan: FileScan, where: _Where, report: PickleReport) -> 
             anchor="indirect",
             calls=report.indirect_calls,
         )
+    if report.unprovable is not None:
+        swept = _names(report.swept)
+        found = f"; the byte search of the rest found {', '.join(swept)}" if swept else ""
+        scan.add(
+            where,
+            RULE_UNPROVABLE,
+            Severity.MEDIUM,
+            f"cannot be proven safe: {report.unprovable}; the rest of the stream was only "
+            f"searched byte by byte for imports{found}",
+            anchor="unprovable",
+            swept=swept,
+        )
     if report.error is not None:
         severity = Severity.MEDIUM if where.strict else Severity.LOW
         scan.add(
@@ -448,31 +553,55 @@ def _read_exact(source: ByteSource, size: int) -> bytes:
     return data
 
 
+_NPY_VERSIONS = {1: (2, "latin-1"), 2: (4, "latin-1"), 3: (4, "utf-8")}
+_NPY_KEYS = {"descr", "fortran_order", "shape"}
+
+
 def npy_header(source: ByteSource) -> dict[str, Any] | str:
-    """The header dict of a .npy stream (read with ast.literal_eval), or why it is invalid."""
+    """The header dict of a .npy stream, read as numpy.lib.format reads it (versions 1.0,
+    2.0 and 3.0, ast.literal_eval of the dict, exactly its three keys), or why numpy would
+    refuse it."""
     start = _read_exact(source, 8)
     if len(start) < 8 or not start.startswith(b"\x93NUMPY"):
         return "not a .npy file (bad magic)"
-    major = start[6]
-    width = 2 if major == 1 else 4
+    major, minor = start[6], start[7]
+    if major not in _NPY_VERSIONS or minor != 0:
+        return f"unsupported format version {major}.{minor}"
+    width, encoding = _NPY_VERSIONS[major]
     size = int.from_bytes(_read_exact(source, width), "little")
     if size > MAX_NPY_HEADER:
         return f"header of {size} bytes is larger than {MAX_NPY_HEADER}"
-    raw = _read_exact(source, size)
     try:
-        header = ast.literal_eval(raw.decode("utf-8" if major >= 3 else "latin-1"))
-    except (ValueError, SyntaxError, RecursionError, UnicodeDecodeError) as exc:
+        header = _literal(_read_exact(source, size).decode(encoding), major)
+    except (ValueError, SyntaxError, RecursionError, UnicodeDecodeError, MemoryError) as exc:
         return f"unreadable header: {type(exc).__name__}"
-    if not isinstance(header, dict) or "descr" not in header:
-        return "header has no dtype description"
+    if not isinstance(header, dict) or set(header) != _NPY_KEYS:
+        return "header is not a dict of descr, fortran_order and shape"
     return header
 
 
+def _literal(text: str, major: int) -> Any:
+    """numpy's safe_eval, retried without Python 2 long suffixes for versions 1 and 2."""
+    try:
+        return ast.literal_eval(text)
+    except SyntaxError:
+        if major > 2:
+            raise
+        return ast.literal_eval(re.sub(r"(\d)L\b", r"\1", text))
+
+
 def descr_has_object(descr: object) -> bool:
-    """Whether a .npy dtype description holds Python objects (`|O`, or a field that does)."""
+    """Whether numpy.lib.format.descr_to_dtype(descr).hasobject: a type string in any
+    spelling numpy accepts (`O`, `|O`, `object`, `O8`, `(2,)O`, `i4,O`...), a subarray
+    tuple (descr, shape), or a list of fields (name, descr[, shape]) at any depth. A type
+    string the scanner cannot interpret counts as holding objects (the data is then scanned
+    as the pickle np.load would read)."""
     if isinstance(descr, str):
-        return descr.lstrip("<>|=").startswith("O")
-    if isinstance(descr, (list, tuple)):
+        base = base_dtype(descr)
+        return True if base is None else base[2]
+    if isinstance(descr, tuple) and descr:
+        return descr_has_object(descr[0])
+    if isinstance(descr, list):
         return any(
             descr_has_object(item[1])
             for item in descr
@@ -819,9 +948,10 @@ class ArchiveScanner:
     # -- dispatch by content, then extension
 
     def scan_stream(self, fh: IO[bytes], where: _Where, name: str, path: Path | None) -> None:
-        head = fh.read(HEAD)
+        head = fh.read(SNIFF)
+        size = fh.seek(0, io.SEEK_END)
         fh.seek(0)
-        kind = sniff(head)
+        kind = sniff(head, size)
         ext = _suffix(name)
         if kind == "zip":
             self.scan_zip(fh, where, ext)
@@ -834,21 +964,28 @@ class ArchiveScanner:
             self._scan_pickle(fh, where, ext, path)
         elif kind == "tar":
             self.scan_tar(fh, where)
-        elif kind is not None and ext in PICKLE_FAMILY:
+        elif kind == "zfile" or (
+            kind in _COMPRESSOR_NAMES
+            and (compressed_pickle(kind, head) or ext in PICKLE_FAMILY | NUMPY_EXTS)
+        ):
             self.scan_compressed(fh, where, kind)
         else:
-            self._by_extension(fh, where, ext, path)
+            self._by_extension(fh, where, ext, path, kind)
 
-    def _by_extension(self, fh: IO[bytes], where: _Where, ext: str, path: Path | None) -> None:
+    def _by_extension(
+        self, fh: IO[bytes], where: _Where, ext: str, path: Path | None, kind: str | None
+    ) -> None:
         if ext == ".safetensors":
             self.scan.format("safetensors")
             self._check_safetensors(fh, where)
+        elif kind == "gguf" or ext == ".gguf":
+            self.scan.format("gguf")
         elif ext in SAFE_EXTS:
             self.scan.format(ext.lstrip("."))
-        elif ext in PICKLE_FAMILY:
+        elif ext in PICKLE_FAMILY | NUMPY_EXTS:
+            # np.load unpickles whatever is neither zip nor npy; torch.load and joblib.load
+            # read these names as pickles: a file that does not parse cannot be proven safe.
             self._scan_pickle(fh, where, ext, path)
-        elif ext == ".npy":
-            scan_npy(self.scan, where, fh)
         else:
             self.scan.note(where, "not a pickle, zip, tar or HDF5 file: skipped (raw weights?)")
 
@@ -873,14 +1010,19 @@ class ArchiveScanner:
     # -- compressed pickles (joblib)
 
     def scan_compressed(self, fh: IO[bytes], where: _Where, kind: str) -> None:
+        """joblib's compressed pickles, whatever their name; bounded in output and ratio."""
         self.scan.format("joblib-compressed")
-        if kind == "lz4":
+        if kind == "lz4" and importlib.util.find_spec("lz4") is None:
             self.scan.pickle_based = True
-            message = "lz4-compressed (joblib compress='lz4'): the pickle inside was not scanned"
+            message = (
+                "lz4-compressed (joblib compress='lz4') and the lz4 package is not installed: "
+                "the pickle inside cannot be proven safe"
+            )
             self.scan.add(where, RULE_UNPARSEABLE, Severity.MEDIUM, message, "lz4")
             return
-        stream = _decompressing(kind, fh)
-        limited = _Limited(stream, self.budget, f"{kind} stream")
+        counted = _Counting(fh)
+        stream = _decompressing(kind, counted)
+        limited = _Limited(stream, self.budget, f"{kind} stream", counted)
         scan_pickle_stream(self.scan, where, limited)
 
     # -- zip
@@ -908,12 +1050,11 @@ class ArchiveScanner:
         keras: bool,
     ) -> None:
         self.budget.spend_member(self.settings.max_archive_members)
-        kind = _member_kind(info.filename, keras)
-        if kind is None or info.is_dir():
+        if info.is_dir():
             return
         inner = where.inside(info.filename)
         try:
-            self._scan_member(archive, fh, info, inner, kind)
+            self._scan_member(archive, fh, info, inner, _member_kind(info.filename, keras))
         except _LimitReached as exc:
             self.limit(inner, str(exc))
         except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
@@ -926,19 +1067,28 @@ class ArchiveScanner:
         fh: IO[bytes],
         info: zipfile.ZipInfo,
         where: _Where,
-        kind: str,
+        named: str | None,
     ) -> None:
+        """A member by content first (np.load reads any npz member that starts with the npy
+        magic as an array, whatever its name), then by name, then any other member whose
+        bytes parse as a pickle or a model container (reported as found by content)."""
         with contextlib.ExitStack() as stack:
             raw = self._open_member(archive, fh, info, where, stack)
             stream = _Limited(raw, self.budget, "the archive")
+            head = _read_exact(stream, SNIFF)
+            kind = "npy" if head.startswith(b"\x93NUMPY") else named
+            if kind is None:
+                kind = _content_member_kind(head, info.file_size)
+                where = where.by_content()
+            data = _Prefixed(head, stream)
             if kind == "pickle":
-                scan_pickle_stream(self.scan, where, stream)
+                scan_pickle_stream(self.scan, where, data)
             elif kind == "npy":
-                scan_npy(self.scan, where, stream)
+                scan_npy(self.scan, where, data)
             elif kind == "keras-config":
-                self._keras_config(stream, where)
-            else:
-                self._nested(stream, where, info.filename)
+                self._keras_config(data, where)
+            elif kind == "nested":
+                self._nested(data, where, info.filename)
 
     def _open_member(
         self,
@@ -948,10 +1098,14 @@ class ArchiveScanner:
         where: _Where,
         stack: contextlib.ExitStack,
     ) -> ByteSource:
-        """The member's bytes; when zipfile refuses its local header (a name that differs from
-        the central directory's, an encryption flag), the bytes as PyTorch would read them."""
+        """The member's bytes as PyTorch's reader gets them: its CRC is not checked (a bad
+        CRC would stop zipfile at the last read, before the payload is seen); when zipfile
+        refuses the local header (a name that differs from the central directory's, an
+        encryption flag), the bytes are located through the central directory."""
         try:
-            return stack.enter_context(archive.open(info))
+            member = stack.enter_context(archive.open(info))
+            member._expected_crc = None  # type: ignore[attr-defined]  # CPython: no CRC check
+            return member
         except (zipfile.BadZipFile, RuntimeError) as exc:
             message = (
                 f"zip headers disagree ({exc}): a known way to hide a member from scanners; "
@@ -974,12 +1128,17 @@ class ArchiveScanner:
             while chunk := stream.read(CHUNK):
                 spool.write(chunk)
             spool.seek(0)
-            head = spool.read(HEAD)
+            head = spool.read(SNIFF)
+            size = spool.tell() if len(head) < SNIFF else spool.seek(0, io.SEEK_END)
             spool.seek(0)
-            kind = sniff(head)
+            kind = sniff(head, size)
             if kind == "zip" and where.depth >= MAX_NESTING:
                 self.limit(where, f"archives nested deeper than {MAX_NESTING} levels")
-            elif kind in ("zip", "pickle", "npy", "tar") or _suffix(name) in PICKLE_FAMILY:
+            elif (
+                kind in _CONTENT_KINDS
+                or kind in _COMPRESSOR_NAMES
+                or _suffix(name) in PICKLE_FAMILY
+            ):
                 self.scan_stream(spool, where, name, None)
 
     # -- tar (PyTorch's oldest format)
@@ -1005,6 +1164,15 @@ class ArchiveScanner:
         self.scan.add(where, RULE_LIMIT, Severity.MEDIUM, message, "limit")
 
 
+def _content_member_kind(head: bytes, size: int) -> str | None:
+    kind = sniff(head, size)
+    if kind in ("zip", "tar", "zfile") or (
+        kind in _COMPRESSOR_NAMES and compressed_pickle(kind, head)
+    ):
+        return "nested"
+    return "pickle" if kind == "pickle" else None
+
+
 def _zip_format(ext: str, names: Sequence[str]) -> str:
     if ext == ".keras":
         return "keras"
@@ -1013,14 +1181,41 @@ def _zip_format(ext: str, names: Sequence[str]) -> str:
     return "pytorch-zip" if _is_torch_zip(names) else "zip"
 
 
-def _decompressing(kind: str, fh: IO[bytes]) -> ByteSource:
+_COMPRESSOR_NAMES = frozenset(kind for _magic, kind in _COMPRESSED)
+
+
+def _decompressing(kind: str, fh: Any) -> ByteSource:
+    """A stream that decompresses `fh` (anything with a `read`) as joblib does for `kind`."""
     if kind == "gzip":
         return gzip.GzipFile(fileobj=fh, mode="rb")
     if kind == "bz2":
         return bz2.BZ2File(fh, mode="rb")
     if kind in ("xz", "lzma"):
         return lzma.LZMAFile(fh, mode="rb")
+    if kind == "lz4":
+        frame = importlib.import_module("lz4.frame")
+        stream: ByteSource = frame.LZ4FrameFile(fh, mode="rb")
+        return stream
+    if kind == "zfile":
+        header = _read_exact(fh, ZFILE_HEADER + 1)
+        inner = _Prefixed(header[ZFILE_HEADER:].lstrip(b" "), fh)
+        return _ZlibStream(inner)
     return _ZlibStream(fh)
+
+
+class _Prefixed:
+    """Some bytes already read, then the rest of a stream."""
+
+    def __init__(self, first: bytes, inner: ByteSource) -> None:
+        self._first = first
+        self._inner = inner
+
+    def read(self, size: int = -1, /) -> bytes:
+        if not self._first:
+            return self._inner.read(size)
+        cut = len(self._first) if size < 0 else size
+        data, self._first = self._first[:cut], self._first[cut:]
+        return data
 
 
 def _check_deadline(deadline: float | None) -> None:
@@ -1075,13 +1270,29 @@ def _require_safe(scan: FileScan, where: _Where) -> None:
 # --- the gate -------------------------------------------------------------------------------
 
 
+_CONTENT_KINDS = frozenset({"pickle", "zfile", "npy", "zip", "hdf5", "gguf", "tar"})
+
+
 def select_files(repo: Repo) -> list[str]:
-    """Files with a model extension, and any other file whose first bytes are a pickle's."""
-    return [
-        rel
-        for rel in repo.files
-        if _suffix(rel) in MODEL_EXTS or is_pickle_head(_read_head(repo.root / rel, 64))
-    ]
+    """Files with a model extension, and any other file whose content is one a model loader
+    reads: a pickle stream (any protocol, any first opcode), a joblib-compressed pickle, a
+    NumPy array, a zip, tar or HDF5 container, a GGUF model."""
+    return [rel for rel in repo.files if _suffix(rel) in MODEL_EXTS or _is_model(repo.root / rel)]
+
+
+def _is_model(path: Path) -> bool:
+    try:
+        if not path.is_file() or path.is_symlink():
+            return False
+        with path.open("rb") as fh:
+            head = fh.read(SNIFF)
+            size = fh.seek(0, io.SEEK_END)
+    except OSError:
+        return False
+    kind = sniff(head, size)
+    if kind in _COMPRESSOR_NAMES:
+        return compressed_pickle(kind, head)
+    return kind in _CONTENT_KINDS
 
 
 class ModelsGate:
