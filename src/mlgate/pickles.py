@@ -1089,6 +1089,8 @@ def parses_as_pickle(head: bytes, size: int) -> bool:
         machine.run()
     except Truncated as exc:
         return len(head) < size and exc.needed <= size
+    except Unprovable:  # valid as far as the scanner can follow it
+        return True
     except ParseError:
         return False
     return True

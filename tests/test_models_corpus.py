@@ -1,0 +1,396 @@
+"""The models gate against published bypass classes, each with several variants, and benign
+models written by the real libraries.
+
+Every variant is built here (nothing binary is committed) by a `make(payload)` function:
+with `EVIL` (os.system) it is the malicious file the gate must flag; with a harmless `print`
+it is its twin, which is LOADED ONCE by the loader a victim would use (pickle.load,
+joblib.load, np.load(allow_pickle=True), ...) to prove that the variant really runs its
+payload. A malicious file is never loaded; `test_no_payload_ran` checks its marker.
+"""
+
+from __future__ import annotations
+
+import bz2
+import contextlib
+import gzip
+import io
+import lzma
+import os
+import pickle
+import struct
+import warnings
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlgate.findings import Finding, Severity
+from mlgate.gates import GATES, GateContext
+from mlgate.gates.models import ModelsGate
+from mlgate.repo import open_repo
+
+np = pytest.importorskip("numpy", reason="numpy is in the dev extra")
+joblib = pytest.importorskip("joblib", reason="joblib is in the dev extra")
+
+MARKER = "MLGATE_CORPUS_PAYLOAD_RAN"
+
+
+class Call:
+    """Pickles as `func(*args)`: os.system for the malicious file, print for its twin."""
+
+    def __init__(self, func: Callable[..., Any], *args: Any) -> None:
+        self.func = func
+        self.args = args
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.func, self.args)
+
+
+def evil(root: Path) -> Call:
+    return Call(os.system, f"touch {root / MARKER}")
+
+
+def twin(tag: str) -> Call:
+    return Call(print, f"TWIN-RAN:{tag}")
+
+
+# --- loaders a victim uses ------------------------------------------------------------------
+
+
+def load_pickle(path: Path) -> None:
+    with path.open("rb") as fh:
+        pickle.load(fh)  # a harmless twin: its payload is print
+
+
+def load_joblib(path: Path) -> None:
+    with warnings.catch_warnings():  # joblib warns about its oldest format (zfile)
+        warnings.simplefilter("ignore")
+        joblib.load(path)
+
+
+def load_numpy(path: Path) -> None:
+    loaded = np.load(path, allow_pickle=True)
+    if hasattr(loaded, "files"):
+        for name in loaded.files:
+            loaded[name]
+
+
+# --- the variants ---------------------------------------------------------------------------
+
+
+def p(obj: object, protocol: int) -> bytes:
+    return pickle.dumps(obj, protocol=protocol)
+
+
+def no_proto(obj: object) -> bytes:
+    """Protocol 2 opcodes without the PROTO opcode CPython writes first."""
+    return p(obj, 2)[2:]
+
+
+def int_pop_first(obj: object) -> bytes:
+    """Starts with `I0\\n0` (INT, POP): no scanner magic matches, pickle.load does not care."""
+    return b"I0\n0" + p(obj, 0)
+
+
+def unicode_first(obj: object) -> bytes:
+    """Starts with SHORT_BINUNICODE then POP."""
+    return b"\x8c\x04junk0" + no_proto(obj)
+
+
+def joblib_bytes(obj: object, compress: str | None = None) -> bytes:
+    """What joblib.dump writes (to a real file, as users call it)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "m.joblib"
+        joblib.dump(obj, path, compress=(compress, 3) if compress else 0)
+        return path.read_bytes()
+
+
+def compressed(data: bytes, kind: str) -> bytes:
+    """The bytes joblib writes for `compress=kind` (its compressors are the stdlib's)."""
+    if kind == "gzip":
+        return gzip.compress(data)
+    if kind == "bz2":
+        return bz2.compress(data)
+    if kind == "xz":
+        return lzma.compress(data)
+    if kind == "lzma":
+        return lzma.compress(data, format=lzma.FORMAT_ALONE)
+    if kind == "zlib":
+        return zlib.compress(data)
+    if kind == "zfile":  # joblib < 0.9.3: "ZF", the length in hex, zlib data
+        return b"ZF" + f"0x{len(data):x}".ljust(19).encode() + zlib.compress(data)
+    raise ValueError(kind)
+
+
+def npy_bytes(descr: str, body: bytes, shape: str = "(1,)") -> bytes:
+    header = f"{{'descr': {descr}, 'fortran_order': False, 'shape': {shape}, }}"
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + body
+
+
+def npz_bytes(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def s4(text: str) -> bytes:
+    data = text.encode()
+    return b"\x8c" + bytes([len(data)]) + data
+
+
+def wrapper(
+    typestr: str, shape: bytes, state: bytes | None = None, alignment: bytes | None = b"K\x10"
+) -> bytes:
+    """A hand-built NumpyArrayWrapper (protocol 4) up to and including its BUILD: joblib reads
+    the array data right after it. `shape` and `state` are raw opcodes."""
+    out = b"\x80\x04](" + s4("joblib.numpy_pickle") + s4("NumpyArrayWrapper") + b"\x93)\x81}("
+    out += s4("subclass") + s4("numpy") + s4("ndarray") + b"\x93" + s4("shape") + shape
+    out += s4("order") + s4("C") + s4("dtype")
+    out += s4("numpy") + s4("dtype") + b"\x93" + s4(typestr) + b"\x89\x88\x87R"
+    if state is not None:
+        out += state + b"b"
+    out += s4("allow_mmap") + b"\x89"
+    if alignment is not None:
+        out += s4("numpy_array_alignment_bytes") + alignment
+    return out + b"ub"
+
+
+def dtype_state(flags: int, elsize: int = -1) -> bytes:
+    """numpy's dtype state (3, '<', None, None, None, elsize, -1, flags)."""
+    out = b"(K\x03" + s4("<") + b"NNN" + b"J" + struct.pack("<i", elsize)
+    return out + b"J\xff\xff\xff\xffK" + bytes([flags]) + b"t"
+
+
+def flags_object(obj: object) -> bytes:
+    """A float64 dtype whose pickled flags say `hasobject` (numpy trusts them): joblib reads a
+    nested pickle where a scanner that sizes by type skips 8 bytes."""
+    head = wrapper("f8", b"K\x01\x85", dtype_state(0x3F))
+    return head + p(obj, 3) + b"e."
+
+
+def elsize_unicode(obj: object) -> bytes:
+    """'U1' whose pickled elsize says 40 bytes (numpy trusts it): U1 would be 4."""
+    head = wrapper("U1", b"K\x01\x85", dtype_state(0x08, 40))
+    return head + b"\x00" + b"a\x00\x00\x00" * 10 + p(obj, 3)[2:-1] + b"e."
+
+
+TRACKED_NOT = b"\x8c\x08builtins\x8c\x05tuple\x93]K\x02a\x85R"  # tuple([2]): a call result
+
+
+def untracked_shape(obj: object) -> bytes:
+    """The shape is the result of a call (tuple([2])): where the data ends is not known
+    without running it."""
+    return wrapper("i1", TRACKED_NOT) + b"\x00\x01\x02" + p(obj, 3)[2:-1] + b"e."
+
+
+def alignment_any_type(obj: object) -> bytes:
+    """numpy_array_alignment_bytes set to a string: joblib still reads the padding byte."""
+    head = wrapper("i1", b"K\x02\x85", alignment=s4("x"))
+    return head + b"\x03" + b"\x00" * 3 + b"\x01\x02" + p(obj, 3)[2:-1] + b"e."
+
+
+def alignment_long_str(obj: object) -> bytes:
+    """The alignment is a string longer than the scanner keeps: its value is unknown."""
+    long = b"X" + struct.pack("<I", 300) + b"y" * 300
+    head = wrapper("i1", b"K\x02\x85", alignment=long)
+    return head + b"\x03" + b"\x00" * 3 + b"\x01\x02" + p(obj, 3)[2:-1] + b"e."
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str  # the file name in the corpus
+    klass: str  # the bypass class of issue 14
+    make: Callable[[Call], bytes]
+    load: Callable[[Path], None]
+
+
+def _variants() -> list[Variant]:
+    v = Variant
+    out = [
+        # 1. selection and sniffing: a pickle is decided by content, not name or magic
+        v("sniff/model.sav", "selection", lambda c: p(c, 0), load_pickle),
+        v("sniff/weights.data", "selection", no_proto, load_pickle),
+        v("sniff/classifier", "selection", lambda c: p(c, 5), load_pickle),
+        v("sniff/state.model", "selection", int_pop_first, load_pickle),
+        v("sniff/cache.dat", "selection", unicode_first, load_pickle),
+        v("sniff/ckpt.bin", "selection", lambda c: p(c, 1), load_pickle),
+        # 2. compression: joblib picks the decompressor by magic whatever the name
+        *(
+            v(f"compress/model.{kind}", "compression", _joblib_compressed(kind), load_joblib)
+            for kind in ("gzip", "bz2", "xz", "lzma", "zlib", "lz4", "zfile")
+        ),
+        v("compress/renamed.pkl", "compression", _joblib_compressed("xz"), load_joblib),
+        # 3. numpy: object dtypes in every spelling, npz members by magic, a pickle as .npy
+        *(
+            v(f"numpy/{label}.npy", "numpy", _npy(descr), load_numpy)
+            for label, descr in (
+                ("O", "'O'"),
+                ("object", "'object'"),
+                ("pipe_O", "'|O'"),
+                ("O8", "'O8'"),
+                ("subarray", "('|O', (1,))"),
+                ("nested", "[('a', '<f8'), ('b', [('c', '|O')])]"),
+                ("titled", "[(('t', 'a'), '|O', (1,))]"),
+                ("comma", "'i4,O'"),
+            )
+        ),
+        v("numpy/member_by_magic.npz", "numpy", _npz_member, load_numpy),
+        v("numpy/pickle_as.npy", "numpy", lambda c: p(c, 2), load_numpy),
+        # 4. joblib arrays: the raw data skipped with numpy's real item size
+        *(
+            v(f"joblib/{label}.joblib", "joblib-arrays", _joblib_after(array), load_joblib)
+            for label, array in (
+                ("unicode", lambda: np.array(["abcd", "ef"])),
+                ("bytes", lambda: np.array([b"abc", b"d"])),
+                ("datetime", lambda: np.array(["2024-01-01"], dtype="M8[ns]")),
+                ("structured", lambda: np.zeros(3, dtype=[("a", "<U3"), ("b", "<f4")])),
+                ("void_object", lambda: np.zeros(2, dtype=[("o", "O", (2,)), ("f", "<f8")])),
+            )
+        ),
+        v("joblib/flags_hasobject.joblib", "joblib-arrays", flags_object, load_joblib),
+        v("joblib/alignment_str.joblib", "joblib-arrays", alignment_any_type, load_joblib),
+        v("joblib/elsize.joblib", "joblib-arrays", elsize_unicode, load_joblib),
+        v("joblib/untracked_shape.data", "joblib-arrays", untracked_shape, load_joblib),
+        v("joblib/alignment_long.joblib", "joblib-arrays", alignment_long_str, load_joblib),
+    ]
+    return out
+
+
+def _joblib_compressed(kind: str) -> Callable[[Call], bytes]:
+    if kind == "zfile":  # joblib no longer writes it, but still loads it
+        return lambda call: compressed(joblib_bytes([1, call]), kind)
+    return lambda call: joblib_bytes([1, call], compress=kind)
+
+
+def _npy(descr: str) -> Callable[[Call], bytes]:
+    return lambda call: npy_bytes(descr, p(call, 2))
+
+
+def _npz_member(call: Call) -> bytes:
+    plain = npy_bytes("'<f8'", b"\x00" * 8)
+    return npz_bytes({"a.npy": plain, "weights.bin": npy_bytes("'|O'", p(call, 2))})
+
+
+def _joblib_after(array: Callable[[], Any]) -> Callable[[Call], bytes]:
+    return lambda call: joblib_bytes([array(), call])
+
+
+VARIANTS = _variants()
+BY_NAME = {item.name: item for item in VARIANTS}
+
+
+def benign_files() -> dict[str, bytes]:
+    """Models written by the real libraries (numpy, joblib, scikit-learn when installed)."""
+    files: dict[str, bytes] = {}
+    buffer = io.BytesIO()
+    np.save(buffer, np.arange(6.0).reshape(2, 3))
+    files["good/array.npy"] = buffer.getvalue()
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, a=np.arange(3), b=np.array(["x", "yz"]))
+    files["good/arrays.npz"] = buffer.getvalue()
+    arrays = {
+        "unicode": np.array(["cat", "dog", "mouse"]),
+        "datetime": np.array(["2024-01-01", "2025-02-02"], dtype="M8[s]"),
+        "structured": np.zeros(4, dtype=[("name", "<U5"), ("v", "<f8"), ("raw", "V3")]),
+        "objects": np.array(["a", 1, 2.5], dtype=object),
+        "bytes": np.array([b"a", b"bcd"]),
+    }
+    for label, array in arrays.items():
+        files[f"good/{label}.joblib"] = joblib_bytes({"x": array, "y": np.arange(5)})
+    for kind in ("gzip", "bz2", "xz", "zlib"):
+        files[f"good/compressed_{kind}.joblib"] = joblib_bytes([arrays["unicode"]], kind)
+    return files
+
+
+# --- running the gate once ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("corpus")
+    for variant in VARIANTS:
+        _write(root / variant.name, variant.make(evil(root)))
+    for rel, data in benign_files().items():
+        _write(root / rel, data)
+    return root
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+@pytest.fixture(scope="module")
+def findings(corpus: Path) -> dict[str, list[Finding]]:
+    repo = open_repo(corpus)
+    gate = GATES["models"]
+    result = gate.run(GateContext(repo, gate.inputs(repo, {}), timeout=300))
+    assert not result.errors, result.errors
+    by_path: dict[str, list[Finding]] = {}
+    for item in result.findings:
+        by_path.setdefault(item.path or "", []).append(item)
+    return by_path
+
+
+def critical_globals(items: list[Finding]) -> set[str]:
+    return {
+        g for f in items if f.severity is Severity.CRITICAL for g in f.properties.get("globals", [])
+    }
+
+
+@pytest.mark.parametrize("name", sorted(BY_NAME))
+def test_every_variant_is_selected_and_critical(
+    corpus: Path, findings: dict[str, list[Finding]], name: str
+) -> None:
+    assert name in ModelsGate().inputs(open_repo(corpus), {}).files
+    assert critical_globals(findings.get(name, [])) == {"posix.system"}, findings.get(name)
+
+
+@pytest.mark.parametrize("name", sorted(BY_NAME))
+def test_harmless_twin_runs_its_payload_when_loaded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """The variant is real: its loader runs the twin's payload (print, never os.system)."""
+    variant = BY_NAME[name]
+    path = tmp_path / Path(name).name
+    path.write_bytes(variant.make(twin(name)))
+    with contextlib.suppress(Exception):  # the payload runs while loading; the rest may fail
+        variant.load(path)
+    assert f"TWIN-RAN:{name}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["joblib/untracked_shape.data", "joblib/alignment_long.joblib"])
+def test_unprovable_joblib_array_is_medium_and_the_rest_is_searched(
+    findings: dict[str, list[Finding]], name: str
+) -> None:
+    rules = {f.rule_id: f for f in findings[name]}
+    unprovable = rules["pickle-unprovable"]
+    assert unprovable.severity is Severity.MEDIUM
+    assert "cannot be proven safe" in unprovable.message
+    assert unprovable.properties["swept"] == ["posix.system"]
+
+
+def test_benign_library_files_have_nothing_at_medium_or_above(
+    findings: dict[str, list[Finding]],
+) -> None:
+    benign = set(benign_files())
+    flagged = {
+        path: [f.message for f in items if f.severity.at_least(Severity.MEDIUM)]
+        for path, items in findings.items()
+        if path in benign
+    }
+    assert not any(flagged.values()), flagged
+
+
+def test_no_payload_ran(findings: dict[str, list[Finding]], corpus: Path) -> None:
+    assert findings
+    assert not (corpus / MARKER).exists()
