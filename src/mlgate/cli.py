@@ -12,19 +12,14 @@ import shlex
 import socket
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import yaml
 
 from mlgate import __version__
-from mlgate.advisories import DEFAULT_DB_URL, cached_db, update_db
-from mlgate.cache import ResultCache
-from mlgate.config import config_schema, load_config
-from mlgate.detect import describe
 from mlgate.errors import (
     EXIT_BLOCKED,
     EXIT_GATE_ERROR,
@@ -33,21 +28,17 @@ from mlgate.errors import (
     ReportError,
     UsageError,
 )
-from mlgate.gates import GATES
-from mlgate.generate import TARGETS
-from mlgate.generate.drift import find_drift
-from mlgate.generate.project import Rendered, render_repo, write_rendered
-from mlgate.generate.scaffold import InitPlan, apply_init, plan_init
-from mlgate.hooks import install as install_hook
-from mlgate.hooks import uninstall as uninstall_hook
-from mlgate.merge import load_reports, merge_results
-from mlgate.policy import decide, find_policy, load_policy, policy_schema
-from mlgate.progress import Progress, ProgressCallback
-from mlgate.receipt import RECEIPT_FILE, load_receipt, make_receipt, verify_receipt
-from mlgate.repo import Repo, changed_files, open_repo
-from mlgate.report import FORMATS, Report, append_summary, write_atomic, write_reports
-from mlgate.runner import RunRequest, run_gates, select_gates
-from mlgate.tools import observe_commands
+
+# Each command imports what it needs when it runs: `mlgate --version` and `--help` must not
+# pay for the gates, the policy's schema validator or the template engine (issue 16).
+# ruff: noqa: PLC0415
+
+if TYPE_CHECKING:
+    from mlgate.generate.project import Rendered
+    from mlgate.generate.scaffold import InitPlan
+    from mlgate.progress import ProgressCallback
+    from mlgate.repo import Repo
+    from mlgate.report import Report
 
 EXIT_CODES_HELP = """
 \b
@@ -60,11 +51,49 @@ Exit codes:
 """
 
 
+class _LazyChoice(click.Choice):  # type: ignore[type-arg]
+    """A choice whose values are read from a registry only when an option is used or shown."""
+
+    def __init__(self, load: Callable[[], Sequence[str]]) -> None:
+        self._load = load
+        self.case_sensitive = True
+
+    @property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]
+        return tuple(self._load())
+
+
+def _format_names() -> list[str]:
+    from mlgate.report import FORMATS
+
+    return sorted(FORMATS)
+
+
+def _target_names() -> list[str]:
+    from mlgate.generate import TARGETS
+
+    return list(TARGETS)
+
+
+def _gate_names() -> list[str]:
+    from mlgate.gates import GATES
+
+    return list(GATES)
+
+
+class _GateListCommand(click.Command):
+    """A command whose help lists the gates (`{gates}` in its docstring), read when shown."""
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self.help = (self.help or "").replace("{gates}", ", ".join(_gate_names()))
+        super().format_help_text(ctx, formatter)
+
+
 FORMAT_OPTION = click.option(
     "--format",
     "formats",
     multiple=True,
-    type=click.Choice(sorted(FORMATS)),
+    type=_LazyChoice(_format_names),
     help="Report format; repeat for several. Default: text.",
 )
 PATH_OPTION = click.option(
@@ -107,7 +136,7 @@ class RunOptions:
     shard: tuple[int, int] | None = None  # (index from 1, count)
 
 
-@cli.command(epilog=EXIT_CODES_HELP)
+@cli.command(cls=_GateListCommand, epilog=EXIT_CODES_HELP)
 @click.argument("path", required=False, default=".")
 @click.argument("gates", nargs=-1)
 @click.option(
@@ -205,6 +234,9 @@ def run(
         not no_cache,
         shard,
     )
+    from mlgate.progress import Progress
+    from mlgate.tools import observe_commands
+
     if verbose:
         observe_commands(lambda argv: click.echo("$ " + shlex.join(argv), err=True))
     with Progress(enabled=not quiet) as progress:
@@ -212,17 +244,22 @@ def run(
     _exit(code)
 
 
-run.help = (run.help or "").replace("{gates}", ", ".join(GATES))
-
-
 def _split_path_and_gates(path: str, gates: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
     """`mlgate run sast` means the gate sast in the current directory."""
-    if path in GATES and not Path(path).is_dir():
+    if path in _gate_names() and not Path(path).is_dir():
         return ".", (path, *gates)
     return path, gates
 
 
 def execute_run(options: RunOptions, on_progress: ProgressCallback | None = None) -> int:
+    from mlgate.cache import ResultCache
+    from mlgate.config import load_config
+    from mlgate.gates import GATES
+    from mlgate.policy import decide, find_policy, load_policy
+    from mlgate.repo import open_repo
+    from mlgate.report import Report
+    from mlgate.runner import RunRequest, run_gates, select_gates
+
     unknown = [g for g in options.gates if g not in GATES]
     if unknown:
         raise UsageError(f"unknown gate {unknown[0]!r} (gates: {', '.join(GATES)})")
@@ -252,6 +289,8 @@ def execute_run(options: RunOptions, on_progress: ProgressCallback | None = None
 
 def _scope(repo: Repo, since: str | None) -> tuple[Repo, dict[str, Any]]:
     """The whole tree, or (changed-only mode) just the files changed since a ref."""
+    from mlgate.repo import changed_files
+
     if since is None:
         return repo, {"kind": "full"}
     if not repo.is_git:
@@ -285,6 +324,9 @@ def _shard(
 
 
 def _write_receipt(report: Report, output: Path | None) -> None:
+    from mlgate.receipt import RECEIPT_FILE, make_receipt
+    from mlgate.report import write_atomic
+
     if output is not None and report.decision.passed:
         write_atomic(output / RECEIPT_FILE, json.dumps(make_receipt(report), indent=2) + "\n")
 
@@ -309,6 +351,8 @@ def _check_formats(formats: Sequence[str], output: Path | None) -> None:
 
 def _emit(report: Report, formats: Sequence[str], output: Path | None) -> None:
     """Print the report; with --output also write every format's files (text: stdout only)."""
+    from mlgate.report import FORMATS, write_reports
+
     if output is None:
         fmt = FORMATS[formats[0]]
         click.echo(fmt.render(report, color=fmt.name == "text" and _tty()), nl=False)
@@ -322,6 +366,8 @@ def _emit(report: Report, formats: Sequence[str], output: Path | None) -> None:
 
 def _step_summary(report: Report) -> None:
     """On GitHub Actions, append the markdown summary to the job's summary on every run."""
+    from mlgate.report import append_summary
+
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if not target:
         return
@@ -368,6 +414,11 @@ def merge(
     that no input ran is an error. Reports from different commits or mlgate major
     versions are refused (exit 2). The policy is evaluated again for --env.
     """
+    from mlgate.config import load_config
+    from mlgate.merge import load_reports, merge_results
+    from mlgate.policy import decide, find_policy, load_policy
+    from mlgate.report import Report
+
     loaded = load_reports(list(reports))
     _check_formats(formats or ("text",), output)
     _prepare_output(output)
@@ -405,6 +456,10 @@ def verify(receipt: Path, commit: str | None, env: str | None, policy_file: Path
     with every reason. Exit 2: the receipt is unreadable or a field is missing.
     The digest detects edits; it is not a signature (see README, "Receipts").
     """
+    from mlgate.config import load_config
+    from mlgate.policy import find_policy, load_policy
+    from mlgate.receipt import load_receipt, verify_receipt
+
     data = load_receipt(receipt)
     root = Path.cwd()
     config = load_config(root)
@@ -439,6 +494,9 @@ def policy_check(policy_file: Path | None, env: str | None, path: Path) -> None:
 
     Exit 2 with file:line:key when it is invalid.
     """
+    from mlgate.config import load_config
+    from mlgate.policy import find_policy, load_policy
+
     config = load_config(path.resolve())
     loaded = load_policy(find_policy(path, policy_file, config.policy), env)
     click.echo(
@@ -454,6 +512,11 @@ def policy_check(policy_file: Path | None, env: str | None, path: Path) -> None:
 @PATH_OPTION
 def policy_show(policy_file: Path | None, env: str | None, path: Path) -> None:
     """Print the effective per-gate settings after extends and environment overrides."""
+    import yaml
+
+    from mlgate.config import load_config
+    from mlgate.policy import find_policy, load_policy
+
     config = load_config(path.resolve())
     loaded = load_policy(find_policy(path, policy_file, config.policy), env)
     gates = {
@@ -494,6 +557,9 @@ def policy_schema_cmd(which: str) -> None:
 
     The same schemas ship in the package as mlgate/schemas/{policy,config}.schema.json.
     """
+    from mlgate.config import config_schema
+    from mlgate.policy import policy_schema
+
     schema = policy_schema() if which == "policy" else config_schema()
     click.echo(json.dumps(schema, indent=2))
 
@@ -532,6 +598,8 @@ def hook() -> None:
 )
 def hook_install(mode: str, force: bool, chain: bool, path: Path) -> None:
     """Write the pre-push hook (honours core.hooksPath)."""
+    from mlgate.hooks import install as install_hook
+
     for change in install_hook(path, mode, force=force, chain=chain):
         click.echo(f"{change.action}: {change.path}")
 
@@ -546,6 +614,8 @@ def hook_install(mode: str, force: bool, chain: bool, path: Path) -> None:
 )
 def hook_uninstall(path: Path) -> None:
     """Remove mlgate's pre-push hook (restoring a chained one); a foreign hook is left alone."""
+    from mlgate.hooks import uninstall as uninstall_hook
+
     changes = uninstall_hook(path)
     if not changes:
         click.echo("no pre-push hook installed")
@@ -556,6 +626,12 @@ def hook_uninstall(path: Path) -> None:
 # --- db -----------------------------------------------------------------------------------
 
 
+def _advisories_default_url() -> str:
+    from mlgate.advisories import DEFAULT_DB_URL
+
+    return DEFAULT_DB_URL
+
+
 @cli.group()
 def db() -> None:
     """Manage the offline vulnerability database used by the deps gate."""
@@ -564,12 +640,14 @@ def db() -> None:
 @db.command("update")
 @click.option(
     "--url",
-    default=DEFAULT_DB_URL,
-    show_default=True,
+    default=_advisories_default_url,
+    show_default="OSV's PyPI archive, all.zip",
     help="OSV PyPI archive (zip of OSV records).",
 )
 def db_update(url: str) -> None:
     """Download the OSV PyPI advisories into the user cache and switch to them atomically."""
+    from mlgate.advisories import update_db
+
     loaded = update_db(url)
     click.echo(
         f"advisory database updated: {loaded.record_count} records, "
@@ -594,7 +672,7 @@ Exit codes:
 @click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
 @click.option(
     "--ci",
-    type=click.Choice([*TARGETS, "both"]),
+    type=_LazyChoice(lambda: [*_target_names(), "both"]),
     default="github",
     show_default=True,
     help="The CI system to write a pipeline for.",
@@ -625,7 +703,10 @@ def init(path: Path, ci: str, level: str, force: bool, dry_run: bool) -> None:
     With --force, what you wrote in a valid .mlgate.yml (commands, environment,
     exclude, gate settings) is kept. The repository's code is never imported or run.
     """
-    plan = plan_init(path, list(TARGETS) if ci == "both" else [ci], int(level))
+    from mlgate.detect import describe
+    from mlgate.generate.scaffold import apply_init, plan_init
+
+    plan = plan_init(path, _target_names() if ci == "both" else [ci], int(level))
     click.echo("detected:")
     for line in describe(plan.facts):
         click.echo(f"  {line}")
@@ -656,7 +737,7 @@ def _show_init_plan(plan: InitPlan, force: bool) -> None:
 
 @cli.command(epilog=GENERATE_EXIT_HELP)
 @click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
-@click.option("--ci", type=click.Choice(list(TARGETS)), required=True, help="The CI system.")
+@click.option("--ci", type=_LazyChoice(_target_names), required=True, help="The CI system.")
 @click.option(
     "--stdout",
     "to_stdout",
@@ -677,6 +758,8 @@ def generate(path: Path, ci: str, to_stdout: bool, check: bool) -> None:
     file it generated but no longer renders (e.g. the training workflow after the level
     went down to 0) is removed.
     """
+    from mlgate.generate.project import render_repo, write_rendered
+
     if to_stdout and check:
         raise UsageError("--stdout and --check cannot be combined")
     rendered = render_repo(path, ci)
@@ -695,6 +778,8 @@ def generate(path: Path, ci: str, to_stdout: bool, check: bool) -> None:
 
 
 def _check_drift(rendered: Rendered) -> int:
+    from mlgate.generate.drift import find_drift
+
     drifts = find_drift(rendered.root, rendered.files, rendered.stale)
     for drift in drifts:
         click.echo(drift.diff, nl=False)
@@ -752,10 +837,10 @@ def data_infer(
     value ranges describe the rows read), then list it in .mlgate.yml:
     data: {datasets: [{path: PATH, contract: FILE}]}. Needs mlgate[data].
     """
-    from mlgate.tabular import require_data_stack  # noqa: PLC0415 (the optional extra)
+    from mlgate.tabular import require_data_stack  # the optional extra
 
     require_data_stack()
-    from mlgate.tabular.infer import infer_contract  # noqa: PLC0415 (needs the data stack)
+    from mlgate.tabular.infer import infer_contract  # needs the data stack
 
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
@@ -777,6 +862,9 @@ SERVICES = (("pypi.org", 443), ("api.osv.dev", 443))
 @cli.command()
 def doctor() -> None:
     """Show each tool mlgate calls, its version, and the vulnerability service's reachability."""
+    from mlgate.advisories import cached_db
+    from mlgate.gates import GATES
+
     missing = 0
     for name, gate in GATES.items():
         for tool, version in gate.tool_versions().items():
