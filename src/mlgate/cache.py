@@ -4,6 +4,11 @@ A key hashes everything a result depends on: the gate, its tools' versions, its 
 and rules (the "salt"), and the content of the files it read. Entries are JSON files
 written atomically (temp file + rename), so two runs may share the cache at once. The
 cache is bounded: past `max_bytes`, the least recently used entries are removed.
+
+Content digests are not recomputed for a file whose stat is unchanged since the last run
+(`StatIndex`, like git's index): size, mtime, ctime, inode and device must all be equal,
+and a file changed within `RACY_NS` of when it was last looked at is hashed again (a
+write in the same timestamp tick could leave mtime and size unchanged).
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+import threading
+import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -115,5 +122,68 @@ def content_hash(paths: Iterable[Path]) -> str:
     return digest.hexdigest()
 
 
-def digests(root: Path, files: Iterable[str]) -> Mapping[str, str]:
-    return {rel: file_digest(root / rel) for rel in files}
+# A file whose mtime or ctime is this close to the moment it was examined may be rewritten
+# in the same timestamp tick without a visible change: it is hashed again next time. Two
+# seconds covers the coarsest common filesystem clocks (FAT); ext4, APFS and NTFS are finer.
+RACY_NS = 2_000_000_000
+_STAT_INDEX_VERSION = 1
+
+
+def _stamp(path: Path) -> tuple[int, int, int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
+class StatIndex:
+    """File digests of one tree, reused while a file's stat stays the same.
+
+    Loaded from and saved to the result cache (one entry per tree), so a warm run hashes
+    only the files that changed. Safe to use from several threads.
+    """
+
+    def __init__(self, cache: ResultCache, root: Path) -> None:
+        self._cache = cache
+        self._key = make_key("stat-index", _STAT_INDEX_VERSION, str(root.resolve()))
+        self._root = root
+        self._lock = threading.Lock()
+        loaded = cache.get(self._key)
+        self._known: dict[str, list[Any]] = loaded if isinstance(loaded, dict) else {}
+        self._fresh: dict[str, list[Any]] = {}
+        self.hashed = 0
+
+    def digests(self, files: Iterable[str]) -> dict[str, str]:
+        """rel path -> SHA-256 of its bytes ('' when unreadable)."""
+        return {rel: self.digest(rel) for rel in files}
+
+    def digest(self, rel: str) -> str:
+        with self._lock:
+            fresh = self._fresh.get(rel)
+        if fresh is not None:
+            return str(fresh[-1])
+        path = self._root / rel
+        looked_at = time.time_ns()
+        stamp = _stamp(path)
+        known = self._known.get(rel)
+        if stamp is not None and isinstance(known, list) and known[:-1] == list(stamp):
+            digest = str(known[-1])
+        else:
+            digest = file_digest(path)
+            with self._lock:
+                self.hashed += 1
+        racy = stamp is None or max(stamp[1], stamp[2]) >= looked_at - RACY_NS
+        with self._lock:
+            self._fresh[rel] = [*stamp, digest] if stamp is not None and not racy else [digest]
+        return digest
+
+    def save(self) -> None:
+        """Store the stamps of this run's files (racy ones are left out); keep the others'."""
+        with self._lock:
+            fresh = {rel: v for rel, v in self._fresh.items() if len(v) > 1}
+            dropped = {rel for rel, v in self._fresh.items() if len(v) == 1}
+            merged = {k: v for k, v in self._known.items() if k not in dropped}
+            merged.update(fresh)
+        if merged != self._known:
+            self._cache.put(self._key, merged)

@@ -3,7 +3,9 @@
 Each gate declares how its results may be cached (`cache_scope`): `file` (findings belong
 to the file they are in, so only changed files are re-scanned), `gate` (one result for all
 inputs), or `none`. A cached result is keyed by the gate, its tool versions, its options
-and rules, and the content of its input files (see cache.py).
+and rules, and the content of its input files (see cache.py). A `file` gate keeps one
+cache entry (a pack: path -> content digest and findings) per configuration, read and
+written once per run, rather than one entry per file.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlgate import __version__
-from mlgate.cache import ResultCache, digests, make_key
+from mlgate.cache import ResultCache, StatIndex, make_key
 from mlgate.config import RepoConfig
 from mlgate.findings import Finding
 from mlgate.gates import GATES, Gate, GateContext, GateResult
@@ -47,9 +49,11 @@ def run_gates(repo: Repo, policy: Policy, config: RepoConfig, request: RunReques
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     started = time.monotonic()
     contexts = [_context(repo, policy, config, request, name) for name in request.gates]
+    stats = StatIndex(request.cache, repo.root) if request.cache is not None else None
     with ThreadPoolExecutor(max_workers=max(1, request.jobs)) as pool:
-        results = list(pool.map(lambda c: _timed(c, request), contexts))
-    if request.cache is not None:
+        results = list(pool.map(lambda c: _timed(c, request, stats), contexts))
+    if request.cache is not None and stats is not None:
+        stats.save()
         request.cache.prune()
     return RunResult(repo, tuple(results), started_at, time.monotonic() - started)
 
@@ -73,12 +77,14 @@ def _context(
     return name, GateContext(repo, gate.inputs(repo, options), policy.settings(name).timeout)
 
 
-def _timed(item: tuple[str, GateContext], request: RunRequest) -> GateResult:
+def _timed(
+    item: tuple[str, GateContext], request: RunRequest, stats: StatIndex | None
+) -> GateResult:
     name, ctx = item
     if request.on_progress is not None:
         request.on_progress(name, None)
     started = time.monotonic()
-    result = _cached_run(GATES[name], ctx, request.cache)
+    result = _cached_run(GATES[name], ctx, request.cache, stats)
     result = dataclasses.replace(result, seconds=time.monotonic() - started)
     if request.on_progress is not None:
         request.on_progress(name, result)
@@ -93,15 +99,17 @@ def _safe_run(gate: Gate, ctx: GateContext) -> GateResult:
         return GateResult(gate.name, errors=(message,))
 
 
-def _cached_run(gate: Gate, ctx: GateContext, cache: ResultCache | None) -> GateResult:
+def _cached_run(
+    gate: Gate, ctx: GateContext, cache: ResultCache | None, stats: StatIndex | None
+) -> GateResult:
     scope = getattr(gate, "cache_scope", "none")
-    if cache is None or scope == "none" or not ctx.inputs.files:
+    if cache is None or stats is None or scope == "none" or not ctx.inputs.files:
         return _safe_run(gate, ctx)
     salt = getattr(gate, "cache_salt", lambda _ctx: "")(ctx)
     if salt is None:  # the gate says this result must not be reused (e.g. an online service)
         return _safe_run(gate, ctx)
     base = make_key(__version__, gate.name, dict(gate.tool_versions()), ctx.inputs.options, salt)
-    files = digests(ctx.root, ctx.inputs.files)
+    files = stats.digests(ctx.inputs.files)
     if scope == "file":
         return _per_file(gate, ctx, cache, base, files)
     return _whole_gate(gate, ctx, cache, make_key(base, files))
@@ -120,21 +128,24 @@ def _whole_gate(gate: Gate, ctx: GateContext, cache: ResultCache, key: str) -> G
 def _per_file(
     gate: Gate, ctx: GateContext, cache: ResultCache, base: str, files: Mapping[str, str]
 ) -> GateResult:
-    keys = {rel: make_key(base, rel, digest) for rel, digest in files.items()}
+    pack_key = make_key(base, "pack")
+    loaded = cache.get(pack_key)
+    pack: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
     cached: dict[str, list[Finding]] = {}
-    for rel, key in keys.items():
-        hit = cache.get(key)
-        if isinstance(hit, list):
-            cached[rel] = [Finding.from_dict(item) for item in hit]
+    for rel, digest in files.items():
+        entry = pack.get(rel)
+        if isinstance(entry, dict) and entry.get("digest") == digest:
+            cached[rel] = [Finding.from_dict(item) for item in entry.get("findings", [])]
     todo = tuple(rel for rel in ctx.inputs.files if rel not in cached)
     fresh = _scan_subset(gate, ctx, todo)
-    if not fresh.errors:
+    if todo and not fresh.errors:
         by_path: dict[str, list[dict[str, Any]]] = {rel: [] for rel in todo}
         for item in fresh.findings:
             if item.path in by_path:
                 by_path[item.path].append(item.to_dict())
         for rel, found in by_path.items():
-            cache.put(keys[rel], found)
+            pack[rel] = {"digest": files[rel], "findings": found}
+        cache.put(pack_key, _bounded(pack, files))
     reused = [f for rel in ctx.inputs.files if rel in cached for f in cached[rel]]
     notes = list(fresh.notes)
     if cached:
@@ -147,6 +158,14 @@ def _per_file(
         notes=tuple(notes),
         properties={**fresh.properties, "cached_files": len(cached)},
     )
+
+
+def _bounded(pack: dict[str, Any], files: Mapping[str, str]) -> dict[str, Any]:
+    """The pack, without other files' entries once they outnumber this run's by far (entries
+    of other shards, changed-only runs or deleted files are kept until then)."""
+    if len(pack) <= 4 * len(files) + 1000:
+        return pack
+    return {rel: entry for rel, entry in pack.items() if rel in files}
 
 
 def _scan_subset(gate: Gate, ctx: GateContext, todo: tuple[str, ...]) -> GateResult:
