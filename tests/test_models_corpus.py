@@ -308,7 +308,81 @@ def benign_files() -> dict[str, bytes]:
         files[f"good/{label}.joblib"] = joblib_bytes({"x": array, "y": np.arange(5)})
     for kind in ("gzip", "bz2", "xz", "zlib"):
         files[f"good/compressed_{kind}.joblib"] = joblib_bytes([arrays["unicode"]], kind)
+    for name, model in library_models().items():
+        files[f"good/{name}.joblib"] = joblib_bytes(model)
+        files[f"good/{name}.pkl"] = p(model, 5)
     return files
+
+
+def library_models() -> dict[str, Any]:
+    """Fitted models of every installed library the issue names (sklearn, pandas and pyarrow
+    are in the dev extra; xgboost, lightgbm and catboost are optional)."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    sk = _sklearn_models(pd)
+    frame = pd.DataFrame({"s": pd.Series(["x", "y"], dtype=object), "n": [1.5, None]})
+    arrow = pd.DataFrame(
+        {
+            "s": pd.array(["x", None], dtype="string[pyarrow]"),
+            "i": pd.array([1, None], dtype="int64[pyarrow]"),
+            "c": pd.Categorical(["a", "b"]),
+            "t": pd.to_datetime(["2024-01-01", "2025-01-01"]).tz_localize("UTC"),
+        },
+        index=pd.MultiIndex.from_tuples([(1, "a"), (2, "b")]),
+    )
+    models: dict[str, Any] = {**sk, "pandas_object": frame, "pandas_pyarrow": arrow}
+    x, y = _xy()
+    for module, factory in (
+        ("xgboost", lambda m: m.XGBClassifier(n_estimators=3).fit(x, y)),
+        ("lightgbm", lambda m: m.LGBMClassifier(n_estimators=3, verbose=-1).fit(x, y)),
+        (
+            "catboost",
+            lambda m: m.CatBoostClassifier(iterations=3, verbose=0, allow_writing_files=False).fit(
+                x, y
+            ),
+        ),
+    ):
+        try:
+            lib = __import__(module)
+        except ImportError:
+            continue
+        models[module] = factory(lib)
+    if "xgboost" in models:
+        models["xgboost_booster"] = models["xgboost"].get_booster()
+    return models
+
+
+def _xy() -> tuple[Any, Any]:
+    x = np.random.default_rng(0).random((40, 3))
+    return x, (x[:, 0] > 0.5).astype(int)
+
+
+def _sklearn_models(pd: Any) -> dict[str, Any]:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import LabelEncoder, OneHotEncoder, StandardScaler
+
+    x, y = _xy()
+    frame = pd.DataFrame({"n": x[:, 0], "c": np.where(y == 1, "u", "v")})
+    numeric = Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())])
+    columns = ColumnTransformer(
+        [("num", numeric, ["n"]), ("cat", OneHotEncoder(handle_unknown="ignore"), ["c"])]
+    )
+    pipeline = Pipeline([("columns", columns), ("forest", RandomForestClassifier(3))])
+    return {
+        "sklearn_pipeline": pipeline.fit(frame, y),
+        "sklearn_label_encoder": LabelEncoder().fit(["cat", "dog", "mouse"]),
+        "sklearn_hgb": HistGradientBoostingClassifier(max_iter=3).fit(x, y),
+        "sklearn_knn": KNeighborsClassifier().fit(x, y),
+        "sklearn_logistic": LogisticRegression().fit(x, y),
+    }
 
 
 # --- running the gate once ------------------------------------------------------------------
@@ -394,3 +468,98 @@ def test_benign_library_files_have_nothing_at_medium_or_above(
 def test_no_payload_ran(findings: dict[str, list[Finding]], corpus: Path) -> None:
     assert findings
     assert not (corpus / MARKER).exists()
+
+
+# --- the allowlist: exact pairs of what a library defines --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "really"),
+    [
+        ("sklearn.datasets._covtype", "GzipFile", "gzip.GzipFile"),
+        ("sklearn.datasets._covtype", "TemporaryDirectory", "tempfile.TemporaryDirectory"),
+        ("sklearn.datasets._openml", "Request", "urllib.request.Request"),
+        ("sklearn.callback._transport", "Listener", "multiprocessing.connection.Listener"),
+        ("sklearn.callback._transport", "Thread", "threading.Thread"),
+        (
+            "pandas.io.parsers.readers",
+            "ThreadPoolExecutor",
+            "concurrent.futures.ThreadPoolExecutor",
+        ),
+    ],
+)
+def test_a_re_export_is_not_allowlisted(module: str, name: str, really: str) -> None:
+    import importlib
+
+    from mlgate.pickles import Allowlist, GlobalRef, Verdict, defined_in
+
+    try:
+        obj = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        pytest.skip(f"{module}.{name} is not in the installed version")
+    owner, _, attr = really.rpartition(".")
+    assert obj is getattr(importlib.import_module(owner), attr)  # it really is a re-export
+    assert not defined_in(module, name, "classes")
+    assert Allowlist().classify(GlobalRef(module, name)) is not Verdict.SAFE
+
+
+def test_the_inventory_records_versions_and_defined_names() -> None:
+    import json
+    from importlib import resources
+
+    from mlgate.pickles import Allowlist, GlobalRef, Verdict, defined_in
+
+    data = json.loads(resources.files("mlgate").joinpath("model_globals.json").read_text())
+    assert data["generated_by"] == "scripts/gen_model_allowlist.py"
+    assert {"scikit-learn", "pandas", "pyarrow", "xgboost-cpu", "lightgbm", "torch"} <= set(
+        data["versions"]
+    )
+    for module, name, kind in (
+        ("sklearn.ensemble._forest", "RandomForestClassifier", "classes"),
+        ("torch.nn.modules.linear", "Linear", "classes"),
+        ("pyarrow.lib", "_restore_array", "functions"),
+        ("xgboost.core", "Booster", "classes"),
+    ):
+        assert defined_in(module, name, kind), (module, name)
+        assert Allowlist().classify(GlobalRef(module, name)) is Verdict.SAFE
+    # a loader of files by path is defined there, but not an estimator: not allowlisted
+    assert Allowlist().classify(GlobalRef("xgboost.core", "DMatrix")) is Verdict.UNKNOWN
+
+
+def test_real_library_models_are_only_info(findings: dict[str, list[Finding]]) -> None:
+    names = set(library_models())
+    assert {"sklearn_pipeline", "pandas_pyarrow", "sklearn_label_encoder"} <= names
+    for name in names:
+        for path in (f"good/{name}.joblib", f"good/{name}.pkl"):
+            found = {(f.rule_id, f.severity) for f in findings.get(path, [])}
+            assert found == {("pickle-format", Severity.INFO)}, (path, findings.get(path))
+
+
+@pytest.mark.parametrize("library", ["xgboost", "lightgbm", "catboost"])
+def test_optional_boosting_library_models_are_covered(library: str) -> None:
+    pytest.importorskip(library)
+    assert library in library_models()
+
+
+def _repo_class_pickle(module: str) -> bytes:
+    """What pickle.dumps writes for an instance of a repository's own class `module.Net`
+    (protocol 4: the class by reference, NEWOBJ, its __dict__ by BUILD)."""
+    return b"\x80\x04" + s4(module) + s4("Net") + b"\x93)\x81}" + s4("w") + b"K\x01sb."
+
+
+def test_repository_classes_cannot_be_proven_safe_and_say_how_to_allow_them(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "script.pkl").write_bytes(_repo_class_pickle("__main__"))
+    (tmp_path / "pkg.pkl").write_bytes(_repo_class_pickle("mypkg.models"))
+    repo = open_repo(tmp_path)
+    gate = GATES["models"]
+    found = {f.path: f for f in gate.run(GateContext(repo, gate.inputs(repo, {}), 60)).findings}
+    for path, name, hint in (
+        ("script.pkl", "__main__.Net", '["__main__.Net"]'),
+        ("pkg.pkl", "mypkg.models.Net", '["mypkg.models.*"]'),
+    ):
+        item = found[path]
+        assert (item.rule_id, item.severity) == ("pickle-unknown-global", Severity.MEDIUM)
+        assert item.message.startswith("cannot be proven safe")
+        assert name in item.message and f"allow_globals: {hint}" in item.message

@@ -524,7 +524,11 @@ def test_benign_files_have_nothing_at_medium_or_above(findings: dict[str, list[F
         if path.startswith("good/"):
             assert all(not f.severity.at_least(Severity.MEDIUM) for f in items), items
     assert rules(findings["good/text.npy"]) == {"numpy-object-array": Severity.LOW}
-    assert set(findings) & {"good/state_dict.pt", "good/legacy.pt", "good/sklearn.pkl"} == set()
+    for path in ("good/state_dict.pt", "good/legacy.pt", "good/sklearn.pkl", "good/data.pkl"):
+        (item,) = findings[path]  # pickle-based, every global allowlisted: info only
+        assert (item.rule_id, item.severity) == ("pickle-format", Severity.INFO)
+        assert "prefer skops or safetensors" in item.message
+    assert "good/model.safetensors" not in findings
 
 
 def test_every_file_is_selected_and_text_is_not(repo_root: Path) -> None:
@@ -553,16 +557,20 @@ def test_require_safe_formats_blocks_pickles_but_passes_safetensors(repo_root: P
     assert "good/model.keras" not in strict
 
 
-def test_production_policy_requires_safe_formats() -> None:
-    assert load_policy("default", "production").settings("models").options["require_safe_formats"]
+def test_strict_pack_requires_safe_formats_and_default_production_does_not() -> None:
+    assert not load_policy("default", "production").settings("models").options[
+        "require_safe_formats"
+    ]
     assert not load_policy("default").settings("models").options["require_safe_formats"]
+    for env in (None, "production"):
+        assert load_policy("strict", env).settings("models").options["require_safe_formats"]
 
 
 def test_allow_globals_extends_the_allowlist_but_a_glob_never_allows_danger(
     repo_root: Path,
 ) -> None:
     allowed = run_gate(repo_root, allow_globals=["mylib.*", "posix.*", "builtins.*"])
-    assert "odd/unknown.pkl" not in allowed
+    assert rules(allowed["odd/unknown.pkl"]) == {"pickle-format": Severity.INFO}
     assert critical_globals(allowed["evil/payload.pkl"]) == {"posix.system"}
     assert critical_globals(allowed["evil/getattr.pkl"]) == {"builtins.getattr"}
     exact = Allowlist(("posix.system",))
@@ -608,7 +616,7 @@ def test_big_pickle_is_streamed_with_bounded_memory(tmp_path: Path) -> None:
     finally:
         tracemalloc.stop()
     seconds = time.monotonic() - started
-    assert not scan.found, [f.finding for f in scan.found]
+    assert [f.finding.rule_id for f in scan.found] == ["pickle-format"]
     assert peak < size / 20, f"peak {peak} bytes for a {size}-byte file"
     assert seconds < 60
 
@@ -664,7 +672,9 @@ def test_cli_exit_codes(tmp_path: Path, marker: Path) -> None:
         (root / rel).write_bytes(data)
     passed = run_cli(["run", str(good), "models", "--no-cache", "--format", "json"])
     assert passed.returncode == 0, passed.stdout + passed.stderr
-    assert json.loads(passed.stdout)["findings"] == []  # .mlgate.yml allowed mylib.layers.*
+    severities = {(f["path"], f["severity"]) for f in json.loads(passed.stdout)["findings"]}
+    # .mlgate.yml allowed mylib.layers.*: both pickles are only "prefer a safe format"
+    assert severities == {("model.pt", "info"), ("extra.pkl", "info")}
     blocked = run_cli(["run", str(bad), "models", "--no-cache", "--format", "json"])
     assert blocked.returncode == 1, blocked.stderr
     report = json.loads(blocked.stdout)
@@ -672,5 +682,10 @@ def test_cli_exit_codes(tmp_path: Path, marker: Path) -> None:
     assert (item["severity"], item["path"]) == ("critical", "models/model.pt")
     assert item["properties"]["member"] == "archive/data.pkl"
     production = run_cli(["run", str(good), "models", "--no-cache", "--env", "production"])
-    assert production.returncode == 1  # the torch zip is pickle-based
+    assert production.returncode == 0, production.stdout  # allowlisted pickles deploy
+    (good / ".mlgate").mkdir()
+    (good / ".mlgate" / "policy.yml").write_text("extends: strict\n")
+    strict = run_cli(["run", str(good), "models", "--no-cache", "--env", "production"])
+    assert strict.returncode == 1, strict.stdout  # the strict pack requires safe formats
+    assert "unsafe-format" in strict.stdout or "safe formats" in strict.stdout
     assert not marker.exists()

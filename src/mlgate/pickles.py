@@ -23,7 +23,9 @@ import bisect
 import codecs
 import enum
 import fnmatch
+import functools
 import io
+import json
 import math
 import pickletools
 import re
@@ -31,6 +33,7 @@ import time
 from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Protocol
 
 # --- limits -------------------------------------------------------------------------------
@@ -1287,6 +1290,10 @@ _SAFE_EXACT = frozenset(
         "joblib.numpy_pickle.NumpyArrayWrapper",
         "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
         # pandas helpers that rebuild frames, indexes and blocks from plain data
+        "pandas.NA",
+        "pandas._libs.missing.NA",
+        "pandas.NaT",
+        "pandas._libs.tslibs.nattype.NaT",
         "pandas.core.indexes.base._new_Index",
         "pandas._libs.internals._unpickle_block",
         "pandas._libs.internals.BlockPlacement",
@@ -1324,7 +1331,8 @@ _SCIPY_SPARSE = frozenset(
 )
 _PANDAS_HELPER = re.compile(r"^_+(new_\w*Index|\w*unpickle\w*)$")
 _PANDAS_IO_CLASSES = frozenset({"ExcelWriter", "ExcelFile", "HDFStore"})
-_CYTHON_UNPICKLE = re.compile(r"^__pyx_unpickle_\w+$")
+# Cython's unpickle helpers, and scikit-learn's Cython `newObj(cls)` (cls.__new__(cls)).
+_CYTHON_UNPICKLE = re.compile(r"^(__pyx_unpickle_\w+|newObj)$")
 _DATA_LIBRARIES = ("numpy", "pandas", "sklearn", "scipy")
 
 
@@ -1350,31 +1358,90 @@ def is_dangerous(module: str, name: str) -> bool:
     return name.lstrip("_") in _MODULE_ALIASES
 
 
+# Library parts whose own classes open files, sockets or threads, or fetch data sets.
+_SKLEARN_BANNED = _words("""sklearn.externals sklearn.datasets sklearn.callback
+    sklearn.utils._testing sklearn.utils._show_versions""")
+_PANDAS_BANNED = ("pandas.io", "pandas.core.computation", "pandas.plotting", "pandas.util")
+# Gradient-boosting libraries: their estimators and boosters (whose pickled state is the
+# model itself), not their data loaders (DMatrix, Dataset, Pool read files by path).
+_BOOSTING_EXACT = frozenset(
+    _words("""xgboost.sklearn.XGBModel xgboost.sklearn.XGBClassifier xgboost.sklearn.XGBRegressor
+    xgboost.sklearn.XGBRanker xgboost.sklearn.XGBRFClassifier xgboost.sklearn.XGBRFRegressor
+    xgboost.core.Booster lightgbm.sklearn.LGBMModel lightgbm.sklearn.LGBMClassifier
+    lightgbm.sklearn.LGBMRegressor lightgbm.sklearn.LGBMRanker lightgbm.basic.Booster
+    catboost.core.CatBoost catboost.core.CatBoostClassifier catboost.core.CatBoostRegressor
+    catboost.core.CatBoostRanker""")
+)
+# pyarrow's pickle helpers that pandas (string and Arrow-backed columns) emits.
+_PYARROW_EXACT = frozenset(
+    f"pyarrow.lib.{n}" for n in _words("_restore_array py_buffer type_for_alias")
+)
+
+
+@functools.cache
+def _inventory() -> dict[str, dict[str, frozenset[str]]]:
+    """model_globals.json: what each library defines where (scripts/gen_model_allowlist.py)."""
+    text = resources.files("mlgate").joinpath("model_globals.json").read_text("utf-8")
+    modules = json.loads(text)["modules"]
+    return {
+        module: {kind: frozenset(names) for kind, names in kinds.items()}
+        for module, kinds in modules.items()
+    }
+
+
+def defined_in(module: str, name: str, kind: str) -> bool:
+    """Whether `module` itself defines the class or function `name` (not a re-export)."""
+    return name in _inventory().get(module, {}).get(kind, frozenset())
+
+
+def inventory_versions() -> dict[str, str]:
+    text = resources.files("mlgate").joinpath("model_globals.json").read_text("utf-8")
+    versions: dict[str, str] = json.loads(text)["versions"]
+    return versions
+
+
 def _safe_class(module: str, name: str) -> bool:
-    """Classes (CamelCase names) of scikit-learn, torch.nn modules, numpy DTypes and pandas'
-    data structures: constructing them and setting their state runs no chosen code."""
+    """Classes (CamelCase names) DEFINED in scikit-learn, pandas' data structures, torch.nn
+    modules, numpy DTypes, and the estimators of xgboost, lightgbm and catboost: constructing
+    them and setting their state runs no chosen code. A name a module merely imports
+    (`sklearn.datasets._covtype.GzipFile` is gzip.GzipFile) is not one of them."""
     if not _CLASS_NAME.match(name):
         return False
+    if f"{module}.{name}" in _BOOSTING_EXACT:
+        return defined_in(module, name, "classes")
     if _in_modules(module, ("sklearn",)):
-        return not _in_modules(module, ("sklearn.externals",))
-    if _in_modules(module, ("pandas",)):
-        banned = ("pandas.io", "pandas.core.computation", "pandas.plotting")
-        return not _in_modules(module, banned) and name not in _PANDAS_IO_CLASSES
-    return _in_modules(module, ("torch.nn.modules", "numpy.dtypes"))
+        family = not _in_modules(module, _SKLEARN_BANNED)
+    elif _in_modules(module, ("pandas",)):
+        family = not _in_modules(module, _PANDAS_BANNED) and name not in _PANDAS_IO_CLASSES
+    else:
+        family = _in_modules(module, ("torch.nn.modules", "numpy.dtypes"))
+    return family and defined_in(module, name, "classes")
 
 
 def _safe_function(module: str, name: str) -> bool:
     """Functions that only compute or rebuild data: numpy ufuncs, scikit-learn metrics and
-    feature-selection scores, pandas' and Cython's unpickle helpers, torch dtypes."""
+    feature-selection scores, pandas' and Cython's unpickle helpers, torch dtypes, pyarrow's
+    array rebuilders (each one defined in the module that names it)."""
     if module == "numpy" and name in _NUMPY_UFUNCS:
         return True
     if module == "torch" and _TORCH_DTYPE.match(name):
         return True
-    if _in_modules(module, ("sklearn.metrics", "sklearn.feature_selection")):
-        return name.islower() and not name.startswith("_")
-    if _in_modules(module, ("pandas",)) and _PANDAS_HELPER.match(name):
-        return not _in_modules(module, ("pandas.io",))
-    return _in_modules(module, _DATA_LIBRARIES) and bool(_CYTHON_UNPICKLE.match(name))
+    if f"{module}.{name}" in _PYARROW_EXACT:
+        return defined_in(module, name, "functions")
+    if _CYTHON_UNPICKLE.match(name):
+        family = _in_modules(module, _DATA_LIBRARIES)
+    elif _in_modules(module, ("sklearn.metrics", "sklearn.feature_selection")):
+        family = name.islower() and not name.startswith("_")
+    else:
+        family = _in_modules(module, ("pandas",)) and bool(_PANDAS_HELPER.match(name))
+        family = family and not _in_modules(module, _PANDAS_BANNED)
+    return family and (defined_in(module, name, "functions") or not _inventoried(module))
+
+
+def _inventoried(module: str) -> bool:
+    """Whether the inventory covers this module's library (numpy and scipy are inventoried
+    only in part: their Cython unpickle helpers are matched by name there)."""
+    return module.split(".", maxsplit=1)[0] in ("sklearn", "pandas")
 
 
 def _safe_by_rule(module: str, name: str) -> bool:

@@ -69,6 +69,7 @@ from mlgate.pickles import (
     ScanTimeout,
     Verdict,
     base_dtype,
+    inventory_versions,
     parses_as_pickle,
     scan_pickles,
 )
@@ -483,13 +484,27 @@ def report_pickle(scan: FileScan, where: _Where, report: PickleReport) -> None:
             where,
             RULE_UNKNOWN,
             Severity.MEDIUM,
-            f"pickle imports global(s) not on the allowlist: {_call_text(report, unknown)}; "
-            "loading imports and may call them (if trusted, add them to models.allow_globals)",
+            f"cannot be proven safe: pickle imports global(s) not on the allowlist: "
+            f"{_call_text(report, unknown)}; loading imports and may call them. If this is "
+            f"your own code, allow it in .mlgate.yml: models: allow_globals: "
+            f"{json.dumps(_allow_hint(unknown))}",
             anchor=",".join(names),
             globals=names,
             calls={n: calls[n] for n in names},
         )
     _report_pickle_rest(scan, where, report)
+
+
+def _allow_hint(refs: Sequence[GlobalRef]) -> list[str]:
+    """What to add to allow_globals: the module's glob (`mypkg.models.*`), or the exact name
+    for a script's `__main__` and names outside any package."""
+    hints = []
+    for ref in refs:
+        if ref.module.startswith("<"):
+            continue
+        exact = ref.module == "__main__" or "." not in ref.module
+        hints.append(ref.dotted if exact else f"{ref.module}.*")
+    return sorted(set(hints))[:5]
 
 
 def _report_pickle_rest(scan: FileScan, where: _Where, report: PickleReport) -> None:
@@ -1253,10 +1268,24 @@ def scan_file(root: Path, rel: str, settings: Settings) -> FileScan:
     return scan
 
 
+RULE_PICKLE_FORMAT = "pickle-format"
+
+
 def _require_safe(scan: FileScan, where: _Where) -> None:
-    if not (scan.settings.require_safe_formats and scan.pickle_based):
+    if not scan.pickle_based:
         return
     kind = scan.formats[0] if scan.formats else "pickle"
+    if not scan.settings.require_safe_formats:
+        if not any(f.finding.severity.at_least(Severity.LOW) for f in scan.found):
+            scan.add(
+                where,
+                RULE_PICKLE_FORMAT,
+                Severity.INFO,
+                f"pickle-based format ({kind}): every global it imports is on the allowlist, "
+                "but loading still runs the pickle machine; prefer skops or safetensors",
+                anchor="pickle-format",
+            )
+        return
     scan.add(
         where,
         RULE_UNSAFE_FORMAT,
@@ -1323,6 +1352,7 @@ class ModelsGate:
             spec = importlib.util.find_spec(module)
             if spec is not None and spec.origin:
                 digest.update(Path(spec.origin).read_bytes())
+        digest.update(json.dumps(inventory_versions(), sort_keys=True).encode())
         return digest.hexdigest()[:16]
 
     def run(self, ctx: GateContext) -> GateResult:
