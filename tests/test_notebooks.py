@@ -319,6 +319,6 @@ def test_bandit_findings_are_kept_where_semgrep_did_not_finish() -> None:
     target = "/tmp/mlgate-sast-x/nb/big.ipynb.py"
     bandit = Finding("sast", "bandit", "B614", Severity.MEDIUM, "torch.load", target, 7)
     superseded = {"B614": frozenset({"ml-torch-load-unsafe"})}
-    assert merge_tool_findings([bandit], [], superseded) == ([], 1)
-    kept, dropped = merge_tool_findings([bandit], [], superseded, unverified=frozenset({target}))
+    assert merge_tool_findings([bandit], [], superseded, verified=frozenset({target})) == ([], 1)
+    kept, dropped = merge_tool_findings([bandit], [], superseded)
     assert (kept, dropped) == ([bandit], 0)

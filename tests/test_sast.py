@@ -83,7 +83,10 @@ def test_same_issue_same_line_is_reported_once_naming_both_tools() -> None:
 
 def test_superseded_bandit_finding_without_rule_match_is_dropped() -> None:
     merged, dropped = merge_tool_findings(
-        [_bandit_finding(BANDIT_RESULT)], [], {"B301": frozenset({"ml-pickle-load"})}
+        [_bandit_finding(BANDIT_RESULT)],
+        [],
+        {"B301": frozenset({"ml-pickle-load"})},
+        verified=frozenset({"a.py"}),
     )
     assert (merged, dropped) == ([], 1)
     kept, dropped = merge_tool_findings([_bandit_finding(BANDIT_RESULT)], [], {})

@@ -9,6 +9,7 @@ import dataclasses
 import json
 import os
 import shlex
+import signal
 import socket
 import sys
 import tempfile
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mlgate import __version__
+from mlgate import __version__, lifecycle
 from mlgate.errors import (
     EXIT_BLOCKED,
     EXIT_GATE_ERROR,
@@ -909,8 +910,25 @@ def _exit(code: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console entry point: one handler maps every outcome to a documented exit code."""
-    sys.exit(run_main(argv))
+    """Console entry point: one handler maps every outcome to a documented exit code.
+
+    SIGINT and SIGTERM kill every tool mlgate started (whole process trees), remove its
+    temporary directories and exit within about a second with 130 or 143; reports are
+    written atomically, so `--output` never holds a partial file.
+    """
+    lifecycle.enable_subreaper()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lifecycle.on_signal)
+    code = run_main(argv)
+    if lifecycle.stopping():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
+        lifecycle.shutdown(grace=1.0)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)  # gate threads still busy in pure Python must not delay the exit
+    lifecycle.reap_orphans()
+    sys.exit(code)
 
 
 def run_main(argv: Sequence[str] | None) -> int:
@@ -932,7 +950,11 @@ def run_main(argv: Sequence[str] | None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except KeyboardInterrupt:
+        lifecycle.stop()
         return 130
+    except lifecycle.Interrupted as stopped:
+        click.echo(f"mlgate: interrupted ({stopped}): tools stopped, nothing written", err=True)
+        return stopped.exit_code
     except Exception as exc:  # the last line of defence: one line, never a traceback
         click.echo(
             f"mlgate: internal error: {type(exc).__name__}: {exc} "

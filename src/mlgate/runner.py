@@ -50,8 +50,13 @@ def run_gates(repo: Repo, policy: Policy, config: RepoConfig, request: RunReques
     started = time.monotonic()
     contexts = [_context(repo, policy, config, request, name) for name in request.gates]
     stats = StatIndex(request.cache, repo.root) if request.cache is not None else None
-    with ThreadPoolExecutor(max_workers=max(1, request.jobs)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, request.jobs))
+    try:
         results = list(pool.map(lambda c: _timed(c, request, stats), contexts))
+    except BaseException:  # a signal: do not wait for the gates (their tools are killed)
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     if request.cache is not None and stats is not None:
         stats.save()
         request.cache.prune()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import shutil
 import signal
@@ -11,11 +12,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+from mlgate import lifecycle
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,12 @@ def run_tool(
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
 ) -> ToolRun:
-    """Run a tool and capture everything; a missing binary or a timeout becomes `problem`."""
+    """Run a tool and capture everything; a missing binary or a timeout becomes `problem`.
+
+    The tool runs in its own session with its output in temporary files (a child that
+    keeps the tool's stdout open cannot make mlgate wait); when it ends, times out or
+    mlgate is interrupted, its whole process tree is killed (see `mlgate.lifecycle`).
+    """
     started = time.monotonic()
     exe = find_tool(argv[0])
     if exe is None:
@@ -72,33 +80,186 @@ def run_tool(
     full_env = {**os.environ, **(env or {})}
     for observer in _observers:
         observer([exe, *argv[1:]])
-    try:
-        done = subprocess.run(
-            [exe, *argv[1:]],
-            cwd=cwd,
-            env=full_env,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=timeout,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired as exc:
-        out = _text(exc.stdout)
-        err = _text(exc.stderr)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        try:
+            proc, token = lifecycle.start(
+                [exe, *argv[1:]],
+                full_env,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+            )
+        except (OSError, lifecycle.Stopping) as exc:
+            return ToolRun(tuple(argv), None, "", "", time.monotonic() - started, str(exc))
+        problem: str | None = None
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            problem = f"timed out after {timeout:g}s"
+        finally:
+            lifecycle.finish(proc, token)
+        if problem is None and lifecycle.stopping():
+            problem = "stopped: mlgate was interrupted"
         elapsed = time.monotonic() - started
-        return ToolRun(tuple(argv), None, out, err, elapsed, f"timed out after {timeout:g}s")
-    except OSError as exc:
-        return ToolRun(tuple(argv), None, "", "", time.monotonic() - started, str(exc))
-    elapsed = time.monotonic() - started
-    return ToolRun(tuple(argv), done.returncode, done.stdout, done.stderr, elapsed)
+        code = None if problem else proc.returncode
+        return ToolRun(tuple(argv), code, _read(out), _read(err), elapsed, problem)
 
 
-def _text(value: bytes | str | None) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else value.decode("utf-8", "replace")
+def _read(handle: IO[bytes]) -> str:
+    handle.seek(0)
+    return handle.read().decode("utf-8", "replace")
+
+
+# --- tools that report JSON: batched arguments, a shape check ------------------------------
+
+# Key path ("paths.scanned") -> the JSON type every real report of the tool has there.
+JsonShape = Mapping[str, type]
+_ARG_MAX = os.sysconf("SC_ARG_MAX") if hasattr(os, "sysconf") else 32_767  # Windows: chars
+_POINTER = 8  # bytes the kernel's argv/envp arrays take per entry
+
+
+@dataclass(frozen=True)
+class JsonReport:
+    """A tool's JSON report over every target (batches merged), or why there is none."""
+
+    data: dict[str, Any]
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def run_json_tool(
+    argv: Sequence[str],
+    targets: Sequence[str],
+    timeout: float,
+    shape: JsonShape,
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    ok_codes: Sequence[int] = (0,),
+) -> JsonReport:
+    """Run a tool that prints a JSON report over `targets` (after `--`), fail closed.
+
+    Targets are split into batches that fit the OS limit on a command line (50,000 paths
+    fail with "Argument list too long" otherwise); each batch's output must parse and have
+    every key of `shape` with its type (`{}` is not an empty report, it is not a report),
+    and the batches' reports are merged (lists joined, mappings united). `timeout` covers
+    all batches.
+    """
+    deadline = time.monotonic() + timeout
+    merged: dict[str, Any] = {}
+    for batch in argument_batches(targets, argument_budget([*argv, "--"], env)):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return JsonReport(merged, f"{argv[0]}: timed out after {timeout:g}s")
+        run = run_tool([*argv, "--", *batch] if targets else list(argv), remaining, cwd, env)
+        data = json_output(run, ok_codes, shape)
+        if isinstance(data, str):
+            return JsonReport(merged, data)
+        merged = merge_json(merged, data)
+    return JsonReport(merged)
+
+
+def json_output(run: ToolRun, ok_codes: Sequence[int], shape: JsonShape) -> dict[str, Any] | str:
+    """The tool's JSON report, or a one-line reason (naming the tool) why it is unusable."""
+    if not run.ok or run.returncode not in ok_codes:
+        return run.describe()
+    try:
+        data = json.loads(run.stdout)
+    except json.JSONDecodeError:
+        return f"unparseable output: {run.describe()}"
+    problem = shape_problem(data, shape)
+    if problem is not None:
+        return f"not a {run.argv[0]} report ({problem}): {run.describe(200)}"
+    assert isinstance(data, dict)  # nosec B101: shape_problem checked it
+    return data
+
+
+def shape_problem(data: Any, shape: JsonShape) -> str | None:
+    """Why `data` lacks the shape (a missing key, a wrong type), or None when it has it."""
+    if not isinstance(data, dict):
+        return f"the top level is {_json_type(data)}, not an object"
+    for path, kind in shape.items():
+        value: Any = data
+        for key in path.split("."):
+            value = value.get(key, _MISSING) if isinstance(value, dict) else _MISSING
+        if value is _MISSING:
+            return f"no `{path}`"
+        if not isinstance(value, kind):
+            return f"`{path}` is {_json_type(value)}, not {_json_type(kind())}"
+    return None
+
+
+_MISSING = object()
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+    return next((n for t, n in names.items() if isinstance(value, t)), type(value).__name__)
+
+
+def merge_json(base: dict[str, Any], more: Mapping[str, Any]) -> dict[str, Any]:
+    """Two batches' reports as one: lists are joined, objects united, other values kept."""
+    merged = dict(base)
+    for key, value in more.items():
+        old = merged.get(key)
+        if isinstance(old, list) and isinstance(value, list):
+            merged[key] = old + value
+        elif isinstance(old, dict) and isinstance(value, dict):
+            merged[key] = merge_json(old, value)
+        elif key not in merged:
+            merged[key] = value
+    return merged
+
+
+def argument_budget(argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:
+    """Bytes of targets one command line may carry: half of what the OS leaves after the
+    environment and the fixed arguments (the rest is margin for what the tool adds)."""
+    environ = {**os.environ, **(env or {})}
+    used = sum(len(os.fsencode(f"{k}={v}")) + 1 + _POINTER for k, v in environ.items())
+    used += sum(len(os.fsencode(a)) + 1 + _POINTER for a in argv)
+    return max(4096, (_ARG_MAX - used) // 2)
+
+
+def argument_batches(targets: Sequence[str], budget: int) -> Iterator[list[str]]:
+    """`targets` in order, in batches of at most `budget` bytes of arguments (at least one
+    target per batch); one empty batch when there are no targets."""
+    batch: list[str] = []
+    size = 0
+    for target in targets:
+        cost = len(os.fsencode(target)) + 1 + _POINTER
+        if batch and size + cost > budget:
+            yield batch
+            batch, size = [], 0
+        batch.append(target)
+        size += cost
+    if batch or not targets:
+        yield batch
+
+
+def unscanned(given: Iterable[str], reported: Iterable[str]) -> list[str]:
+    """The targets a tool was given that its report does not say it scanned (`./` ignored)."""
+    said = {_strip_dot(p) for p in reported}
+    return [t for t in given if _strip_dot(t) not in said]
+
+
+def _strip_dot(path: str) -> str:
+    return path[2:] if path.startswith("./") else path
+
+
+def coverage_problem(tool: str, given: Sequence[str], reported: Iterable[str]) -> str | None:
+    """A gate error when the tool's report leaves out some of the files it was given."""
+    missing = unscanned(given, reported)
+    if not missing:
+        return None
+    shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+    return (
+        f"{tool}: its report does not cover {len(missing)} of the {len(given)} file(s) it "
+        f"was given, so they were not scanned: {shown}"
+    )
 
 
 def package_version(distribution: str) -> str | None:
@@ -196,17 +357,19 @@ def _watch(
 ) -> _Watched:
     started = time.monotonic()
     try:
-        proc = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
+        proc, token = lifecycle.start(
+            argv, env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err
         )
-    except OSError as exc:
+    except (OSError, lifecycle.Stopping) as exc:
         return None, time.monotonic() - started, None, False, str(exc)
+    try:
+        return _poll(proc, started, timeout)
+    finally:
+        lifecycle.finish(proc, token)  # leftovers the tool started and did not wait for
+
+
+def _poll(proc: subprocess.Popen[bytes], started: float, timeout: float) -> _Watched:
+    """Wait for the tool, polling its tree's memory; kill the tree on timeout."""
     poll = _tree_rss_poller()
     tree_peak, interval = 0, _POLL_FIRST
     while True:
@@ -214,8 +377,9 @@ def _watch(
         if reaped is not None:
             code, own_peak = reaped
             seconds = time.monotonic() - started
-            _kill_group(proc.pid)  # leftovers the tool started and did not wait for
-            return code, seconds, _max_known(tree_peak, own_peak), poll is not None, None
+            problem = "stopped: mlgate was interrupted" if lifecycle.stopping() else None
+            peak = _max_known(tree_peak, own_peak)
+            return None if problem else code, seconds, peak, poll is not None, problem
         if poll is not None:
             tree_peak = max(tree_peak, poll(proc.pid))
         if time.monotonic() - started > timeout:

@@ -11,7 +11,6 @@ valid pandera YAML, a reference or git ref that does not exist, the data stack m
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from mlgate.findings import Finding, Severity
 from mlgate.gates import gitref, repotests
 from mlgate.gates.base import Collector, GateContext, GateInputs, GateResult
+from mlgate.lifecycle import temp_dir
 from mlgate.repo import Repo
 from mlgate.tabular import DataError, missing_data_stack
 from mlgate.tools import package_version
@@ -196,7 +196,7 @@ def _check_datasets(ctx: GateContext, specs: Sequence[DatasetSpec], out: Collect
     if problem is not None:
         out.errors.append(problem)
         return
-    with tempfile.TemporaryDirectory(prefix="mlgate-data-") as tmp:
+    with temp_dir("mlgate-data-") as tmp:
         for spec in specs:
             _check_spec(ctx, spec, Path(tmp), out)
 

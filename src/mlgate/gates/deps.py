@@ -9,9 +9,8 @@ audited is a gate error or a finding, never a pass.
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
+import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,11 +22,13 @@ from mlgate.depfiles import Requirement, is_dependency_file, read_dependency_fil
 from mlgate.errors import AdvisoryDBError
 from mlgate.findings import Finding, Severity, assign_fingerprints
 from mlgate.gates.base import GateContext, GateInputs, GateResult
+from mlgate.lifecycle import temp_dir
 from mlgate.repo import Repo
-from mlgate.tools import run_tool, tool_version
+from mlgate.tools import run_json_tool, tool_version
 
 NAME = "deps"
 ENV_DB = "MLGATE_ADVISORY_DB"
+PIP_AUDIT_SHAPE: Mapping[str, type] = {"dependencies": list}  # what pip-audit always reports
 
 
 class DepsGate:
@@ -183,7 +184,7 @@ def _audit_online(ctx: GateContext, requirements: Sequence[Requirement]) -> Audi
     pinned = [r for r in requirements if r.version is not None]
     if not pinned:
         return [], [], source, tools
-    with tempfile.TemporaryDirectory(prefix="mlgate-deps-") as tmp:
+    with temp_dir("mlgate-deps-") as tmp:
         reqfile = Path(tmp) / "requirements.txt"
         reqfile.write_text("".join(f"{r.name}=={r.version}\n" for r in pinned), encoding="utf-8")
         argv = [
@@ -199,15 +200,30 @@ def _audit_online(ctx: GateContext, requirements: Sequence[Requirement]) -> Audi
             "-s",
             service,
         ]
-        run = run_tool(argv, ctx.timeout, cwd=ctx.root)
-    if not run.ok or run.returncode not in (0, 1):
-        return [], [f"pip-audit: {run.describe()}"], source, tools
-    try:
-        data = json.loads(run.stdout)
-    except json.JSONDecodeError:
-        return [], [f"pip-audit: unparseable output: {run.describe()}"], source, tools
-    findings, errors = parse_pip_audit(ctx, data, pinned)
+        report = run_json_tool(
+            argv, [], ctx.timeout, PIP_AUDIT_SHAPE, cwd=ctx.root, ok_codes=(0, 1)
+        )
+    if not report.ok:
+        return [], [f"pip-audit: {report.problem}"], source, tools
+    missing = _not_reported(report.data["dependencies"], pinned)
+    if missing:
+        error = (
+            f"pip-audit: its report leaves out {len(missing)} of the {len(pinned)} pinned "
+            f"dependencies it was given, so they were not audited: {', '.join(missing[:5])}"
+        )
+        return [], [error], source, tools
+    findings, errors = parse_pip_audit(ctx, report.data, pinned)
     return findings, errors, source, tools
+
+
+def _not_reported(dependencies: Sequence[Any], pinned: Sequence[Requirement]) -> list[str]:
+    """The pinned requirements pip-audit's report does not mention (by normalised name)."""
+    named = {_normalised(d.get("name")) for d in dependencies if isinstance(d, dict)}
+    return [r.name for r in pinned if _normalised(r.name) not in named]
+
+
+def _normalised(name: Any) -> str:
+    return re.sub(r"[-_.]+", "-", str(name)).lower()
 
 
 def parse_pip_audit(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import sys
-import tempfile
 import xml.etree.ElementTree as ET  # nosec B405: parses the report pytest just wrote for us
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate.findings import Finding, Severity
 from mlgate.gates.base import Collector
+from mlgate.lifecycle import temp_dir
 from mlgate.repo import Repo, read_text
 from mlgate.tools import run_tool
 
@@ -67,7 +67,7 @@ def has_marked_tests(repo: Repo, marker: str) -> bool:
 
 
 def run_marked_tests(root: Path, marker: str, command: Sequence[str], timeout: float) -> MarkedRun:
-    with tempfile.TemporaryDirectory(prefix="mlgate-pytest-") as tmp:
+    with temp_dir("mlgate-pytest-") as tmp:
         report = Path(tmp) / "junit.xml"
         argv = [
             *command,
@@ -87,7 +87,7 @@ def run_marked_tests(root: Path, marker: str, command: Sequence[str], timeout: f
             return MarkedRun("skipped", marker)
         if run.returncode not in (_OK, _FAILED) or not report.is_file():
             return MarkedRun("error", marker, error=_unusable(marker, run.describe()))
-        return _parse_report(report, marker)
+        return _parse_report(report, marker, run.returncode)
 
 
 def _unusable(marker: str, description: str) -> str:
@@ -101,7 +101,7 @@ def _unusable(marker: str, description: str) -> str:
     )
 
 
-def _parse_report(report: Path, marker: str) -> MarkedRun:
+def _parse_report(report: Path, marker: str, returncode: int | None = _OK) -> MarkedRun:
     try:
         tree = ET.parse(report)  # noqa: S314  # nosec B314: pytest's own report, in our temp dir
     except ET.ParseError as exc:
@@ -120,7 +120,20 @@ def _parse_report(report: Path, marker: str) -> MarkedRun:
         else:
             counts["skipped" if case.find("skipped") is not None else "passed"] += 1
     status = "failed" if failures else "passed"
+    inconsistent = _inconsistent(returncode, sum(counts.values()), bool(failures))
+    if inconsistent:
+        return MarkedRun("error", marker, error=f"pytest -m {marker}: {inconsistent}")
     return MarkedRun(status, marker, tuple(failures), tuple(counts.items()))
+
+
+def _inconsistent(returncode: int | None, tests: int, failed: bool) -> str | None:
+    """Why the exit code and the JUnit report contradict each other (fail closed), or None."""
+    if not tests:
+        return f"exited {returncode} but its report ran no test: not a pytest run of the tests"
+    if (returncode == _FAILED) != failed:
+        state = "failures" if failed else "no failure"
+        return f"exited {returncode} but its report shows {state}: not a pytest run"
+    return None
 
 
 def _failure(case: ET.Element, problem: ET.Element) -> FailedTest:

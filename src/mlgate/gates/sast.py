@@ -13,11 +13,9 @@ as one finding naming both tools.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +29,7 @@ from mlgate.cache import content_hash
 from mlgate.findings import Finding, Severity, assign_fingerprints
 from mlgate.gates.base import GateContext, GateInputs, GateResult
 from mlgate.gates.secrets import redact
+from mlgate.lifecycle import temp_dir
 from mlgate.notebooks import (
     CellSyntaxError,
     CodeText,
@@ -43,7 +42,17 @@ from mlgate.notebooks import (
 )
 from mlgate.repo import Repo, read_text
 from mlgate.resources import rule_pack_dir
-from mlgate.tools import ToolRun, run_tool, tool_version
+from mlgate.tools import (
+    ToolRun,
+    argument_batches,
+    argument_budget,
+    coverage_problem,
+    json_output,
+    merge_json,
+    run_json_tool,
+    run_tool,
+    tool_version,
+)
 
 NAME = "sast"
 PYTHON_GLOBS = ("*.py",)
@@ -58,6 +67,17 @@ _QUOTED_VALUE = re.compile(r"'(.*)'\Z", re.DOTALL)
 SEMGREP_RULE_TIMEOUT = 60
 INCOMPLETE_ERRORS = frozenset({"Timeout", "OutOfMemory", "Out of memory", "StackOverflow"})
 BANDIT_DEFAULT_SKIP = ("B101",)  # assert_used: noise in ML repos' tests and notebooks
+# bandit silently leaves out files under `.eggs`, `.tox`, `*.egg`... even when named on the
+# command line; an exclusion that matches nothing replaces its default list.
+BANDIT_NO_EXCLUDE = "/dev/null/mlgate-excludes-nothing"
+# What every real report of each tool has (checked before a word of it is believed).
+BANDIT_SHAPE: Mapping[str, type] = {"results": list, "errors": list, "metrics": dict}
+SEMGREP_SHAPE: Mapping[str, type] = {
+    "results": list,
+    "errors": list,
+    "paths": dict,
+    "paths.scanned": list,
+}
 ENV_SEMGREP_CLI = "MLGATE_SEMGREP_CLI"  # auto (default), native or classic
 SEMGREP_NATIVE = "native"
 SEMGREP_CLASSIC = "classic"
@@ -97,7 +117,7 @@ class SastGate:
                 NAME, skipped="no Python files or notebooks to scan", tools=self.tool_versions()
             )
         python = [f for f in files if not _is_notebook(f)]
-        with tempfile.TemporaryDirectory(prefix="mlgate-sast-") as tmp:
+        with temp_dir("mlgate-sast-") as tmp:
             notebooks = convert_notebooks(
                 ctx.root, [f for f in files if _is_notebook(f)], Path(tmp)
             )
@@ -146,11 +166,20 @@ def _scan(ctx: GateContext, targets: Sequence[str]) -> _Scan:
         bandit_findings, bandit_errors, bandit_notes = bandit_job.result()
         semgrep = semgrep_job.result()
     superseded = _superseded_tests(configs) if ctx.option("prefer_rule_pack", True) else {}
+    superseded = _ran(superseded, semgrep.skipped_rules)
     merged, dropped = merge_tool_findings(
-        bandit_findings, semgrep.findings, superseded, unverified=semgrep.incomplete
+        bandit_findings, semgrep.findings, superseded, verified=semgrep.verified
     )
     errors = bandit_errors + semgrep.errors
     return _Scan(merged, errors, bandit_notes + semgrep.notes, dropped, semgrep.cli)
+
+
+def _ran(
+    superseded: Mapping[str, frozenset[str]], skipped: frozenset[str]
+) -> dict[str, frozenset[str]]:
+    """The supersession table without the rules semgrep skipped (they vouch for nothing)."""
+    table = {test: rules - skipped for test, rules in superseded.items()}
+    return {test: rules for test, rules in table.items() if rules}
 
 
 def _is_notebook(path: str) -> bool:
@@ -164,16 +193,20 @@ def _run_bandit(
     ctx: GateContext, files: Sequence[str]
 ) -> tuple[list[Finding], list[str], list[str]]:
     skip = list(ctx.option("bandit_skip", BANDIT_DEFAULT_SKIP))
-    argv = ["bandit", "-f", "json", "-q"]
+    argv = ["bandit", "-f", "json", "-q", "-x", BANDIT_NO_EXCLUDE]
     if skip:
         argv += ["-s", ",".join(skip)]
-    run = run_tool([*argv, "--", *files], ctx.timeout, cwd=ctx.root)
-    data = _json_output(run, ok_codes=(0, 1))
-    if isinstance(data, str):
-        return [], [f"bandit: {data}"], []
-    findings = [_bandit_finding(item) for item in data.get("results", [])]
-    notes = [_bandit_error_note(item) for item in data.get("errors", [])]
-    parse_findings = [_parse_error_finding(item) for item in data.get("errors", [])]
+    report = run_json_tool(argv, files, ctx.timeout, BANDIT_SHAPE, cwd=ctx.root, ok_codes=(0, 1))
+    if not report.ok:
+        return [], [f"bandit: {report.problem}"], []
+    data = report.data
+    said = [*data["metrics"], *(str(e.get("filename", "")) for e in _objects(data["errors"]))]
+    problem = coverage_problem("bandit", files, said)
+    if problem is not None:
+        return [], [problem], []
+    findings = [_bandit_finding(item) for item in _objects(data["results"])]
+    notes = [_bandit_error_note(item) for item in _objects(data["errors"])]
+    parse_findings = [_parse_error_finding(item) for item in _objects(data["errors"])]
     return findings + parse_findings, [], notes
 
 
@@ -229,34 +262,73 @@ def _semgrep_configs(ctx: GateContext) -> list[Path]:
 
 
 def _run_semgrep(ctx: GateContext, files: Sequence[str], configs: Sequence[Path]) -> _SemgrepScan:
-    """Findings, errors, the files some rule could not finish (their results are partial),
-    and which of semgrep's command lines ran."""
+    """Findings, errors, the files semgrep demonstrably scanned completely, and which of
+    semgrep's command lines ran."""
     if not configs:
         return _SemgrepScan()
     missing = [str(c) for c in configs if not c.exists()]
     if missing:
         return _SemgrepScan(errors=[f"semgrep: rule file not found: {', '.join(missing)}"])
-    run = semgrep_json(_semgrep_arguments(configs, files), ctx.root, ctx.timeout)
+    run = _semgrep_batches(ctx, files, configs)
     if isinstance(run.data, str):
         return _SemgrepScan(errors=[f"semgrep: {run.data}"], cli=run.cli, notes=list(run.notes))
     data = run.data
-    findings = [_semgrep_finding(item) for item in data.get("results", [])]
+    scanned = [str(p) for p in data["paths"]["scanned"]]
+    problem = coverage_problem("semgrep", files, scanned)
+    if problem is not None:
+        return _SemgrepScan(errors=[problem], cli=run.cli, notes=list(run.notes))
+    reported = _objects(data["errors"])
     errors = [
         f"semgrep: {err.get('message', err)}"
-        for err in data.get("errors", [])
+        for err in reported
         if str(err.get("level", "error")).lower() == "error" and not _is_target_error(err)
     ]
-    partial = [e for e in data.get("errors", []) if str(e.get("type", "")) in INCOMPLETE_ERRORS]
+    partial = [e for e in reported if str(e.get("type", "")) in INCOMPLETE_ERRORS]
     errors += [_incomplete_error(e) for e in partial if _incomplete_error(e) not in errors]
-    incomplete = frozenset(_clean_path(str(e.get("path", ""))) for e in partial)
-    return _SemgrepScan(findings, errors, incomplete, run.cli, list(run.notes))
+    troubled = {_clean_path(str(e.get("path"))) for e in reported if e.get("path")}
+    return _SemgrepScan(
+        findings=[_semgrep_finding(item) for item in _objects(data["results"])],
+        errors=errors,
+        verified=frozenset(_clean_path(p) for p in scanned) - troubled,
+        skipped_rules=frozenset(_skipped_rules(data)),
+        cli=run.cli,
+        notes=list(run.notes),
+    )
+
+
+def _semgrep_batches(
+    ctx: GateContext, files: Sequence[str], configs: Sequence[Path]
+) -> SemgrepJson:
+    """semgrep over every file, in as many runs as the OS limit on a command line needs."""
+    deadline = time.monotonic() + ctx.timeout
+    fixed = _semgrep_arguments(configs, [])
+    merged: dict[str, Any] = {}
+    run = SemgrepJson({}, None)
+    for batch in argument_batches(files, argument_budget(["semgrep", "scan", *fixed])):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return SemgrepJson(f"timed out after {ctx.timeout:g}s", run.cli, run.notes)
+        run = semgrep_json([*fixed, *batch], ctx.root, remaining)
+        if isinstance(run.data, str):
+            return run
+        merged = merge_json(merged, run.data)
+    return SemgrepJson(merged, run.cli, run.notes)
+
+
+def _skipped_rules(data: Mapping[str, Any]) -> list[str]:
+    skipped = data.get("skipped_rules")
+    items = skipped if isinstance(skipped, list) else []
+    return [str(r.get("rule_id", "")).rsplit(".", 1)[-1] for r in _objects(items)]
 
 
 @dataclass
 class _SemgrepScan:
     findings: list[Finding] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    incomplete: frozenset[str] = frozenset()
+    # Files semgrep says it scanned, with no error for them: only there may a rule-pack
+    # rule's silence drop a bandit finding it supersedes.
+    verified: frozenset[str] = frozenset()
+    skipped_rules: frozenset[str] = frozenset()  # rules semgrep did not run
     cli: str | None = None  # SEMGREP_NATIVE or SEMGREP_CLASSIC: the command line that ran
     notes: list[str] = field(default_factory=list)
 
@@ -319,18 +391,7 @@ def _timed_out(run: ToolRun) -> bool:
 
 def _semgrep_report(run: ToolRun) -> dict[str, Any] | str:
     """semgrep's JSON report, with the keys semgrep always emits, or why there is none."""
-    data = _json_output(run, ok_codes=(0, 1))
-    if isinstance(data, str):
-        return data
-    paths = data.get("paths")
-    if (
-        not isinstance(data.get("results"), list)
-        or not isinstance(data.get("errors"), list)
-        or not isinstance(paths, dict)
-        or not isinstance(paths.get("scanned"), list)
-    ):
-        return f"report without results/errors/paths.scanned: {run.describe()}"
-    return data
+    return json_output(run, (0, 1), SEMGREP_SHAPE)
 
 
 def _incomplete_error(err: Mapping[str, Any]) -> str:
@@ -520,11 +581,13 @@ def merge_tool_findings(
     bandit: Sequence[Finding],
     semgrep: Sequence[Finding],
     superseded: Mapping[str, frozenset[str]],
-    unverified: frozenset[str] = frozenset(),
+    verified: frozenset[str] = frozenset(),
 ) -> tuple[list[Finding], int]:
     """One finding per issue and line. Returns the findings and the bandit ones dropped.
 
-    In `unverified` files (a rule did not finish) no bandit finding is dropped as superseded.
+    A bandit finding that a rule-pack rule supersedes is dropped only in a `verified` file
+    (semgrep says it scanned it and reported no error for it): when semgrep failed, timed
+    out or skipped the file, its silence proves nothing and bandit's finding stays.
     """
     by_line: dict[tuple[str | None, int | None], list[int]] = {}
     merged = list(semgrep)
@@ -540,7 +603,7 @@ def merge_tool_findings(
             merged[match] = current.with_changes(
                 also_reported_by=(*current.also_reported_by, f"bandit:{item.rule_id}")
             )
-        elif rules and item.path not in unverified:
+        elif rules and item.path in verified:
             dropped += 1
         else:
             kept.append(item)
@@ -600,17 +663,9 @@ def _source_lines(
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _json_output(run: ToolRun, ok_codes: Sequence[int]) -> dict[str, Any] | str:
-    """The tool's JSON report, or a one-line reason why there is none."""
-    if not run.ok or run.returncode not in ok_codes:
-        return run.describe()
-    try:
-        data = json.loads(run.stdout)
-    except json.JSONDecodeError:
-        return f"unparseable output: {run.describe()}"
-    if not isinstance(data, dict):
-        return f"unexpected output: {run.describe()}"
-    return data
+def _objects(items: Sequence[Any]) -> list[Mapping[str, Any]]:
+    """The JSON objects of a list from a tool's report (anything else in it is ignored)."""
+    return [item for item in items if isinstance(item, dict)]
 
 
 def _clean_path(path: str) -> str:

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import json
 import re
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,9 +30,10 @@ from typing import Any
 from mlgate.cache import make_key
 from mlgate.findings import Finding, Severity, assign_fingerprints
 from mlgate.gates.base import GateContext, GateInputs, GateResult
+from mlgate.lifecycle import temp_dir
 from mlgate.notebooks import Notebook, NotebookProblem, read_notebook, split_lines
 from mlgate.repo import Repo, matches_any
-from mlgate.tools import run_tool, tool_version
+from mlgate.tools import run_json_tool, tool_version, unscanned
 
 NAME = "secrets"
 TOOL = "detect-secrets"
@@ -44,6 +43,7 @@ SNIFF_BYTES = 8192
 PREVIEW_CHARS = 4
 WANDB_WINDOW = 200  # a 40-hex key counts as a W&B key when `wandb` is this close
 TOOL_HOME = "https://github.com/Yelp/detect-secrets"
+TOOL_SHAPE: Mapping[str, type] = {"version": str, "results": dict}  # what it always reports
 # detect-secrets' inline suppressions, honoured by mlgate's own patterns as well.
 ALLOW = "pragma: allowlist secret"
 ALLOW_NEXT = "pragma: allowlist nextline secret"
@@ -339,16 +339,13 @@ def _run_detect_secrets(
     argv = [TOOL, "scan", "--all-files"]
     for plugin in ctx.option("disable_plugins", []):
         argv += ["--disable-plugin", str(plugin)]
-    run = run_tool([*argv, "--", *targets], ctx.timeout, cwd=cwd)
-    if not run.ok or run.returncode != 0:
-        return [], [f"{TOOL}: {run.describe()}"]
-    try:
-        data = json.loads(run.stdout)
-    except json.JSONDecodeError:
-        return [], [f"{TOOL}: unparseable output ({len(run.stdout)} characters)"]
-    results = data.get("results") if isinstance(data, dict) else None
-    if not isinstance(results, dict):
-        return [], [f"{TOOL}: unexpected output (no `results`)"]
+    report = run_json_tool(argv, targets, ctx.timeout, TOOL_SHAPE, cwd=cwd)
+    if not report.ok:
+        return [], [f"{TOOL}: {report.problem}"]
+    results = report.data["results"]
+    strangers = unscanned(results, targets)
+    if strangers:
+        return [], [f"{TOOL}: its report names files it was not given: {', '.join(strangers[:5])}"]
     return list(_reported(results)), []
 
 
@@ -527,7 +524,7 @@ class SecretsGate:
         if not ctx.inputs.files:
             return GateResult(NAME, skipped="no files to scan", tools=self.tool_versions())
         max_bytes = int(ctx.option("max_file_bytes", DEFAULT_MAX_FILE_BYTES))
-        with tempfile.TemporaryDirectory(prefix="mlgate-secrets-") as tmp:
+        with temp_dir("mlgate-secrets-") as tmp:
             plan = plan_scan(ctx.root, ctx.inputs.files, max_bytes, Path(tmp).resolve())
             hits, errors = _scan(ctx, plan)
         return GateResult(

@@ -61,6 +61,9 @@ def write_atomic(target: Path, text: str) -> Path:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise ReportError(f"cannot write the report {target}: {_reason(exc)}") from None
+    except BaseException:  # interrupted: no partial file is left in the output directory
+        tmp.unlink(missing_ok=True)
+        raise
     return target
 
 

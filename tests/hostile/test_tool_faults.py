@@ -1,0 +1,65 @@
+"""Classes 1 and 2 of issue 12: a tool that misbehaves makes its gate `error`, never `pass`,
+and leaves no process behind. Every case of `cases.TOOL_FAULTS`, each against a fake tool."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from mlgate.config import load_config
+from mlgate.gates import GateResult
+from mlgate.policy import decide, load_policy
+from mlgate.repo import open_repo
+from mlgate.runner import RunRequest, run_gates
+from tests.conftest import write
+from tests.hostile.cases import TOOL_FAULTS, ToolFault
+from tests.hostile.conftest import Hostile
+
+GATE_TIMEOUT = 3
+POLICY = f"""\
+extends: default
+defaults: {{timeout: {GATE_TIMEOUT}}}
+gates:
+  model: {{options: {{test_command: [pytest]}}}}
+"""
+
+
+def fault_repo(root: Path) -> Path:
+    """One repository every tool has something to do in."""
+    write(root, "app.py", "import json\nprint(json.dumps({}))\n")
+    write(root, "notes.txt", "nothing secret here\n")
+    write(root, "requirements.txt", "requests==2.31.0\n")
+    write(
+        root,
+        "test_model.py",
+        "import pytest\n\n@pytest.mark.model\ndef test_ok():\n    assert True\n",
+    )
+    write(root, "policy.yml", POLICY)
+    return root
+
+
+def run_gate(root: Path, gate: str) -> tuple[GateResult, str]:
+    repo = open_repo(root)
+    policy = load_policy(root / "policy.yml")
+    request = RunRequest((gate,), jobs=1, overrides={})
+    result = run_gates(repo, policy, load_config(root), request)
+    (only,) = result.results
+    return only, decide(policy, result.results, scope=(gate,)).verdicts[gate].status.value
+
+
+@pytest.mark.parametrize("case", TOOL_FAULTS, ids=lambda c: c.id)
+def test_tool_fault(case: ToolFault, hostile: Hostile, tmp_path: Path) -> None:
+    hostile.fake({case.tool: case.mode})
+    root = fault_repo(tmp_path / "repo")
+    started = time.monotonic()
+    result, status = run_gate(root, case.gate)
+    elapsed = time.monotonic() - started
+    errors = " | ".join(result.errors)
+    assert status == case.status, f"{case.id}: {status}: {errors}"
+    assert case.says in errors, errors
+    # A child holding stdout open, or left running, never makes mlgate wait for it.
+    assert elapsed < GATE_TIMEOUT + 10, f"{case.id} took {elapsed:.1f}s"
+    if case.mode in ("fork-and-exit", "setsid-escape", "child-holds-stdout"):
+        assert elapsed < GATE_TIMEOUT, f"{case.id} waited for the tool's child: {elapsed:.1f}s"
