@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from mlgate.progress import ProgressCallback
     from mlgate.repo import Repo
     from mlgate.report import Report
+    from mlgate.runner import RunResult
+    from mlgate.trust import Settings
 
 EXIT_CODES_HELP = """
 \b
@@ -97,6 +99,13 @@ FORMAT_OPTION = click.option(
     type=_LazyChoice(_format_names),
     help="Report format; repeat for several. Default: text.",
 )
+TRUSTED_CONFIG_OPTION = click.option(
+    "--trusted-config",
+    metavar="REF",
+    help="Read the policy and .mlgate.yml from this git ref (the target branch of a pull "
+    "request), not the working tree; each way the working tree's versions weaken them is a "
+    "`policy-weakened` finding (blocks in production).",
+)
 PATH_OPTION = click.option(
     "--path",
     "path",
@@ -135,6 +144,7 @@ class RunOptions:
     since: str | None = None  # changed-only mode: compare with this ref
     use_cache: bool = True
     shard: tuple[int, int] | None = None  # (index from 1, count)
+    trusted_config: str | None = None  # git ref to read the policy and .mlgate.yml from
 
 
 @cli.command(cls=_GateListCommand, epilog=EXIT_CODES_HELP)
@@ -192,6 +202,7 @@ class RunOptions:
     help="Scan only shard I of N of the files (round-robin over sorted paths), "
     "for parallel CI jobs; combine with `mlgate merge`.",
 )
+@TRUSTED_CONFIG_OPTION
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines, only the report.")
 @click.option("--verbose", "-v", is_flag=True, help="Also print every tool command line (stderr).")
 def run(
@@ -207,6 +218,7 @@ def run(
     since: str | None,
     no_cache: bool,
     shard: tuple[int, int] | None,
+    trusted_config: str | None,
     quiet: bool,
     verbose: bool,
 ) -> None:
@@ -234,6 +246,7 @@ def run(
         since if since else ("@{upstream}" if changed_only else None),
         not no_cache,
         shard,
+        trusted_config,
     )
     from mlgate.progress import Progress
     from mlgate.tools import observe_commands
@@ -254,12 +267,12 @@ def _split_path_and_gates(path: str, gates: tuple[str, ...]) -> tuple[str, tuple
 
 def execute_run(options: RunOptions, on_progress: ProgressCallback | None = None) -> int:
     from mlgate.cache import ResultCache
-    from mlgate.config import load_config
     from mlgate.gates import GATES
-    from mlgate.policy import decide, find_policy, load_policy
+    from mlgate.policy import POLICY_CHECK, decide
     from mlgate.repo import open_repo
     from mlgate.report import Report
     from mlgate.runner import RunRequest, run_gates, select_gates
+    from mlgate.trust import load_settings
 
     unknown = [g for g in options.gates if g not in GATES]
     if unknown:
@@ -269,23 +282,46 @@ def execute_run(options: RunOptions, on_progress: ProgressCallback | None = None
     root = Path(options.path)
     if not root.is_dir():
         raise UsageError(f"{root}: no such directory")
-    config = load_config(root.resolve())
-    policy = load_policy(find_policy(root, options.policy, config.policy), options.env)
+    settings = load_settings(root, options.policy, options.env, options.trusted_config)
+    config, policy = settings.config, settings.policy
     repo, mode = _scope(open_repo(root, config.exclude), options.since)
     repo, mode = _shard(repo, mode, options.shard)
-    overrides: dict[str, dict[str, Any]] = {}
-    if options.advisory_db is not None:
-        overrides["deps"] = {"advisory_db": str(options.advisory_db.resolve())}
     cache = ResultCache() if options.use_cache else None
     request = RunRequest(
-        select_gates(policy, options.gates), options.jobs, overrides, cache, on_progress
+        select_gates(policy, options.gates),
+        options.jobs,
+        _operator_overrides(options.advisory_db),
+        cache,
+        on_progress,
     )
-    result = run_gates(repo, policy, config, request)
-    decision = decide(policy, result.results, scope=request.gates)
+    result = _with_check(run_gates(repo, policy, config, request), settings)
+    scope = [*request.gates, *([POLICY_CHECK] if settings.check else [])]
+    decision = decide(policy, result.results, scope=scope)
     report = Report(result, policy, decision, {**mode, "gates": list(request.gates)})
     _emit(report, options.formats, options.output)
     _write_receipt(report, options.output)
     return decision.exit_code
+
+
+def _operator_overrides(advisory_db: Path | None) -> dict[str, dict[str, Any]]:
+    """Settings the operator gave (command line, then environment): they win over the
+    repository's `.mlgate.yml` and policy."""
+    from mlgate.gates.deps import ENV_DB
+
+    chosen = advisory_db or (Path(os.environ[ENV_DB]) if os.environ.get(ENV_DB) else None)
+    if chosen is None:
+        return {}
+    return {"deps": {"advisory_db": str(chosen.expanduser().resolve())}}
+
+
+def _with_check(result: RunResult, settings: Settings) -> RunResult:
+    """The run's results plus the `policy` check of --trusted-config, when it ran."""
+    from mlgate.policy import POLICY_CHECK
+
+    if settings.check is None:
+        return result
+    kept = tuple(r for r in result.results if r.gate != POLICY_CHECK)
+    return dataclasses.replace(result, results=(*kept, settings.check))
 
 
 def _scope(repo: Repo, since: str | None) -> tuple[Repo, dict[str, Any]]:
@@ -401,12 +437,14 @@ def _tty() -> bool:
     type=click.Path(path_type=Path, file_okay=False),
     help="Write each format to DIR under its fixed name; a pass also writes DIR/receipt.json.",
 )
+@TRUSTED_CONFIG_OPTION
 def merge(
     reports: tuple[Path, ...],
     env: str | None,
     policy_file: Path | None,
     formats: tuple[str, ...],
     output: Path | None,
+    trusted_config: str | None,
 ) -> None:
     """Combine the json reports of separate CI jobs into one decision.
 
@@ -415,19 +453,19 @@ def merge(
     that no input ran is an error. Reports from different commits or mlgate major
     versions are refused (exit 2). The policy is evaluated again for --env.
     """
-    from mlgate.config import load_config
     from mlgate.merge import load_reports, merge_results
-    from mlgate.policy import decide, find_policy, load_policy
+    from mlgate.policy import POLICY_CHECK, decide
     from mlgate.report import Report
+    from mlgate.trust import load_settings
 
     loaded = load_reports(list(reports))
     _check_formats(formats or ("text",), output)
     _prepare_output(output)
-    root = Path.cwd()
-    config = load_config(root)
-    policy = load_policy(find_policy(root, policy_file, config.policy), env)
-    result = merge_results(loaded)
-    decision = decide(policy, result.results)
+    settings = load_settings(Path.cwd(), policy_file, env, trusted_config)
+    policy = settings.policy
+    result = _with_check(merge_results(loaded), settings)
+    checked = [POLICY_CHECK] if any(r.gate == POLICY_CHECK for r in result.results) else []
+    decision = decide(policy, result.results, scope=[*policy.enabled_gates(), *checked])
     report = Report(
         result, policy, decision, {"kind": "merge", "inputs": [str(p) for p in reports]}
     )
@@ -464,7 +502,7 @@ def verify(receipt: Path, commit: str | None, env: str | None, policy_file: Path
     data = load_receipt(receipt)
     root = Path.cwd()
     config = load_config(root)
-    digest = load_policy(find_policy(root, policy_file, config.policy), env).digest
+    digest = load_policy(find_policy(root, policy_file, config.policy), env, root=root).digest
     problems = verify_receipt(data, commit, env, digest)
     if problems:
         for problem in problems:
@@ -499,7 +537,7 @@ def policy_check(policy_file: Path | None, env: str | None, path: Path) -> None:
     from mlgate.policy import find_policy, load_policy
 
     config = load_config(path.resolve())
-    loaded = load_policy(find_policy(path, policy_file, config.policy), env)
+    loaded = load_policy(find_policy(path, policy_file, config.policy), env, root=path)
     click.echo(
         f"{loaded.source}: policy is valid "
         f"(environments: {', '.join(loaded.environments) or 'none'}; "
@@ -519,7 +557,7 @@ def policy_show(policy_file: Path | None, env: str | None, path: Path) -> None:
     from mlgate.policy import find_policy, load_policy
 
     config = load_config(path.resolve())
-    loaded = load_policy(find_policy(path, policy_file, config.policy), env)
+    loaded = load_policy(find_policy(path, policy_file, config.policy), env, root=path)
     gates = {
         name: {
             "enabled": s.enabled,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlgate.confine import check_config, is_inside
 from mlgate.detect import BRANCH_PATTERN, INSTALL_TOOLS, PYTHON_VERSIONS, TEST_MARKERS
 from mlgate.errors import ConfigError
 from mlgate.gates import GATES
@@ -99,18 +100,28 @@ def _pipeline_schema() -> dict[str, Any]:
 
 
 def load_config(root: Path) -> RepoConfig:
-    """Read `<root>/.mlgate.yml` if present; an invalid file is a ConfigError (exit 2)."""
+    """Read `<root>/.mlgate.yml` if present; an invalid file is a ConfigError (exit 2).
+
+    Every path it names must stay inside `root` (see confine.py).
+    """
     path = root / CONFIG_FILE
     if not path.is_file():
         return RepoConfig()
+    if not is_inside(path, root):
+        raise ConfigError(f"{path}: a symlink to a file outside the repository")
     doc = load_yaml(path)
-    return config_from_doc(doc)
+    return config_from_doc(doc, root)
 
 
-def config_from_doc(doc: YamlDoc) -> RepoConfig:
-    """Validate a parsed `.mlgate.yml` and build the RepoConfig (ConfigError: file:line: key)."""
+def config_from_doc(doc: YamlDoc, root: Path | None = None) -> RepoConfig:
+    """Validate a parsed `.mlgate.yml` and build the RepoConfig (ConfigError: file:line: key).
+
+    Paths it names must be relative and stay inside the repository; with `root`, also once
+    symlinks are resolved.
+    """
     validate(doc, config_schema(), "config")
     _check_commands(doc)
+    check_config(doc, root)
     data: Mapping[str, Any] = doc.data
     return RepoConfig(
         path=doc.path,

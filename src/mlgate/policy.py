@@ -14,18 +14,22 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+from mlgate.confine import check_policy, is_inside
 from mlgate.errors import EXIT_BLOCKED, EXIT_GATE_ERROR, EXIT_PASS, ConfigError
 from mlgate.findings import Finding, Severity, severity_counts
-from mlgate.gates import GATES, GateResult, GateStatus
+from mlgate.gates import GATES, GateResult, GateStatus, gitref
 from mlgate.resources import policies_dir
-from mlgate.yamlfile import YamlDoc, load_yaml, validate
+from mlgate.yamlfile import YamlDoc, load_yaml, parse_yaml, validate
 
 BUILTIN_PACKS = ("default", "strict")
 SEVERITY_NAMES = [s.value for s in Severity]
 REPO_POLICY = Path(".mlgate") / "policy.yml"
+# mlgate's own check of the configuration (`--trusted-config`): not a gate the policy
+# enables, but decided like one, under the environment's `defaults`.
+POLICY_CHECK = "policy"
 _MAX_EXTENDS = 10
 
 
@@ -77,8 +81,11 @@ class Policy:
     baseline_source: str | None
     digest: str
     data: Mapping[str, Any]
+    defaults: GateSettings = field(default_factory=GateSettings)
 
     def settings(self, gate: str) -> GateSettings:
+        if gate == POLICY_CHECK and gate not in self.gates:
+            return self.defaults
         return self.gates.get(gate, GateSettings(enabled=False))
 
     def enabled_gates(self) -> list[str]:
@@ -157,27 +164,88 @@ def policy_schema() -> dict[str, Any]:
 # --- loading ------------------------------------------------------------------------------
 
 
+@dataclass
+class PolicyFiles:
+    """Where policy files are read from.
+
+    The file system (`ref` None): a file inside `root` is repository configuration, so the
+    paths it names are confined to the repository; a file elsewhere (an operator's
+    `--policy`) is not. A git ref (`--trusted-config`): every file is read at that commit
+    with `git cat-file`, paths relative to `root`.
+    """
+
+    root: Path | None = None
+    ref: str | None = None
+    _texts: dict[Path, str] = field(default_factory=dict)
+
+    def doc(self, path: Path) -> YamlDoc:
+        if self.ref is None:
+            return load_yaml(path)
+        return parse_yaml(self.text(path), Path(f"{self.ref}:{path.as_posix()}"))
+
+    def text(self, path: Path) -> str:
+        if self.ref is None:
+            return path.read_text(encoding="utf-8")
+        if path not in self._texts:
+            try:
+                self._texts[path] = gitref.read_text(
+                    self.root or Path.cwd(), gitref.GitRef(self.ref, path.as_posix())
+                )
+            except gitref.GitRefError as exc:
+                raise ConfigError(f"--trusted-config {self.ref}: {exc}") from None
+        return self._texts[path]
+
+    def confined(self, path: Path) -> bool:
+        """Whether the paths this file names must stay inside the repository."""
+        return self.ref is not None or (self.root is not None and is_inside(path, self.root))
+
+    def base_of(self, where: Path) -> PurePosixPath:
+        """The directory of a policy file, relative to the repository root."""
+        parent = where.parent
+        if self.ref is None and self.root is not None:
+            parent = parent.resolve().relative_to(self.root)
+        return PurePosixPath(parent.as_posix())
+
+    def check_root(self) -> Path | None:
+        """The directory to resolve symlinks in (None at a git ref: shape checks only)."""
+        return self.root if self.ref is None else None
+
+
 def find_policy(root: Path, explicit: Path | None, configured: str | None) -> Path | str:
     """--policy, else the repo's .mlgate/policy.yml, else .mlgate.yml's `policy:`, else default."""
     if explicit is not None:
         return explicit
-    if (root / REPO_POLICY).is_file():
-        return root / REPO_POLICY
-    if configured:
-        return root / configured
-    return "default"
+    found = root / REPO_POLICY if (root / REPO_POLICY).is_file() else None
+    if found is None and configured:
+        found = root / configured
+    if found is None:
+        return "default"
+    if found.exists() and not is_inside(found, root):
+        raise ConfigError(f"{found}: a symlink to a file outside the repository")
+    return found
 
 
-def load_policy(where: Path | str, env: str | None = None, today: dt.date | None = None) -> Policy:
-    """Load, validate, resolve `extends`, apply the environment, and read the baseline."""
-    merged, waivers, origin = _resolve(where, depth=0)
+def load_policy(
+    where: Path | str,
+    env: str | None = None,
+    today: dt.date | None = None,
+    root: Path | None = None,
+    files: PolicyFiles | None = None,
+) -> Policy:
+    """Load, validate, resolve `extends`, apply the environment, and read the baseline.
+
+    `root`: the repository; a policy file inside it may name only paths inside it.
+    `files`: read from somewhere else than the file system (a git ref).
+    """
+    files = files or PolicyFiles(root.resolve() if root is not None else None)
+    merged, waivers, origin = _resolve(where, depth=0, files=files)
     environments = tuple(sorted((merged.get("environments") or {}).keys()))
     if env is not None and env not in environments:
         known = ", ".join(environments) or "none defined"
         raise ConfigError(f"{origin}: unknown environment {env!r} (environments: {known})")
     effective = _apply_env(merged, env)
     gates = {name: _gate_settings(effective, name) for name in GATES}
-    baseline, baseline_source = _load_baseline(merged.get("baseline"), where)
+    baseline, baseline_source = _load_baseline(merged.get("baseline"), where, files)
     digest = hashlib.sha256(
         json.dumps(
             {"policy": merged, "waivers": [_waiver_identity(w) for w in waivers]},
@@ -195,25 +263,33 @@ def load_policy(where: Path | str, env: str | None = None, today: dt.date | None
         baseline_source=baseline_source,
         digest=digest,
         data=effective,
+        defaults=_gate_settings({"defaults": effective.get("defaults")}, POLICY_CHECK),
     )
 
 
-def _resolve(where: Path | str, depth: int) -> tuple[dict[str, Any], list[Waiver], str]:
+def _resolve(
+    where: Path | str, depth: int, files: PolicyFiles
+) -> tuple[dict[str, Any], list[Waiver], str]:
     if depth > _MAX_EXTENDS:
         raise ConfigError(f"{where}: `extends` chain is longer than {_MAX_EXTENDS} (a cycle?)")
-    doc = _read(where)
+    doc = _read(where, files)
     validate(doc, policy_schema(), "policy")
+    if isinstance(where, Path) and files.confined(where):
+        check_policy(doc, files.check_root(), files.base_of(where), lambda n: n in BUILTIN_PACKS)
     data: dict[str, Any] = dict(doc.data)
     waivers = [_waiver(doc, i, w) for i, w in enumerate(data.get("waivers") or [])]
     parent_ref = data.pop("extends", None)
     if parent_ref is None:
         return data, waivers, str(doc.path)
-    parent_where = parent_ref if parent_ref in BUILTIN_PACKS else doc.path.parent / parent_ref
-    parent, parent_waivers, _ = _resolve(parent_where, depth + 1)
+    if parent_ref in BUILTIN_PACKS:
+        parent, parent_waivers, _ = _resolve(parent_ref, depth + 1, PolicyFiles())
+    else:
+        base = where.parent if isinstance(where, Path) else doc.path.parent
+        parent, parent_waivers, _ = _resolve(base / parent_ref, depth + 1, files)
     return _deep_merge(parent, data), parent_waivers + waivers, str(doc.path)
 
 
-def _read(where: Path | str) -> YamlDoc:
+def _read(where: Path | str, files: PolicyFiles) -> YamlDoc:
     if isinstance(where, str):
         if where not in BUILTIN_PACKS:
             raise ConfigError(
@@ -221,7 +297,7 @@ def _read(where: Path | str) -> YamlDoc:
             )
         doc = load_yaml(policies_dir() / f"{where}.yml")
     else:
-        doc = load_yaml(where)
+        doc = files.doc(where)
     if not isinstance(doc.data, dict):
         raise ConfigError(f"{doc.path}:1: policy: the top level must be a mapping of keys")
     return YamlDoc(doc.path, _stringify_dates(doc.data), doc.lines)
@@ -307,13 +383,15 @@ def _threshold(value: Any) -> Severity | None:
     return None if value in (None, "none") else Severity.parse(str(value))
 
 
-def _load_baseline(ref: str | None, where: Path | str) -> tuple[frozenset[str], str | None]:
+def _load_baseline(
+    ref: str | None, where: Path | str, files: PolicyFiles
+) -> tuple[frozenset[str], str | None]:
     if not ref:
         return frozenset(), None
     base = where.parent if isinstance(where, Path) else Path.cwd()
     path = base / ref
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(files.text(path))
     except FileNotFoundError:
         raise ConfigError(f"{where}: baseline: file not found: {path}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

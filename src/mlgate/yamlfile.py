@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,14 @@ import yaml
 from mlgate.errors import ConfigError
 
 KeyPath = tuple[str | int, ...]
+
+MAX_BYTES = 1_000_000  # a policy or .mlgate.yml is a few KB; 1 MB is generous
+MAX_NODES = 100_000  # nodes after alias expansion
+MAX_DEPTH = 200
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_DATE_TAG = "tag:yaml.org,2002:timestamp"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_NON_FINITE = re.compile(r"^[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)$")
 
 
 @dataclass(frozen=True)
@@ -38,39 +47,158 @@ class YamlDoc:
 
 
 def load_yaml(path: Path) -> YamlDoc:
-    """Load a YAML file safely; malformed YAML is a ConfigError naming file and line."""
+    """Load a YAML file safely; malformed YAML is a ConfigError naming file and line.
+
+    Bounded before and while parsing: at most MAX_BYTES bytes are read, and a document whose
+    aliases would expand past MAX_NODES nodes (a "billion laughs" bomb) or nest deeper than
+    MAX_DEPTH is refused. Duplicate keys, NaN/infinite numbers and impossible dates are
+    errors naming their line, never a silent choice or an internal error.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {_reason(exc)}") from None
+    if len(raw) > MAX_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_BYTES} bytes: not a configuration file")
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: cannot read: not UTF-8 ({exc.reason})") from None
+    return parse_yaml(text, path)
+
+
+def parse_yaml(text: str, path: Path) -> YamlDoc:
+    """Parse YAML text (read from `path`, or from a git ref labelled by it) with the limits
+    of `load_yaml`."""
+    if len(text.encode("utf-8", "replace")) > MAX_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_BYTES} bytes: not a configuration file")
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return YamlDoc(path, {}, {})
+        _check_nodes(node, path)
+        data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         raise ConfigError(f"{path}:{line}: invalid YAML: {exc.problem or exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid YAML: nested deeper than Python can read") from None
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ConfigError(f"{path}: invalid YAML value: {exc}") from None
+    finally:
+        loader.dispose()
     lines: dict[KeyPath, int] = {}
-    if node is not None:
-        _index(node, (), lines)
+    _index(node, (), lines)
     return YamlDoc(path, {} if data is None else data, lines)
 
 
-def _index(node: yaml.Node, prefix: KeyPath, lines: dict[KeyPath, int]) -> None:
-    lines[prefix] = node.start_mark.line + 1
+def _reason(exc: OSError) -> str:
+    return " ".join(str(exc.strerror or exc).split())
+
+
+def _check_nodes(root: yaml.Node, path: Path) -> None:
+    """Refuse alias bombs, deep nesting, duplicate keys, NaN/inf and impossible dates.
+
+    Aliases make the node graph a DAG (or a cycle); its expanded size is counted with one
+    visit per distinct node, so the check itself is linear in the text.
+    """
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    active: set[int] = set()
+    while stack:
+        node, depth, done = stack.pop()
+        key = id(node)
+        if done:
+            active.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in _children(node))
+            if sizes[key] > MAX_NODES:
+                raise ConfigError(
+                    f"{path}:{_line(node)}: invalid YAML: aliases expand to more than "
+                    f"{MAX_NODES} nodes (a YAML bomb?)"
+                )
+            continue
+        if key in sizes:
+            continue
+        if key in active:
+            raise ConfigError(f"{path}:{_line(node)}: invalid YAML: an alias refers to itself")
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"{path}:{_line(node)}: invalid YAML: nested deeper than {MAX_DEPTH}")
+        _check_scalar(node, path)
+        _check_duplicates(node, path)
+        active.add(key)
+        stack.append((node, depth, True))
+        stack += [(c, depth + 1, False) for c in _children(node) if id(c) not in sizes]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            here = (*prefix, str(key.value))
-            lines[here] = key.start_mark.line + 1
-            _index(value, here, lines)
-            lines[here] = key.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _index(item, (*prefix, i), lines)
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+def _check_scalar(node: yaml.Node, path: Path) -> None:
+    if not isinstance(node, yaml.ScalarNode):
+        return
+    if node.tag == _FLOAT_TAG and _NON_FINITE.match(str(node.value)):
+        raise ConfigError(
+            f"{path}:{_line(node)}: invalid YAML value: {node.value!r} is not a finite number"
+        )
+    if node.tag == _DATE_TAG:
+        try:
+            yaml.SafeLoader.construct_yaml_timestamp(yaml.SafeLoader(""), node)
+        except (ValueError, OverflowError) as exc:
+            raise ConfigError(
+                f"{path}:{_line(node)}: invalid YAML value: {node.value!r} is not a date: {exc}"
+            ) from None
+
+
+def _check_duplicates(node: yaml.Node, path: Path) -> None:
+    if not isinstance(node, yaml.MappingNode):
+        return
+    seen: dict[str, int] = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE_TAG:
+            continue
+        name = str(key.value)
+        if name in seen:
+            raise ConfigError(
+                f"{path}:{_line(key)}: invalid YAML: duplicate key {name!r} "
+                f"(first at line {seen[name]}, again at line {_line(key)})"
+            )
+        seen[name] = _line(key)
+
+
+def _index(node: yaml.Node, prefix: KeyPath, lines: dict[KeyPath, int]) -> None:
+    """The line of every key and item. A shared (aliased) node is indexed once: the
+    document was already checked to be small, and aliases add no lines of their own."""
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, KeyPath]] = [(node, prefix)]
+    while stack:
+        current, where = stack.pop()
+        lines.setdefault(where, _line(current))
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, yaml.MappingNode):
+            for key, value in current.value:
+                here = (*where, str(key.value))
+                lines[here] = _line(key)
+                stack.append((value, here))
+        elif isinstance(current, yaml.SequenceNode):
+            stack += [(item, (*where, i)) for i, item in enumerate(current.value)]
 
 
 def validate(doc: YamlDoc, schema: Mapping[str, Any], what: str) -> None:
