@@ -51,7 +51,11 @@ CONFIG_ESCAPES = [
     ("model:\n  metrics_files: [../outside/metrics.json]\n", "model.metrics_files.0", "leaves"),
     ("model:\n  baseline: git:main:../outside/m.json\n", "model.baseline", "leaves"),
     ("model:\n  mlflow_run: /tmp/mlruns/*/*\n", "model.mlflow_run", "absolute"),
-    ("data:\n  datasets:\n    - path: data/x.csv\n      contract: {out}/c.yml\n", "contract", "absolute"),
+    (
+        "data:\n  datasets:\n    - path: data/x.csv\n      contract: {out}/c.yml\n",
+        "contract",
+        "absolute",
+    ),
     ("policy: ../outside/policy.yml\n", "policy", "leaves"),
 ]
 

@@ -36,7 +36,9 @@ POLICY_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "text", "message"), POLICY_CASES, ids=[c[0] for c in POLICY_CASES])
+@pytest.mark.parametrize(
+    ("name", "text", "message"), POLICY_CASES, ids=[c[0] for c in POLICY_CASES]
+)
 def test_hostile_policy_is_a_config_error(
     tmp_path: Path, name: str, text: str, message: str | None
 ) -> None:
@@ -71,7 +73,9 @@ CONFIG_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "text", "message"), CONFIG_CASES, ids=[c[0] for c in CONFIG_CASES])
+@pytest.mark.parametrize(
+    ("name", "text", "message"), CONFIG_CASES, ids=[c[0] for c in CONFIG_CASES]
+)
 def test_hostile_config_is_exit_2_before_any_gate(
     tmp_path: Path, name: str, text: str, message: str
 ) -> None:
