@@ -558,9 +558,9 @@ def test_require_safe_formats_blocks_pickles_but_passes_safetensors(repo_root: P
 
 
 def test_strict_pack_requires_safe_formats_and_default_production_does_not() -> None:
-    assert not load_policy("default", "production").settings("models").options[
-        "require_safe_formats"
-    ]
+    assert (
+        not load_policy("default", "production").settings("models").options["require_safe_formats"]
+    )
     assert not load_policy("default").settings("models").options["require_safe_formats"]
     for env in (None, "production"):
         assert load_policy("strict", env).settings("models").options["require_safe_formats"]
