@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from mlgate.errors import ReportError
@@ -34,16 +36,32 @@ def write_reports(report: Report, formats: Sequence[str], directory: Path) -> li
 
     Raises ReportError (one line) when the directory cannot be made or written to.
     """
-    contents: dict[str, str] = {}
-    for name in dict.fromkeys(formats):
-        contents.update(FORMATS[name].files(report))
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ReportError(
             f"cannot create the report directory {directory}: {_reason(exc)}"
         ) from None
-    return [write_atomic(directory / name, text) for name, text in contents.items()]
+    written: dict[str, Path] = {}
+    with without_cycle_collection():
+        for name in dict.fromkeys(formats):  # one format's text in memory at a time
+            for file_name, text in FORMATS[name].files(report).items():
+                written[file_name] = write_atomic(directory / file_name, text)
+    return list(written.values())
+
+
+@contextlib.contextmanager
+def without_cycle_collection() -> Iterator[None]:
+    """Pause Python's cycle collector while reports are built: they are trees of dicts,
+    lists and strings (no cycles; reference counting frees them), and with 100,000
+    findings the collector's repeated walks over them cost a third of the time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def write_atomic(target: Path, text: str) -> Path:

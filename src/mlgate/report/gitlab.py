@@ -13,7 +13,6 @@ has a finding, with the packages found vulnerable or unpinned in it.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import uuid
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ from typing import Any
 
 from mlgate import __version__
 from mlgate.findings import Finding, Severity
-from mlgate.report.base import Report, headline
+from mlgate.report.base import Report, dump_json, headline
 
 SCHEMA_VERSION = "15.0.7"
 _SCHEMA_BASE = "https://gitlab.com/gitlab-org/security-products/security-report-schemas/-/raw"
@@ -82,7 +81,7 @@ def _present(report: Report) -> list[Kind]:
 
 
 def _dump(data: dict[str, Any]) -> str:
-    return json.dumps(data, indent=2) + "\n"
+    return dump_json(data, depth=2)  # vulnerabilities[]: one per line
 
 
 def security_report(report: Report, kind: Kind) -> dict[str, Any]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
-from mlgate.report.base import Report
+from mlgate.report.base import Report, dump_json
 
 FILENAME = "mlgate.json"
 
@@ -13,7 +11,7 @@ class JsonFormat:
     name = "json"
 
     def render(self, report: Report, color: bool = False) -> str:
-        return json.dumps(report.to_dict(), indent=2, sort_keys=False) + "\n"
+        return dump_json(report.to_dict(), depth=2)  # one finding per line
 
     def files(self, report: Report) -> dict[str, str]:
         return {FILENAME: self.render(report)}

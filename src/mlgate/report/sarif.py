@@ -9,13 +9,12 @@ external suppression with the waiver as justification.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
 from mlgate.findings import Finding, Severity, fingerprint
-from mlgate.report.base import Report, headline
+from mlgate.report.base import Report, dump_json, headline
 
 FILENAME = "mlgate.sarif"
 SCHEMA_URI = (
@@ -54,7 +53,7 @@ class SarifFormat:
     name = "sarif"
 
     def render(self, report: Report, color: bool = False) -> str:
-        return json.dumps(sarif_log(report), indent=2) + "\n"
+        return dump_json(sarif_log(report), depth=4)  # runs[].results[]: one result per line
 
     def files(self, report: Report) -> dict[str, str]:
         return {FILENAME: self.render(report)}
@@ -110,12 +109,15 @@ def _driver(
         driver["version"] = version
     if tool in TOOL_URIS:
         driver["informationUri"] = TOOL_URIS[tool]
-    driver["rules"] = [_rule(rule_id, findings) for rule_id in rule_ids]
+    by_rule: dict[str, list[Finding]] = {rule_id: [] for rule_id in rule_ids}
+    for finding in findings:  # grouped once: linear however many rules there are
+        by_rule[finding.rule_id].append(finding)
+    driver["rules"] = [_rule(rule_id, by_rule[rule_id]) for rule_id in rule_ids]
     return driver
 
 
-def _rule(rule_id: str, findings: Sequence[Finding]) -> dict[str, Any]:
-    mine = [f for f in findings if f.rule_id == rule_id]
+def _rule(rule_id: str, mine: Sequence[Finding]) -> dict[str, Any]:
+    """The rule's entry, from its findings (at least one)."""
     worst = max((f.severity for f in mine), key=lambda s: s.rank)
     first = mine[0]
     rule: dict[str, Any] = {

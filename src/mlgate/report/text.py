@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import click
 
 from mlgate import __version__
-from mlgate.findings import Finding, Severity, severity_counts, sort_key
+from mlgate.findings import Finding, Severity, severity_counts
 from mlgate.gates import GateResult, GateStatus
 from mlgate.report.base import Report
 
@@ -89,7 +89,7 @@ def _counts(findings: Sequence[Finding]) -> str:
 
 
 def _gate_findings(report: Report, result: GateResult, paint) -> list[str]:  # type: ignore[no-untyped-def]
-    mine = sorted((f for f in report.decision.findings if f.gate == result.gate), key=sort_key)
+    mine = report.findings_of(result.gate)
     shown = [f for f in mine if f.waived_by is None]
     lines: list[str] = []
     if shown or result.errors or result.notes:
