@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ import pytest
 
 from mlgate.findings import Finding, fingerprint
 from mlgate.gates import GATES, GateContext, GateResult
+from mlgate.gates import secrets as secrets_gate
 from mlgate.gates.secrets import (
     Hit,
     Origin,
@@ -32,15 +35,15 @@ def fake(*parts: str) -> str:
 
 
 # Every value below is FAKE: pattern-valid, never issued.
-AWS_KEY = fake("AKIA", "Q7XK2M4PLD9RZB3N")
-AWS_IN_OUTPUT = fake("AKIA", "W5TC8NJ3HY6GV1QF")
-HF_IN_OUTPUT = fake("hf_", "Zq8LmVt3RbXw9KpNc2HyTf6GdJs4QeUaBo")
-HF_IGNORED = fake("hf_", "Pw7XcRt2LmQz9VbNk4HsJd8GfTy3UeAo1M")
-HF_EXCLUDED = fake("hf_", "Kd9QwEr4TyUi2OpAs7DfGh3JkLz8XcVb6N")
-HF_KEPT = fake("hf_", "Mn4BvCx7ZaSd2FgHj9KlQw3ErTy8UiOp5L")
-HF_IN_CODE = fake("hf_", "Ty6UiOp2AsDf9GhJk3LzXc7VbNm4QwEr8T")
-HF_TOO_LARGE = fake("hf_", "Rt5YuIo8PaSd3FgHj6KlZx2CvBn9MqWe4T")
-OPENAI_KEY = fake("sk-proj-", "Ab3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY")
+AWS_KEY = fake("AKIA", "Q7XK2M4PLDZRZB3N")
+AWS_IN_OUTPUT = fake("AKIA", "W5TCXNJ3HY6GVQQF")
+HF_IN_OUTPUT = fake("hf_", "ZqeLmVtRbXwKpNcHyTfGdJsQeUaBoPwXcR")
+HF_IGNORED = fake("hf_", "PwXcRtLmQzVbNkHsJdGfTyUeAoMKdQwErT")
+HF_EXCLUDED = fake("hf_", "KdQwErTyUiOpAsDfGhJkLzXcVbNMnBvCxZ")
+HF_KEPT = fake("hf_", "MnBvCxZaSdFgHjKlQwErTyUiOpLTyUiOpA")
+HF_IN_CODE = fake("hf_", "TyUiOpAsDfGhJkLzXcVbNmQwErTRtYuIoP")
+HF_TOO_LARGE = fake("hf_", "RtYuIoPaSdFgHjKlZxCvBnMqWeTMnBvCxZ")
+OPENAI_KEY = fake("sk-proj-", "Ab3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY", "T3BlbkFJ", "Qr8sT2uV")
 WANDB_KEY = fake("9f8e7d6c5b4a", "39281706f5e4d3c2b1a0", "a1b2c3d4")
 DATABRICKS = fake("dapi", "0f1e2d3c4b5a69788796a5b4c3d2e1f0")
 SECRETS = (
@@ -124,7 +127,10 @@ def test_redact_shows_at_most_four_characters() -> None:
         (f"WANDB_API_KEY={WANDB_KEY}", "Weights & Biases API Key"),
         (f"host: x\ntoken: {DATABRICKS}", "Databricks Token"),
         (f"OPENAI_API_KEY={OPENAI_KEY}", "OpenAI Project API Key"),
-        (fake("key = 'sk-", "Xy12AbCd", "EfGhIjKl", "MnOpQrSt'"), "OpenAI API Key"),
+        (
+            fake("key = 'sk-", "Xy12AbCdEfGhIjKlMnOp", "T3BlbkFJ", "Qr5tUv6wXy7zAb8cDe9f'"),
+            "OpenAI API Key",
+        ),
     ],
 )
 def test_ml_token_patterns(text: str, expected: str) -> None:
@@ -257,12 +263,8 @@ def git_findings(git_run: dict[str, Any], path: str, rule: str) -> list[dict[str
 def test_detect_secrets_finds_a_key_outside_git(plain_result: GateResult) -> None:
     assert not plain_result.errors, plain_result.errors
     [aws] = by_rule(plain_result, "src/config.py", "AWS Access Key")
-    assert (aws.line, aws.cell, aws.tool, aws.severity.value) == (
-        3,
-        None,
-        "detect-secrets",
-        "critical",
-    )
+    assert (aws.line, aws.cell, aws.tool, aws.severity.value) == (3, None, "mlgate", "critical")
+    assert aws.also_reported_by == ("detect-secrets:AWS Access Key",)  # one finding, two tools
     assert aws.properties["preview"] == "AKIA…"
 
 
@@ -270,7 +272,8 @@ def test_detect_secrets_finds_a_key_in_a_git_repo(git_run: dict[str, Any]) -> No
     assert git_run["done"].returncode == 1, git_run["texts"]["stderr"]
     assert not gate_entry(git_run["report"], "secrets")["errors"]
     [aws] = git_findings(git_run, "src/config.py", "AWS Access Key")
-    assert (aws["line"], aws["tool"], aws["severity"]) == (3, "detect-secrets", "critical")
+    assert (aws["line"], aws["severity"]) == (3, "critical")
+    assert aws["also_reported_by"] == ["detect-secrets:AWS Access Key"]
 
 
 def test_bandit_password_messages_are_redacted_in_sast(git_run: dict[str, Any]) -> None:
@@ -294,8 +297,9 @@ def test_notebook_output_secret_maps_to_cell_and_output_line(plain_result: GateR
     assert (token.cell, token.line, token.properties["notebook_part"]) == (2, 2, "output")
     assert token.severity.value == "high" and token.properties["preview"] == "hf_Z…"
     assert "output of cell 2" in token.message
-    [aws] = by_rule(plain_result, NB, "AWS Access Key")  # found by detect-secrets in the outputs
-    assert (aws.cell, aws.line, aws.tool) == (2, 3, "detect-secrets")
+    [aws] = by_rule(plain_result, NB, "AWS Access Key")  # detect-secrets and mlgate in outputs
+    assert (aws.cell, aws.line) == (2, 3)
+    assert aws.also_reported_by == ("detect-secrets:AWS Access Key",)
 
 
 def test_notebook_source_secret_maps_to_cell_and_line(plain_result: GateResult) -> None:
@@ -365,3 +369,188 @@ def test_secrets_gate_is_registered_with_a_policy_section() -> None:
     assert {"exclude", "max_file_bytes", "disable_plugins"} <= set(gate.options_schema)
     options = load_policy("default", None).settings("secrets").options
     assert options["max_file_bytes"] == 5_000_000
+
+
+# --- precision: provider formats, placeholders, digests, media, entropy, verification -------
+
+
+def github_token(prefix: str, body30: str) -> str:
+    """A token in GitHub's classic format with a correct CRC32/base62 checksum (fake body)."""
+    return prefix + body30 + secrets_gate.base62(zlib.crc32(body30.encode()), 6)
+
+
+GH_BODY = fake("Xk7Qm2Rt9Lp4Wz", "8Nc3Vb6Hy1Jd5Fs0")
+
+
+@pytest.mark.parametrize("prefix", ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"])
+def test_github_tokens_need_a_valid_checksum(prefix: str) -> None:
+    token = github_token(prefix, GH_BODY)
+    [hit] = pattern_hits("f", f"GITHUB_TOKEN={token}\n")
+    assert hit.secret_type.startswith("GitHub") and hit.preview == prefix + "…"
+    broken = token[:-1] + ("A" if token[-1] != "A" else "B")  # one character off: no checksum
+    assert list(pattern_hits("f", f"GITHUB_TOKEN={broken}\n")) == []
+
+
+def test_github_fine_grained_pat_format() -> None:
+    pat = fake(
+        "github_pat_",
+        "11ABCDEFG0abcdefghijkl",
+        "_",
+        "Qw3Er5Ty7Ui9Op1As3Df5Gh7Jk9Lz1Xc3Vb5Nm7Qw9Er1Ty3Ui5Op7As9Df",
+    )
+    [hit] = pattern_hits("f", f"token: {pat}\n")
+    assert hit.secret_type == "GitHub Fine-Grained Personal Access Token"
+    assert list(pattern_hits("f", "token: github_pat_" + "short_one" + "\n")) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        fake("ACCA", "ACGTTGCAACGTGGTA"),  # a DNA read, not a key id
+        fake("AKIA", "Q7XK2M4PLD9RZB3N"),  # 9 is not base32: impossible key id
+        fake("hf_", "Zq8LmVt3RbXw9KpNc2HyTf6GdJs4QeUaBo"),  # HF tokens have letters only
+        fake("hf_", "YOURHUGGINGFACETOKENHEREabcdefghij"),
+        fake("hf_", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
+        "OPENAI_API_KEY=sk-lf-...",
+        fake("LANGFUSE_SECRET_KEY=sk-lf-", "1234abcd-12ab-34cd-56ef-1234567890ab"),
+        fake("key = 'sk-proj-", "YOUR_OPENAI_API_KEY_GOES_HERE_PLEASE_REPLACE'"),
+        fake("key = 'sk-", "<your-openai-key-here-0123456789abcdefghijklmno>'"),
+        fake("wandb commit: ", WANDB_KEY),  # a git SHA in a wandb run summary
+    ],
+)
+def test_placeholders_and_impossible_formats_are_not_secrets(text: str) -> None:
+    assert list(pattern_hits("f", text)) == []
+
+
+@pytest.mark.parametrize(
+    ("secret_type", "value", "path", "line", "kept"),
+    [
+        ("AWS Access Key", fake("ACCA", "ACGTACGTTTGGCCAA"), "seqs.fa", "ACCA...", False),
+        ("AWS Access Key", AWS_KEY, "cfg.py", f"k = '{AWS_KEY}'", True),
+        ("Secret Keyword", "YOUR_API_KEY", "cfg.py", "api_key = 'YOUR_API_KEY'", False),
+        ("Secret Keyword", "changeme", "cfg.py", "password = 'changeme'", False),
+        ("Secret Keyword", "<your-token>", "README.md", "token: <your-token>", False),
+        ("Hex High Entropy String", "d41d8cd98f00b204e9800998ecf8427e", "data.dvc",
+         "- md5: d41d8cd98f00b204e9800998ecf8427e", False),
+        ("Hex High Entropy String", "9f86d081884c7d659a2feaa0c55ad015", "poetry.lock",
+         'files = [{file = "x.whl", hash = "9f86d081884c7d659a2feaa0c55ad015"}]', False),
+        ("Base64 High Entropy String", "sha256:9f86d081884c7d659a2feaa0", "requirements.txt",
+         "torch==2.1.0 --hash=sha256:9f86d081884c7d659a2feaa0", False),
+        ("Hex High Entropy String", "4ed0e0a8b8c2d53f8e5b8b0e3c0f4b1a2c3d4e5f", "manifest.json",
+         '"signature": "4ed0e0a8b8c2d53f8e5b8b0e3c0f4b1a2c3d4e5f",', False),
+        ("Hex High Entropy String", "4ed0e0a8b8c2d53f8e5b8b0e3c0f4b1a2c3d4e5f", "out.txt",
+         "commit 4ed0e0a8b8c2d53f8e5b8b0e3c0f4b1a2c3d4e5f", False),
+        ("Hex High Entropy String", "8f3a9c2e7b1d4f6a0c5e9b3d7a1f4c8e", "settings.py",
+         'API_SECRET = "8f3a9c2e7b1d4f6a0c5e9b3d7a1f4c8e"', True),
+    ],
+)  # fmt: skip
+def test_detect_secrets_reports_are_filtered_precisely(
+    secret_type: str, value: str, path: str, line: str, kept: bool
+) -> None:
+    assert secrets_gate.plausible(secret_type, value, path, line) is kept
+
+
+def test_rich_media_outputs_are_not_read() -> None:
+    png = "iVBORw0KGgoAAAANSUhEUgAKIAQ7XK2M4PLDZRZB3NAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
+    outputs = [
+        {"output_type": "display_data", "data": {"image/png": png, "text/plain": "<Figure>"}},
+        {
+            "output_type": "display_data",
+            "data": {"text/html": f'<img src="data:image/png;base64,{png}"/>'},
+        },
+        {"output_type": "stream", "name": "stdout", "text": f"key {AWS_IN_OUTPUT}\n"},
+    ]
+    cells = [{"cell_type": "code", "metadata": {}, "outputs": outputs, "source": "plot()"}]
+    nb = json.loads(notebook(cells))
+    read = read_notebook_data(nb)
+    _, other = secrets_gate.notebook_texts(read)
+    assert png not in other.text and "data:…" in other.text
+    hits = list(pattern_hits(NB, other.text, other))
+    assert [(h.secret_type, h.origin.part) for h in hits] == [("AWS Access Key", "output")]
+
+
+def read_notebook_data(data: dict[str, Any]) -> Any:
+    from mlgate.notebooks import Notebook, _cells
+
+    return Notebook(NB, tuple(_cells(data)))
+
+
+def test_verification_requests_are_built_per_provider() -> None:
+    hf = secrets_gate.verification_request("Hugging Face Token", HF_KEPT)
+    assert hf is not None and hf.full_url == "https://huggingface.co/api/whoami-v2"
+    assert hf.get_method() == "GET" and hf.get_header("Authorization") == f"Bearer {HF_KEPT}"
+    gh = secrets_gate.verification_request("GitHub Personal Access Token", "ghp_x")
+    assert gh is not None and gh.full_url == "https://api.github.com/rate_limit"
+    assert gh.get_header("Authorization") == "token ghp_x"
+    oa = secrets_gate.verification_request("OpenAI Project API Key", OPENAI_KEY)
+    assert oa is not None and oa.full_url == "https://api.openai.com/v1/models"
+    wb = secrets_gate.verification_request("Weights & Biases API Key", WANDB_KEY)
+    assert wb is not None and wb.get_method() == "POST" and wb.full_url.startswith("https://")
+    assert secrets_gate.verification_request("AWS Access Key", AWS_KEY) is None  # needs a pair
+
+
+def test_verify_uses_the_opener_and_grades_findings() -> None:
+    seen: list[str] = []
+    codes = {HF_KEPT: 200, HF_IN_CODE: 401}
+
+    def opener(request: Any, timeout: float) -> int:
+        seen.append(request.full_url)
+        token = request.get_header("Authorization").split()[-1]
+        if token not in codes:
+            raise OSError("unreachable")
+        return codes[token]
+
+    hits = [
+        *pattern_hits("a.py", f"t = '{HF_KEPT}'\n"),
+        *pattern_hits("b.py", f"t = '{HF_IN_CODE}'\n"),
+        *pattern_hits("c.py", f"t = '{HF_EXCLUDED}'\n"),
+        *pattern_hits("d.py", f"t = '{HF_KEPT}'\n"),  # same secret: asked once
+        *pattern_hits("e.py", f"k = '{AWS_KEY}'\n"),  # no endpoint: not asked
+    ]
+    statuses = secrets_gate.verify_hits(hits, opener)
+    assert len(seen) == 3
+    by_path = {f.path: f for f in merge_hits(hits, statuses)}
+    assert by_path["a.py"].severity.value == "critical"
+    assert by_path["a.py"].properties["verified"] == "active"
+    assert by_path["b.py"].severity.value == "low"
+    assert by_path["c.py"].properties["verified"] == "unknown"
+    assert "verified" not in by_path["e.py"].properties
+
+
+@pytest.fixture(scope="module")
+def noisy_result(tmp_path_factory: pytest.TempPathFactory) -> GateResult:
+    """Real detect-secrets over digests, placeholders and one entropy string."""
+    root = tmp_path_factory.mktemp("noisy")
+    write(root, "data/raw.csv.dvc", "outs:\n- md5: 3b5d5c3712955042212316173ccf37be\n  size: 1\n")
+    write(
+        root,
+        "requirements.txt",
+        "numpy==1.26.4 \\\n    --hash=sha256:2e8f4d1a7c9b3e6f5a2d8c1b4e7f0a3d6c9b2e5f8a1d4c7b0e3f6a9d2c5b8e1f\n",
+    )
+    write(root, "src/settings.py", 'API_KEY = "YOUR_API_KEY"\nPASSWORD = "changeme"\n')
+    write(root, "src/vault.py", 'SIGNING = "8f3a9c2e7b1d4f6a0c5e9b3d7a1f4c8e5d2b9a6f"\n')
+    return run_gate(root)
+
+
+def test_digests_and_placeholders_are_not_findings_real_tool(noisy_result: GateResult) -> None:
+    assert not noisy_result.errors, noisy_result.errors
+    paths = {f.path for f in noisy_result.findings}
+    assert paths == {"src/vault.py"}, [(f.path, f.rule_id) for f in noisy_result.findings]
+    assert any("not reported (placeholders" in n for n in noisy_result.notes)
+
+
+def test_entropy_hits_are_low_and_do_not_say_rotate(noisy_result: GateResult) -> None:
+    [entropy] = [f for f in noisy_result.findings if f.path == "src/vault.py"]
+    assert entropy.rule_id == "Hex High Entropy String"
+    assert entropy.severity.value == "low"
+    assert "rotate" not in entropy.message and "heuristic" in entropy.message
+
+
+def test_verification_is_off_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a verification request was sent without verify: true")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    write(tmp_path, "a.py", f"t = '{HF_KEPT}'\n")
+    [token] = run_gate(tmp_path).findings
+    assert token.rule_id == "Hugging Face Token" and "verified" not in token.properties

@@ -17,10 +17,15 @@ first 4 characters then `…`). Fingerprints anchor on that SHA-1 and the path, 
 
 from __future__ import annotations
 
+import base64
 import bisect
+import fnmatch
 import hashlib
 import re
 import time
+import urllib.error
+import urllib.request
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -60,11 +65,17 @@ CRITICAL_TYPES = frozenset(
 )
 # detect-secrets' heuristic detectors: frequent false positives (hashes, ids in outputs).
 HEURISTIC_TYPES: Mapping[str, Severity] = {
-    "Base64 High Entropy String": Severity.MEDIUM,
-    "Hex High Entropy String": Severity.MEDIUM,
+    "Base64 High Entropy String": Severity.LOW,
+    "Hex High Entropy String": Severity.LOW,
     "Public IP (ipv4)": Severity.LOW,
 }
+ENTROPY_TYPES = frozenset({"Base64 High Entropy String", "Hex High Entropy String"})
 KEYWORD_TYPE = "Secret Keyword"
+AWS_TYPE = "AWS Access Key"
+HF_TYPE = "Hugging Face Token"
+GITHUB_TYPE = "GitHub Token"
+ANTHROPIC_TYPE = "Anthropic API Key"
+WANDB_TYPE = "Weights & Biases API Key"
 GENERIC_TYPES = frozenset({KEYWORD_TYPE, *HEURISTIC_TYPES})
 
 
@@ -81,7 +92,8 @@ def secret_hash(value: str) -> str:
 
 # --- mlgate's own patterns ----------------------------------------------------------------
 # Each regex is linear: a literal prefix, one bounded character class, and no nesting, so a
-# 100 KB minified line costs one pass. Acceptance checks run only on matches.
+# 100 KB minified line costs one pass. Acceptance checks run only on matches. `PATTERNS` is
+# data: other modules (redaction) import it and call `accept` the same way.
 
 
 @dataclass(frozen=True)
@@ -93,42 +105,133 @@ class TokenPattern:
 
 def _fixed(secret_type: str, length: int) -> Callable[[str, int, int], str | None]:
     def accept(text: str, start: int, end: int) -> str | None:
-        return secret_type if end - start == length else None
+        value = text[start:end]
+        return secret_type if end - start == length and not is_placeholder(value) else None
 
     return accept
 
 
-def _any(secret_type: str) -> Callable[[str, int, int], str | None]:
-    def accept(text: str, start: int, end: int) -> str | None:
-        return secret_type
+BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+GITHUB_PREFIXES = {
+    "ghp_": "GitHub Personal Access Token",
+    "gho_": "GitHub OAuth Token",
+    "ghu_": "GitHub User-to-Server Token",
+    "ghs_": "GitHub Server-to-Server Token",
+    "ghr_": "GitHub Refresh Token",
+}
 
-    return accept
+
+def base62(number: int, width: int) -> str:
+    digits = ""
+    while number:
+        number, rest = divmod(number, 62)
+        digits = BASE62[rest] + digits
+    return digits.rjust(width, "0")
+
+
+def github_checksum_ok(token: str) -> bool:
+    """GitHub's classic token format: prefix, 30 random base62 characters, then the CRC32 of
+    those 30 characters in base62, zero-padded to 6 (github.blog, 2021-04-05)."""
+    body = token[4:]
+    if len(body) != 36 or any(c not in BASE62 for c in body):
+        return False
+    return base62(zlib.crc32(body[:30].encode("ascii")), 6) == body[30:]
+
+
+def _github(text: str, start: int, end: int) -> str | None:
+    value = text[start:end]
+    kind = GITHUB_PREFIXES.get(value[:4])
+    return kind if kind and github_checksum_ok(value) else None
+
+
+def _github_pat(text: str, start: int, end: int) -> str | None:
+    """Fine-grained PATs: `github_pat_` + 22 + `_` + 59 base62 characters (format only: their
+    checksum is not published)."""
+    value = text[start:end]
+    ok = _GITHUB_PAT.fullmatch(value) is not None and not is_placeholder(value)
+    return "GitHub Fine-Grained Personal Access Token" if ok else None
+
+
+_GITHUB_PAT = re.compile(r"github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}")
+
+
+def _huggingface(text: str, start: int, end: int) -> str | None:
+    """`hf_` + exactly 34 ASCII letters (User Access Tokens have no digits)."""
+    value = text[start:end]
+    if len(value) != 37 or not value[3:].isalpha() or is_placeholder(value):
+        return None
+    return "Hugging Face Token"
+
+
+def aws_key_id_ok(value: str) -> bool:
+    """An AWS access key id: AKIA/ASIA/ABIA/ACCA + 16 base32 characters ([A-Z2-7]), and not a
+    DNA sequence (`ACCA` followed by A/C/G/T only is a read, not a key)."""
+    if _AWS_ID.fullmatch(value) is None:
+        return False
+    return not set(value) <= set("ACGT") and not is_placeholder(value)
+
+
+_AWS_ID = re.compile(r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}")
+
+
+def _aws(text: str, start: int, end: int) -> str | None:
+    return "AWS Access Key" if aws_key_id_ok(text[start:end]) else None
+
+
+OPENAI_PREFIXES = ("sk-proj-", "sk-svcacct-", "sk-admin-", "sk-None-")
+OPENAI_MARKER = "T3BlbkFJ"  # base64 of "OpenAI", inside every OpenAI key
+
+
+def openai_type(value: str) -> str | None:
+    """The type of an `sk-` key, or None: Anthropic `sk-ant-api03-…`, OpenAI legacy
+    `sk-` + 48 alphanumerics with the `T3BlbkFJ` marker, or `sk-proj-`/`sk-svcacct-`/
+    `sk-admin-` + at least 40 characters with the marker or of mixed case and digits."""
+    if is_placeholder(value) or value.startswith("sk-lf-"):
+        return None  # Langfuse's documented `sk-lf-...` and other placeholders
+    if value.startswith("sk-ant-"):
+        return "Anthropic API Key" if len(value) >= 90 and _mixed(value[7:]) else None
+    prefix = next((p for p in OPENAI_PREFIXES if value.startswith(p)), None)
+    if prefix is not None:
+        body = value[len(prefix) :]
+        if len(body) >= 40 and (OPENAI_MARKER in body or _mixed(body)):
+            return "OpenAI Project API Key" if prefix == "sk-proj-" else "OpenAI API Key"
+        return None
+    body = value[3:]
+    if len(body) == 48 and body.isalnum() and (OPENAI_MARKER in body or _mixed(body)):
+        return "OpenAI API Key"
+    return None
+
+
+def _mixed(body: str) -> bool:
+    """Random key material: digits, upper and lower case letters all present."""
+    return (
+        any(c.isdigit() for c in body)
+        and any(c.isupper() for c in body)
+        and any(c.islower() for c in body)
+    )
 
 
 def _openai(text: str, start: int, end: int) -> str | None:
-    value = text[start:end]
-    body = value[3:]
-    if not (any(c.isdigit() for c in body) and any(c.isupper() for c in body)):
-        return None  # `sk-some-long-css-class-name`, not a key
-    if not any(c.islower() for c in body):
-        return None
-    if value.startswith("sk-ant-"):
-        return "Anthropic API Key"
-    return "OpenAI Project API Key" if value.startswith("sk-proj-") else "OpenAI API Key"
+    return openai_type(text[start:end])
 
 
 def _wandb(text: str, start: int, end: int) -> str | None:
     if end - start != 40:
         return None
     window = text[max(0, start - WANDB_WINDOW) : end + WANDB_WINDOW].lower()
-    return "Weights & Biases API Key" if "wandb" in window else None
+    if "wandb" not in window:
+        return None
+    line_start = text.rfind("\n", 0, start) + 1
+    if _HASH_CONTEXT.search(text[line_start:start]):
+        return None  # `commit: <sha>` in a wandb run summary is a git SHA, not a key
+    return "Weights & Biases API Key"
 
 
 PATTERNS: tuple[TokenPattern, ...] = (
     TokenPattern(
         "Hugging Face Token",
         re.compile(r"(?<![A-Za-z0-9_])hf_[A-Za-z0-9]{30,}"),
-        _any("Hugging Face Token"),
+        _huggingface,
     ),
     TokenPattern(
         "Databricks Token",
@@ -137,7 +240,79 @@ PATTERNS: tuple[TokenPattern, ...] = (
     ),
     TokenPattern("OpenAI API Key", re.compile(r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{20,}"), _openai),
     TokenPattern("Weights & Biases API Key", re.compile(r"(?<![0-9a-f])[0-9a-f]{40,}"), _wandb),
+    TokenPattern(
+        "GitHub Token", re.compile(r"(?<![A-Za-z0-9_])gh[pousr]_[A-Za-z0-9]{36,}"), _github
+    ),
+    TokenPattern(
+        "GitHub Fine-Grained Personal Access Token",
+        re.compile(r"(?<![A-Za-z0-9_])github_pat_[A-Za-z0-9_]{82,}"),
+        _github_pat,
+    ),
+    TokenPattern(
+        "AWS Access Key", re.compile(r"(?<![A-Za-z0-9])A(?:KIA|SIA|BIA|CCA)[A-Z0-9]{16,}"), _aws
+    ),
 )
+
+
+# --- placeholders and hash contexts --------------------------------------------------------
+
+# A value containing one of these is documentation, not a credential.
+PLACEHOLDER_WORDS = (
+    "your",
+    "xxxx",
+    "changeme",
+    "change_me",
+    "change-me",
+    "placeholder",
+    "redacted",
+    "replace_me",
+    "replaceme",
+    "insert_",
+    "dummy",
+    "<",
+    ">",
+    "{",
+    "}",
+    "$",
+    "...",
+    "\u2026",
+    "****",
+)
+_REPEATED = re.compile(r"(.)\1{5,}")
+# Words before a value that make it a digest or an id (git SHAs, md5 in .dvc files, lock hashes).
+_HASH_CONTEXT = re.compile(
+    r"(?i)(?:sha(?:1|224|256|384|512)?|md5|hash|digest|checksum|signature|etag|commit|"
+    r"revision|\brev\b|integrity|--hash|uuid|object_id)[\"']?\s*[:=]|\bcommit\s+[0-9a-f]{7}"
+)
+# Files whose long hex/base64 strings are digests by construction.
+HASH_FILE_GLOBS = (
+    "*.dvc",
+    "dvc.lock",
+    "*.lock",
+    "*-lock.json",
+    "*.lock.json",
+    "pylock.toml",
+    "pylock.*.toml",
+    "go.sum",
+    "*.sha256",
+    "*.md5",
+)
+
+
+def is_placeholder(value: str) -> bool:
+    """`YOUR_API_KEY`, `sk-lf-...`, `<your-token>`, `xxxx`, `changeme`, `hf_aaaaaa…`."""
+    lowered = value.lower()
+    if any(word in lowered for word in PLACEHOLDER_WORDS):
+        return True
+    return _REPEATED.search(value) is not None
+
+
+def hash_context(path: str, line: str) -> bool:
+    """The value on `line` of `path` is a digest or an id, not a secret."""
+    name = path.rsplit("/", 1)[-1]
+    if any(fnmatch.fnmatchcase(name, glob) for glob in HASH_FILE_GLOBS):
+        return True
+    return _HASH_CONTEXT.search(line) is not None or "--hash=" in line
 
 
 # --- what is scanned ----------------------------------------------------------------------
@@ -174,6 +349,7 @@ class Plan:
     too_large: list[str] = field(default_factory=list)
     binary: int = 0
     notes: list[str] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=dict)  # type -> placeholder/digest hits
 
 
 def notebook_texts(notebook: Notebook) -> tuple[NotebookText, NotebookText]:
@@ -183,8 +359,13 @@ def notebook_texts(notebook: Notebook) -> tuple[NotebookText, NotebookText]:
     for cell in notebook.cells:
         into = code if cell.is_code else other
         into += _origins(cell.index, "source", cell.source)
-        other += _origins(cell.index, "output", cell.outputs)
+        other += _origins(cell.index, "output", _DATA_URI.sub("data:…", cell.outputs))
     return _joined(notebook.path, code), _joined(notebook.path, other)
+
+
+# base64 media embedded in text/html outputs (images, audio): never a credential, often a
+# false "AWS key" or "high entropy string". image/* and widget state are not read at all.
+_DATA_URI = re.compile(r"data:[\w.+/-]*;base64,[A-Za-z0-9+/=]+")
 
 
 def _origins(cell: int, part: str, text: str) -> list[tuple[str, Origin]]:
@@ -249,6 +430,7 @@ class Hit:
     hashed: str
     preview: str | None
     tool: str
+    value: str | None = field(default=None, repr=False, compare=False)  # never reported
 
     @property
     def key(self) -> tuple[str, int | None, str | None, int | None, str]:
@@ -308,7 +490,7 @@ def pattern_hits(path: str, text: str, notebook: NotebookText | None = None) -> 
             origin = notebook.locate(line) if notebook else Origin(None, None, line)
             if origin is not None:
                 value = match.group(0)
-                yield Hit(path, origin, secret_type, secret_hash(value), redact(value), OWN)
+                yield Hit(path, origin, secret_type, secret_hash(value), redact(value), OWN, value)
 
 
 def _allowlisted(text: str, starts: Sequence[int], line: int) -> bool:
@@ -371,9 +553,31 @@ def tool_hits(reported: Iterable[tuple[str, int, str, str]], plan: Plan, texts: 
         if origin is None:
             continue
         path = notebook.path if notebook else target
-        preview = preview_for(texts.line(target, line), hashed)
-        hits.append(Hit(path, origin, secret_type, hashed, preview, TOOL))
+        text = texts.line(target, line)
+        value = value_for(text, hashed)
+        if value is not None and not plausible(secret_type, value, path, text):
+            plan.dropped[secret_type] = plan.dropped.get(secret_type, 0) + 1
+            continue
+        preview = redact(value) if value is not None else None
+        hits.append(Hit(path, origin, secret_type, hashed, preview, TOOL, value))
     return hits
+
+
+def plausible(secret_type: str, value: str, path: str, line: str) -> bool:
+    """Whether a detect-secrets report survives mlgate's precise checks: provider formats
+    (AWS key ids are base32 and not DNA; `sk-` keys have OpenAI's shapes), placeholders
+    (`YOUR_API_KEY`, `<token>`, `changeme`), and digests (`sha256:`, `.dvc`, lock files)."""
+    if is_placeholder(value):
+        return False
+    if secret_type == AWS_TYPE:
+        return aws_key_id_ok(value)
+    if "OpenAI" in secret_type:
+        return openai_type(value) is not None
+    if secret_type == GITHUB_TYPE and value[:4] in GITHUB_PREFIXES:
+        return github_checksum_ok(value)
+    if secret_type in GENERIC_TYPES:
+        return not hash_context(path, line)
+    return True
 
 
 _QUOTED = re.compile(r"\"([^\"\n]*)\"|'([^'\n]*)'|`([^`\n]*)`")
@@ -388,9 +592,15 @@ _TOKENISERS = (
 
 def preview_for(line: str, hashed: str) -> str | None:
     """The redacted preview of the value on `line` whose SHA-1 detect-secrets reported."""
+    value = value_for(line, hashed)
+    return redact(value) if value is not None else None
+
+
+def value_for(line: str, hashed: str) -> str | None:
+    """The value on `line` whose SHA-1 detect-secrets reported (kept in memory only)."""
     for candidate in _candidates(line):
         if secret_hash(candidate) == hashed:
-            return redact(candidate)
+            return candidate
     return None
 
 
@@ -404,12 +614,14 @@ def _candidates(line: str) -> Iterator[str]:
 # --- findings -----------------------------------------------------------------------------
 
 
-def merge_hits(hits: Sequence[Hit]) -> list[Finding]:
-    """One finding per secret and place; the most specific detector names it."""
+def merge_hits(hits: Sequence[Hit], verified: Mapping[str, str] | None = None) -> list[Finding]:
+    """One finding per secret and place; the most specific detector names it.
+
+    `verified` maps a secret's hash to what its provider said (`verify: true` only)."""
     groups: dict[tuple[str, int | None, str | None, int | None, str], list[Hit]] = {}
     for hit in sorted(hits, key=_order):
         groups.setdefault(hit.key, []).append(hit)
-    findings = [_finding(group) for group in groups.values()]
+    findings = [_verified(_finding(group), verified or {}) for group in groups.values()]
     anchors = {i: str(f.properties["hashed"]) for i, f in enumerate(findings)}
     fingerprinted = assign_fingerprints(findings, anchors)
     return [f.with_changes(properties=_public(f.properties)) for f in fingerprinted]
@@ -452,6 +664,27 @@ def _finding(group: Sequence[Hit]) -> Finding:
     )
 
 
+def _verified(finding: Finding, verified: Mapping[str, str]) -> Finding:
+    status = verified.get(str(finding.properties.get("hashed")))
+    if status is None:
+        return finding
+    props = {**finding.properties, "verified": status}
+    if status == ACTIVE:
+        return finding.with_changes(
+            severity=Severity.CRITICAL,
+            message=finding.message + " (verified: the provider accepted it)",
+            properties=props,
+        )
+    if status == INACTIVE:
+        return finding.with_changes(
+            severity=Severity.LOW,
+            message=finding.message
+            + " (verified: the provider rejected it, revoked or never valid)",
+            properties=props,
+        )
+    return finding.with_changes(properties=props)
+
+
 def _label(hit: Hit) -> str:
     return f"{hit.tool}:{hit.secret_type}"
 
@@ -477,6 +710,13 @@ def _confidence(hit: Hit) -> str:
 
 def _message(secret_type: str, preview: str | None, origin: Origin) -> str:
     shown = f" ({preview})" if preview else " (value redacted)"
+    if secret_type in HEURISTIC_TYPES:
+        where = f" in cell {origin.cell} ({origin.part})" if origin.cell is not None else ""
+        return (
+            f"{secret_type}{shown}{where}: a heuristic match, often an id or a digest; if it is "
+            "a credential, load it from the environment or a secret store (otherwise mark the "
+            "line `# pragma: allowlist secret`)"
+        )
     if origin.part == "output":
         return (
             f"{secret_type}{shown} in the output of cell {origin.cell}, line {origin.line}: revoke "
@@ -487,6 +727,71 @@ def _message(secret_type: str, preview: str | None, origin: Origin) -> str:
         f"{secret_type}{shown}{where}: revoke and rotate it, load it from the environment or "
         "a secret store, and remove it from the git history"
     )
+
+
+# --- verification (opt-in: `verify: true`) ------------------------------------------------
+# A candidate is sent to its provider only when the policy says `secrets: {options: {verify:
+# true}}`: never by default, never in tests (they pass a fake opener). One read-only request
+# per distinct secret; the value travels only in the request's auth header, over HTTPS.
+
+ACTIVE, INACTIVE, UNKNOWN = "active", "inactive", "unknown"
+VERIFY_TIMEOUT = 10.0
+Opener = Callable[[urllib.request.Request, float], int]  # -> HTTP status
+
+
+def verification_request(secret_type: str, value: str) -> urllib.request.Request | None:
+    """The provider's read-only "who am I" request for a candidate, or None (no endpoint)."""
+    if secret_type == HF_TYPE:
+        return _get("https://huggingface.co/api/whoami-v2", {"Authorization": f"Bearer {value}"})
+    if secret_type.startswith("GitHub"):
+        return _get("https://api.github.com/rate_limit", {"Authorization": f"token {value}"})
+    if secret_type.startswith("OpenAI"):
+        return _get("https://api.openai.com/v1/models", {"Authorization": f"Bearer {value}"})
+    if secret_type == ANTHROPIC_TYPE:
+        headers = {"x-api-key": value, "anthropic-version": "2023-06-01"}
+        return _get("https://api.anthropic.com/v1/models", headers)
+    if secret_type == WANDB_TYPE:
+        auth = base64.b64encode(f"api:{value}".encode()).decode("ascii")
+        return urllib.request.Request(
+            "https://api.wandb.ai/graphql",
+            data=b'{"query": "{ viewer { id } }"}',
+            headers={"Authorization": f"Basic {auth}", "Content-Type": "application/json"},
+            method="POST",
+        )
+    return None
+
+
+def _get(url: str, headers: Mapping[str, str]) -> urllib.request.Request:
+    return urllib.request.Request(url, headers=dict(headers), method="GET")  # noqa: S310
+
+
+def urlopen_status(request: urllib.request.Request, timeout: float) -> int:
+    """The HTTP status of a verification request (the body is never read into a report)."""
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310  # nosec B310
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def verify_hits(hits: Sequence[Hit], opener: Opener = urlopen_status) -> dict[str, str]:
+    """hash -> active/inactive/unknown for every distinct candidate that has an endpoint."""
+    statuses: dict[str, str] = {}
+    for hit in hits:
+        if hit.value is None or hit.hashed in statuses:
+            continue
+        request = verification_request(hit.secret_type, hit.value)
+        if request is None:
+            continue
+        try:
+            code = opener(request, VERIFY_TIMEOUT)
+        except (OSError, ValueError):
+            statuses[hit.hashed] = UNKNOWN
+            continue
+        statuses[hit.hashed] = (
+            ACTIVE if 200 <= code < 300 else INACTIVE if code in (401, 403) else UNKNOWN
+        )
+    return statuses
 
 
 # --- the gate -----------------------------------------------------------------------------
@@ -502,6 +807,8 @@ class SecretsGate:
             "type": "array",
             "items": {"type": "string", "pattern": "^[A-Za-z0-9]+$"},
         },
+        "verify": {"type": "boolean"},
+        "entropy_severity": {"enum": ["critical", "high", "medium", "low", "info"]},
     }
 
     cache_scope = "file"  # a finding belongs to the file it is in
@@ -509,7 +816,10 @@ class SecretsGate:
     def cache_salt(self, ctx: GateContext) -> str:
         """mlgate's own patterns and severities: editing them invalidates cached results."""
         patterns = [p.regex.pattern for p in PATTERNS]
-        return make_key(patterns, sorted(CRITICAL_TYPES), dict(HEURISTIC_TYPES), WANDB_WINDOW)
+        filters = [PLACEHOLDER_WORDS, _HASH_CONTEXT.pattern, HASH_FILE_GLOBS, _DATA_URI.pattern]
+        return make_key(
+            patterns, sorted(CRITICAL_TYPES), dict(HEURISTIC_TYPES), WANDB_WINDOW, filters, 2
+        )
 
     def inputs(self, repo: Repo, options: Mapping[str, Any]) -> GateInputs:
         exclude = tuple(str(p) for p in options.get("exclude") or ())
@@ -527,9 +837,11 @@ class SecretsGate:
         with temp_dir("mlgate-secrets-") as tmp:
             plan = plan_scan(ctx.root, ctx.inputs.files, max_bytes, Path(tmp).resolve())
             hits, errors = _scan(ctx, plan)
+        verified = verify_hits(hits) if ctx.option("verify", False) else None
+        findings = [_entropy(f, ctx) for f in merge_hits(hits, verified)]
         return GateResult(
             NAME,
-            findings=tuple(merge_hits(hits)),
+            findings=tuple(findings),
             errors=tuple(errors),
             tools=self.tool_versions(),
             seconds=time.monotonic() - started,
@@ -537,6 +849,14 @@ class SecretsGate:
             notes=tuple(_notes(plan, max_bytes)),
             properties={"notebook_texts": len(plan.texts)},
         )
+
+
+def _entropy(finding: Finding, ctx: GateContext) -> Finding:
+    """Bare entropy hits are `low` (reported, not blocking) unless `entropy_severity` says."""
+    wanted = ctx.option("entropy_severity")
+    if wanted is None or finding.rule_id not in ENTROPY_TYPES:
+        return finding
+    return finding.with_changes(severity=Severity.parse(str(wanted)))
 
 
 def _scan(ctx: GateContext, plan: Plan) -> tuple[list[Hit], list[str]]:
@@ -570,4 +890,7 @@ def _notes(plan: Plan, max_bytes: int) -> list[str]:
         )
     if plan.binary:
         notes.append(f"{plan.binary} binary file(s) not scanned")
+    if plan.dropped:
+        counts = ", ".join(f"{n} {t}" for t, n in sorted(plan.dropped.items()))
+        notes.append(f"not reported (placeholders, digests, impossible formats): {counts}")
     return notes
