@@ -205,6 +205,87 @@ def alignment_long_str(obj: object) -> bytes:
     return head + b"\x03" + b"\x00" * 3 + b"\x01\x02" + p(obj, 3)[2:-1] + b"e."
 
 
+# --- PyTorch containers, read the way PyTorch reads them ------------------------------------
+
+
+def torch_zip(data_pkl: bytes, compress: int = zipfile.ZIP_STORED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compress) as archive:
+        archive.writestr("archive/data.pkl", data_pkl)
+        archive.writestr("archive/version", "3\n")
+    return buffer.getvalue()
+
+
+def bad_crc(data: bytes) -> bytes:
+    """Every CRC-32 in the zip (local headers and central directory) zeroed: zipfile stops
+    with 'Bad CRC-32' at the last read; PyTorch's reader does not check CRCs."""
+    out = bytearray(data)
+    for magic, at in ((b"PK\x03\x04", 14), (b"PK\x01\x02", 16)):
+        pos = out.find(magic)
+        while pos >= 0:
+            out[pos + at : pos + at + 4] = b"\x00\x00\x00\x00"
+            pos = out.find(magic, pos + 4)
+    return bytes(out)
+
+
+def torch_crc_stored(obj: object) -> bytes:
+    return bad_crc(torch_zip(p(obj, 2)))
+
+
+def torch_crc_deflated(obj: object) -> bytes:
+    return bad_crc(torch_zip(p(obj, 2), zipfile.ZIP_DEFLATED))
+
+
+def v7_tar(members: dict[str, bytes]) -> bytes:
+    """A tar without the `ustar` magic (pre-POSIX headers): tarfile, and so PyTorch's
+    legacy loader, only checks the header checksum."""
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    out = bytearray(buffer.getvalue())
+    with tarfile.open(fileobj=io.BytesIO(bytes(out)), mode="r:") as archive:
+        offsets = [member.offset for member in archive]
+    for at in offsets:
+        out[at + 257 : at + 265] = bytes(8)
+        out[at + 148 : at + 156] = b" " * 8
+        out[at + 148 : at + 156] = b"%06o\x00 " % sum(out[at : at + 512])
+    return bytes(out)
+
+
+def torch_v7_tar(obj: object) -> bytes:
+    empty = p({}, 2)
+    return v7_tar({"sys_info": empty, "pickle": p(obj, 2), "storages": p(0, 2), "tensors": empty})
+
+
+def load_zip_like_torch(path: Path) -> None:
+    """PyTorch's zip reader locates data.pkl through the central directory and checks no
+    CRC (torch is not installed here: the same steps, done with mlgate's raw reader)."""
+    from mlgate.gates.models import raw_member
+
+    with path.open("rb") as fh, zipfile.ZipFile(fh) as archive:
+        info = archive.getinfo("archive/data.pkl")
+        with pytest.raises(zipfile.BadZipFile, match="CRC"):
+            archive.read(info)  # what a zipfile-based scanner gets
+        stream = raw_member(fh, info)
+        pickle.loads(stream.read(info.file_size))  # the twin: its payload is print
+
+
+def load_tar_like_torch(path: Path) -> None:
+    """torch.serialization's legacy_load: tarfile.open(mode='r:'), then the 'pickle' member
+    unpickled (torch is not installed here: the same calls)."""
+    import tarfile
+
+    with tarfile.open(path, mode="r:", format=tarfile.PAX_FORMAT) as archive:
+        member = archive.extractfile("pickle")
+        assert member is not None
+        pickle.load(member)
+
+
 @dataclass(frozen=True)
 class Variant:
     name: str  # the file name in the corpus
@@ -261,6 +342,11 @@ def _variants() -> list[Variant]:
         v("joblib/elsize.joblib", "joblib-arrays", elsize_unicode, load_joblib),
         v("joblib/untracked_shape.data", "joblib-arrays", untracked_shape, load_joblib),
         v("joblib/alignment_long.joblib", "joblib-arrays", alignment_long_str, load_joblib),
+        # 6. PyTorch containers: no CRC check, no `ustar` magic needed
+        v("torch/bad_crc.pt", "torch", torch_crc_stored, load_zip_like_torch),
+        v("torch/bad_crc_deflated.pth", "torch", torch_crc_deflated, load_zip_like_torch),
+        v("torch/v7_tar.pt", "torch", torch_v7_tar, load_tar_like_torch),
+        v("torch/v7_tar_named.data", "torch", torch_v7_tar, load_tar_like_torch),
     ]
     return out
 
@@ -563,3 +649,52 @@ def test_repository_classes_cannot_be_proven_safe_and_say_how_to_allow_them(
         assert (item.rule_id, item.severity) == ("pickle-unknown-global", Severity.MEDIUM)
         assert item.message.startswith("cannot be proven safe")
         assert name in item.message and f"allow_globals: {hint}" in item.message
+
+
+# --- Keras: layers that open files or load SavedModels at deserialization ----------------
+
+
+def keras_archive(layers: list[dict[str, Any]]) -> bytes:
+    """A Keras 3 `.keras` file: config.json, metadata.json and the weights (placeholder)."""
+    import json
+
+    config = {"module": "keras", "class_name": "Sequential", "config": {"layers": layers}}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("config.json", json.dumps(config))
+        archive.writestr("metadata.json", json.dumps({"keras_version": "3.10.0"}))
+        archive.writestr("model.weights.h5", b"\x89HDF\r\n\x1a\n" + bytes(64))
+    return buffer.getvalue()
+
+
+def layer(cls: str, **config: Any) -> dict[str, Any]:
+    return {"module": "keras.layers", "class_name": cls, "config": {"name": cls.lower(), **config}}
+
+
+KERAS_CASES = {
+    "string_lookup.keras": (layer("StringLookup", vocabulary="/etc/passwd"), Severity.HIGH),
+    "integer_lookup.keras": (
+        layer("IntegerLookup", vocabulary="gs://bucket/vocab.txt"),
+        Severity.HIGH,
+    ),
+    "text_vectorization.keras": (
+        layer("TextVectorization", vocabulary="../../secrets/words.txt"),
+        Severity.HIGH,
+    ),
+    "tfsm.keras": (layer("TFSMLayer", filepath="/tmp/attacker_savedmodel"), Severity.CRITICAL),
+}
+
+
+@pytest.mark.parametrize("name", sorted(KERAS_CASES))
+def test_keras_layers_that_open_paths_are_flagged(tmp_path: Path, name: str) -> None:
+    spec, severity = KERAS_CASES[name]
+    benign = layer("StringLookup", vocabulary=["a", "b"])  # inline vocabulary: no file
+    (tmp_path / name).write_bytes(keras_archive([benign, spec]))
+    (tmp_path / "inline.keras").write_bytes(keras_archive([benign, layer("Dense", units=2)]))
+    repo = open_repo(tmp_path)
+    gate = GATES["models"]
+    found = gate.run(GateContext(repo, gate.inputs(repo, {}), 60)).findings
+    assert [f.path for f in found] == [name]
+    (item,) = found
+    assert (item.rule_id, item.severity) == ("keras-file-reference", severity)
+    assert item.properties["target"] in item.message

@@ -110,8 +110,13 @@ RULE_LIMIT = "scan-limit-exceeded"
 RULE_NUMPY_OBJECT = "numpy-object-array"
 RULE_LAMBDA = "keras-lambda-layer"
 RULE_CUSTOM = "keras-custom-object"
+RULE_KERAS_FILE = "keras-file-reference"
 CWE_DESERIALIZATION = "CWE-502"
 HELP_PICKLE = "https://docs.python.org/3/library/pickle.html#restricting-globals"
+
+def _words_of(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
 
 # --- sniffing ---------------------------------------------------------------------------
 # Content first, name second: what a loader does with a file depends on its bytes. joblib
@@ -660,6 +665,7 @@ _LAMBDA_TOKENS = tuple(
 class KerasIssues:
     lambdas: list[tuple[str, list[str]]] = field(default_factory=list)  # (layer, tokens)
     custom: list[str] = field(default_factory=list)
+    files: list[tuple[str, str, str, str]] = field(default_factory=list)  # class, layer, key, path
 
 
 def keras_issues(config: Any) -> KerasIssues:
@@ -680,8 +686,30 @@ def keras_issues(config: Any) -> KerasIssues:
     return issues
 
 
+# Layers that open a file or URL named in their config while the model is deserialized,
+# even with safe_mode=True: the lookup layers read a vocabulary given as a path
+# (CVE-2025-12058), TFSMLayer loads a whole TensorFlow SavedModel (CVE-2026-1462), and
+# keras-hub tokenizers read vocabularies, merges and SentencePiece protos by path.
+_KERAS_PATH_KEYS = frozenset(
+    _words_of("""vocabulary vocabulary_file vocab_file merges proto spm_model_file filepath
+    file_path path model_path saved_model_path idf_weights""")
+)
+KERAS_SAVEDMODEL_LAYERS = frozenset({"TFSMLayer"})
+
+
+def _keras_files(cls: str, conf: Mapping[str, Any], issues: KerasIssues) -> None:
+    layer = str(conf.get("name", "?"))
+    for key in sorted(_KERAS_PATH_KEYS & set(conf)):
+        value = conf[key]
+        if isinstance(value, str) and value.strip():
+            issues.files.append((cls, layer, key, value[:300]))
+
+
 def _keras_node(node: Mapping[str, Any], issues: KerasIssues) -> None:
     cls = node.get("class_name")
+    conf_any = node.get("config")
+    if isinstance(cls, str) and isinstance(conf_any, dict):
+        _keras_files(cls, conf_any, issues)
     if cls == "Lambda":
         conf = node.get("config")
         conf = conf if isinstance(conf, dict) else {}
@@ -742,6 +770,23 @@ def report_keras(scan: FileScan, where: _Where, config: Any) -> None:
         )
     for name in sorted(set(issues.custom)):
         _report_custom(scan, where, name)
+    for cls, layer, key, path in issues.files:
+        savedmodel = cls in KERAS_SAVEDMODEL_LAYERS
+        scan.add(
+            where,
+            RULE_KERAS_FILE,
+            Severity.CRITICAL if savedmodel else Severity.HIGH,
+            f"Keras layer {layer!r} ({cls}) has {key}={path!r}: "
+            + (
+                "it loads that TensorFlow SavedModel, whose graph runs, even with safe_mode=True"
+                if savedmodel
+                else "loading the model opens that file or URL, even with safe_mode=True"
+            ),
+            anchor=f"file:{layer}:{key}",
+            layer=layer,
+            key=key,
+            target=path,
+        )
 
 
 def _report_custom(scan: FileScan, where: _Where, name: str) -> None:
