@@ -698,3 +698,205 @@ def test_keras_layers_that_open_paths_are_flagged(tmp_path: Path, name: str) -> 
     (item,) = found
     assert (item.rule_id, item.severity) == ("keras-file-reference", severity)
     assert item.properties["target"] in item.message
+
+
+# --- GGUF chat templates (CVE-2024-34359) ---------------------------------------------------
+
+SSTI_TEMPLATES = {
+    "cycler": "{{ cycler.__init__.__globals__.CALL }}",
+    "context": "{{ self._TemplateReference__context.joiner.__init__.__globals__.CALL }}",
+    "namespace": "{% set g = namespace.__init__.__globals__ %}{{ g.CALL }}",
+    "attr_escaped": "{{ (lipsum|attr('\\x5f\\x5fglobals\\x5f\\x5f')).CALL }}",
+    "in_loop": (
+        "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+        "{% if true %}{{ joiner.__init__.__globals__.CALL }}{% endif %}"
+    ),
+}
+EVIL_CALL = "os.system('id')"
+BENIGN_TEMPLATES = {
+    "chatml": (
+        "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + "
+        "message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+    ),
+    "llama3_namespace": (
+        "{% set ns = namespace(system='') %}{% for m in messages %}"
+        "{% if m['role'] == 'system' %}{% set ns.system = m['content'] | trim %}{% endif %}"
+        "{% endfor %}{{ bos_token }}{{ ns.system }}{% for m in messages %}"
+        "{{ '<|start_header_id|>' + m['role'] + '<|end_header_id|>\\n\\n' + m['content'] "
+        "| trim + '<|eot_id|>' }}{% endfor %}"
+    ),
+}
+
+
+def gguf_file(template: str) -> bytes:
+    """A GGUF model written by the `gguf` package (llama.cpp's own writer)."""
+    gguf = pytest.importorskip("gguf", reason="gguf is in the dev extra")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "m.gguf"
+        writer = gguf.GGUFWriter(str(path), "llama")
+        writer.add_chat_template(template)
+        writer.add_token_list(["<s>", "</s>", "hello"])
+        writer.add_tensor("w", np.zeros((2, 2), dtype=np.float32))
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+        return path.read_bytes()
+
+
+def _run_gate(root: Path) -> dict[str, list[Finding]]:
+    repo = open_repo(root)
+    gate = GATES["models"]
+    result = gate.run(GateContext(repo, gate.inputs(repo, {}), 60))
+    assert not result.errors, result.errors
+    by_path: dict[str, list[Finding]] = {}
+    for item in result.findings:
+        by_path.setdefault(item.path or "", []).append(item)
+    return by_path
+
+
+def test_gguf_chat_templates_reaching_python_are_critical(tmp_path: Path) -> None:
+    for name, template in SSTI_TEMPLATES.items():
+        (tmp_path / f"{name}.gguf").write_bytes(gguf_file(template.replace("CALL", EVIL_CALL)))
+    for name, template in BENIGN_TEMPLATES.items():
+        (tmp_path / f"benign_{name}.gguf").write_bytes(gguf_file(template))
+    (tmp_path / "huge.gguf").write_bytes(gguf_file("{{ x }}" * 200_000))
+    found = _run_gate(tmp_path)
+    for name in SSTI_TEMPLATES:
+        (item,) = found[f"{name}.gguf"]
+        assert (item.rule_id, item.severity) == ("gguf-chat-template-injection", Severity.CRITICAL)
+        assert item.cwe == "CWE-1336" and item.properties["key"] == "tokenizer.chat_template"
+    assert not [p for p in found if p.startswith("benign_")], found
+    (big,) = found["huge.gguf"]
+    assert (big.rule_id, big.severity) == ("pickle-unprovable", Severity.MEDIUM)
+    assert "larger than" in big.message
+
+
+@pytest.mark.parametrize("name", sorted(SSTI_TEMPLATES))
+def test_ssti_twin_reaches_python_when_rendered_unsandboxed(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """llama-cpp-python before 0.2.72 rendered the template with jinja2.Environment (no
+    sandbox): the harmless twin's call (print) runs."""
+    import jinja2
+
+    call = f"__builtins__['print']('TWIN-RAN:{name}')"
+    environment = jinja2.Environment(autoescape=False)  # the vulnerable renderer
+    environment.from_string(SSTI_TEMPLATES[name].replace("CALL", call)).render(
+        messages=[{"role": "user", "content": "hi"}]
+    )
+    assert f"TWIN-RAN:{name}" in capsys.readouterr().out
+
+
+# --- ONNX external data (CVE-2024-27318) and TensorFlow SavedModel ops ------------------------
+
+
+def pb_len(number: int, payload: bytes) -> bytes:
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def pb_int(number: int, value: int) -> bytes:
+    return _varint(number << 3) + _varint(value)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def onnx_tensor(location: str) -> bytes:
+    entry = pb_len(1, b"location") + pb_len(2, location.encode())
+    return pb_len(8, b"w") + pb_int(2, 1) + pb_len(13, entry) + pb_int(14, 1)
+
+
+def onnx_model(graph: bytes) -> bytes:
+    """ModelProto{ir_version, opset_import, graph} as onnx writes it."""
+    return pb_int(1, 8) + pb_len(8, pb_int(2, 17)) + pb_len(7, graph)
+
+
+ONNX_CASES = {
+    "parent.onnx": onnx_model(pb_len(5, onnx_tensor("../../etc/passwd"))),
+    "absolute.onnx": onnx_model(pb_len(5, onnx_tensor("/etc/passwd"))),
+    "windows.onnx": onnx_model(pb_len(5, onnx_tensor("C:\\Windows\\win.ini"))),
+    "node_attribute.onnx": onnx_model(
+        pb_len(
+            1,
+            pb_len(4, b"Constant")
+            + pb_len(5, pb_len(1, b"value") + pb_len(5, onnx_tensor("../k"))),
+        )
+    ),
+    "subgraph.onnx": onnx_model(
+        pb_len(
+            1, pb_len(4, b"If") + pb_len(5, pb_len(6, pb_len(5, onnx_tensor("/root/.ssh/id_rsa"))))
+        )
+    ),
+}
+
+
+def test_onnx_external_data_outside_the_model_directory_is_high(tmp_path: Path) -> None:
+    for name, data in ONNX_CASES.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "benign.onnx").write_bytes(onnx_model(pb_len(5, onnx_tensor("weights/w.bin"))))
+    found = _run_gate(tmp_path)
+    assert "benign.onnx" not in found
+    for name in ONNX_CASES:
+        (item,) = found[name]
+        assert (item.rule_id, item.severity) == ("onnx-external-data-escape", Severity.HIGH)
+        assert item.cwe == "CWE-22"
+
+
+def saved_model(ops: list[str], in_library: bool = False) -> bytes:
+    nodes = b"".join(
+        pb_len(1, pb_len(1, f"n{i}".encode()) + pb_len(2, op.encode())) for i, op in enumerate(ops)
+    )
+    if in_library:
+        function_nodes = b"".join(pb_len(3, pb_len(2, op.encode())) for op in ops)
+        graph = pb_len(2, pb_len(1, pb_len(1, pb_len(1, b"f")) + function_nodes))
+    else:
+        graph = nodes
+    return pb_int(1, 1) + pb_len(2, pb_len(2, graph))
+
+
+def keras_metadata(metadata: dict[str, Any]) -> bytes:
+    import json
+
+    node = pb_int(2, 1) + pb_len(3, b"root") + pb_len(4, b"_tf_keras_layer")
+    return pb_len(1, node + pb_len(5, json.dumps(metadata).encode()))
+
+
+def test_savedmodel_ops_that_touch_files_or_python_are_flagged(tmp_path: Path) -> None:
+    cases = {
+        "read/saved_model.pb": (saved_model(["Const", "ReadFile"]), ["ReadFile"]),
+        "write/saved_model.pb": (
+            saved_model(["WriteFile", "MatchingFiles"]),
+            ["MatchingFiles", "WriteFile"],
+        ),
+        "pyfunc/saved_model.pb": (saved_model(["EagerPyFunc"], in_library=True), ["EagerPyFunc"]),
+        "mmap/saved_model.pb": (saved_model(["ImmutableConst"]), ["ImmutableConst"]),
+    }
+    for rel, (data, _ops) in cases.items():
+        (tmp_path / rel).parent.mkdir(parents=True)
+        (tmp_path / rel).write_bytes(data)
+    (tmp_path / "benign").mkdir()
+    standard = ["Const", "MatMul", "SaveV2", "RestoreV2", "ShardedFilename", "MergeV2Checkpoints"]
+    (tmp_path / "benign/saved_model.pb").write_bytes(saved_model(standard))
+    lookup = {"class_name": "StringLookup", "config": {"name": "s", "vocabulary": "/etc/hosts"}}
+    (tmp_path / "benign/keras_metadata.pb").write_bytes(keras_metadata({"class_name": "Dense"}))
+    (tmp_path / "evil_keras").mkdir()
+    (tmp_path / "evil_keras/keras_metadata.pb").write_bytes(keras_metadata(lookup))
+    found = _run_gate(tmp_path)
+    assert not [p for p in found if p.startswith("benign/")], found
+    for rel, (_data, ops) in cases.items():
+        (item,) = found[rel]
+        assert (item.rule_id, item.severity) == ("tf-savedmodel-risky-op", Severity.HIGH)
+        assert item.properties["ops"] == ops
+    (item,) = found["evil_keras/keras_metadata.pb"]
+    assert item.rule_id == "keras-file-reference"

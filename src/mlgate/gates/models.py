@@ -61,6 +61,19 @@ from typing import IO, Any
 from mlgate import __version__
 from mlgate.findings import Finding, Severity, assign_fingerprints
 from mlgate.gates.base import GateContext, GateInputs, GateResult
+from mlgate.modelformats import (
+    MAX_TEMPLATE,
+    TF_CALLS_PYTHON,
+    TF_TOUCHES_FILES,
+    FormatError,
+    Wire,
+    escapes,
+    keras_metadata_json,
+    onnx_external_data,
+    read_gguf,
+    savedmodel_ops,
+    template_issues,
+)
 from mlgate.pickles import (
     Allowlist,
     ByteSource,
@@ -113,6 +126,7 @@ RULE_CUSTOM = "keras-custom-object"
 RULE_KERAS_FILE = "keras-file-reference"
 CWE_DESERIALIZATION = "CWE-502"
 HELP_PICKLE = "https://docs.python.org/3/library/pickle.html#restricting-globals"
+
 
 def _words_of(text: str) -> tuple[str, ...]:
     return tuple(text.split())
@@ -422,6 +436,7 @@ class FileScan:
         anchor: str = "",
         **properties: Any,
     ) -> None:
+        cwe = properties.pop("cwe", CWE_DESERIALIZATION if rule != RULE_LIMIT else None)
         props = {"member": where.member, **properties}
         if self.formats:
             props.setdefault("format", self.formats[0])
@@ -433,7 +448,7 @@ class FileScan:
             confidence="high",
             message=f"{where.label()}{message}",
             path=self.path,
-            cwe=CWE_DESERIALIZATION if rule != RULE_LIMIT else None,
+            cwe=cwe,
             help_uri=HELP_PICKLE if rule.startswith("pickle") else None,
             properties=props,
         )
@@ -920,6 +935,116 @@ def scan_h5(scan: FileScan, where: _Where, fh: IO[bytes], path: Path | None) -> 
         report_keras(scan, where, config)
 
 
+# --- GGUF, ONNX, TensorFlow SavedModel ----------------------------------------------------------
+
+TF_PROTOBUFS = frozenset({"saved_model.pb", "keras_metadata.pb"})
+RULE_GGUF_TEMPLATE = "gguf-chat-template-injection"
+RULE_ONNX_EXTERNAL = "onnx-external-data-escape"
+RULE_TF_OP = "tf-savedmodel-risky-op"
+CWE_SSTI = "CWE-1336"
+CWE_PATH = "CWE-22"
+
+
+def _size(fh: IO[bytes]) -> int:
+    size = fh.seek(0, io.SEEK_END)
+    fh.seek(0)
+    return size
+
+
+def _unreadable(scan: FileScan, where: _Where, what: str, exc: Exception) -> None:
+    scan.add(where, RULE_UNPARSEABLE, Severity.LOW, f"not a valid {what}: {exc}", what)
+
+
+def scan_gguf(scan: FileScan, where: _Where, fh: IO[bytes]) -> None:
+    """A chat template able to reach Python objects is critical: llama-cpp-python (before
+    0.2.72) rendered it unsandboxed when the model was loaded (CVE-2024-34359)."""
+    try:
+        info = read_gguf(fh, _size(fh), scan.settings.deadline)
+    except TimeoutError as exc:
+        raise ScanTimeout(str(exc)) from exc
+    except (FormatError, OSError) as exc:
+        _unreadable(scan, where, "GGUF file", exc)
+        return
+    for key, template in sorted(info.templates.items()):
+        issues = template_issues(template)
+        if issues:
+            scan.add(
+                where,
+                RULE_GGUF_TEMPLATE,
+                Severity.CRITICAL,
+                f"GGUF metadata {key} is a Jinja template that reaches Python objects "
+                f"({'; '.join(issues)}): rendering it outside a sandbox runs code "
+                "(CVE-2024-34359)",
+                anchor=f"template:{key}",
+                cwe=CWE_SSTI,
+                key=key,
+                constructs=issues,
+            )
+    for key in info.too_large:
+        scan.add(
+            where,
+            RULE_UNPROVABLE,
+            Severity.MEDIUM,
+            f"cannot be proven safe: GGUF chat template {key} is larger than "
+            f"{MAX_TEMPLATE} bytes and was not checked",
+            anchor=f"template-size:{key}",
+        )
+
+
+def scan_onnx(scan: FileScan, where: _Where, fh: IO[bytes]) -> None:
+    """External data outside the model's directory: onnx.load reads (and some tools write)
+    any file the location names (CVE-2024-27318)."""
+    size = _size(fh)
+    try:
+        external = onnx_external_data(Wire(fh, size, scan.settings.deadline), size)
+    except TimeoutError as exc:
+        raise ScanTimeout(str(exc)) from exc
+    except (FormatError, OSError) as exc:
+        _unreadable(scan, where, "ONNX protobuf", exc)
+        return
+    bad = [item for item in external if escapes(item.location)]
+    if bad:
+        shown = ", ".join(f"{b.tensor or '?'} -> {b.location!r}" for b in bad[:5])
+        scan.add(
+            where,
+            RULE_ONNX_EXTERNAL,
+            Severity.HIGH,
+            f"ONNX tensor external data outside the model's directory ({shown}): loading "
+            "the model reads that file (path traversal, CVE-2024-27318)",
+            anchor="external:" + ",".join(sorted({b.location for b in bad})),
+            cwe=CWE_PATH,
+            locations=sorted({b.location for b in bad}),
+        )
+
+
+def scan_tf_protobuf(scan: FileScan, where: _Where, fh: IO[bytes], base: str) -> None:
+    size = _size(fh)
+    wire = Wire(fh, size, scan.settings.deadline)
+    try:
+        if base == "keras_metadata.pb":
+            for text in keras_metadata_json(wire, size):
+                with contextlib.suppress(ValueError):
+                    report_keras(scan, where, json.loads(text))
+            return
+        ops = savedmodel_ops(wire, size)
+    except TimeoutError as exc:
+        raise ScanTimeout(str(exc)) from exc
+    except (FormatError, OSError) as exc:
+        _unreadable(scan, where, "TensorFlow protobuf", exc)
+        return
+    risky = sorted(ops & (TF_CALLS_PYTHON | TF_TOUCHES_FILES))
+    if risky:
+        scan.add(
+            where,
+            RULE_TF_OP,
+            Severity.HIGH,
+            f"TensorFlow graph uses op(s) {', '.join(risky)} that call Python or read or "
+            "write files when the model runs",
+            anchor="ops:" + ",".join(risky),
+            ops=risky,
+        )
+
+
 # --- safetensors ----------------------------------------------------------------------------
 
 
@@ -1035,11 +1160,19 @@ class ArchiveScanner:
     def _by_extension(
         self, fh: IO[bytes], where: _Where, ext: str, path: Path | None, kind: str | None
     ) -> None:
+        base = PurePosixPath(where.member or where.path).name
         if ext == ".safetensors":
             self.scan.format("safetensors")
             self._check_safetensors(fh, where)
         elif kind == "gguf" or ext == ".gguf":
             self.scan.format("gguf")
+            scan_gguf(self.scan, where, fh)
+        elif ext == ".onnx":
+            self.scan.format("onnx")
+            scan_onnx(self.scan, where, fh)
+        elif base in TF_PROTOBUFS:
+            self.scan.format("tf-savedmodel" if base == "saved_model.pb" else "keras-metadata")
+            scan_tf_protobuf(self.scan, where, fh, base)
         elif ext in SAFE_EXTS:
             self.scan.format(ext.lstrip("."))
         elif ext in PICKLE_FAMILY | NUMPY_EXTS:
@@ -1348,10 +1481,16 @@ _CONTENT_KINDS = frozenset({"pickle", "zfile", "npy", "zip", "hdf5", "gguf", "ta
 
 
 def select_files(repo: Repo) -> list[str]:
-    """Files with a model extension, and any other file whose content is one a model loader
-    reads: a pickle stream (any protocol, any first opcode), a joblib-compressed pickle, a
-    NumPy array, a zip, tar or HDF5 container, a GGUF model."""
-    return [rel for rel in repo.files if _suffix(rel) in MODEL_EXTS or _is_model(repo.root / rel)]
+    """Files with a model extension or a TensorFlow SavedModel name, and any other file whose
+    content is one a model loader reads: a pickle stream (any protocol, any first opcode), a
+    joblib-compressed pickle, a NumPy array, a zip, tar or HDF5 container, a GGUF model."""
+    return [
+        rel
+        for rel in repo.files
+        if _suffix(rel) in MODEL_EXTS
+        or PurePosixPath(rel).name in TF_PROTOBUFS
+        or _is_model(repo.root / rel)
+    ]
 
 
 def _is_model(path: Path) -> bool:
@@ -1393,7 +1532,7 @@ class ModelsGate:
     def cache_salt(self, ctx: GateContext) -> str:
         """The scanner's own rules: a change to the module invalidates cached results."""
         digest = hashlib.sha256()
-        for module in ("mlgate.pickles", __name__):
+        for module in ("mlgate.pickles", "mlgate.modelformats", __name__):
             spec = importlib.util.find_spec(module)
             if spec is not None and spec.origin:
                 digest.update(Path(spec.origin).read_bytes())
