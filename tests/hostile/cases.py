@@ -155,6 +155,21 @@ SCENARIOS: tuple[Scenario, ...] = (
         "decision < 3 s (was 28 s), all formats < 20 s",
         "test_scale.py",
     ),
+    Scenario(
+        "fifty-thousand-paths",
+        "5",
+        "the secrets gate over 50,000 files under 45-byte paths (over the 2 MB argv limit)",
+        "pass: detect-secrets runs in batches that fit the command line (was: gate error, "
+        "\"Argument list too long\")",
+        "test_scale.py",
+    ),
+    Scenario(
+        "batched-real-tools",
+        "5",
+        "real bandit and semgrep forced to one file per run",
+        "the same findings as one run",
+        "test_scale.py",
+    ),
 )
 
 
