@@ -160,7 +160,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "5",
         "the secrets gate over 50,000 files under 45-byte paths (over the 2 MB argv limit)",
         "pass: detect-secrets runs in batches that fit the command line (was: gate error, "
-        "\"Argument list too long\")",
+        '"Argument list too long")',
         "test_scale.py",
     ),
     Scenario(
