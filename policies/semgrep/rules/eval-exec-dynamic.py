@@ -94,3 +94,14 @@ def derived_column(df: pd.DataFrame):
 def total_expression():
     # ok: ml-eval-exec-dynamic
     return pd.eval("1 + 2 * 3")
+
+
+# Round-trip checks of a repr (test code; e.g. skorch and scikit-learn test suites).
+def test_repr_round_trip(param_grid):
+    # ok: ml-eval-exec-dynamic
+    assert eval(repr(param_grid)) == param_grid
+
+
+def test_str_is_not_repr(sldict, loc):
+    # ruleid: ml-eval-exec-dynamic
+    return eval(str(sldict), globals(), loc)

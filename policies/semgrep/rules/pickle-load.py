@@ -228,3 +228,21 @@ def load_weights(path: Path):
 def save_weights(model, path: Path):
     # ok: ml-pickle-load
     torch.save(model.state_dict(), path)
+
+
+# Round trips of objects the code just pickled (skorch 1.0.0 tests, test_net.py / test_hf.py).
+def test_net_pickleable(net):
+    # ok: ml-pickle-load
+    net_loaded = pickle.loads(pickle.dumps(net))
+    pickled = pickle.dumps(net)
+    # ok: ml-pickle-load
+    loaded = pickle.loads(pickled)
+    return net_loaded, loaded
+
+
+def test_history_roundtrip(history, mock_hf_api):
+    # ok: ml-pickle-load
+    loaded = pickle.loads(pickle.dumps(history, protocol=4))
+    # ruleid: ml-pickle-load
+    net_loaded = pickle.loads(mock_hf_api.saved.read())
+    return loaded, net_loaded

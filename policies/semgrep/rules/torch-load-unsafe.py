@@ -95,3 +95,38 @@ def export_checkpoint(model, path):
 def load_torchscript(path):
     # ok: ml-torch-load-unsafe
     return torch.jit.load(path, map_location="cpu")
+
+
+# Real idioms: kwargs assembled before the call (adapted from skorch's net.py, 1.0.0).
+def load_cuda_attrs(f, map_location):
+    load_kwargs = {"map_location": map_location, "weights_only": True}
+    # ok: ml-torch-load-unsafe
+    return torch.load(f, **load_kwargs)
+
+
+def load_cuda_attrs_dict(f, map_location):
+    load_kwargs = dict(map_location=map_location, weights_only=True)
+    # ok: ml-torch-load-unsafe
+    cuda_attrs = torch.load(f, **load_kwargs)
+    return cuda_attrs
+
+
+def load_cuda_attrs_set(f, map_location):
+    load_kwargs = {"map_location": map_location}
+    load_kwargs["weights_only"] = True
+    # ok: ml-torch-load-unsafe
+    return torch.load(f, **load_kwargs)
+
+
+def load_cuda_attrs_unsafe(f, map_location):
+    # skorch 1.0.0, net.py: the kwargs do not carry weights_only
+    load_kwargs = {"map_location": map_location}
+    # ruleid: ml-torch-load-unsafe
+    cuda_attrs = torch.load(f, **load_kwargs)
+    return cuda_attrs
+
+
+def load_other_kwargs(f, map_location, other):
+    load_kwargs = {"map_location": map_location, "weights_only": True}
+    # ruleid: ml-torch-load-unsafe
+    return torch.load(f, **other)
