@@ -32,6 +32,7 @@ from typing import IO, Any
 
 import platformdirs
 import yaml
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -200,6 +201,34 @@ class AdvisoryDB:
             mine = [a for a in record.affected if a.name == key]
             if any(_affects(a, version, parsed) for a in mine):
                 found[record.id] = _advisory(record, mine, parsed)
+        return [found[i] for i in sorted(found)]
+
+    def admitted(self, name: str, specifier: str) -> list[tuple[Advisory, Version]]:
+        """Advisories with a fix that a version range (`>=1.2,<3`) admits a vulnerable
+        version of, each with the lowest version that avoids it (its highest fixed version)."""
+        try:
+            spec = SpecifierSet(specifier)
+        except InvalidSpecifier:
+            return []
+        key = canonicalize_name(name)
+        found: dict[str, tuple[Advisory, Version]] = {}
+        for record in self._records(key):
+            mine = [a for a in record.affected if a.name == key]
+            fixes = [v for a in mine for v in a.fixed]
+            if record.withdrawn or record.id in found or not fixes:
+                continue
+            bounds = [_version(s.version.rstrip(".*")) for s in spec]
+            for affected in mine:
+                candidates = {*affected.parsed_versions, *(b for b in bounds if b is not None)}
+                candidates |= {bound or _ZERO for events in affected.ranges for _, bound in events}
+                hit = [
+                    v
+                    for v in candidates
+                    if spec.contains(v, prereleases=True) and _affects(affected, str(v), v)
+                ]
+                if hit:
+                    found[record.id] = (_advisory(record, mine, None), max(fixes))
+                    break
         return [found[i] for i in sorted(found)]
 
     def _records(self, key: str) -> list[_Record]:

@@ -1,4 +1,8 @@
-"""Read dependency files (requirements, pyproject.toml, pylock.toml) without executing anything.
+"""Read dependency files without executing anything.
+
+requirements*.txt (at any depth), pyproject.toml (PEP 621, Poetry), setup.cfg, setup.py (a
+static AST read: never executed), conda `environment.yml`/`conda.yaml` (conda and pip
+entries), and lock files: pylock.toml, uv.lock, poetry.lock, pdm.lock.
 
 Every entry comes back either as a `Requirement` (pinned or not) or as a `DepFileProblem`:
 nothing is dropped silently. A problem with line 0 concerns the whole file.
@@ -6,6 +10,8 @@ nothing is dropped silently. A problem with line 0 concerns the whole file.
 
 from __future__ import annotations
 
+import ast
+import configparser
 import posixpath
 import re
 import shlex
@@ -16,6 +22,7 @@ from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import yaml
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as _PackagingRequirement
 from packaging.utils import canonicalize_name
@@ -74,6 +81,17 @@ class DepFileProblem:
     path: str
     line: int
     message: str
+    severity: str = "medium"  # "low": a file that is fine but cannot be read statically
+
+
+LOCK_FILES = frozenset({"uv.lock", "poetry.lock", "pdm.lock", "pylock.toml"})
+CONDA_FILES = frozenset({"environment.yml", "environment.yaml", "conda.yaml", "conda.yml"})
+_CONDA_SKIP = frozenset({"python", "pip"})
+
+
+def is_lock_file(relpath: str) -> bool:
+    name = PurePosixPath(relpath.replace("\\", "/")).name.lower()
+    return name in LOCK_FILES or fnmatch(name, "pylock.*.toml")
 
 
 @dataclass
@@ -89,7 +107,9 @@ def is_dependency_file(relpath: str) -> bool:
     """Whether a repo-relative path names a dependency file this module reads."""
     path = PurePosixPath(relpath.replace("\\", "/"))
     name = path.name.lower()
-    if name in ("pyproject.toml", "pylock.toml") or fnmatch(name, "pylock.*.toml"):
+    if name in ("pyproject.toml", "setup.cfg", "setup.py") or is_lock_file(relpath):
+        return True
+    if name in CONDA_FILES:
         return True
     if not name.endswith(".txt"):
         return False
@@ -111,6 +131,14 @@ def read_dependency_file(
         _read_pyproject(root, rel, result)
     elif name == "pylock.toml" or fnmatch(name, "pylock.*.toml"):
         _read_pylock(root, rel, result)
+    elif name in ("uv.lock", "poetry.lock", "pdm.lock"):
+        _read_package_lock(root, rel, result)
+    elif name == "setup.cfg":
+        _read_setup_cfg(root, rel, result)
+    elif name == "setup.py":
+        _read_setup_py(root, rel, result)
+    elif name.endswith((".yml", ".yaml")):
+        _read_conda(root, rel, result)
     else:
         _RequirementsReader(root, result).read(rel)
     return result.requirements, result.problems
@@ -433,6 +461,11 @@ class _LineFinder:
         hits = self._scan(lambda line: any(n in line for n in needles))
         return self._pick(("value", value), hits)
 
+    def bare(self, value: str) -> int:
+        """The line holding `value` as written (a list entry of YAML, setup.cfg)."""
+        hits = self._scan(lambda line: value in line)
+        return self._pick(("bare", value), hits)
+
     def key(self, name: str) -> int:
         pattern = re.compile(rf"""^\s*["']?{re.escape(name)}["']?\s*=""")
         return self._pick(("key", name), self._scan(lambda line: pattern.match(line) is not None))
@@ -458,3 +491,188 @@ class _LineFinder:
 
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+# --- uv.lock, poetry.lock, pdm.lock -----------------------------------------------------------
+
+
+def _read_package_lock(root: Path, rel: str, result: _Result) -> None:
+    """`[[package]]` tables with `name` and `version` (uv, Poetry and PDM share the shape)."""
+    loaded = _load_toml(root, rel, result)
+    if loaded is None:
+        return
+    text, data = loaded
+    finder = _LineFinder(text)
+    packages = data.get("package")
+    if not isinstance(packages, list):
+        result.problem(rel, 0, "lock file has no [[package]] array")
+        return
+    for package in packages:
+        entry = _dict(package)
+        name, version = entry.get("name"), entry.get("version")
+        if not isinstance(name, str) or not name:
+            continue
+        line = finder.name_line(name)
+        source = _dict(entry.get("source"))
+        if {"editable", "virtual", "path", "directory", "git"} & source.keys():
+            continue  # the project itself or a local/VCS package: nothing to audit by version
+        if isinstance(version, str):
+            spec = f"{name}=={version}"
+            result.requirements.append(
+                Requirement(canonicalize_name(name), version, spec, rel, line)
+            )
+
+
+# --- setup.cfg ------------------------------------------------------------------------------
+
+
+def _read_setup_cfg(root: Path, rel: str, result: _Result) -> None:
+    text = _read_text(root, rel, result)
+    if text is None:
+        return
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(text, source=rel)
+    except configparser.Error as exc:
+        result.problem(rel, getattr(exc, "lineno", 0) or 0, f"invalid setup.cfg: {exc}")
+        return
+    finder = _LineFinder(text)
+    values: list[str] = []
+    if parser.has_option("options", "install_requires"):
+        values.append(parser.get("options", "install_requires"))
+    if parser.has_section("options.extras_require"):
+        values += [v for _, v in parser.items("options.extras_require")]
+    for value in values:
+        for spec in (s.strip() for s in value.splitlines()):
+            if spec and not spec.startswith("#"):
+                _requirement(spec, rel, finder.bare(spec), result)
+
+
+# --- setup.py (static) ----------------------------------------------------------------------
+
+
+def _read_setup_py(root: Path, rel: str, result: _Result) -> None:
+    """`install_requires`/`extras_require` literals of the `setup(...)` call, read with `ast`
+    (names bound to a literal at module level are followed); never executed."""
+    text = _read_text(root, rel, result)
+    if text is None:
+        return
+    try:
+        tree = ast.parse(text, filename=rel)
+    except SyntaxError as exc:
+        result.problem(rel, exc.lineno or 0, f"setup.py is not valid Python: {exc.msg}")
+        return
+    constants = _module_literals(tree)
+    for call in ast.walk(tree):
+        if isinstance(call, ast.Call) and _call_name(call.func) == "setup":
+            for keyword in call.keywords:
+                if keyword.arg in ("install_requires", "extras_require"):
+                    _setup_keyword(rel, keyword.arg, keyword.value, constants, result)
+
+
+def _module_literals(tree: ast.Module) -> dict[str, ast.expr]:
+    found: dict[str, ast.expr] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name):
+                found[target.id] = node.value
+    return found
+
+
+def _call_name(func: ast.expr) -> str:
+    if isinstance(func, ast.Name):
+        return func.id
+    return func.attr if isinstance(func, ast.Attribute) else ""
+
+
+def _setup_keyword(
+    rel: str, key: str, value: ast.expr, constants: Mapping[str, ast.expr], result: _Result
+) -> None:
+    if isinstance(value, ast.Name) and value.id in constants:
+        value = constants[value.id]
+    lists = [value] if key == "install_requires" else []
+    if key == "extras_require" and isinstance(value, ast.Dict):
+        lists = [v for v in value.values if v is not None]
+    elif key == "extras_require":
+        lists = []
+        _computed(rel, key, value, result)
+    for listed in lists:
+        item = constants.get(listed.id, listed) if isinstance(listed, ast.Name) else listed
+        if not isinstance(item, (ast.List, ast.Tuple)):
+            _computed(rel, key, item, result)
+            continue
+        for element in item.elts:
+            if isinstance(element, ast.Constant) and isinstance(element.value, str):
+                _requirement(element.value.strip(), rel, element.lineno, result)
+            else:
+                _computed(rel, key, element, result)
+
+
+def _computed(rel: str, key: str, node: ast.expr, result: _Result) -> None:
+    result.problems.append(
+        DepFileProblem(
+            rel,
+            getattr(node, "lineno", 0),
+            f"setup.py {key} is computed when setup.py runs, so it is not read (mlgate never "
+            "executes it): declare the dependencies in pyproject.toml or setup.cfg",
+            "low",
+        )
+    )
+
+
+# --- conda environment files ----------------------------------------------------------------
+
+
+def _read_conda(root: Path, rel: str, result: _Result) -> None:
+    """`dependencies:` of a conda environment: `name=1.2.3`/`name==1.2.3` conda entries and
+    the `pip:` list (PEP 508). `python` and `pip` themselves are not packages to audit."""
+    text = _read_text(root, rel, result)
+    if text is None:
+        return
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        result.problem(rel, mark.line + 1 if mark else 0, f"invalid YAML: {exc}")
+        return
+    finder = _LineFinder(text)
+    deps = data.get("dependencies") if isinstance(data, dict) else None
+    if not isinstance(deps, list):
+        result.problem(rel, 0, "conda environment has no `dependencies:` list")
+        return
+    for entry in deps:
+        if isinstance(entry, str):
+            _conda_entry(rel, entry.strip(), finder, result)
+        elif isinstance(entry, dict) and isinstance(entry.get("pip"), list):
+            for spec in entry["pip"]:
+                if isinstance(spec, str) and not spec.startswith("-"):
+                    _requirement(spec.strip(), rel, finder.bare(spec.strip()), result)
+
+
+_CONDA_SPEC = re.compile(r"^(?:[\w.-]+::)?([A-Za-z0-9][\w.-]*)\s*(.*)$")
+
+
+def _conda_entry(rel: str, entry: str, finder: _LineFinder, result: _Result) -> None:
+    match = _CONDA_SPEC.match(entry)
+    if match is None:
+        result.problem(rel, finder.bare(entry), f"unrecognised conda dependency: {entry!r}")
+        return
+    name, rest = match.group(1), match.group(2).strip()
+    if canonicalize_name(name) in _CONDA_SKIP:
+        return
+    version = rest.lstrip("=").split("=", 1)[0].strip() if rest.startswith("=") else None
+    exact = version if version and _conda_exact(rest, version) else None
+    spec = f"{name}{rest}"
+    result.requirements.append(
+        Requirement(canonicalize_name(name), exact, spec, rel, finder.bare(entry))
+    )
+
+
+def _conda_exact(rest: str, version: str) -> bool:
+    """`==1.2.3`, `=1.2.3=build`, or `=1.2.3` with a full three-part version pin one version."""
+    if any(c in version for c in "*<>!,|"):
+        return False
+    if rest.startswith("=="):
+        return True
+    return rest.count("=") >= 2 or version.count(".") >= 2

@@ -509,6 +509,8 @@ def _verdict(
         reasons.append(f"{len(live)} findings exceed max_findings {settings.max_findings}")
     failed = bool(reasons)
     reasons += [f"could not run: {e}" for e in result.errors]
+    if result.skipped is not None and settings.required and not failed:
+        reasons.append(f"required gate skipped: {result.skipped}")
     advice = [_count_reason(warned, "to review, below the blocking threshold")] if warned else []
     status = _status(result, failed)
     return GateVerdict(

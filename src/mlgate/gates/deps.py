@@ -10,15 +10,26 @@ audited is a gate error or a finding, never a pass.
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
+from packaging.requirements import InvalidRequirement
+from packaging.requirements import Requirement as PackagingRequirement
+from packaging.version import InvalidVersion, Version
+
 from mlgate.advisories import Advisory, AdvisoryDB, cached_db
 from mlgate.cache import make_key
-from mlgate.depfiles import Requirement, is_dependency_file, read_dependency_file
+from mlgate.depfiles import (
+    Requirement,
+    is_dependency_file,
+    is_lock_file,
+    read_dependency_file,
+)
 from mlgate.errors import AdvisoryDBError
 from mlgate.findings import Finding, Severity, assign_fingerprints
 from mlgate.gates.base import GateContext, GateInputs, GateResult
@@ -50,6 +61,7 @@ class DepsGate:
             if named
             else tuple(f for f in repo.files if is_dependency_file(f))
         )
+        files += tuple(f for f in _mlproject_envs(repo) if f not in files)
         opts = dict(options)
         db = _advisory_db_path(repo.root, options)
         if db is not None:
@@ -72,12 +84,27 @@ class DepsGate:
         if not ctx.inputs.files:
             return GateResult(NAME, skipped="no dependency files found")
         requirements, findings, notes = _read_all(ctx)
+        kind = project_kind(ctx.root, ctx.inputs.files)
+        ranged = [r for r in requirements if r.version is None]
         if ctx.option("advisory_db"):
             result = _audit_offline(ctx, requirements)
         else:
             result = _audit_online(ctx, requirements)
         found, errors, source, tools = result
-        unpinned = [_unpinned_finding(ctx, r) for r in requirements if r.version is None]
+        unpinned: list[Finding] = []
+        if kind == "library":
+            unpinned, note = _audit_ranges(ctx, ranged)
+            notes.append(note)
+        else:
+            covered = kind == "locked"
+            unpinned = [
+                _unpinned_finding(ctx, r) for r in ranged if not (covered and _is_manifest(r.path))
+            ]
+            if covered:
+                notes.append(
+                    "lock file present: its pinned versions are audited; version ranges in "
+                    "pyproject.toml/setup.cfg/setup.py are not reported as unpinned"
+                )
         everything = assign_fingerprints(
             [*found, *unpinned, *findings],
             {i: _anchor(f) for i, f in enumerate([*found, *unpinned, *findings])},
@@ -90,7 +117,7 @@ class DepsGate:
             seconds=time.monotonic() - started,
             files_scanned=len(ctx.inputs.files),
             notes=tuple(notes),
-            properties={"source": source, "dependencies": len(requirements)},
+            properties={"source": source, "dependencies": len(requirements), "project": kind},
         )
 
 
@@ -131,7 +158,7 @@ def _read_all(ctx: GateContext) -> tuple[list[Requirement], list[Finding], list[
                 gate=NAME,
                 tool="mlgate",
                 rule_id="unreadable-requirement",
-                severity=Severity.MEDIUM,
+                severity=Severity.parse(p.severity),
                 message=f"could not audit: {p.message}",
                 path=p.path,
                 line=p.line,
@@ -156,18 +183,15 @@ def _audit_offline(ctx: GateContext, requirements: Sequence[Requirement]) -> Aud
         ]
     except AdvisoryDBError as exc:
         return [], [f"advisory database: {exc.message}"], source, {}
+    grouped: dict[tuple[str, int, str, str | None], list[Advisory]] = {}
+    owners: dict[tuple[str, int, str, str | None], Requirement] = {}
+    for req, adv in matches:
+        key = (req.path, req.line, req.name, req.version)
+        grouped.setdefault(key, []).append(adv)
+        owners[key] = req
     findings = [
-        _vuln_finding(
-            req,
-            "osv-database",
-            adv.id,
-            adv.aliases,
-            adv.summary,
-            adv.fixed,
-            adv.url,
-            _severity(adv, default),
-        )
-        for req, adv in matches
+        _package_finding(owners[key], "osv-database", advs, default)
+        for key, advs in grouped.items()
     ]
     source.update(path=str(db.path), revision=db.revision, records=db.record_count)
     return findings, [], source, {"osv-database": db.revision}
@@ -340,3 +364,163 @@ def _unpinned_finding(ctx: GateContext, req: Requirement) -> Finding:
 
 def _anchor(finding: Finding) -> str:
     return str(finding.properties.get("package", finding.message))
+
+
+# --- project kind, ranges, grouping ------------------------------------------------------------
+
+MANIFESTS = ("pyproject.toml", "setup.cfg", "setup.py")
+
+
+def _is_manifest(path: str) -> bool:
+    return path.rsplit("/", 1)[-1] in MANIFESTS
+
+
+def project_kind(root: Path, files: Sequence[str]) -> str:
+    """`locked` (a lock file or a hashed requirements file), `library` (a build system at the
+    root: `[build-system]` in pyproject.toml, or setup.py/setup.cfg, and no lock), else `app`."""
+    if any(is_lock_file(f) or _hashed(root, f) for f in files):
+        return "locked"
+    pyproject = root / "pyproject.toml"
+    try:
+        declares = "[build-system]" in pyproject.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        declares = False
+    if declares or (root / "setup.py").is_file() or (root / "setup.cfg").is_file():
+        return "library"
+    return "app"
+
+
+def _hashed(root: Path, rel: str) -> bool:
+    if not rel.endswith(".txt"):
+        return False
+    try:
+        return "--hash=" in (root / rel).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+def _mlproject_envs(repo: Repo) -> list[str]:
+    """The conda/python env files an MLflow `MLproject` names (read as YAML, inside the repo)."""
+    found: list[str] = []
+    for rel in repo.files:
+        if rel.rsplit("/", 1)[-1] != "MLproject":
+            continue
+        try:
+            data = yaml.safe_load((repo.root / rel).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        for key in ("conda_env", "python_env"):
+            value = data.get(key) if isinstance(data, dict) else None
+            if isinstance(value, str) and value.strip():
+                base = rel.rsplit("/", 1)[0] + "/" if "/" in rel else ""
+                target = posixpath.normpath(base + value.strip())
+                if target in repo.files and target.endswith((".yml", ".yaml")):
+                    found.append(target)
+    return found
+
+
+def _audit_ranges(ctx: GateContext, ranged: Sequence[Requirement]) -> tuple[list[Finding], str]:
+    """A library's version ranges: a range admitting a vulnerable version that has a fix is a
+    `low` finding naming the safe lower bound. Needs the offline database."""
+    base = f"library (build system, no lock file): {len(ranged)} version range(s) "
+    path = ctx.option("advisory_db")
+    if not path:
+        return [], base + "not audited (range audit needs the offline advisory database)"
+    try:
+        db = AdvisoryDB.load(Path(str(path)))
+    except AdvisoryDBError:
+        return [], base + "not audited (advisory database unreadable)"
+    findings: list[Finding] = []
+    for req in ranged:
+        specifier = _specifier(req.spec)
+        if specifier is None:
+            continue
+        admitted = db.admitted(req.name, specifier)
+        if admitted:
+            findings.append(_range_finding(req, specifier, admitted))
+    return findings, base + "audited against the advisory database instead of flagged as unpinned"
+
+
+def _specifier(spec: str) -> str | None:
+    try:
+        return str(PackagingRequirement(spec).specifier)
+    except InvalidRequirement:
+        return None
+
+
+def _range_finding(
+    req: Requirement, specifier: str, admitted: Sequence[tuple[Advisory, Version]]
+) -> Finding:
+    safe = max(v for _, v in admitted)
+    ids = [a.id for a, _ in admitted]
+    shown = specifier or "any version"
+    return Finding(
+        gate=NAME,
+        tool="mlgate",
+        rule_id="vulnerable-range",
+        severity=Severity.LOW,
+        confidence="medium",
+        message=f"{req.name} {shown} admits versions with known vulnerabilities "
+        f"({', '.join(ids)}); raise the lower bound to >={safe}",
+        path=req.path,
+        line=req.line,
+        fix=f"require {req.name}>={safe}",
+        properties={
+            "package": req.name,
+            "range": specifier,
+            "advisories": ids,
+            "safe_lower_bound": str(safe),
+        },
+    )
+
+
+def _package_finding(
+    req: Requirement, tool: str, advisories: Sequence[Advisory], default: Severity
+) -> Finding:
+    """One finding per vulnerable package: every advisory, the worst severity, and the single
+    minimal version that fixes them all."""
+    advisories = sorted(advisories, key=lambda a: (-_severity(a, default).rank, a.id))
+    worst = advisories[0]
+    ids = [a.id for a in advisories]
+    aliases = sorted({alias for a in advisories for alias in a.aliases})
+    safe = _minimal_safe(advisories)
+    finding = _vuln_finding(
+        req,
+        tool,
+        worst.id,
+        aliases,
+        worst.summary,
+        (safe,) if safe else (),
+        worst.url,
+        _severity(worst, default),
+    )
+    if len(advisories) > 1:
+        finding = finding.with_changes(
+            message=f"{req.name} {req.version} is vulnerable: {len(ids)} advisories "
+            f"({', '.join(ids)}); worst: {worst.id}"
+            + (f": {worst.summary}" if worst.summary else "")
+        )
+    props = {**finding.properties, "advisories": ids, "fixed_versions": [safe] if safe else []}
+    if any(not a.fixed for a in advisories):
+        props["unfixed"] = [a.id for a in advisories if not a.fixed]
+    return finding.with_changes(properties=props)
+
+
+def _minimal_safe(advisories: Sequence[Advisory]) -> str | None:
+    """The lowest version that fixes every advisory: the max over advisories of each one's
+    lowest fix above the current version (None when one has no fix)."""
+    lowest: list[Version] = []
+    for adv in advisories:
+        fixes = sorted(Version(v) for v in adv.fixed if _parses(v))
+        if not fixes:
+            return None
+        lowest.append(fixes[0])
+    return str(max(lowest)) if lowest else None
+
+
+def _parses(text: str) -> bool:
+    try:
+        Version(text)
+    except InvalidVersion:
+        return False
+    return True
