@@ -49,6 +49,10 @@ def run_gates(repo: Repo, policy: Policy, config: RepoConfig, request: RunReques
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     started = time.monotonic()
     contexts = [_context(repo, policy, config, request, name) for name in request.gates]
+    for name, ctx in contexts:  # configuration errors stop the run before any gate starts
+        check = getattr(GATES[name], "check_config", None)
+        if check is not None:
+            check(ctx)
     stats = StatIndex(request.cache, repo.root) if request.cache is not None else None
     pool = ThreadPoolExecutor(max_workers=max(1, request.jobs))
     try:

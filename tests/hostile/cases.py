@@ -164,6 +164,21 @@ SCENARIOS: tuple[Scenario, ...] = (
         "test_scale.py",
     ),
     Scenario(
+        "custom-rule-bad-yaml",
+        "9",
+        "a repository's semgrep rule file that is not valid YAML, or not semgrep rules",
+        "exit 2 naming the file and line, before any scanner starts",
+        "test_supersession.py",
+    ),
+    Scenario(
+        "custom-rule-bad-pattern",
+        "9",
+        "examples/insecure-ml with a custom rule whose pattern semgrep cannot parse, `--env dev`",
+        "sast keeps every bandit finding (pickle, yaml.load, shell=True, eval) and reports "
+        "semgrep's error; exit 1 (was: PASS with those findings dropped)",
+        "test_supersession.py",
+    ),
+    Scenario(
         "batched-real-tools",
         "5",
         "real bandit and semgrep forced to one file per run",

@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from mlgate.cache import content_hash
+from mlgate.errors import ConfigError
 from mlgate.findings import Finding, Severity, assign_fingerprints
 from mlgate.gates.base import GateContext, GateInputs, GateResult
 from mlgate.gates.secrets import redact
@@ -53,6 +54,7 @@ from mlgate.tools import (
     run_tool,
     tool_version,
 )
+from mlgate.yamlfile import load_yaml, validate
 
 NAME = "sast"
 PYTHON_GLOBS = ("*.py",)
@@ -98,6 +100,14 @@ class SastGate:
     def cache_salt(self, ctx: GateContext) -> str:
         """The rules in force: a rule edit invalidates cached results."""
         return content_hash(_semgrep_configs(ctx))
+
+    def check_config(self, ctx: GateContext) -> None:
+        """Before any gate runs: the repository's own semgrep rule files must parse and
+        have the shape of semgrep rules (ConfigError, exit 2, naming file and line).
+        Errors only semgrep itself finds (a pattern that does not parse) make the gate
+        `error` when it runs, and then no bandit finding is dropped as superseded."""
+        for config in ctx.option("semgrep_rules", []):
+            check_rule_files(ctx.root / config)
 
     def inputs(self, repo: Repo, options: Mapping[str, Any]) -> GateInputs:
         files = tuple(repo.matching(PYTHON_GLOBS + NOTEBOOK_GLOBS))
@@ -259,6 +269,42 @@ def _semgrep_configs(ctx: GateContext) -> list[Path]:
     configs = [rule_pack_dir()] if ctx.option("rule_pack", True) else []
     configs += [ctx.root / p for p in ctx.option("semgrep_rules", [])]
     return configs
+
+
+_PATTERN_KEYS = ("pattern", "patterns", "pattern-either", "pattern-regex", "match", "taint")
+RULES_SCHEMA: Mapping[str, Any] = {
+    "type": "object",
+    "required": ["rules"],
+    "properties": {
+        "rules": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "message", "languages", "severity"],
+                "properties": {
+                    "id": {"type": "string", "minLength": 1},
+                    "message": {"type": "string"},
+                    "languages": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    "severity": {"type": "string"},
+                },
+                "anyOf": [
+                    *({"required": [key]} for key in _PATTERN_KEYS),
+                    {"required": ["pattern-sources", "pattern-sinks"]},
+                ],
+            },
+        }
+    },
+}
+
+
+def check_rule_files(config: Path) -> None:
+    """A rule file, or every `*.yml`/`*.yaml` of a rule directory, as semgrep reads them."""
+    if not config.exists():
+        raise ConfigError(f"{config}: semgrep rules: no such file or directory")
+    paths = sorted(config.rglob("*.y*ml")) if config.is_dir() else [config]
+    for path in paths:
+        if path.suffix in (".yml", ".yaml") and not path.name.endswith(".test.yaml"):
+            validate(load_yaml(path), RULES_SCHEMA, "semgrep rules")
 
 
 def _run_semgrep(ctx: GateContext, files: Sequence[str], configs: Sequence[Path]) -> _SemgrepScan:
