@@ -900,3 +900,17 @@ def test_savedmodel_ops_that_touch_files_or_python_are_flagged(tmp_path: Path) -
         assert item.properties["ops"] == ops
     (item,) = found["evil_keras/keras_metadata.pb"]
     assert item.rule_id == "keras-file-reference"
+
+
+def test_compressed_stream_is_bounded_and_what_precedes_the_limit_is_reported(
+    tmp_path: Path,
+) -> None:
+    payload = p(evil(tmp_path), 2)[2:-1]
+    body = b"\x80\x04](" + payload + b"\x8e" + struct.pack("<Q", 3 << 20) + bytes(3 << 20)
+    (tmp_path / "bomb.bin").write_bytes(bz2.compress(body + b"e."))
+    repo = open_repo(tmp_path)
+    gate = GATES["models"]
+    result = gate.run(GateContext(repo, gate.inputs(repo, {"max_archive_mb": 1}), 60))
+    rules = {f.rule_id: f.severity for f in result.findings}
+    assert rules["scan-limit-exceeded"] is Severity.MEDIUM
+    assert rules["pickle-dangerous-global"] is Severity.CRITICAL
