@@ -8,7 +8,14 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent
 
 # A test that reads a sibling of the checkout (`../shared`) works only on the author's machine.
-OUTSIDE = re.compile(r"""parents\[[2-9]\]|\.\./shared|/ *["']shared["']""")
+OUTSIDE = re.compile(r"""\.\./shared|/ *["']shared["']""")
+PARENTS = re.compile(r"parents\[(\d+)\]")
+
+
+def _escapes(path: Path, line: str) -> bool:
+    """`Path(__file__).parents[N]` above the repository root, or a path to `shared`."""
+    depth = len(path.relative_to(TESTS.parent).parts) - 1  # tests/x.py: parents[1] is the root
+    return bool(OUTSIDE.search(line)) or any(int(n) > depth for n in PARENTS.findall(line))
 
 
 def test_no_test_reads_outside_the_repository() -> None:
@@ -17,9 +24,15 @@ def test_no_test_reads_outside_the_repository() -> None:
         for path in sorted(TESTS.rglob("*.py"))
         if path.name != "test_house.py"
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-        if OUTSIDE.search(line)
+        if _escapes(path, line)
     ]
     assert offenders == []
+
+
+def test_the_guard_catches_a_sibling_checkout() -> None:
+    assert _escapes(TESTS / "test_x.py", 'SNAPSHOT = Path(__file__).resolve().parents[2] / "x"')
+    assert _escapes(TESTS / "test_x.py", 'db = REPO_ROOT.parent / "shared" / "advisory-db"')
+    assert not _escapes(TESTS / "sub" / "test_x.py", "ROOT = Path(__file__).parents[2]")
 
 
 def test_vendored_fixtures_carry_their_licence() -> None:
