@@ -145,6 +145,7 @@ class RunOptions:
     use_cache: bool = True
     shard: tuple[int, int] | None = None  # (index from 1, count)
     trusted_config: str | None = None  # git ref to read the policy and .mlgate.yml from
+    receipt: bool = True
 
 
 @cli.command(cls=_GateListCommand, epilog=EXIT_CODES_HELP)
@@ -203,6 +204,12 @@ class RunOptions:
     "for parallel CI jobs; combine with `mlgate merge`.",
 )
 @TRUSTED_CONFIG_OPTION
+@click.option(
+    "--no-receipt",
+    is_flag=True,
+    help="Write no receipt.json even when the run passes (CI gate jobs: only the job that "
+    "merges and decides writes one).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines, only the report.")
 @click.option("--verbose", "-v", is_flag=True, help="Also print every tool command line (stderr).")
 def run(
@@ -219,6 +226,7 @@ def run(
     no_cache: bool,
     shard: tuple[int, int] | None,
     trusted_config: str | None,
+    no_receipt: bool,
     quiet: bool,
     verbose: bool,
 ) -> None:
@@ -247,6 +255,7 @@ def run(
         not no_cache,
         shard,
         trusted_config,
+        not no_receipt,
     )
     from mlgate.progress import Progress
     from mlgate.tools import observe_commands
@@ -299,7 +308,8 @@ def execute_run(options: RunOptions, on_progress: ProgressCallback | None = None
     decision = decide(policy, result.results, scope=scope)
     report = Report(result, policy, decision, {**mode, "gates": list(request.gates)})
     _emit(report, options.formats, options.output)
-    _write_receipt(report, options.output)
+    if options.receipt:
+        _write_receipt(report, options.output)
     return decision.exit_code
 
 
@@ -438,6 +448,21 @@ def _tty() -> bool:
     help="Write each format to DIR under its fixed name; a pass also writes DIR/receipt.json.",
 )
 @TRUSTED_CONFIG_OPTION
+@click.option(
+    "--bound",
+    is_flag=True,
+    help="Each report lies in a folder named for the job that made it (GATE, or GATE-I-of-N "
+    "for shard I/N) and holds that gate and shard alone; else exit 2.",
+)
+@click.option("--commit", metavar="SHA", help="Every report must be for this commit; else exit 2.")
+@click.option(
+    "--digest",
+    "digests",
+    multiple=True,
+    metavar="REPORT=SHA256",
+    help="The sha256 the job that made REPORT printed; repeat for every report. A report "
+    "without one, or whose content differs, is refused (exit 2).",
+)
 def merge(
     reports: tuple[Path, ...],
     env: str | None,
@@ -445,20 +470,28 @@ def merge(
     formats: tuple[str, ...],
     output: Path | None,
     trusted_config: str | None,
+    bound: bool,
+    commit: str | None,
+    digests: tuple[str, ...],
 ) -> None:
     """Combine the json reports of separate CI jobs into one decision.
 
     Each input is an `mlgate.json` written by `mlgate run --format json`. The same
     finding reported twice counts once (by fingerprint); a gate the policy requires
     that no input ran is an error. Reports from different commits or mlgate major
-    versions are refused (exit 2). The policy is evaluated again for --env.
+    versions are refused (exit 2). The policy is evaluated again for --env. A gate
+    run in shards needs every shard I/N (the missing one is named; exit 2).
+
+    In CI, --bound, --commit and --digest tie each report to the job that made it
+    (see README, "How reports are bound to the jobs that made them").
     """
-    from mlgate.merge import load_reports, merge_results
+    from mlgate.merge import Binding, load_reports, merge_results
     from mlgate.policy import POLICY_CHECK, decide
     from mlgate.report import Report
     from mlgate.trust import load_settings
 
-    loaded = load_reports(list(reports))
+    binding = Binding(bound, commit, _digests(digests) if digests else None)
+    loaded = load_reports(list(reports), binding)
     _check_formats(formats or ("text",), output)
     _prepare_output(output)
     settings = load_settings(Path.cwd(), policy_file, env, trusted_config)
@@ -472,6 +505,16 @@ def merge(
     _emit(report, formats or ("text",), output)
     _write_receipt(report, output)
     _exit(decision.exit_code)
+
+
+def _digests(values: tuple[str, ...]) -> dict[str, str]:
+    found = {}
+    for value in values:
+        path, sep, digest = value.rpartition("=")
+        if not sep or not path:
+            raise UsageError(f"--digest {value!r}: expected REPORT=SHA256")
+        found[path] = digest.strip().lower()
+    return found
 
 
 @cli.command()

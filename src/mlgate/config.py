@@ -37,6 +37,19 @@ class PipelineSettings:
     deploy_command: str | None = None
     test_markers: tuple[str, ...] | None = None
     shards: Mapping[str, int] = field(default_factory=dict)
+    mlgate_install: str | None = None
+    schedule: str | None = None
+
+
+# `pipeline.mlgate_install`: where the generated jobs get mlgate from. A version pinned on the
+# package index, a VCS URL pinned to a full commit, or a wheel file.
+MLGATE_INSTALL_PATTERN = (
+    r"^(mlgate==[0-9][0-9A-Za-z.+!-]*"
+    r"|git\+https://[^\s@#]+@[0-9a-f]{40}"
+    r"|[^\s\[\]'\"$`;&|<>]+\.whl)$"
+)
+# Five cron fields (GitHub's `on.schedule`).
+CRON_PATTERN = r"^[0-9*/,-]+( [0-9A-Za-z*/,-]+){4}$"
 
 
 @dataclass(frozen=True)
@@ -96,6 +109,14 @@ def _pipeline_schema() -> dict[str, Any]:
         "train_command": command,
         "deploy_command": command,
         "test_markers": {"type": "array", "items": {"enum": list(TEST_MARKERS)}},
+        "pipeline": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "mlgate_install": {"type": "string", "pattern": MLGATE_INSTALL_PATTERN},
+                "schedule": {"type": "string", "pattern": CRON_PATTERN},
+            },
+        },
     }
 
 
@@ -151,6 +172,7 @@ def _check_commands(doc: YamlDoc) -> None:
 
 def _pipeline_settings(data: Mapping[str, Any]) -> PipelineSettings:
     install: Mapping[str, Any] = data.get("install") or {}
+    pipeline: Mapping[str, Any] = data.get("pipeline") or {}
     files = install.get("files")
     markers = data.get("test_markers")
     return PipelineSettings(
@@ -169,4 +191,6 @@ def _pipeline_settings(data: Mapping[str, Any]) -> PipelineSettings:
             for name in PIPELINE_GATE_KEYS
             if isinstance(data.get(name), dict) and "shards" in data[name]
         },
+        mlgate_install=pipeline.get("mlgate_install"),
+        schedule=pipeline.get("schedule"),
     )

@@ -6,7 +6,9 @@ notes are sets, and everything is sorted before the policy decides again.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,24 @@ from mlgate.report.base import REPORT_SCHEMA_VERSION
 from mlgate.runner import RunResult
 
 REQUIRED_KEYS = ("schema_version", "mlgate_version", "commit", "gates", "findings", "started_at")
+# The folder a generated pipeline downloads a gate job's report into: the job's id, `GATE`
+# or `GATE-I-of-N` for shard I/N.
+_JOB_FOLDER = re.compile(r"^(?P<gate>[a-z]+)(?:-(?P<index>[0-9]+)-of-(?P<count>[0-9]+))?$")
+_SHA256 = re.compile(r"^(?:sha256:)?[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class Binding:
+    """What ties each report to the CI job that made it (`merge --bound/--commit/--digest`).
+
+    `bound`: each report lies in a folder named for its job (`sast`, `sast-2-of-4`) and holds
+    that gate (and shard) alone. `commit`: every report is for this commit. `digests`: report
+    path -> the sha256 its job printed and passed on; every report needs one when any is given.
+    """
+
+    bound: bool = False
+    commit: str | None = None
+    digests: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -29,11 +49,21 @@ class LoadedReport:
     data: Mapping[str, Any]
 
 
-def load_reports(paths: Sequence[Path]) -> list[LoadedReport]:
-    """Read and check json reports; anything unusable is a ReportError (exit 2)."""
+def load_reports(paths: Sequence[Path], binding: Binding | None = None) -> list[LoadedReport]:
+    """Read and check json reports; anything unusable is a ReportError (exit 2).
+
+    Every shard of a sharded gate must be there; with a `binding`, each report must be the
+    one its job made (see Binding).
+    """
     if not paths:
         raise ReportError("merge needs at least one json report")
+    if binding is not None and binding.digests is not None:
+        _check_digests(paths, binding.digests)
     reports = [_load(path) for path in paths]
+    if binding is not None:
+        for report in reports:
+            _check_binding(report, binding)
+    _check_shards(reports)
     _same(reports, "commit", "reports come from different commits")
     majors = {str(r.data["mlgate_version"]).split(".")[0] for r in reports}
     if len(majors) > 1 or majors != {__version__.split(".")[0]}:
@@ -65,6 +95,82 @@ def _load(path: Path) -> LoadedReport:
             f"{path}: report schema_version {data['schema_version']} is not supported"
         )
     return LoadedReport(path, data)
+
+
+def _check_digests(paths: Sequence[Path], digests: Mapping[str, str]) -> None:
+    given = {str(Path(p)): d for p, d in digests.items()}
+    unknown = sorted(set(given) - {str(p) for p in paths})
+    if unknown:
+        raise ReportError(f"--digest for {unknown[0]}, which is not a report being merged")
+    for path in paths:
+        expected = given.get(str(path), "")
+        if not _SHA256.match(expected):
+            raise ReportError(
+                f"{path}: no sha256 from the job that made it (--digest {path}=<sha256>; got "
+                f"{expected!r}): cannot tell it is that job's report"
+            )
+        try:
+            actual = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise ReportError(f"{path}: cannot read: {exc}") from None
+        if actual != expected.removeprefix("sha256:"):
+            raise ReportError(
+                f"{path}: sha256 {actual} is not the {expected.removeprefix('sha256:')} its job "
+                "printed: the report was changed or replaced after that job wrote it"
+            )
+
+
+def _check_binding(report: LoadedReport, binding: Binding) -> None:
+    data = report.data
+    if binding.commit is not None and str(data.get("commit")) != binding.commit:
+        raise ReportError(
+            f"{report.path}: report is for commit {data.get('commit')}, not {binding.commit}"
+        )
+    if not binding.bound:
+        return
+    folder = report.path.parent.name
+    match = _JOB_FOLDER.match(folder)
+    if match is None:
+        raise ReportError(
+            f"{report.path}: folder {folder!r} does not name a gate job (GATE or GATE-I-of-N)"
+        )
+    names = sorted({str(g.get("name")) for g in data["gates"]})
+    names += sorted({str(f.get("gate")) for f in data["findings"]} - set(names))
+    if names != [match["gate"]]:
+        raise ReportError(
+            f"{report.path}: holds gate(s) {', '.join(names) or 'none'}, but its folder "
+            f"{folder!r} is the {match['gate']} job's"
+        )
+    shard = (data.get("mode") or {}).get("shard")
+    wanted = f"{match['index']}/{match['count']}" if match["index"] else None
+    if shard != wanted:
+        raise ReportError(
+            f"{report.path}: report is for shard {shard or 'none (whole tree)'}, but its folder "
+            f"{folder!r} is for {wanted or 'the whole tree'}"
+        )
+
+
+def _check_shards(reports: Sequence[LoadedReport]) -> None:
+    """A gate run in shards counts only with every shard I/N, each for the same N."""
+    shards: dict[str, set[str]] = {}
+    for report in reports:
+        shard = (report.data.get("mode") or {}).get("shard")
+        if shard is None:
+            continue
+        for gate in report.data["gates"]:
+            shards.setdefault(str(gate.get("name")), set()).add(str(shard))
+    for gate, seen in sorted(shards.items()):
+        counts = sorted({s.partition("/")[2] for s in seen})
+        if len(counts) > 1:
+            listing = ", ".join(sorted(seen))
+            raise ReportError(f"gate {gate}: shards of different splits ({listing})")
+        count = int(counts[0])
+        missing = [f"{i}/{count}" for i in range(1, count + 1) if f"{i}/{count}" not in seen]
+        if missing:
+            raise ReportError(
+                f"gate {gate}: shard {', '.join(missing)} missing "
+                f"(have {', '.join(sorted(seen))}): a decision on part of the files is no decision"
+            )
 
 
 def _same(reports: Sequence[LoadedReport], key: str, what: str) -> None:

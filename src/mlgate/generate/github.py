@@ -15,6 +15,7 @@ from mlgate.generate.spec import PipelineSpec
 
 WORKFLOW = ".github/workflows/mlgate.yml"
 TRAIN_WORKFLOW = ".github/workflows/mlgate-train.yml"
+SCHEDULED_WORKFLOW = ".github/workflows/mlgate-scheduled.yml"
 PINS = "pins.yml"
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 
@@ -50,11 +51,16 @@ def load_pins(path: Path) -> dict[str, Pin]:
 
 class GitHubTarget:
     name: str = "github"
-    paths: tuple[str, ...] = (WORKFLOW, TRAIN_WORKFLOW)
+    paths: tuple[str, ...] = (WORKFLOW, TRAIN_WORKFLOW, SCHEDULED_WORKFLOW)
 
     def outputs(self, spec: PipelineSpec) -> tuple[Output, ...]:
         main = Output(WORKFLOW, "mlgate.yml.j2")
-        return (main, Output(TRAIN_WORKFLOW, "train.yml.j2")) if spec.level >= 1 else (main,)
+        if spec.level < 1:
+            return (main,)
+        outputs = [main, Output(TRAIN_WORKFLOW, "train.yml.j2")]
+        if spec.scheduled_gates:
+            outputs.append(Output(SCHEDULED_WORKFLOW, "scheduled.yml.j2"))
+        return tuple(outputs)
 
     def template_globals(self, folder: Path, spec: PipelineSpec) -> Mapping[str, Any]:
         pins = load_pins(folder / PINS)

@@ -49,7 +49,7 @@ def render(
 ) -> Rendered:
     if target not in TARGETS:
         raise UsageError(f"unknown CI target {target!r} (targets: {', '.join(TARGETS)})")
-    spec = build_spec(facts, config.pipeline, policy)
+    spec = build_spec(facts, config, policy)
     files = render_target(TARGETS[target], spec)
     stale = tuple(
         path

@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 
 from mlgate import __version__
-from mlgate.config import PipelineSettings
+from mlgate.config import PipelineSettings, RepoConfig
 from mlgate.detect import RepoFacts
 from mlgate.errors import ConfigError
 from mlgate.gates import GATES
@@ -30,7 +30,22 @@ INSTALL_MINUTES = 10
 TRAIN_MINUTES = 120
 # Tools a training command needs that the project may not install itself.
 TRAIN_TOOLS = {"dvc": ("python -m pip install dvc",)}
-DEPLOY_PLACEHOLDER = 'echo "mlgate: replace deploy_command in .mlgate.yml with your deploy step"'
+# The extras of mlgate each gate's job installs: the scanners where a gate runs them, the data
+# stack only for the data gate; the models gate needs mlgate alone.
+GATE_EXTRAS = {
+    "sast": "tools",
+    "secrets": "tools",
+    "deps": "tools",
+    "models": "",
+    "data": "data",
+    "model": "",
+}
+# The daily scheduled run of the gates that do not need the project (levels 1 and 2).
+SCHEDULED_GATES = ("sast", "secrets", "models", "deps")
+DEFAULT_SCHEDULE = "17 3 * * *"
+DEPLOY_PLACEHOLDER = (
+    'echo "mlgate: set deploy_command in .mlgate.yml to your deploy step" >&2\nexit 1'
+)
 TRAIN_PLACEHOLDER = (
     'echo "mlgate: set train_command in .mlgate.yml to your training command" >&2\nexit 1'
 )
@@ -45,6 +60,16 @@ class GateJob:
     shard: str | None
     needs_project: bool
     minutes: int
+    requirement: str = "mlgate"
+
+    @property
+    def digest_var(self) -> str:
+        """The variable that carries the sha256 of this job's report to `decide`."""
+        return "MLGATE_DIGEST_" + self.id.upper().replace("-", "_")
+
+    @property
+    def artifact(self) -> str:
+        return f"mlgate-report-{self.id}"
 
     @property
     def output_dir(self) -> str:
@@ -67,6 +92,10 @@ class PipelineSpec:
     install_files: tuple[str, ...]
     install_lines: tuple[str, ...]
     mlgate_requirement: str
+    train_requirement: str
+    scheduled_requirement: str
+    scheduled_gates: tuple[str, ...]
+    schedule: str
     gate_jobs: tuple[GateJob, ...]
     train_command: tuple[str, ...]
     train_setup: tuple[str, ...]
@@ -87,9 +116,20 @@ def default_train_command(facts: RepoFacts) -> str:
     return TRAIN_PLACEHOLDER
 
 
-def build_spec(facts: RepoFacts, settings: PipelineSettings, policy: Policy) -> PipelineSpec:
-    """Combine detection, `.mlgate.yml` (which wins) and the policy's enabled gates."""
-    enabled = [name for name in GATES if name in policy.enabled_gates()]
+def build_spec(facts: RepoFacts, config: RepoConfig, policy: Policy) -> PipelineSpec:
+    """Combine detection, `.mlgate.yml` (which wins) and the policy's enabled gates.
+
+    The data and model gates get a job only when they would check something (settings in
+    .mlgate.yml, or marked tests): otherwise they would install the project to say "skipped".
+    """
+    settings = config.pipeline
+    markers = settings.test_markers if settings.test_markers is not None else facts.test_markers
+    enabled = [
+        name
+        for name in GATES
+        if name in policy.enabled_gates()
+        and (name not in PROJECT_GATES or config.options_for(name) or name in markers)
+    ]
     if not enabled:
         raise ConfigError(
             f"{policy.source}: the policy enables no gate: there is no pipeline to generate",
@@ -107,22 +147,35 @@ def build_spec(facts: RepoFacts, settings: PipelineSettings, policy: Policy) -> 
         install_files=files,
         install_lines=_lines(settings.install_command)
         or install_lines(tool, files, facts.buildable),
-        mlgate_requirement=_mlgate_requirement(enabled),
+        mlgate_requirement=mlgate_requirement(settings.mlgate_install, ""),
+        train_requirement=mlgate_requirement(
+            settings.mlgate_install, "data" if "data" in enabled else ""
+        ),
+        scheduled_requirement=mlgate_requirement(settings.mlgate_install, "tools"),
+        scheduled_gates=tuple(g for g in SCHEDULED_GATES if g in enabled),
+        schedule=settings.schedule or DEFAULT_SCHEDULE,
         gate_jobs=tuple(job for name in enabled for job in _gate_jobs(name, settings, policy)),
         train_command=train,
         train_setup=TRAIN_TOOLS["dvc"] if any(line.startswith("dvc ") for line in train) else (),
         train_gates=tuple(g for g in TRAIN_GATES if g in enabled),
-        test_markers=settings.test_markers
-        if settings.test_markers is not None
-        else facts.test_markers,
+        test_markers=markers,
         deploy_command=_lines(settings.deploy_command or DEPLOY_PLACEHOLDER),
     )
 
 
-def _mlgate_requirement(enabled: list[str]) -> str:
-    """mlgate with the scanners; with the data stack too when a data or model gate runs."""
-    extras = "tools,data" if {"data", "model"} & set(enabled) else "tools"
-    return f"mlgate[{extras}]=={__version__}"
+def mlgate_requirement(source: str | None, extras: str) -> str:
+    """What `pip install` gets mlgate from (`pipeline.mlgate_install`), with `extras`.
+
+    The source is `mlgate==VERSION` (default: this version, from the package index), a VCS
+    URL pinned to a commit (`git+https://...@<sha>`) or a wheel file.
+    """
+    wanted = f"[{extras}]" if extras else ""
+    source = source or f"mlgate=={__version__}"
+    if source.startswith("mlgate=="):
+        return f"mlgate{wanted}{source[len('mlgate') :]}"
+    if source.startswith("git+"):
+        return f"mlgate{wanted} @ {source}"
+    return f"{source}{wanted}"
 
 
 def _install_files(facts: RepoFacts, settings: PipelineSettings, tool: str) -> tuple[str, ...]:
@@ -141,9 +194,10 @@ def _gate_jobs(name: str, settings: PipelineSettings, policy: Policy) -> list[Ga
     minutes = max(MIN_JOB_MINUTES, math.ceil(policy.settings(name).timeout / 60) + INSTALL_MINUTES)
     project = name in PROJECT_GATES
     shards = settings.shards.get(name, 1)
+    requirement = mlgate_requirement(settings.mlgate_install, GATE_EXTRAS.get(name, "tools"))
     if shards == 1:
-        return [GateJob(name, name, None, project, minutes)]
+        return [GateJob(name, name, None, project, minutes, requirement)]
     return [
-        GateJob(f"{name}-{i}-of-{shards}", name, f"{i}/{shards}", project, minutes)
+        GateJob(f"{name}-{i}-of-{shards}", name, f"{i}/{shards}", project, minutes, requirement)
         for i in range(1, shards + 1)
     ]
