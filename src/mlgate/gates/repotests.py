@@ -8,6 +8,7 @@ marker means this part of the gate is skipped, not passed.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import xml.etree.ElementTree as ET  # nosec B405: parses the report pytest just wrote for us
@@ -51,7 +52,14 @@ class MarkedRun:
 
 
 def default_command() -> list[str]:
-    """The interpreter running mlgate: the repo's tests need its packages installed there."""
+    """The project's interpreter: the active virtual environment (`$VIRTUAL_ENV`, as the
+    generated pipelines set it for the project's own environment), else the one running
+    mlgate. The repo's tests need its packages installed there."""
+    venv = os.environ.get("VIRTUAL_ENV")
+    if venv:
+        python = Path(venv) / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+        if python.is_file():
+            return [str(python), "-m", "pytest"]
     return [sys.executable, "-m", "pytest"]
 
 

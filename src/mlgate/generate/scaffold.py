@@ -26,6 +26,7 @@ from mlgate.generate.project import render, repo_root
 from mlgate.generate.render import render_template, templates_dir
 from mlgate.generate.spec import (
     DEFAULT_ENVIRONMENT,
+    DEFAULT_SCHEDULE,
     DEPLOY_PLACEHOLDER,
     TRAIN_PLACEHOLDER,
     default_train_command,
@@ -127,6 +128,8 @@ def _config_context(facts: RepoFacts, level: int, previous: RepoConfig) -> dict[
         "gate_sections": _gate_sections(previous),
         "kept_gates": sorted(previous.gate_options),
         "max_shards": MAX_SHARDS,
+        "mlgate_install": kept.mlgate_install or f"mlgate=={__version__}",
+        "schedule": kept.schedule or DEFAULT_SCHEDULE,
     }
 
 

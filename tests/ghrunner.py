@@ -1,0 +1,426 @@
+"""A step runner for the GitHub Actions workflows mlgate generates (no container engine here,
+so `act` cannot run them). It executes a workflow's jobs for real, on this machine.
+
+What it does, and exactly what it emulates:
+
+- **Jobs** run one at a time in `needs` order (a topological order of the graph). A job's `if:`
+  is evaluated by a small evaluator of the expressions the generated workflows use (`!`, `&&`,
+  `||`, `==`, `!=`, parentheses, strings, `cancelled()`, `success()`, `failure()`,
+  `always()`, and the contexts `github.*`, `needs.*`, `steps.*`, `runner.*`); without a status
+  function `success()` is implied (all needed jobs succeeded), as on GitHub. A job not run is
+  `skipped`, and so are the jobs that need it (unless their `if:` says otherwise).
+- **Each job starts from a fresh copy of the repository**: `actions/checkout` is a `git clone`
+  of the fixture repository at its HEAD into a new directory (`persist-credentials` and
+  `fetch-depth` have no effect: the clone is complete). `$RUNNER_TEMP` is a new empty
+  directory per job, outside the checkout.
+- **`run:` steps** run with `bash --noprofile --norc -eo pipefail FILE` (GitHub's default
+  shell for `run:` on Linux), in the checkout, with the job's `env:` and the step's `env:`
+  (expressions in them resolved), `GITHUB_SHA`, `GITHUB_REF`, `GITHUB_EVENT_NAME`,
+  `GITHUB_WORKSPACE`, `GITHUB_OUTPUT` (a new file per step, read back into
+  `steps.<id>.outputs`), `GITHUB_STEP_SUMMARY`, `RUNNER_TEMP` and `CI=true`. A step's `if:` is
+  evaluated like a job's (`success()`: no earlier step failed). Job `outputs:` are resolved
+  from the step outputs at the end of the job, failed or not.
+- **`actions/setup-python`** gives the job a fresh interpreter: a new virtual environment of
+  the Python running the tests (not `python-version`; `cache:` is ignored), first on `PATH`.
+  To avoid downloading mlgate's dependencies in every job, the environment sees the test
+  environment's installed packages *except mlgate itself* through a `.pth` file, and the
+  scanner executables (bandit, semgrep, ...) are on `PATH`: `pip install <mlgate wheel>[...]`
+  in a job then installs the wheel for real and finds its dependencies satisfied. (So these
+  runs prove what the jobs do, not that each install line pulls every dependency it needs.)
+- **`actions/upload-artifact`**: copies `path` (a file or a folder) into the run's artifact
+  store under `name`; a name uploaded twice, or `if-no-files-found: error` with nothing there,
+  fails the step. **`actions/download-artifact`** with `name:` copies that artifact into
+  `path` (a missing artifact fails the step); `pattern:`/`merge-multiple:` are not supported
+  (the generated workflows no longer use them: the runner fails the step if they appear).
+- **`github/codeql-action/upload-sarif`**: checks `sarif_file` exists and is SARIF 2.1.0 JSON
+  and records it (`Run.sarif`); nothing is uploaded.
+- Anything else in `uses:` fails the step (so a new action in a template is noticed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+STEP_TIMEOUT = 900
+_TOOLS = ("bandit", "semgrep", "pysemgrep", "pip-audit", "detect-secrets", "dvc")
+
+
+@dataclass
+class JobResult:
+    name: str
+    status: str  # success, failure, skipped
+    log: str = ""
+    outputs: dict[str, str] = field(default_factory=dict)
+    workdir: Path | None = None
+
+
+@dataclass
+class Run:
+    jobs: dict[str, JobResult]
+    artifacts: Path
+    sarif: list[Path]
+
+    def status(self, job: str) -> str:
+        return self.jobs[job].status
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What the runner's jobs get: a site dir with the test environment's packages minus
+    mlgate, a bin dir with the scanners, extra variables for every step."""
+
+    deps_site: Path
+    tools_bin: Path
+    env: Mapping[str, str]
+
+
+def prepare_environment(base: Path, extra_env: Mapping[str, str]) -> Environment:
+    """Link every installed package except mlgate into one folder, and the scanners into one."""
+    site = Path(next(p for p in sys.path if p.endswith("site-packages")))
+    deps = base / "deps-site"
+    deps.mkdir(parents=True)
+    for entry in site.iterdir():
+        name = entry.name.lower()
+        if name.startswith(("mlgate", "__editable__", "_mlgate")) or name.endswith(".pth"):
+            continue
+        (deps / entry.name).symlink_to(entry)
+    tools = base / "tools-bin"
+    tools.mkdir()
+    here = Path(sys.executable).parent
+    for tool in _TOOLS:
+        if (here / tool).is_file():
+            (tools / tool).symlink_to(here / tool)
+    return Environment(deps, tools, dict(extra_env))
+
+
+class _Expr:
+    """The GitHub expression subset the generated workflows use, as Python."""
+
+    _TOKEN = re.compile(
+        r"\s*(?:(?P<str>'[^']*')|(?P<op>&&|\|\||==|!=|!|\(|\))|(?P<fn>[a-z]+)\(\)"
+        r"|(?P<ctx>[A-Za-z_][A-Za-z0-9_.-]*))"
+    )
+
+    def __init__(self, context: Mapping[str, Any], status: Mapping[str, bool]) -> None:
+        self.context = context
+        self.status = status
+
+    def lookup(self, dotted: str) -> Any:
+        node: Any = self.context
+        for part in dotted.split("."):
+            node = node.get(part) if isinstance(node, Mapping) else None
+        return "" if node is None else node
+
+    def evaluate(self, text: str) -> Any:
+        text = text.strip()
+        if text.startswith("${{") and text.endswith("}}"):
+            text = text[3:-2]
+        python, pos, values = [], 0, {}
+        while pos < len(text.rstrip()):
+            match = self._TOKEN.match(text, pos)
+            if match is None:
+                raise ValueError(f"unsupported expression: {text!r} at {pos}")
+            pos = match.end()
+            if match["str"] is not None:
+                python.append(repr(match["str"][1:-1]))
+            elif match["op"] is not None:
+                python.append(
+                    {"&&": " and ", "||": " or ", "!": " not "}.get(match["op"], match["op"])
+                )
+            elif match["fn"] is not None:
+                python.append(repr(self.status[match["fn"]]))
+            else:
+                key = f"v{len(values)}"
+                values[key] = self.lookup(match["ctx"])
+                python.append(key)
+        return eval("".join(python), {"__builtins__": {}}, values)
+
+    def condition(self, text: str | None) -> bool:
+        if text is None:
+            return bool(self.status["success"])
+        implied = not re.search(r"\b(success|failure|always|cancelled)\(\)", str(text))
+        result = bool(self.evaluate(str(text)))
+        return result and (bool(self.status["success"]) if implied else True)
+
+    def substitute(self, value: str) -> str:
+        return re.sub(r"\$\{\{(.*?)\}\}", lambda m: str(self.evaluate(m.group(1))), value)
+
+
+class Runner:
+    def __init__(
+        self,
+        repo: Path,
+        workspace: Path,
+        environment: Environment,
+        event: str = "push",
+        ref: str = "refs/heads/main",
+    ) -> None:
+        self.repo = repo
+        self.workspace = workspace
+        self.environment = environment
+        self.event = event
+        self.ref = ref
+        self.sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        self.artifacts = workspace / "artifacts"
+        self.artifacts.mkdir(parents=True)
+        self.sarif: list[Path] = []
+
+    # --- the workflow ---------------------------------------------------------------------
+
+    def run(self, workflow: Path, hooks: Mapping[str, Any] | None = None) -> Run:
+        """Run every job; `hooks[job](workdir)` runs after that job's checkout (test setup)."""
+        flow = yaml.safe_load(workflow.read_text(encoding="utf-8"))
+        jobs: dict[str, dict[str, Any]] = flow["jobs"]
+        results: dict[str, JobResult] = {}
+        for name in _order(jobs):
+            results[name] = self._job(name, jobs[name], results, (hooks or {}).get(name))
+        return Run(results, self.artifacts, self.sarif)
+
+    def _context(self, results: Mapping[str, JobResult]) -> dict[str, Any]:
+        return {
+            "github": {
+                "sha": self.sha,
+                "ref": self.ref,
+                "event_name": self.event,
+                "workflow": "mlgate",
+                "repository": "example/repo",
+                "event": {},
+            },
+            "needs": {n: {"result": r.status, "outputs": r.outputs} for n, r in results.items()},
+        }
+
+    def _job(
+        self, name: str, job: Mapping[str, Any], results: Mapping[str, JobResult], hook: Any
+    ) -> JobResult:
+        needs = job.get("needs") or []
+        needs = [needs] if isinstance(needs, str) else list(needs)
+        context = {
+            **self._context(results),
+            "needs": {
+                n: {"result": results[n].status, "outputs": results[n].outputs} for n in needs
+            },
+        }
+        ok = all(results[n].status == "success" for n in needs)
+        status = {"success": ok, "failure": not ok, "always": True, "cancelled": False}
+        if not _Expr(context, status).condition(job.get("if")):
+            return JobResult(name, "skipped")
+        return _JobRun(self, name, job, context, hook).execute()
+
+
+class _JobRun:
+    def __init__(
+        self, runner: Runner, name: str, job: Mapping[str, Any], context: dict[str, Any], hook: Any
+    ) -> None:
+        self.runner = runner
+        self.name = name
+        self.job = job
+        self.context = {**context, "steps": {}, "runner": {}}
+        self.root = runner.workspace / "jobs" / name
+        self.workdir = self.root / "checkout"
+        self.temp = self.root / "runner-temp"
+        self.temp.mkdir(parents=True)
+        self.context["runner"] = {"temp": str(self.temp)}
+        self.path: list[str] = []
+        self.log: list[str] = []
+        self.failed = False
+        self.hook = hook
+
+    def execute(self) -> JobResult:
+        for index, step in enumerate(self.job.get("steps") or []):
+            status = {
+                "success": not self.failed,
+                "failure": self.failed,
+                "always": True,
+                "cancelled": False,
+            }
+            expr = _Expr(self.context, status)
+            if not expr.condition(step.get("if")):
+                self.log.append(f"--- skipped: {step.get('name')}")
+                continue
+            self.log.append(f"--- step: {step.get('name')}")
+            try:
+                outputs = self._step(step, expr, index)
+            except StepFailed as exc:
+                self.log.append(f"step failed: {exc}")
+                self.failed = True
+                outputs = exc.outputs
+            if step.get("id"):
+                self.context["steps"][step["id"]] = {"outputs": outputs}
+        final = _Expr(
+            self.context, {"success": True, "failure": False, "always": True, "cancelled": False}
+        )
+        job_outputs = {
+            k: final.substitute(str(v)) for k, v in (self.job.get("outputs") or {}).items()
+        }
+        return JobResult(
+            self.name,
+            "failure" if self.failed else "success",
+            "\n".join(self.log),
+            job_outputs,
+            self.workdir,
+        )
+
+    def _step(self, step: Mapping[str, Any], expr: _Expr, index: int) -> dict[str, str]:
+        if "run" in step:
+            return self._run(step, expr, index)
+        uses = str(step["uses"]).split("@")[0]
+        inputs = {k: expr.substitute(str(v)) for k, v in (step.get("with") or {}).items()}
+        action = {
+            "actions/checkout": self._checkout,
+            "actions/setup-python": self._setup_python,
+            "actions/upload-artifact": self._upload,
+            "actions/download-artifact": self._download,
+            "github/codeql-action/upload-sarif": self._upload_sarif,
+        }.get(uses)
+        if action is None:
+            raise StepFailed(f"the runner does not emulate {uses}")
+        action(inputs)
+        return {}
+
+    # --- run: ------------------------------------------------------------------------------
+
+    def _env(
+        self, step: Mapping[str, Any], expr: _Expr, output: Path, summary: Path
+    ) -> dict[str, str]:
+        base = os.environ.get("PATH", "").split(os.pathsep)
+        here = str(Path(sys.executable).parent)
+        path = [*self.path, str(self.runner.environment.tools_bin), *(p for p in base if p != here)]
+        env = {
+            "PATH": os.pathsep.join(path),
+            "HOME": os.environ.get("HOME", "/root"),
+            "LANG": "C.UTF-8",
+            "CI": "true",
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_SHA": self.runner.sha,
+            "GITHUB_REF": self.runner.ref,
+            "GITHUB_EVENT_NAME": self.runner.event,
+            "GITHUB_WORKSPACE": str(self.workdir),
+            "GITHUB_OUTPUT": str(output),
+            "GITHUB_STEP_SUMMARY": str(summary),
+            "RUNNER_TEMP": str(self.temp),
+            **self.runner.environment.env,
+        }
+        for scope in (self.job.get("env") or {}, step.get("env") or {}):
+            env.update({k: expr.substitute(str(v)) for k, v in scope.items()})
+        return env
+
+    def _run(self, step: Mapping[str, Any], expr: _Expr, index: int) -> dict[str, str]:
+        script = self.root / f"step-{index}.sh"
+        script.write_text(str(step["run"]), encoding="utf-8")
+        output = self.root / f"step-{index}.output"
+        output.write_text("")
+        summary = self.root / "summary.md"
+        done = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+            cwd=self.workdir,
+            env=self._env(step, expr, output, summary),
+            capture_output=True,
+            text=True,
+            timeout=STEP_TIMEOUT,
+            check=False,
+        )
+        self.log.append(done.stdout + done.stderr)
+        outputs = dict(
+            line.split("=", 1) for line in output.read_text().splitlines() if "=" in line
+        )
+        if done.returncode != 0:
+            raise StepFailed(f"exit {done.returncode}", outputs)
+        return outputs
+
+    # --- actions ---------------------------------------------------------------------------
+
+    def _checkout(self, inputs: Mapping[str, str]) -> None:
+        subprocess.run(
+            ["git", "clone", "-q", str(self.runner.repo), str(self.workdir)],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            ["git", "checkout", "-q", "--detach", self.runner.sha],
+            cwd=self.workdir,
+            check=True,
+            capture_output=True,
+        )
+        if self.hook is not None:
+            self.hook(self.workdir)
+
+    def _setup_python(self, inputs: Mapping[str, str]) -> None:
+        venv = self.root / "python"
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+        site = next((venv / "lib").glob("python3*/site-packages"))
+        (site / "_test_deps.pth").write_text(f"{self.runner.environment.deps_site}\n")
+        self.path.insert(0, str(venv / "bin"))
+
+    def _upload(self, inputs: Mapping[str, str]) -> None:
+        name = inputs["name"]
+        target = self.runner.artifacts / name
+        if target.exists():
+            raise StepFailed(f"artifact {name} already exists")
+        source = self.workdir / inputs["path"]
+        if not source.exists():
+            if inputs.get("if-no-files-found", "warn") == "error":
+                raise StepFailed(f"no files at {inputs['path']}")
+            return
+        if source.is_dir():
+            shutil.copytree(source, target)
+        else:
+            target.mkdir()
+            shutil.copy2(source, target / source.name)
+
+    def _download(self, inputs: Mapping[str, str]) -> None:
+        if "name" not in inputs or "pattern" in inputs or "merge-multiple" in inputs:
+            raise StepFailed("download-artifact: only `name:` downloads are emulated")
+        source = self.runner.artifacts / inputs["name"]
+        if not source.is_dir():
+            raise StepFailed(f"Artifact not found for name: {inputs['name']}")
+        shutil.copytree(source, self.workdir / inputs.get("path", "."), dirs_exist_ok=True)
+
+    def _upload_sarif(self, inputs: Mapping[str, str]) -> None:
+        path = self.workdir / inputs["sarif_file"]
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise StepFailed(f"upload-sarif: {exc}") from None
+        if data.get("version") != "2.1.0":
+            raise StepFailed("upload-sarif: not SARIF 2.1.0")
+        self.runner.sarif.append(path)
+
+
+class StepFailed(Exception):
+    def __init__(self, message: str, outputs: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.outputs = outputs or {}
+
+
+def _order(jobs: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    done: list[str] = []
+    pending = list(jobs)
+    while pending:
+        for name in pending:
+            needs = jobs[name].get("needs") or []
+            needs = [needs] if isinstance(needs, str) else needs
+            if all(n in done for n in needs):
+                done.append(name)
+                pending.remove(name)
+                break
+        else:
+            raise ValueError(f"cycle or unknown job in needs: {pending}")
+    return done
+
+
+def workspace(prefix: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=prefix))
