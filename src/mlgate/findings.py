@@ -121,7 +121,29 @@ def fingerprint(tool: str, rule_id: str, path: str | None, anchor: str, occurren
     finding; `occurrence` tells apart identical code appearing twice in one file.
     """
     text = "\x1f".join([tool, rule_id, path or "", normalise_code(anchor), str(occurrence)])
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    # surrogateescape: a file name that is not UTF-8 keeps its exact bytes in the hash
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def printable(text: str) -> str:
+    """`text` with the undecodable bytes of a non-UTF-8 file name (surrogate escapes) shown
+    as `\\xNN`: every report, log and terminal line can be written as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "surrogateescape")
+        return raw.decode("utf-8", "backslashreplace")
+    return text
+
+
+def printable_finding(finding: Finding) -> Finding:
+    """A finding whose path and message can be written as UTF-8 (see `printable`)."""
+    path, message = finding.path, finding.message
+    if (path is None or path.isascii()) and message.isascii():
+        return finding
+    return finding.with_changes(
+        path=None if path is None else printable(path), message=printable(message)
+    )
 
 
 def assign_fingerprints(findings: Iterable[Finding], anchors: Mapping[int, str]) -> list[Finding]:

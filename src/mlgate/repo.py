@@ -44,6 +44,8 @@ class Repo:
     is_git: bool
     commit: str | None
     notes: tuple[str, ...] = field(default=())
+    # Directories mlgate could not list (`dir/`): nothing under them was scanned.
+    unreadable: tuple[str, ...] = field(default=())
 
     def matching(self, patterns: Iterable[str]) -> list[str]:
         """Files whose path or base name matches one of the glob patterns."""
@@ -65,7 +67,8 @@ def open_repo(path: Path, exclude: Sequence[str] = ()) -> Repo:
         raise UsageError(f"{path}: not a directory")
     notes: list[str] = []
     git_files = _git_files(root)
-    walked = _walk(root, notes)
+    unreadable: list[str] = []
+    walked = _walk(root, notes, unreadable)
     if git_files is None:
         notes.append(
             "not a git repository: .gitignore is not applied, the commit is unknown, "
@@ -76,13 +79,22 @@ def open_repo(path: Path, exclude: Sequence[str] = ()) -> Repo:
         files = [f for f in walked if f in git_files]
     kept = sorted(f for f in files if not matches_any(f, exclude))
     commit = _git_commit(root) if git_files is not None else None
-    return Repo(root, tuple(kept), git_files is not None, commit, tuple(notes))
+    return Repo(
+        root, tuple(kept), git_files is not None, commit, tuple(notes), tuple(sorted(unreadable))
+    )
 
 
-def _walk(root: Path, notes: list[str]) -> list[str]:
-    """Every regular file under root; symlinked directories are not followed (no loops)."""
+def _walk(root: Path, notes: list[str], unreadable: list[str]) -> list[str]:
+    """Every regular file under root; symlinked directories are not followed (no loops).
+    Directories that cannot be listed go to `unreadable` (`dir/`)."""
     found: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+
+    def could_not_list(error: OSError) -> None:
+        where = Path(error.filename or root)
+        if where != root:
+            unreadable.append(where.relative_to(root).as_posix() + "/")
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=could_not_list, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
         base = Path(dirpath)
         for name in filenames:

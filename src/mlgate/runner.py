@@ -21,7 +21,7 @@ from typing import Any
 from mlgate import __version__
 from mlgate.cache import ResultCache, StatIndex, make_key
 from mlgate.config import RepoConfig
-from mlgate.findings import Finding
+from mlgate.findings import Finding, printable, printable_finding
 from mlgate.gates import GATES, Gate, GateContext, GateResult
 from mlgate.policy import Policy
 from mlgate.repo import Repo
@@ -94,10 +94,20 @@ def _timed(
         request.on_progress(name, None)
     started = time.monotonic()
     result = _cached_run(GATES[name], ctx, request.cache, stats)
-    result = dataclasses.replace(result, seconds=time.monotonic() - started)
+    result = dataclasses.replace(_printable(result), seconds=time.monotonic() - started)
     if request.on_progress is not None:
         request.on_progress(name, result)
     return result
+
+
+def _printable(result: GateResult) -> GateResult:
+    """Non-UTF-8 file names in paths, messages, errors and notes shown as `\\xNN`."""
+    return dataclasses.replace(
+        result,
+        findings=tuple(printable_finding(f) for f in result.findings),
+        errors=tuple(printable(e) for e in result.errors),
+        notes=tuple(printable(n) for n in result.notes),
+    )
 
 
 def _safe_run(gate: Gate, ctx: GateContext) -> GateResult:
@@ -113,6 +123,8 @@ def _cached_run(
 ) -> GateResult:
     scope = getattr(gate, "cache_scope", "none")
     if cache is None or stats is None or scope == "none" or not ctx.inputs.files:
+        return _safe_run(gate, ctx)
+    if ctx.repo.unreadable:  # findings about directories belong to no cached file
         return _safe_run(gate, ctx)
     salt = getattr(gate, "cache_salt", lambda _ctx: "")(ctx)
     if salt is None:  # the gate says this result must not be reused (e.g. an online service)

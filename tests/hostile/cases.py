@@ -179,6 +179,22 @@ SCENARIOS: tuple[Scenario, ...] = (
         "test_supersession.py",
     ),
     Scenario(
+        "non-utf8-file-names",
+        "8",
+        "a `.py` calling pickle.loads and a malicious pickle, both named with bytes that are "
+        "not UTF-8",
+        "both found (paths shown as `\\xNN`); reports valid UTF-8 (was: models internal "
+        "error, sast pass)",
+        "test_paths.py",
+    ),
+    Scenario(
+        "unreadable-paths",
+        "8",
+        "an unreadable file holding an AWS key, an unreadable `.py`, an unreadable directory",
+        "an `unreadable-path` finding (high) for each, in secrets and sast (was: silently skipped)",
+        "test_paths.py",
+    ),
+    Scenario(
         "batched-real-tools",
         "5",
         "real bandit and semgrep forced to one file per run",

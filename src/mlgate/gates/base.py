@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from mlgate.findings import Finding, assign_fingerprints
+from mlgate.findings import Finding, Severity, assign_fingerprints
 from mlgate.repo import Repo
 
 
@@ -90,6 +91,39 @@ class Collector:
             notes=tuple(self.notes),
             properties=self.properties,
         )
+
+
+UNREADABLE_RULE = "unreadable-path"
+
+
+def split_readable(root: Path, files: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(files mlgate may read, files it may not): permissions, not content."""
+    readable: list[str] = []
+    unreadable: list[str] = []
+    for rel in files:
+        (readable if os.access(root / rel, os.R_OK) else unreadable).append(rel)
+    return readable, unreadable
+
+
+def unreadable_findings(gate: str, paths: Sequence[str]) -> list[Finding]:
+    """One `unreadable-path` finding per file or directory (`dir/`) that could not be read:
+    what was not scanned is reported, never silently skipped."""
+    return [
+        Finding(
+            gate=gate,
+            tool="mlgate",
+            rule_id=UNREADABLE_RULE,
+            severity=Severity.HIGH,
+            confidence="high",
+            message=(
+                f"{'directory' if rel.endswith('/') else 'file'} could not be read "
+                "(permission denied), so it was not scanned: make it readable to the user "
+                "running mlgate, or exclude it"
+            ),
+            path=rel,
+        )
+        for rel in paths
+    ]
 
 
 class Gate(Protocol):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -28,7 +29,13 @@ import yaml
 from mlgate.cache import content_hash
 from mlgate.errors import ConfigError
 from mlgate.findings import Finding, Severity, assign_fingerprints
-from mlgate.gates.base import GateContext, GateInputs, GateResult
+from mlgate.gates.base import (
+    GateContext,
+    GateInputs,
+    GateResult,
+    split_readable,
+    unreadable_findings,
+)
 from mlgate.gates.secrets import redact
 from mlgate.lifecycle import temp_dir
 from mlgate.notebooks import (
@@ -126,14 +133,17 @@ class SastGate:
             return GateResult(
                 NAME, skipped="no Python files or notebooks to scan", tools=self.tool_versions()
             )
-        python = [f for f in files if not _is_notebook(f)]
+        readable, unreadable = split_readable(ctx.root, files)
+        python = [f for f in readable if not _is_notebook(f)]
         with temp_dir("mlgate-sast-") as tmp:
             notebooks = convert_notebooks(
-                ctx.root, [f for f in files if _is_notebook(f)], Path(tmp)
+                ctx.root, [f for f in readable if _is_notebook(f)], Path(tmp)
             )
+            python = [notebooks.alias(ctx.root, f) for f in python]
             scan = _scan(ctx, [*python, *notebooks.targets])
         merged = [notebooks.map_back(f) for f in scan.findings]
-        findings = _fingerprinted(ctx.root, [*merged, *notebooks.findings], notebooks.notebooks)
+        own = [*notebooks.findings, *unreadable_findings(NAME, [*unreadable, *ctx.repo.unreadable])]
+        findings = _fingerprinted(ctx.root, [*merged, *own], notebooks.notebooks)
         notes = [*notebooks.notes, *(notebooks.rename(n) for n in scan.notes)]
         if scan.dropped:
             notes.append(
@@ -513,14 +523,29 @@ class ConvertedNotebooks:
     notebooks: dict[str, Notebook] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)  # mlgate's own
     notes: list[str] = field(default_factory=list)
+    aliases: dict[str, str] = field(default_factory=dict)  # temp copy -> file (name not UTF-8)
 
     @property
     def targets(self) -> list[str]:
         return list(self.by_target)
 
+    def alias(self, root: Path, rel: str) -> str:
+        """`rel`, or a temporary copy under a UTF-8 name when `rel` is not valid UTF-8
+        (semgrep mangles such names and silently scans nothing; findings map back)."""
+        if _utf8(rel):
+            return rel
+        target = self.tmp / "names" / f"{len(self.aliases)}.py"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(root / rel, target)
+        self.aliases[str(target)] = rel
+        self.paths[str(target)] = rel
+        return str(target)
+
     def map_back(self, item: Finding) -> Finding:
         """A finding on a temporary file, moved to its notebook, cell and line in the cell."""
         target = item.path or ""
+        if target in self.aliases:
+            return item.with_changes(path=self.aliases[target])
         code = self.by_target.get(target)
         if code is None:
             return item
@@ -562,12 +587,21 @@ def convert_notebooks(root: Path, paths: Sequence[str], tmp: Path) -> ConvertedN
             _unpinned(rel, pip, spec) for pip in code.pip_installs for spec in pip.unpinned()
         ]
         if code.text.strip():
-            target = out.tmp / "nb" / f"{rel}.py"
+            name = f"{rel}.py" if _utf8(rel) else f"_{len(out.by_target)}.py"
+            target = out.tmp / "nb" / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(code.text, encoding="utf-8", errors="replace")
             out.by_target[str(target)] = code
             out.paths[str(target)] = rel
     return out
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _mlgate_finding(

@@ -34,7 +34,7 @@ from typing import Any
 
 from mlgate.cache import make_key
 from mlgate.findings import Finding, Severity, assign_fingerprints
-from mlgate.gates.base import GateContext, GateInputs, GateResult
+from mlgate.gates.base import GateContext, GateInputs, GateResult, unreadable_findings
 from mlgate.lifecycle import temp_dir
 from mlgate.notebooks import Notebook, NotebookProblem, read_notebook, split_lines
 from mlgate.repo import Repo, matches_any
@@ -348,6 +348,7 @@ class Plan:
     texts: dict[str, NotebookText] = field(default_factory=dict)  # temp file (relative) -> text
     too_large: list[str] = field(default_factory=list)
     binary: int = 0
+    unreadable: list[str] = field(default_factory=list)  # permission denied: reported
     notes: list[str] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)  # type -> placeholder/digest hits
 
@@ -388,6 +389,8 @@ def plan_scan(root: Path, files: Sequence[str], max_bytes: int, tmp: Path) -> Pl
             plan.binary += 1
         elif kind == "text":
             plan.plain.append(rel)
+        else:
+            plan.unreadable.append(rel)
     return plan
 
 
@@ -839,6 +842,8 @@ class SecretsGate:
             hits, errors = _scan(ctx, plan)
         verified = verify_hits(hits) if ctx.option("verify", False) else None
         findings = [_entropy(f, ctx) for f in merge_hits(hits, verified)]
+        unreadable = unreadable_findings(NAME, [*plan.unreadable, *ctx.repo.unreadable])
+        findings += assign_fingerprints(unreadable, {})
         return GateResult(
             NAME,
             findings=tuple(findings),
