@@ -78,12 +78,15 @@ class ResultCache:
         return data
 
     def put(self, key: str, value: Any) -> None:
+        """Store `value` (redacted: a cache file is written output too; see mlgate.redact)."""
+        from mlgate.redact import redact_value  # noqa: PLC0415 (redact needs the gates)
+
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(value, handle, separators=(",", ":"))
+                json.dump(redact_value(value), handle, separators=(",", ":"))
             os.replace(tmp, path)
         except OSError:
             return  # a cache that cannot be written is only slower, never wrong

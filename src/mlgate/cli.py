@@ -398,17 +398,21 @@ def _check_formats(formats: Sequence[str], output: Path | None) -> None:
 
 def _emit(report: Report, formats: Sequence[str], output: Path | None) -> None:
     """Print the report; with --output also write every format's files (text: stdout only)."""
-    from mlgate.report import FORMATS, write_reports
+    from mlgate.redact import already_redacted
+    from mlgate.report import FORMATS, publishable, write_reports
 
+    shown = publishable(report)
     if output is None:
         fmt = FORMATS[formats[0]]
-        click.echo(fmt.render(report, color=fmt.name == "text" and _tty()), nl=False)
+        with already_redacted():
+            click.echo(fmt.render(shown, color=fmt.name == "text" and _tty()), nl=False)
     else:
-        written = write_reports(report, formats, output)
-        click.echo(FORMATS["text"].render(report, color=_tty()), nl=False)
+        written = write_reports(shown, formats, output, redacted=True)
+        with already_redacted():
+            click.echo(FORMATS["text"].render(shown, color=_tty()), nl=False)
         if written:
             click.echo(f"reports written to {output}: " + ", ".join(p.name for p in written))
-    _step_summary(report)
+    _step_summary(shown)
 
 
 def _step_summary(report: Report) -> None:
@@ -932,7 +936,9 @@ def data_infer(
     if output is None:
         click.echo(text, nl=False)
         return
-    output.write_text(text, encoding="utf-8")
+    from mlgate.redact import redact_secrets
+
+    output.write_text(redact_secrets(text), encoding="utf-8")
     click.echo(f"contract written to {output}: review it, then list it in .mlgate.yml", err=True)
 
 
@@ -1013,6 +1019,18 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def run_main(argv: Sequence[str] | None) -> int:
+    """Run the command; everything it prints to stdout and stderr has its secrets redacted
+    (`--version` and `--help` print only mlgate's own text: no detectors are loaded)."""
+    args = list(argv) if argv is not None else sys.argv[1:]
+    if not args or {"--version", "--help", "-h"} & set(args):
+        return _dispatch(argv)
+    from mlgate.redact import redacted_streams
+
+    with redacted_streams():
+        return _dispatch(argv)
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
     try:
         cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
     except _Exit as done:

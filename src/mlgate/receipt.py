@@ -19,6 +19,7 @@ from typing import Any
 from mlgate import __version__
 from mlgate.errors import ReportError
 from mlgate.gates import GateStatus
+from mlgate.redact import redact_value
 from mlgate.report.base import Report
 
 RECEIPT_FILE = "receipt.json"
@@ -41,6 +42,7 @@ def make_receipt(report: Report, now: dt.datetime | None = None) -> dict[str, An
         "decision": "pass" if report.decision.passed else "blocked",
         "created_at": created,
     }
+    body = redact_value(body)  # before the digest: the receipt is written as digested
     return {**body, "digest": content_digest(body)}
 
 

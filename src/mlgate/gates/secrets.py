@@ -584,12 +584,16 @@ def plausible(secret_type: str, value: str, path: str, line: str) -> bool:
 
 
 _QUOTED = re.compile(r"\"([^\"\n]*)\"|'([^'\n]*)'|`([^`\n]*)`")
+# Shapes of detect-secrets' most severe secrets, for previews and for redacting mlgate's
+# output when detect-secrets itself is not installed (see mlgate.redact).
+PRIVATE_KEY_HEADER = re.compile(r"BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?|PuTTY-User-Key-File-[23]")
+AWS_KEY_ID = re.compile(r"(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)[0-9A-Z]{16}")
 _TOKENISERS = (
     re.compile(r"[^\s\"'`]+"),
     re.compile(r"[^\s\"'`=:,;()\[\]{}<>]+"),
     re.compile(r"[^\s\"'`=:,;()\[\]{}<>@/]+"),
-    re.compile(r"BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?|PuTTY-User-Key-File-[23]"),
-    re.compile(r"(?:A3T[A-Z0-9]|ABIA|ACCA|AKIA|ASIA)[0-9A-Z]{16}"),
+    PRIVATE_KEY_HEADER,
+    AWS_KEY_ID,
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import os
 import secrets
@@ -10,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from mlgate.errors import ReportError
+from mlgate.redact import redact_value
 from mlgate.report.base import Report, ReportFormat
 from mlgate.report.gitlab import GitlabFormat
 from mlgate.report.json import JsonFormat
@@ -31,11 +33,24 @@ FORMATS: dict[str, ReportFormat] = {
 }
 
 
-def write_reports(report: Report, formats: Sequence[str], directory: Path) -> list[Path]:
+def publishable(report: Report) -> Report:
+    """The report every writer renders: each string in it redacted (see mlgate.redact).
+
+    The list of scanned files is left out (no format shows it, and it can be long)."""
+    run = report.run
+    bare = dataclasses.replace(run, repo=dataclasses.replace(run.repo, files=()))
+    return redact_value(dataclasses.replace(report, run=bare))
+
+
+def write_reports(
+    report: Report, formats: Sequence[str], directory: Path, redacted: bool = False
+) -> list[Path]:
     """Write every file of each format into `directory`, each atomically; return the paths.
 
+    The report is redacted first (`publishable`) unless the caller did (`redacted`).
     Raises ReportError (one line) when the directory cannot be made or written to.
     """
+    report = report if redacted else publishable(report)
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -89,7 +104,7 @@ def append_summary(report: Report, path: Path) -> None:
     """Append the markdown summary to `path` (GitHub's $GITHUB_STEP_SUMMARY)."""
     try:
         with path.open("a", encoding="utf-8", newline="\n") as handle:
-            handle.write(FORMATS["markdown"].render(report) + "\n")
+            handle.write(FORMATS["markdown"].render(publishable(report)) + "\n")
     except OSError as exc:
         raise ReportError(f"cannot append the summary to {path}: {_reason(exc)}") from None
 
@@ -98,4 +113,12 @@ def _reason(exc: OSError) -> str:
     return " ".join(str(exc.strerror or exc).split())
 
 
-__all__ = ["FORMATS", "Report", "ReportFormat", "append_summary", "write_atomic", "write_reports"]
+__all__ = [
+    "FORMATS",
+    "Report",
+    "ReportFormat",
+    "append_summary",
+    "publishable",
+    "write_atomic",
+    "write_reports",
+]

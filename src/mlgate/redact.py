@@ -1,0 +1,292 @@
+"""Secrets never leave mlgate in clear: one redaction applied wherever mlgate writes.
+
+A secret can reach mlgate's output in many ways besides the secrets gate: a data sample
+shown by a failing contract, a `predict` command's output, a scanner's stderr quoted in a
+gate error, a command line printed by `--verbose`. Rather than redact field by field,
+`redact_secrets` runs over every string at the boundary where mlgate writes: report files
+and receipts (`report.write_atomic`, `append_summary`), cached results, and the process's
+stdout and stderr (`redacted_streams`, installed by the CLI).
+
+The detectors are the secrets gate's: detect-secrets' regex plugins (when detect-secrets
+is installed; its entropy and IP heuristics are left out, they would redact digests and
+versions) and mlgate's own ML token patterns (Hugging Face, Databricks, OpenAI-style),
+plus the gate's AWS key id and private key shapes when detect-secrets is missing. A value
+becomes its preview (`redact`: the first 4 characters, then `…`); a private key loses its
+whole block.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import enum
+import functools
+import io
+import re
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any, TextIO, TypeVar, cast
+
+from mlgate.gates.secrets import (
+    AWS_KEY_ID,
+    HEURISTIC_TYPES,
+    PATTERNS,
+    PRIVATE_KEY_HEADER,
+    redact,
+)
+
+T = TypeVar("T")
+MIN_GROUP = 8  # a regex group this long is the secret; shorter groups are prefixes
+KEY_REDACTED = " …(redacted)"
+KEY_BLOCK_LIMIT = 16_384  # characters after a private key header searched for its end
+_KEY_TYPES = frozenset({"Private Key"})
+_CONTEXT_PATTERNS = frozenset({"Weights & Biases API Key"})  # 40 hex: a git commit too
+_KEY_BODY = re.compile(r"(?:-----)?(?:[A-Za-z0-9+/=:,.\s-]|\\[nrt])*")
+_TRIGGER = re.compile(r"[A-Za-z0-9+/=_-]{8}|PRIVATE KEY|PuTTY|SSH2|://")
+_CACHED_LENGTH = 4096
+_KEY_END = re.compile(r"-----END [A-Z0-9 ]*-----|---- END SSH2 [A-Z ]*----")
+
+
+@dataclass(frozen=True)
+class Detector:
+    regex: re.Pattern[str]
+    private_key: bool = False
+    accept: Callable[[str, int, int], str | None] | None = None  # mlgate's own patterns
+
+
+@functools.cache
+def detectors() -> tuple[Detector, ...]:
+    """detect-secrets' regex plugins (if installed) and mlgate's own token patterns."""
+    found = list(_detect_secrets_detectors())
+    if not found:  # detect-secrets is not installed: the gate's own shapes of the worst
+        found = [Detector(PRIVATE_KEY_HEADER, private_key=True), Detector(AWS_KEY_ID)]
+    found += [
+        Detector(p.regex, accept=p.accept)
+        for p in PATTERNS
+        if p.secret_type not in _CONTEXT_PATTERNS
+    ]
+    return tuple(found)
+
+
+def _detect_secrets_detectors() -> Iterator[Detector]:
+    try:
+        from detect_secrets.core.plugins.util import (  # noqa: PLC0415 (optional, slow)
+            get_mapping_from_secret_type_to_class,
+        )
+        from detect_secrets.plugins.base import RegexBasedDetector  # noqa: PLC0415
+    except ImportError:
+        return
+    for secret_type, plugin in sorted(get_mapping_from_secret_type_to_class().items()):
+        if secret_type in HEURISTIC_TYPES or not issubclass(plugin, RegexBasedDetector):
+            continue
+        instance: Any = cast(Any, plugin)()
+        for regex in instance.denylist:
+            yield Detector(regex, private_key=secret_type in _KEY_TYPES)
+
+
+def redact_secrets(text: str) -> str:
+    """`text` with every secret the detectors recognise replaced by its preview."""
+    if not _may_hold_a_secret(text):
+        return text
+    if len(text) <= _CACHED_LENGTH:
+        return _redact_cached(text)
+    return _redact(text)
+
+
+def _may_hold_a_secret(text: str) -> bool:
+    """A cheap test every detector's match passes: each secret is a run of at least 8
+    token characters, or a private key header, or credentials in a URL (`://`)."""
+    return bool(text) and _TRIGGER.search(text) is not None
+
+
+@functools.lru_cache(maxsize=65_536)
+def _redact_cached(text: str) -> str:
+    return _redact(text)
+
+
+def _redact(text: str) -> str:
+    spans: list[tuple[int, int, bool]] = []
+    for detector in detectors():
+        spans += _spans(detector, text)
+    if not spans:
+        return text
+    return _replace(text, _merged(spans))
+
+
+def _spans(detector: Detector, text: str) -> Iterator[tuple[int, int, bool]]:
+    for match in detector.regex.finditer(text):
+        if detector.accept is not None and detector.accept(text, *match.span()) is None:
+            continue
+        if detector.private_key:
+            if not text.startswith(KEY_REDACTED, match.end()):  # redacted already
+                yield match.start(), _key_block_end(text, match.end()), True
+            continue
+        groups = [
+            match.span(i)
+            for i in range(1, (match.re.groups or 0) + 1)
+            if match.group(i) and len(match.group(i)) >= MIN_GROUP
+        ]
+        for start, end in groups or [match.span()]:
+            yield start, end, False
+
+
+def _key_block_end(text: str, start: int) -> int:
+    """Where a private key that starts at `start` ends: its END line, else its body."""
+    window = text[start : start + KEY_BLOCK_LIMIT]
+    end = _KEY_END.search(window)
+    if end is not None:
+        return start + end.end()
+    body = _KEY_BODY.match(window)
+    return start + (body.end() if body else 0)
+
+
+def _merged(spans: Sequence[tuple[int, int, bool]]) -> list[tuple[int, int, bool]]:
+    out: list[tuple[int, int, bool]] = []
+    for start, end, key in sorted(spans):
+        if out and start < out[-1][1]:
+            last = out[-1]
+            out[-1] = (last[0], max(last[1], end), last[2] or key)
+        else:
+            out.append((start, end, key))
+    return out
+
+
+def _replace(text: str, spans: Sequence[tuple[int, int, bool]]) -> str:
+    parts: list[str] = []
+    done = 0
+    for start, end, key in spans:
+        parts.append(text[done:start])
+        value = text[start:end]
+        parts.append(_key_preview(value) if key else redact(value))
+        done = end
+    parts.append(text[done:])
+    return "".join(parts)
+
+
+def _key_preview(block: str) -> str:
+    header = PRIVATE_KEY_HEADER.search(block)
+    return (header.group(0) if header else "PRIVATE KEY") + KEY_REDACTED
+
+
+def redact_value(value: T) -> T:
+    """A copy of `value` with every string in it redacted: dataclasses (frozen ones
+    included), mappings, lists, tuples and sets are walked; enums, numbers and paths kept.
+    Objects with nothing to redact are returned as they are, not copied."""
+    return cast("T", _walk(value, {}))
+
+
+_ATOMS = frozenset({int, float, bool, bytes, type(None)})
+
+
+def _walk(value: Any, memo: dict[int, Any]) -> Any:
+    kind = type(value)
+    if kind is str:
+        return redact_secrets(value)
+    if kind in _ATOMS:
+        return value
+    key = id(value)
+    if key not in memo:
+        memo[key] = _walk_container(value, memo)
+    return memo[key]
+
+
+def _walk_container(value: Any, memo: dict[int, Any]) -> Any:
+    if isinstance(value, (str, enum.Enum, PurePath, int, float, bytes)):
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {}
+        for f in dataclasses.fields(value):
+            if f.init:
+                old = getattr(value, f.name)
+                new = _walk(old, memo)
+                if new is not old:
+                    changes[f.name] = new
+        return dataclasses.replace(value, **changes) if changes else value
+    if isinstance(value, Mapping):
+        return {_walk(k, memo): _walk(v, memo) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [_walk(v, memo) for v in value]
+        if isinstance(value, tuple) and all(n is o for n, o in zip(items, value, strict=True)):
+            return value
+        return type(value)(items)
+    return value
+
+
+# --- the process's own output ---------------------------------------------------------------
+
+_verbatim = threading.local()
+
+
+@contextlib.contextmanager
+def already_redacted() -> Iterator[None]:
+    """Within the block, text written to the redacted streams by this thread is passed on
+    as is: it was built from `redact_value` output (a report), and scanning it twice would
+    cost as much again."""
+    _verbatim.on = True
+    try:
+        yield
+    finally:
+        _verbatim.on = False
+
+
+class RedactingWriter(io.TextIOBase):
+    """A text stream that redacts everything written through it, then passes it on."""
+
+    def __init__(self, target: TextIO) -> None:
+        super().__init__()
+        self.target = target
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        verbatim = getattr(_verbatim, "on", False)
+        self.target.write(text if verbatim else redact_secrets(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+    def isatty(self) -> bool:
+        return self.target.isatty()
+
+    def fileno(self) -> int:
+        return self.target.fileno()
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self.target, "encoding", None) or "utf-8")
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return getattr(self.target, "errors", None)
+
+
+@contextlib.contextmanager
+def redacted_streams() -> Iterator[None]:
+    """Within the block, everything written to sys.stdout and sys.stderr is redacted."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout = RedactingWriter(saved[0])
+    sys.stderr = RedactingWriter(saved[1])
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        sys.stdout, sys.stderr = saved
+
+
+__all__ = [
+    "RedactingWriter",
+    "already_redacted",
+    "detectors",
+    "redact_secrets",
+    "redact_value",
+    "redacted_streams",
+]
