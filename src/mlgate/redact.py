@@ -35,6 +35,7 @@ from mlgate.gates.secrets import (
     HEURISTIC_TYPES,
     PATTERNS,
     PRIVATE_KEY_HEADER,
+    WANDB_TYPE,
     redact,
 )
 
@@ -43,7 +44,8 @@ MIN_GROUP = 8  # a regex group this long is the secret; shorter groups are prefi
 KEY_REDACTED = " …(redacted)"
 KEY_BLOCK_LIMIT = 16_384  # characters after a private key header searched for its end
 _KEY_TYPES = frozenset({"Private Key"})
-_CONTEXT_PATTERNS = frozenset({"Weights & Biases API Key"})  # 40 hex: a git commit too
+_CONTEXT_PATTERNS = frozenset({WANDB_TYPE})  # 40 hex: a git commit too
+# (a pattern for 40+ hex characters would redact commits and digests)
 _KEY_BODY = re.compile(r"(?:-----)?(?:[A-Za-z0-9+/=:,.\s-]|\\[nrt])*")
 _TRIGGER = re.compile(r"[A-Za-z0-9+/=_-]{8}|PRIVATE KEY|PuTTY|SSH2|://")
 _CACHED_LENGTH = 4096
@@ -63,11 +65,9 @@ def detectors() -> tuple[Detector, ...]:
     found = list(_detect_secrets_detectors())
     if not found:  # detect-secrets is not installed: the gate's own shapes of the worst
         found = [Detector(PRIVATE_KEY_HEADER, private_key=True), Detector(AWS_KEY_ID)]
-    found += [
-        Detector(p.regex, accept=p.accept)
-        for p in PATTERNS
-        if p.secret_type not in _CONTEXT_PATTERNS
-    ]
+    # Their regexes only: the gate's acceptance checks (checksums, exact lengths, placeholder
+    # words) keep false positives out of findings, but redacting a near-miss costs nothing.
+    found += [Detector(p.regex) for p in PATTERNS if p.secret_type not in _CONTEXT_PATTERNS]
     return tuple(found)
 
 

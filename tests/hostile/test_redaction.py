@@ -26,7 +26,7 @@ from tests.hostile.conftest import LAUNCH
 # Built from pieces so that no scanner of this repository flags the test itself.
 AWS = "AKIA" + "Z7Q2W4E6R8T0Y1U3"
 GITHUB = "ghp_" + "R7vK2mPq9XwL4sT8yB3nD6fH1jC5gA0eZ2uN"
-HF = "hf_" + "kQ8wE3rT6yU9iO2pA5sD7fG1hJ4kL0zXcV"
+HF = "hf_" + "kQwErTyUiOpAsDfGhJkLzXcVbNmQwErTyU"  # 34 letters, like a real token
 KEY_BODY = "MIIEowIBAAKCAQEA0Z3VS5JJcds3xfn" + "ygWyF8PbnGy0AHB7MhgHcTz6sE2I2yPB"
 PRIVATE_KEY = "-----BEGIN RSA PRIVATE KEY-----\n" + KEY_BODY + "\n-----END RSA PRIVATE KEY-----\n"
 SECRETS = {"aws": AWS, "github": GITHUB, "hf": HF, "private key": KEY_BODY}
@@ -67,7 +67,7 @@ def planted(tmp_path: Path) -> Path:
     write(root, f"src/{HF}.py", "print('named after a token')\n")
     config = {
         "data": {"datasets": [{"path": "data/rows.csv", "contract": "contracts/rows.yml"}]},
-        "model": {"predict": {"command": [sys.executable, "predict.py"], "runs": 1}},
+        "model": {"predict": {"command": [sys.executable, "predict.py", HF], "runs": 1}},
     }
     write(root, ".mlgate.yml", json.dumps(config))
     return root
@@ -135,7 +135,7 @@ def test_planted_secrets_appear_in_no_output(planted: Path, tmp_path: Path) -> N
     assert any("contract" in f["rule_id"] for f in report["findings"]), everything
     assert "AKIA…" in " ".join(f["message"] for f in report["findings"] if f["gate"] == "data")
     assert "ghp_…" in " ".join(f["message"] for f in report["findings"] if f["gate"] == "model")
-    assert "hf_k…" in done.stderr  # --verbose printed the bandit command line with the file
+    assert "predict.py hf_k…" in done.stderr  # --verbose printed the predict command line
     # ... and no value is anywhere
     outputs = {"stdout": done.stdout, "stderr": done.stderr, **_all_files(out, cache)}
     outputs[str(summary)] = summary.read_text(encoding="utf-8")
