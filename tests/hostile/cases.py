@@ -195,6 +195,21 @@ SCENARIOS: tuple[Scenario, ...] = (
         "test_paths.py",
     ),
     Scenario(
+        "fuzz-notebook-reader",
+        "fuzz",
+        "hypothesis: random bytes, JSON and notebook-shaped JSON as `.ipynb` (300 examples)",
+        "a Notebook or a NotebookProblem; sast's and secrets' views of it never raise",
+        "test_fuzz.py",
+    ),
+    Scenario(
+        "fuzz-pickle-reader",
+        "fuzz",
+        "hypothesis: random bytes, pickle headers and byte-flipped real pickles as model "
+        "files (300 examples)",
+        "a scan result (findings, notes), never an exception",
+        "test_fuzz.py",
+    ),
+    Scenario(
         "batched-real-tools",
         "5",
         "real bandit and semgrep forced to one file per run",
