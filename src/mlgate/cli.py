@@ -1052,7 +1052,10 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         lifecycle.stop()
         return 130
     except lifecycle.Interrupted as stopped:
-        click.echo(f"mlgate: interrupted ({stopped}): tools stopped, nothing written", err=True)
+        from mlgate.redact import already_redacted
+
+        with already_redacted():  # mlgate's own words: no time spent loading the detectors
+            click.echo(f"mlgate: interrupted ({stopped}): tools stopped, nothing written", err=True)
         return stopped.exit_code
     except Exception as exc:  # the last line of defence: one line, never a traceback
         click.echo(
