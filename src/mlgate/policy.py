@@ -32,6 +32,35 @@ REPO_POLICY = Path(".mlgate") / "policy.yml"
 POLICY_CHECK = "policy"
 _MAX_EXTENDS = 10
 
+# Path contexts: where a finding is. The policy's `contexts:` replaces a context's globs;
+# `context_severity:` sets a rule's severity in a context (test code, examples, docs and
+# notebooks are not production code). A finding's context is recorded in the report.
+DEFAULT_CONTEXTS: Mapping[str, tuple[str, ...]] = {
+    "tests": (
+        "tests/**", "test/**", "**/tests/**", "**/test/**", "**/test_*.py", "**/*_test.py",
+        "**/conftest.py",
+    ),
+    "examples": ("examples/**", "**/examples/**", "example/**", "**/example/**"),
+    "docs": ("docs/**", "**/docs/**", "doc/**", "**/doc/**"),
+    "notebooks": ("**/*.ipynb",),
+}  # fmt: skip
+_TEST_LOW = (
+    "ml-pickle-load", "ml-torch-load-unsafe", "ml-eval-exec-dynamic", "ml-hf-download-unpinned",
+    "ml-hardcoded-tmp-path", "ml-urlopen-unchecked-scheme", "ml-numpy-load-allow-pickle",
+    "ml-pandas-read-pickle", "ml-yaml-unsafe-load", "ml-subprocess-shell-true",
+    "ml-os-system-dynamic", "ml-tarfile-extractall-no-filter", "B108", "B310", "B324",
+)  # fmt: skip
+_SHOWCASE_LOW = (
+    "ml-hf-download-unpinned", "ml-torch-hub-load-unpinned", "notebook-unpinned-pip-install",
+    "ml-hardcoded-tmp-path",
+)  # fmt: skip
+DEFAULT_CONTEXT_SEVERITY: Mapping[str, Mapping[str, str]] = {
+    "tests": dict.fromkeys(_TEST_LOW, "low"),
+    "examples": dict.fromkeys(_SHOWCASE_LOW, "low"),
+    "docs": dict.fromkeys(_SHOWCASE_LOW, "low"),
+    "notebooks": dict.fromkeys(_SHOWCASE_LOW, "low"),
+}
+
 
 # --- model --------------------------------------------------------------------------------
 
@@ -82,6 +111,10 @@ class Policy:
     digest: str
     data: Mapping[str, Any]
     defaults: GateSettings = field(default_factory=GateSettings)
+    contexts: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_CONTEXTS)
+    context_severity: Mapping[str, Mapping[str, str]] = field(
+        default_factory=lambda: DEFAULT_CONTEXT_SEVERITY
+    )
 
     def settings(self, gate: str) -> GateSettings:
         if gate == POLICY_CHECK and gate not in self.gates:
@@ -156,6 +189,20 @@ def policy_schema() -> dict[str, Any]:
             "gates": _gates_schema(),
             "environments": {"type": "object", "additionalProperties": level},
             "waivers": {"type": "array", "items": waiver},
+            "contexts": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "array",
+                    "items": {"type": "string", "minLength": 1},
+                },
+            },
+            "context_severity": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "additionalProperties": {"enum": SEVERITY_NAMES},
+                },
+            },
             "baseline": {"type": "string", "minLength": 1},
         },
     }
@@ -264,7 +311,45 @@ def load_policy(
         digest=digest,
         data=effective,
         defaults=_gate_settings({"defaults": effective.get("defaults")}, POLICY_CHECK),
+        contexts={**DEFAULT_CONTEXTS, **_contexts(merged.get("contexts"))},
+        context_severity=_context_severity(merged.get("context_severity")),
     )
+
+
+def _contexts(raw: Any) -> dict[str, tuple[str, ...]]:
+    return {str(k): tuple(str(g) for g in v) for k, v in (raw or {}).items()}
+
+
+def _context_severity(raw: Any) -> dict[str, dict[str, str]]:
+    table = {name: dict(rules) for name, rules in DEFAULT_CONTEXT_SEVERITY.items()}
+    for name, rules in (raw or {}).items():
+        table.setdefault(str(name), {}).update({str(r): str(s) for r, s in rules.items()})
+    return table
+
+
+def finding_context(path: str | None, contexts: Mapping[str, Sequence[str]]) -> str | None:
+    """The first context whose globs match a finding's path (`**/x` also matches `x`)."""
+    if not path:
+        return None
+    for name, globs in contexts.items():
+        for glob in globs:
+            bare = glob[3:] if glob.startswith("**/") else glob
+            if fnmatch.fnmatchcase(path, glob) or fnmatch.fnmatchcase(path, bare):
+                return name
+    return None
+
+
+def contextualise(finding: Finding, policy: Policy) -> Finding:
+    """Record the finding's context and apply the context's severity for its rule."""
+    context = finding_context(finding.path, policy.contexts)
+    if context is None:
+        return finding
+    props = {**finding.properties, "context": context}
+    wanted = policy.context_severity.get(context, {}).get(finding.rule_id)
+    if wanted is None or wanted == finding.severity.value:
+        return finding.with_changes(properties=props)
+    props["severity_outside_context"] = finding.severity.value
+    return finding.with_changes(severity=Severity.parse(wanted), properties=props)
 
 
 def _resolve(
@@ -454,7 +539,10 @@ def decide(
     for name in scope if scope is not None else policy.enabled_gates():
         settings = policy.settings(name)
         result = by_gate.get(name)
-        marked = [_mark(f, active, policy) for f in (result.findings if result else ())]
+        marked = [
+            _mark(contextualise(f, policy), active, policy)
+            for f in (result.findings if result else ())
+        ]
         findings += marked
         verdict = _verdict(name, settings, result, marked)
         verdicts[name] = verdict

@@ -583,9 +583,7 @@ def convert_notebooks(root: Path, paths: Sequence[str], tmp: Path) -> ConvertedN
         code = notebook.code_text()
         out.notebooks[rel] = notebook
         out.findings += [_cell_syntax_error(rel, e) for e in code.syntax_errors]
-        out.findings += [
-            _unpinned(rel, pip, spec) for pip in code.pip_installs for spec in pip.unpinned()
-        ]
+        out.findings += [_unpinned(rel, pip) for pip in code.pip_installs if pip.unpinned()]
         if code.text.strip():
             name = f"{rel}.py" if _utf8(rel) else f"_{len(out.by_target)}.py"
             target = out.tmp / "nb" / name
@@ -635,12 +633,15 @@ def _cell_syntax_error(path: str, error: CellSyntaxError) -> Finding:
     )
 
 
-def _unpinned(path: str, pip: PipInstall, spec: str) -> Finding:
-    name = package_name(spec)
+def _unpinned(path: str, pip: PipInstall) -> Finding:
+    """One finding per `pip install` line, naming every package it leaves unpinned."""
+    specs = pip.unpinned()
+    names = [package_name(spec) for spec in specs]
+    shown = ", ".join(repr(s) for s in specs)
     message = (
-        f"the notebook installs {spec!r} without pinning one version, so every run may "
-        f"get different (or compromised) code: pin it ({name}==X) or install from a "
-        "locked requirements file"
+        f"the notebook installs {shown} without pinning one version, so every run may "
+        f"get different (or compromised) code: pin {'it' if len(specs) == 1 else 'each'} "
+        f"({names[0]}==X) or install from a locked requirements file"
     )
     return _mlgate_finding(
         UNPINNED_PIP_RULE,
@@ -650,7 +651,8 @@ def _unpinned(path: str, pip: PipInstall, spec: str) -> Finding:
         cell=pip.cell,
         line=pip.line,
         cwe="CWE-829",
-        properties={"package": name},
+        properties={"package": ", ".join(names), "packages": names},
+        fix=f"pin {', '.join(f'{n}==X' for n in names)}",
     )
 
 

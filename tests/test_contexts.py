@@ -1,0 +1,92 @@
+"""Path contexts: tests, examples, docs and notebooks set a rule's severity; reports say where."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mlgate.findings import Finding, Severity
+from mlgate.gates import GateResult
+from mlgate.policy import decide, finding_context, load_policy
+
+from .conftest import run_cli, write
+
+
+def _finding(rule: str, path: str, severity: Severity = Severity.HIGH) -> Finding:
+    return Finding("sast", "semgrep", rule, severity, "m", path=path, line=1, fingerprint=path)
+
+
+def test_default_contexts_match_paths() -> None:
+    contexts = load_policy("default").contexts
+    assert finding_context("tests/test_io.py", contexts) == "tests"
+    assert finding_context("pkg/tests/unit/helpers.py", contexts) == "tests"
+    assert finding_context("test_model.py", contexts) == "tests"
+    assert finding_context("pkg/model_test.py", contexts) == "tests"
+    assert finding_context("examples/train.py", contexts) == "examples"
+    assert finding_context("docs/source/conf.py", contexts) == "docs"
+    assert finding_context("notebooks/eda.ipynb", contexts) == "notebooks"
+    assert finding_context("src/pkg/model.py", contexts) is None
+    assert finding_context("src/pkg/latest.py", contexts) is None
+
+
+def test_context_sets_severity_and_is_recorded() -> None:
+    policy = load_policy("default", "production")
+    results = [
+        GateResult(
+            "sast",
+            findings=(
+                _finding("ml-pickle-load", "tests/test_net.py"),
+                _finding("ml-pickle-load", "src/net.py"),
+                _finding("notebook-unpinned-pip-install", "nb/eda.ipynb", Severity.MEDIUM),
+            ),
+        )
+    ]
+    decision = decide(policy, results, scope=["sast"])
+    by_path = {f.path: f for f in decision.findings}
+    test = by_path["tests/test_net.py"]
+    assert test.severity is Severity.LOW and test.properties["context"] == "tests"
+    assert test.properties["severity_outside_context"] == "high"
+    assert by_path["src/net.py"].severity is Severity.HIGH
+    assert "context" not in by_path["src/net.py"].properties
+    assert by_path["nb/eda.ipynb"].severity is Severity.LOW
+    assert decision.verdicts["sast"].blocking == 1  # only the pickle load in src/
+
+
+def test_policy_overrides_contexts_and_severities(tmp_path: Path) -> None:
+    policy_file = tmp_path / "policy.yml"
+    policy_file.write_text(
+        "extends: default\n"
+        "contexts:\n  tests: ['qa/**']\n  scripts: ['scripts/**']\n"
+        "context_severity:\n  tests: {ml-pickle-load: medium}\n  scripts: {B602: info}\n",
+        encoding="utf-8",
+    )
+    policy = load_policy(policy_file)
+    assert finding_context("tests/test_x.py", policy.contexts) is None  # replaced
+    assert finding_context("qa/test_x.py", policy.contexts) == "tests"
+    results = [
+        GateResult(
+            "sast",
+            findings=(_finding("ml-pickle-load", "qa/t.py"), _finding("B602", "scripts/r.py")),
+        )
+    ]
+    severities = {f.path: f.severity.value for f in decide(policy, results, ["sast"]).findings}
+    assert severities == {"qa/t.py": "medium", "scripts/r.py": "info"}
+
+
+def test_json_report_records_context_of_a_real_run(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "tests/test_roundtrip.py",
+        "import pickle\n\ndef t(f):\n    return pickle.load(f)\n",
+    )
+    write(tmp_path, "src/app.py", "import pickle\n\ndef t(f):\n    return pickle.load(f)\n")
+    done = run_cli(
+        ["run", str(tmp_path), "sast", "--format", "json", "--no-cache"],
+        env={"MLGATE_CACHE_DIR": str(tmp_path.parent / f"{tmp_path.name}-c")},
+    )
+    report = json.loads(done.stdout)
+    loads = {f["path"]: f for f in report["findings"] if f["rule_id"] == "ml-pickle-load"}
+    assert loads["tests/test_roundtrip.py"]["severity"] == "low"
+    assert loads["tests/test_roundtrip.py"]["properties"]["context"] == "tests"
+    assert loads["src/app.py"]["severity"] == "high"
+    assert done.returncode == 1  # the pickle load in src/ still blocks
