@@ -90,3 +90,25 @@ def test_json_report_records_context_of_a_real_run(tmp_path: Path) -> None:
     assert loads["tests/test_roundtrip.py"]["properties"]["context"] == "tests"
     assert loads["src/app.py"]["severity"] == "high"
     assert done.returncode == 1  # the pickle load in src/ still blocks
+
+
+def test_one_finding_per_pip_install_line_listing_the_packages(tmp_path: Path) -> None:
+    cells = [
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "outputs": [],
+            "source": ["!pip install -q transformers datasets==2.19.0 accelerate evaluate\n"],
+        }
+    ]
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}
+    write(tmp_path, "nb/eda.ipynb", json.dumps(nb))
+    done = run_cli(
+        ["run", str(tmp_path), "sast", "--format", "json", "--no-cache"],
+        env={"MLGATE_CACHE_DIR": str(tmp_path.parent / f"{tmp_path.name}-c")},
+    )
+    report = json.loads(done.stdout)
+    [pip] = [f for f in report["findings"] if f["rule_id"] == "notebook-unpinned-pip-install"]
+    assert pip["properties"]["packages"] == ["transformers", "accelerate", "evaluate"]
+    assert pip["severity"] == "low" and pip["properties"]["context"] == "notebooks"
+    assert pip["fix"] == "pin transformers==X, accelerate==X, evaluate==X"

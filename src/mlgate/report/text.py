@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import click
@@ -24,7 +25,8 @@ SEVERITY_COLOURS = {
     Severity.LOW: "cyan",
     Severity.INFO: "bright_black",
 }
-MESSAGE_WIDTH = 110
+MESSAGE_WIDTH = 100  # wrap width of a rule's message; nothing is cut
+TOP = 3  # findings listed per rule; the rest are counted ("N more"), all are in json/SARIF
 
 
 class TextFormat:
@@ -95,8 +97,8 @@ def _gate_findings(report: Report, result: GateResult, paint) -> list[str]:  # t
     if shown or result.errors or result.notes:
         lines.append(paint(f"{result.gate}", bold=True))
     lines += [paint(f"  error: {e}", "magenta") for e in result.errors]
-    for item in shown:
-        lines.append(_finding_line(item, paint))
+    for group in _by_rule(shown):
+        lines += _rule_lines(group, paint)
     waived = len(mine) - len(shown)
     if waived:
         lines.append(f"  ({waived} waived or baselined finding(s) not shown; see the json report)")
@@ -104,21 +106,53 @@ def _gate_findings(report: Report, result: GateResult, paint) -> list[str]:  # t
     return [*lines, ""] if lines else []
 
 
-def _finding_line(item: Finding, paint) -> str:  # type: ignore[no-untyped-def]
+def _by_rule(findings: Sequence[Finding]) -> list[list[Finding]]:
+    """Findings grouped by rule and severity, worst and most frequent first."""
+    groups: dict[tuple[str, Severity], list[Finding]] = {}
+    for item in findings:
+        groups.setdefault((item.rule_id, item.severity), []).append(item)
+    return sorted(groups.values(), key=lambda g: (-g[0].severity.rank, -len(g), g[0].rule_id))
+
+
+def _where(item: Finding) -> str:
     where = item.path or "-"
     if item.cell is not None:
         where += f"[cell {item.cell}]"
     if item.line is not None:
         where += f":{item.line}"
-    tools = ", ".join(item.tools)
-    message = item.message.replace("\n", " ")
-    if len(message) > MESSAGE_WIDTH:
-        message = message[: MESSAGE_WIDTH - 1] + "…"
-    sev = paint(item.severity.value.upper().ljust(8), SEVERITY_COLOURS[item.severity], bold=True)
-    text = f"  {sev} {item.rule_id}  {where}  {message}  [{tools}]"
-    if item.fix:
-        text += f"\n           fix: {item.fix}"
-    return text
+    return where
+
+
+def _wrapped(text: str, indent: str) -> list[str]:
+    body = " ".join(text.split())
+    return textwrap.wrap(body, MESSAGE_WIDTH, initial_indent=indent, subsequent_indent=indent)
+
+
+def _rule_lines(group: Sequence[Finding], paint) -> list[str]:  # type: ignore[no-untyped-def]
+    """A rule's findings: the count, the first few places, the message (the remediation) in
+    full once when every finding shares it, else each listed finding's own, and one fix."""
+    first = group[0]
+    sev = paint(first.severity.value.upper().ljust(8), SEVERITY_COLOURS[first.severity], bold=True)
+    tools = ", ".join(dict.fromkeys(t for f in group for t in f.tools))
+    count = f"  ({len(group)} findings)" if len(group) > 1 else ""
+    lines = [f"  {sev} {first.rule_id}{count}  [{tools}]"]
+    indent = " " * 11
+    same = len({f.message for f in group}) == 1
+    shown = group[:TOP]
+    if same:
+        places = ", ".join(_where(f) for f in shown)
+        more = f" and {len(group) - TOP} more" if len(group) > TOP else ""
+        lines.append(f"{indent}{places}{more}")
+        lines += _wrapped(first.message, indent)
+    else:
+        for item in shown:
+            lines += _wrapped(f"{_where(item)}: {item.message}", indent)
+        if len(group) > TOP:
+            lines.append(f"{indent}... and {len(group) - TOP} more (see the json report)")
+    fixes = list(dict.fromkeys(f.fix for f in shown if f.fix))
+    if fixes:
+        lines += _wrapped("fix: " + "; ".join(fixes), indent)
+    return lines
 
 
 def _decision(report: Report, paint) -> list[str]:  # type: ignore[no-untyped-def]
