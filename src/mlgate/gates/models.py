@@ -158,11 +158,14 @@ _COMPRESSED = (
 ZFILE_PREFIX = b"ZF"  # joblib < 0.9.3: "ZF", the length in 19 hex digits, zlib data
 ZFILE_HEADER = 2 + 19
 SNIFF = 8192
+SNIFF_PARSE = 2048  # bytes run through the opcode parser to decide "is a pickle"
 UNKNOWN_SIZE = 1 << 62  # the length of a decompressed stream, before it is read
 
 
-def sniff(head: bytes, size: int | None = None) -> str | None:
-    """The format a file's first bytes announce (`size`: the file's size, when known)."""
+def sniff(head: bytes, size: int | None = None, fast: bool = True) -> str | None:
+    """The format a file's first bytes announce (`size`: the file's size, when known).
+    `fast`: a PROTO 2-5 opening is a pickle without parsing further (not for bytes that
+    were never meant as one, such as tensor data in a zip)."""
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return "zip"
     if head.startswith(b"\x93NUMPY"):
@@ -178,7 +181,9 @@ def sniff(head: bytes, size: int | None = None) -> str | None:
             return kind
     if is_tar_head(head):
         return "tar"
-    if parses_as_pickle(head, len(head) + 1 if size is None else size):
+    if fast and len(head) >= 3 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return "pickle"  # PROTO 2-5: what pickle.dump writes (a damaged one is reported)
+    if parses_as_pickle(head[:SNIFF_PARSE], len(head) + 1 if size is None else size):
         return "pickle"
     return None
 
@@ -1363,7 +1368,7 @@ class ArchiveScanner:
 
 
 def _content_member_kind(head: bytes, size: int) -> str | None:
-    kind = sniff(head, size)
+    kind = sniff(head, size, fast=False)
     if kind in ("zip", "tar", "zfile") or (
         kind in _COMPRESSOR_NAMES and compressed_pickle(kind, head)
     ):
