@@ -1,0 +1,1 @@
+"""The benchmark of mlgate against the raw tools (bench/README.md)."""

@@ -1,0 +1,173 @@
+"""The lines of issue 16 that no corpus run gives: start-up, many findings, merge, shards.
+
+Each is measured in this run and printed as a PASS/MISS line with its numbers:
+
+- start-up: `mlgate --version` and `mlgate --help` (wall, median of 5) against the goal of
+  0.15 s, beside `python -c "import click"` (the command line's only import) measured the
+  same way, so a MISS shows how much of it the machine's load explains;
+- many findings: deciding and writing every report format (bench/scale.py) for 10k and
+  100k synthetic findings: < 5 s, < 1 GB, and linear (CPU per finding at 100k within 1.5x
+  of that at 10k);
+- merge: `mlgate merge` of 8 shard reports holding 50,000 findings: < 2 s, < 300 MB;
+- shards: `mlgate run --shard I/4` over a generated corpus of `--large-files` Python files
+  (20,000 by default), the CPU of the four shards together against one unsharded run
+  (`--no-cache`, sast and secrets): <= 1.1x.
+
+`--quick` shrinks each (1k/10k findings, 5k merged, 400 files) to check that it runs.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import scale
+from bench.corpora import commit_tree
+from bench.environment import Env
+from bench.synthetic import Synthetic
+
+SEED = 20_261_127
+SHARDS = 4
+
+
+@dataclass
+class Line:
+    name: str
+    goal: str
+    value: str
+    passed: bool | None  # None: could not be measured
+    numbers: dict[str, Any]
+
+    def row(self) -> str:
+        verdict = {True: "PASS", False: "MISS", None: "n/a"}[self.passed]
+        return f"| {self.name} | {self.goal} | {self.value} | {verdict} |"
+
+
+def _timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds (the process tree) and exit code of one command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(
+        argv, env=env, cwd=cwd, capture_output=True, text=True, check=False, timeout=7200
+    )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return wall, cpu, done.returncode
+
+
+def startup_lines(env: Env, tmp: Path) -> list[Line]:
+    child = env.child_env()
+    click = [_timed([env.python, "-c", "import click"], child, tmp)[0] for _ in range(5)]
+    base = statistics.median(click)
+    lines = []
+    for flag in ("--version", "--help"):
+        walls = [_timed([env.python, "-m", "mlgate", flag], child, tmp) for _ in range(5)]
+        wall = statistics.median(w for w, _, _ in walls)
+        cpu = statistics.median(c for _, c, _ in walls)
+        lines.append(
+            Line(
+                f"`mlgate {flag}`",
+                "<= 0.15 s",
+                f"{wall:.3f} s wall, {cpu:.3f} s CPU (`import click` alone: {base:.3f} s)",
+                wall <= 0.15,
+                {"wall": wall, "cpu": cpu, "import_click_wall": base},
+            )
+        )
+    return lines
+
+
+def findings_lines(quick: bool, tmp: Path) -> list[Line]:
+    small, large = (1_000, 10_000) if quick else (10_000, 100_000)
+    first = scale.decide_in_child(small, tmp)
+    second = scale.decide_in_child(large, tmp)
+    per_small = first["cpu"] / small
+    per_large = second["cpu"] / large
+    linear = per_large <= 1.5 * per_small
+    ok = second["wall"] < 5 and second["maxrss_mb"] < 1024 and linear
+    value = (
+        f"{large:,}: {second['wall']:.2f} s wall, {second['cpu']:.2f} s CPU, "
+        f"{second['maxrss_mb']:.0f} MB; {small:,}: {first['cpu']:.2f} s CPU; CPU per finding "
+        f"x{per_large / per_small:.2f} for x{large // small} findings"
+    )
+    goal = "< 5 s, < 1 GB, linear"
+    return [Line("decide + every format", goal, value, ok, {"small": first, "large": second})]
+
+
+def merge_line(quick: bool, tmp: Path) -> Line:
+    count = 5_000 if quick else 50_000
+    got = scale.merge_in_child(count, 8, tmp)
+    ok = got["wall"] < 2 and got["maxrss_mb"] < 300
+    value = (
+        f"{int(got['findings']):,} findings: {got['wall']:.2f} s wall, {got['cpu']:.2f} s CPU, "
+        f"{got['maxrss_mb']:.0f} MB"
+    )
+    return Line("`mlgate merge` of 8 shards", "< 2 s, < 300 MB", value, ok, got)
+
+
+def large_corpus(tmp: Path, files: int) -> Path:
+    """The synthetic repository, with enough modules per package for about `files` .py files."""
+    root = tmp / "large"
+    generator = Synthetic(root, random.Random(SEED), quick=False)  # noqa: S311 (data)
+    generator.modules_per_package = max(1, files // 20 - 1)
+    generator.write()
+    commit_tree(root)
+    return root
+
+
+def shard_line(env: Env, tmp: Path, files: int) -> Line:
+    root = large_corpus(tmp, files)
+    child = {**env.child_env(), "MLGATE_CACHE_DIR": str(tmp / "shard-cache")}
+    base = [env.python, "-m", "mlgate", "run", str(root), "sast", "secrets", "--no-cache"]
+    base += ["--quiet", "--format", "json"]
+    wall, whole, code = _timed([*base, "--output", str(tmp / "whole")], child, tmp)
+    shards = []
+    for index in range(1, SHARDS + 1):
+        out = str(tmp / f"shard{index}")
+        shards.append(_timed([*base, "--shard", f"{index}/{SHARDS}", "--output", out], child, tmp))
+    total = sum(cpu for _, cpu, _ in shards)
+    codes = {code, *(c for _, _, c in shards)}
+    measured = codes <= {0, 1}
+    ratio = total / whole if whole else None
+    value = (
+        f"{files:,} files: 4 shards {total:.1f} s CPU vs unsharded {whole:.1f} s "
+        f"(x{ratio:.2f}; exit codes {sorted(codes)})"
+        if ratio is not None
+        else "n/a"
+    )
+    numbers = {"files": files, "unsharded_cpu": whole, "unsharded_wall": wall}
+    numbers["shards_cpu"] = [cpu for _, cpu, _ in shards]
+    passed = None if not measured or ratio is None else ratio <= 1.1
+    return Line(f"`--shard I/{SHARDS}` CPU / unsharded", "<= 1.1x", value, passed, numbers)
+
+
+def measure_lines(env: Env, tmp: Path, quick: bool, large_files: int) -> list[Line]:
+    folder = tmp / "speed"
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = startup_lines(env, folder)
+    lines += findings_lines(quick, folder)
+    lines.append(merge_line(quick, folder))
+    lines.append(shard_line(env, folder, 400 if quick else large_files))
+    return lines
+
+
+def table(lines: list[Line]) -> str:
+    out = ["| line (issue 16) | goal | measured | verdict |", "|---|---|---|---|"]
+    out += [line.row() for line in lines]
+    return "\n".join(out)
+
+
+def cores() -> int:
+    return os.cpu_count() or 1
+
+
+if __name__ == "__main__":
+    print(__doc__, file=sys.stderr)
