@@ -120,10 +120,11 @@ def test_insecure_example_has_both_tools(insecure_run: tuple[int, dict[str, Any]
     found = {(f["tool"], f["rule_id"]) for f in report["findings"] if f["gate"] == "sast"}
     assert ("bandit", "B105") in found  # hard-coded password: bandit only
     assert ("semgrep", "ml-torch-load-unsafe") in found
-    both = [f for f in report["findings"] if f["also_reported_by"]]
-    assert any(
-        f["rule_id"] == "ml-pickle-load" and f["also_reported_by"] == ["bandit:B301"] for f in both
-    )
+    assert ("semgrep", "ml-pickle-load") in found
+    # bandit's pickle test is left to the rule (bandit -s), which scanned every file
+    assert not any(tool == "bandit" and rule in ("B301", "B403") for tool, rule in found)
+    assert "B301" in sast["properties"]["bandit_tests_left_to_rule_pack"]
+    assert sast["properties"]["bandit_rechecked_files"] == 0
     lines = [
         (f["path"], f["cell"], f["line"], f["cwe"])
         for f in report["findings"]
@@ -226,3 +227,34 @@ def test_published_report_records_tool_versions(
     for gate in report["gates"]:
         assert gate["tools"], gate
         assert isinstance(gate["seconds"], float)
+
+
+def test_bandit_runs_the_deferred_tests_where_semgrep_cannot_vouch(tmp_path: Path) -> None:
+    """bandit skips the tests the rule pack supersedes (-s) only where semgrep vouches. Here
+    semgrep leaves out a file over its 1 MB target limit: its report is refused (the gate
+    errors, fail closed) and bandit runs its own pickle test on every file after all."""
+    padding = "# padding line to push the file past semgrep's target size limit\n" * 16_000
+    write(
+        tmp_path, "big.py", "import pickle\n\n\ndef f(b):\n    return pickle.loads(b)\n" + padding
+    )
+    write(tmp_path, "small.py", "import pickle\n\n\ndef g(b):\n    return pickle.loads(b)\n")
+    repo = open_repo(tmp_path)
+    gate = GATES["sast"]
+    result = gate.run(GateContext(repo, gate.inputs(repo, {}), 600))
+    assert any("big.py" in e for e in result.errors), result.errors
+    found = {(f.path, f.tool, f.rule_id) for f in result.findings}
+    assert {("big.py", "bandit", "B301"), ("small.py", "bandit", "B301")} <= found, found
+    assert result.properties["bandit_rechecked_files"] == 2
+    assert "B301" in result.properties["bandit_tests_left_to_rule_pack"]
+
+
+def test_bandit_leaves_superseded_tests_to_a_complete_semgrep_scan(tmp_path: Path) -> None:
+    write(tmp_path, "small.py", "import pickle\n\n\ndef g(b):\n    return pickle.loads(b)\n")
+    repo = open_repo(tmp_path)
+    gate = GATES["sast"]
+    result = gate.run(GateContext(repo, gate.inputs(repo, {}), 600))
+    assert not result.errors, result.errors
+    found = {(f.path, f.tool, f.rule_id) for f in result.findings}
+    assert ("small.py", "semgrep", "ml-pickle-load") in found
+    assert not any(tool == "bandit" and rule in ("B301", "B403") for _, tool, rule in found)
+    assert result.properties["bandit_rechecked_files"] == 0

@@ -160,6 +160,8 @@ class SastGate:
             notes=tuple(notes),
             properties={
                 "suppressed_by_rule_pack": scan.dropped,
+                "bandit_tests_left_to_rule_pack": scan.deferred,
+                "bandit_rechecked_files": scan.rechecked,
                 "notebooks": len(files) - len(python),
                 **({"semgrep_cli": scan.semgrep_cli} if scan.semgrep_cli else {}),
             },
@@ -173,25 +175,57 @@ class _Scan:
     notes: list[str] = field(default_factory=list)
     dropped: int = 0
     semgrep_cli: str | None = None
+    deferred: list[str] = field(default_factory=list)  # bandit tests left to the rule pack
+    rechecked: int = 0  # files where bandit ran them after all (semgrep could not vouch)
 
 
 def _scan(ctx: GateContext, targets: Sequence[str]) -> _Scan:
-    """One bandit and one semgrep run over every target, merged into one finding per issue."""
+    """One bandit and one semgrep run over every target, merged into one finding per issue.
+
+    bandit does not run the tests that a rule-pack rule supersedes (`-s`): the rule decides.
+    Where semgrep cannot vouch for that (a file it did not scan completely, a rule it
+    skipped, or no report at all), bandit runs those tests (`-t`) over the files concerned
+    afterwards, and their findings are kept.
+    """
     if not targets:
         return _Scan()
     configs = _semgrep_configs(ctx)
+    superseded = _superseded_tests(configs) if ctx.option("prefer_rule_pack", True) else {}
+    skip = list(ctx.option("bandit_skip", BANDIT_DEFAULT_SKIP))
+    deferred = sorted(set(superseded) - set(skip))
     with ThreadPoolExecutor(max_workers=2) as pool:
-        bandit_job = pool.submit(_run_bandit, ctx, targets)
+        bandit_job = pool.submit(_run_bandit, ctx, targets, [*skip, *deferred])
         semgrep_job = pool.submit(_run_semgrep, ctx, targets, configs)
         bandit_findings, bandit_errors, bandit_notes = bandit_job.result()
         semgrep = semgrep_job.result()
-    superseded = _superseded_tests(configs) if ctx.option("prefer_rule_pack", True) else {}
     superseded = _ran(superseded, semgrep.skipped_rules)
+    recheck = _unvouched(targets, deferred, superseded, semgrep.verified)
+    if recheck:
+        found, errors, _ = _run_bandit(ctx, recheck, [], only=deferred)
+        bandit_findings, bandit_errors = bandit_findings + found, bandit_errors + errors
     merged, dropped = merge_tool_findings(
         bandit_findings, semgrep.findings, superseded, verified=semgrep.verified
     )
     errors = bandit_errors + semgrep.errors
-    return _Scan(merged, errors, bandit_notes + semgrep.notes, dropped, semgrep.cli)
+    scan = _Scan(merged, errors, bandit_notes + semgrep.notes, dropped, semgrep.cli)
+    scan.deferred, scan.rechecked = deferred, len(recheck)
+    return scan
+
+
+def _unvouched(
+    targets: Sequence[str],
+    deferred: Sequence[str],
+    superseded: Mapping[str, frozenset[str]],
+    verified: frozenset[str],
+) -> list[str]:
+    """The files where bandit must run the deferred tests after all: every file when a
+    deferred test lost its rules (semgrep skipped them), else those semgrep did not scan
+    completely (all of them when semgrep produced no report)."""
+    if not deferred:
+        return []
+    if any(test not in superseded for test in deferred):
+        return list(targets)
+    return [t for t in targets if _clean_path(t) not in verified]
 
 
 def _ran(
@@ -210,11 +244,13 @@ def _is_notebook(path: str) -> bool:
 
 
 def _run_bandit(
-    ctx: GateContext, files: Sequence[str]
+    ctx: GateContext, files: Sequence[str], skip: Sequence[str], only: Sequence[str] = ()
 ) -> tuple[list[Finding], list[str], list[str]]:
-    skip = list(ctx.option("bandit_skip", BANDIT_DEFAULT_SKIP))
+    """bandit over `files`, without the tests in `skip`, or (`only`) with just those tests."""
     argv = ["bandit", "-f", "json", "-q", "-x", BANDIT_NO_EXCLUDE]
-    if skip:
+    if only:
+        argv += ["-t", ",".join(only)]
+    elif skip:
         argv += ["-s", ",".join(skip)]
     report = run_json_tool(argv, files, ctx.timeout, BANDIT_SHAPE, cwd=ctx.root, ok_codes=(0, 1))
     if not report.ok:
