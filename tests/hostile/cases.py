@@ -233,7 +233,7 @@ def render() -> str:
         "## Tool faults (issue 12, classes 1 and 2)",
         "",
         "Fake `bandit`, `semgrep`, `detect-secrets`, `pip-audit` and `pytest` executables",
-        "(`tests/hostile/faketools.py`) stand in for the real ones; the gate timeout is 3 s.",
+        "(`tests/hostile/faketools.py`) stand in for the real ones; the gate timeout is 5 s.",
         "The other tools of the gate behave. A gate that could not use its tool's output is",
         "`error`, never `pass`.",
         "",
