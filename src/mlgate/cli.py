@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mlgate import __version__, lifecycle
+from mlgate.cli_tools import tools_group
 from mlgate.errors import (
     EXIT_BLOCKED,
     EXIT_GATE_ERROR,
@@ -146,6 +147,8 @@ class RunOptions:
     shard: tuple[int, int] | None = None  # (index from 1, count)
     trusted_config: str | None = None  # git ref to read the policy and .mlgate.yml from
     receipt: bool = True
+    offline: bool = False  # never install a missing tool environment
+    quiet: bool = False
 
 
 @cli.command(cls=_GateListCommand, epilog=EXIT_CODES_HELP)
@@ -212,6 +215,11 @@ class RunOptions:
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines, only the report.")
 @click.option("--verbose", "-v", is_flag=True, help="Also print every tool command line (stderr).")
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Never install a missing scanner environment: it is a gate error (also MLGATE_OFFLINE=1).",
+)
 def run(
     path: str,
     gates: tuple[str, ...],
@@ -229,6 +237,7 @@ def run(
     no_receipt: bool,
     quiet: bool,
     verbose: bool,
+    offline: bool,
 ) -> None:
     """Run the gates over PATH (default: .) and decide.
 
@@ -256,6 +265,8 @@ def run(
         shard,
         trusted_config,
         not no_receipt,
+        offline,
+        quiet,
     )
     from mlgate.progress import Progress
     from mlgate.tools import observe_commands
@@ -276,6 +287,7 @@ def _split_path_and_gates(path: str, gates: tuple[str, ...]) -> tuple[str, tuple
 
 def execute_run(options: RunOptions, on_progress: ProgressCallback | None = None) -> int:
     from mlgate.cache import ResultCache
+    from mlgate.cli_tools import configure_tools
     from mlgate.gates import GATES
     from mlgate.policy import POLICY_CHECK, decide
     from mlgate.repo import open_repo
@@ -293,6 +305,7 @@ def execute_run(options: RunOptions, on_progress: ProgressCallback | None = None
         raise UsageError(f"{root}: no such directory")
     settings = load_settings(root, options.policy, options.env, options.trusted_config)
     config, policy = settings.config, settings.policy
+    configure_tools(root, config, offline=options.offline, quiet=options.quiet)
     repo, mode = _scope(open_repo(root, config.exclude), options.since)
     repo, mode = _shard(repo, mode, options.shard)
     cache = ResultCache() if options.use_cache else None
@@ -982,6 +995,9 @@ def _reachable(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+cli.add_command(tools_group)
 
 
 # --- entry point --------------------------------------------------------------------------

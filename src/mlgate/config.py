@@ -11,6 +11,7 @@ from mlgate.confine import check_config, is_inside
 from mlgate.detect import BRANCH_PATTERN, INSTALL_TOOLS, PYTHON_VERSIONS, TEST_MARKERS
 from mlgate.errors import ConfigError
 from mlgate.gates import GATES
+from mlgate.toollock import TOOLS
 from mlgate.yamlfile import YamlDoc, load_yaml, validate
 
 CONFIG_FILE = ".mlgate.yml"
@@ -59,6 +60,7 @@ class RepoConfig:
     policy: str | None = None
     gate_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+    tools: Mapping[str, str] = field(default_factory=dict)  # tool -> system | pinned | version
 
     def options_for(self, gate: str) -> Mapping[str, Any]:
         return self.gate_options.get(gate, {})
@@ -83,9 +85,20 @@ def config_schema() -> dict[str, Any]:
         "properties": {
             "exclude": {"type": "array", "items": {"type": "string", "minLength": 1}},
             "policy": {"type": "string", "minLength": 1},
+            "tools": _tools_schema(),
             **_pipeline_schema(),
             **gates,
         },
+    }
+
+
+def _tools_schema() -> dict[str, Any]:
+    """`tools: {semgrep: system | pinned | "1.180.0"}`: where each scanner comes from."""
+    choice = {"type": "string", "pattern": "^(system|pinned|[0-9][0-9A-Za-z.+!-]*)$"}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {name: choice for name in TOOLS},
     }
 
 
@@ -154,6 +167,7 @@ def config_from_doc(doc: YamlDoc, root: Path | None = None) -> RepoConfig:
             if isinstance(data.get(name), dict)
         },
         pipeline=_pipeline_settings(data),
+        tools=dict(data.get("tools") or {}),
     )
 
 

@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, Any
 
-from mlgate import lifecycle
+from mlgate import lifecycle, toolenv
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,11 @@ def observe_commands(callback: Callable[[Sequence[str]], None]) -> None:
 
 
 def find_tool(name: str) -> str | None:
-    """Locate a tool: first beside the running interpreter (mlgate's venv), then on PATH."""
+    """Locate a tool. A scanner mlgate pins (bandit, semgrep, pip-audit, detect-secrets) comes
+    from its own environment (installed on first use, see toolenv.py) unless it is configured
+    as `system`; anything else is found beside the running interpreter, then on PATH."""
+    if toolenv.is_managed(name):
+        return toolenv.executable(name)
     beside = Path(sys.executable).parent / name
     if beside.is_file() and os.access(beside, os.X_OK):
         return str(beside)
@@ -76,7 +80,7 @@ def run_tool(
     started = time.monotonic()
     exe = find_tool(argv[0])
     if exe is None:
-        return ToolRun(tuple(argv), None, "", "", 0.0, f"{argv[0]}: command not found")
+        return ToolRun(tuple(argv), None, "", "", 0.0, missing_problem(argv[0]))
     full_env = {**os.environ, **(env or {})}
     for observer in _observers:
         observer([exe, *argv[1:]])
@@ -262,6 +266,11 @@ def coverage_problem(tool: str, given: Sequence[str], reported: Iterable[str]) -
     )
 
 
+def missing_problem(name: str) -> str:
+    """Why a tool could not be started: its environment's problem, or not found."""
+    return toolenv.problem(name) or f"{name}: command not found"
+
+
 def package_version(distribution: str) -> str | None:
     """The installed version of a Python distribution beside mlgate, or None."""
     try:
@@ -272,8 +281,10 @@ def package_version(distribution: str) -> str | None:
 
 @functools.cache
 def tool_version(name: str, distribution: str | None = None) -> str | None:
-    """The version of a tool: from package metadata when it is installed beside mlgate,
-    else from `NAME --version`. None when the tool is missing."""
+    """The version of a tool: a pinned scanner's pinned version; else from package metadata
+    when it is installed beside mlgate, else from `NAME --version`. None when it is missing."""
+    if toolenv.is_managed(name):
+        return toolenv.version(name)
     exe = find_tool(name)
     if exe is None:
         return None
@@ -324,7 +335,7 @@ def run_tool_measured(
     exe = find_tool(argv[0])
     if exe is None:
         return MeasuredRun(
-            ToolRun(tuple(argv), None, "", "", 0.0, f"{argv[0]}: command not found"), None, False
+            ToolRun(tuple(argv), None, "", "", 0.0, missing_problem(argv[0])), None, False
         )
     for observer in _observers:
         observer([exe, *argv[1:]])
