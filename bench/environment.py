@@ -41,11 +41,16 @@ class Env:
 
 
 def find_tool(name: str) -> str | None:
-    """Like mlgate: beside the running interpreter first, then on PATH."""
-    beside = Path(sys.executable).parent / name
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    return shutil.which(name)
+    """The executable mlgate runs: a scanner's pinned environment (installed if missing),
+    anything else beside the running interpreter, then on PATH."""
+    try:
+        from mlgate.tools import find_tool as mlgate_find_tool  # noqa: PLC0415
+    except ImportError:  # bench runs without mlgate importable: the old lookup
+        beside = Path(sys.executable).parent / name
+        if beside.is_file() and os.access(beside, os.X_OK):
+            return str(beside)
+        return shutil.which(name)
+    return mlgate_find_tool(name)
 
 
 def base_env() -> dict[str, str]:

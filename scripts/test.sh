@@ -9,14 +9,22 @@ PYTHON=${PYTHON:-python3}
   || { echo "mlgate needs Python 3.10 or newer (found: $("$PYTHON" --version 2>&1))" >&2; exit 2; }
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[tools,dev,data]'
+# mlgate with its dev and data extras only: the scanners are not installed into .venv (their
+# pins fight check-jsonschema's and the project's); mlgate installs them, hash-pinned from
+# src/mlgate/tools.lock, into one environment per tool under MLGATE_TOOLS_DIR, shared by
+# every test of the session and kept between runs.
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,data]'
+[ -x .venv/bin/uv ] || .venv/bin/python -m pip install -q --disable-pip-version-check uv
 export PATH="$PWD/.venv/bin:$PATH"
+export MLGATE_TOOLS_DIR="${MLGATE_TOOLS_DIR:-$PWD/.venv/mlgate-tools}"
+echo "== mlgate tools install (pinned scanners, into $MLGATE_TOOLS_DIR)"
+mlgate tools install
 echo "== ruff"
 ruff check src tests bench
 ruff format --check src tests bench
 echo "== mypy --strict"
 mypy
-echo "== semgrep --test (ML rule pack)"
-semgrep --test --disable-version-check --metrics=off policies/semgrep/rules
+echo "== semgrep --test (ML rule pack, the pinned semgrep)"
+"$(mlgate tools path semgrep)" --test --disable-version-check --metrics=off policies/semgrep/rules
 echo "== pytest"
 python -m pytest "$@"

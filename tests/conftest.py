@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import platformdirs
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +53,10 @@ def isolated_caches(tmp_path_factory: pytest.TempPathFactory) -> None:
     """No test sees the developer's result cache or cached advisory database, and every
     session starts cold (tests that need a cache set MLGATE_CACHE_DIR themselves)."""
     root = tmp_path_factory.mktemp("user-cache")
+    # The pinned scanner environments are shared by the whole session (and across sessions):
+    # scripts/test.sh points MLGATE_TOOLS_DIR at .venv/mlgate-tools; otherwise the real user
+    # cache, fixed here before XDG_CACHE_HOME moves.
+    os.environ.setdefault("MLGATE_TOOLS_DIR", str(platformdirs.user_cache_path("mlgate") / "tools"))
     os.environ["XDG_CACHE_HOME"] = str(root)
     os.environ["MLGATE_CACHE_DIR"] = str(root / "mlgate-results")
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from mlgate.gates import GATES, GateContext
 from mlgate.gates.sast import _bandit_finding, _semgrep_finding, merge_tool_findings
 from mlgate.repo import open_repo
 from mlgate.resources import rule_pack_dir
+from mlgate.tools import find_tool
 
 from .conftest import write
 
@@ -181,7 +181,7 @@ def rule_pack_scan(
 def _bandit_alone(folder: Path) -> set[tuple[str, int]]:
     """Lines plain bandit flags at medium or above: the baseline mlgate must beat."""
     done = subprocess.run(
-        [str(Path(sys.executable).parent / "bandit"), "-f", "json", "-q", "-r", str(folder)],
+        [str(find_tool("bandit")), "-f", "json", "-q", "-r", str(folder)],
         capture_output=True,
         text=True,
         check=False,

@@ -287,7 +287,7 @@ def _split_path_and_gates(path: str, gates: tuple[str, ...]) -> tuple[str, tuple
 
 def execute_run(options: RunOptions, on_progress: ProgressCallback | None = None) -> int:
     from mlgate.cache import ResultCache
-    from mlgate.cli_tools import configure_tools
+    from mlgate.cli_tools import configure_tools, used_tools
     from mlgate.gates import GATES
     from mlgate.policy import POLICY_CHECK, decide
     from mlgate.repo import open_repo
@@ -317,6 +317,7 @@ def execute_run(options: RunOptions, on_progress: ProgressCallback | None = None
         on_progress,
     )
     result = _with_check(run_gates(repo, policy, config, request), settings)
+    result = dataclasses.replace(result, tools=used_tools(result.results))
     scope = [*request.gates, *([POLICY_CHECK] if settings.check else [])]
     decision = decide(policy, result.results, scope=scope)
     report = Report(result, policy, decision, {**mode, "gates": list(request.gates)})
@@ -961,14 +962,20 @@ SERVICES = (("pypi.org", 443), ("api.osv.dev", 443))
 
 
 @cli.command()
-def doctor() -> None:
-    """Show each tool mlgate calls, its version, and the vulnerability service's reachability."""
+@PATH_OPTION
+def doctor(path: Path) -> None:
+    """Show each tool mlgate calls (a pinned scanner: its version, source, environment and
+    whether it is intact), and the vulnerability service's reachability."""
     from mlgate.advisories import cached_db
+    from mlgate.cli_tools import doctor_tools
     from mlgate.gates import GATES
+    from mlgate.toolenv import is_managed
 
-    missing = 0
+    missing = doctor_tools(path)
     for name, gate in GATES.items():
         for tool, version in gate.tool_versions().items():
+            if is_managed(tool):
+                continue
             state = version or "NOT FOUND"
             missing += version is None
             click.echo(f"{name:6} {tool:14} {state}")
@@ -982,8 +989,8 @@ def doctor() -> None:
     )
     if missing:
         click.echo(
-            f"{missing} tool(s) missing: `pip install 'mlgate[tools]'` installs the scanners, "
-            "`pip install 'mlgate[data]'` the data and model gates' stack",
+            f"{missing} tool(s) missing or broken: `mlgate tools install` installs or repairs "
+            "the scanners, `pip install 'mlgate[data]'` the data and model gates' stack",
             err=True,
         )
         _exit(EXIT_GATE_ERROR)

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mlgate import toolenv
-from mlgate.errors import EXIT_GATE_ERROR, ConfigError, UsageError
+from mlgate.errors import ConfigError, UsageError
 from mlgate.toollock import (
     PACKAGE_LOCK,
     PLATFORMS,
@@ -26,6 +26,7 @@ from mlgate.toollock import (
 
 if TYPE_CHECKING:
     from mlgate.config import RepoConfig
+    from mlgate.gates import GateResult
 
 # `mlgate --version` and `--help` must not pay for the gates: config is imported when used.
 # ruff: noqa: PLC0415
@@ -56,6 +57,38 @@ def configure_tools(
             notify=None if quiet else (lambda message: click.echo(f"mlgate: {message}", err=True)),
         )
     )
+
+
+def used_tools(results: Sequence[GateResult]) -> dict[str, dict[str, Any]]:
+    """Version and source of each pinned scanner the gates report (json report, receipt)."""
+    names = sorted({t for r in results for t in r.tools if toolenv.is_managed(t)})
+    return {name: toolenv.provenance(name) for name in names}
+
+
+def doctor_tools(path: Path) -> int:
+    """Print each pinned scanner's version, source, environment and state; count the bad."""
+    try:
+        configure_tools(path, quiet=True)
+    except ConfigError as exc:
+        click.echo(f"tools  {exc.message}")
+        return len(TOOLS)
+    bad = 0
+    for name in TOOLS:
+        try:
+            plan = toolenv.plan(name)
+        except ConfigError as exc:
+            click.echo(f"tool   {name:14} ERROR: {exc.message}")
+            bad += 1
+            continue
+        state = toolenv.status(plan, deep=True)
+        version = plan.version or toolenv.version(name) or "?"
+        click.echo(
+            f"tool   {name:14} {version:10} {plan.source:11} "
+            f"{'intact' if state.intact else state.reason.upper()}  {toolenv.where(plan)}"
+        )
+        bad += not state.intact
+    click.echo(f"tools  directory {toolenv.tools_dir()} (MLGATE_TOOLS_DIR)")
+    return bad
 
 
 def _names(names: Sequence[str]) -> tuple[str, ...]:
@@ -101,11 +134,11 @@ def tools_install(names: tuple[str, ...], check: bool, path: Path) -> None:
             click.echo(f"{label} intact   {toolenv.where(plan)}")
             continue
         if check or plan.source == toolenv.SYSTEM:
-            click.echo(f"{label} {state.reason}")
+            click.echo(f"{label} {state.reason}  {toolenv.where(plan)}")
             bad += 1
             continue
         try:
-            toolenv.install(plan, toolenv.settings().notify, force=True)
+            toolenv.install(plan, toolenv.settings().notify, deep=True)
         except ToolError as exc:
             click.echo(f"{label} FAILED: {exc.message}", err=True)
             bad += 1
@@ -114,7 +147,10 @@ def tools_install(names: tuple[str, ...], check: bool, path: Path) -> None:
         click.echo(f"{label} {'installed' if after.intact else after.reason}  {plan.executable}")
         bad += not after.intact
     if bad:
-        raise click.exceptions.Exit(EXIT_GATE_ERROR)
+        raise ToolError(
+            f"{bad} tool environment(s) not intact",
+            hint=None if not check else "`mlgate tools install` repairs them",
+        )
 
 
 @tools_group.command("path", epilog=TOOLS_HELP)

@@ -21,6 +21,7 @@ from mlgate.gates import GateResult
 from mlgate.repo import Repo
 from mlgate.report.base import REPORT_SCHEMA_VERSION
 from mlgate.runner import RunResult
+from mlgate.toollock import TOOLS
 
 REQUIRED_KEYS = ("schema_version", "mlgate_version", "commit", "gates", "findings", "started_at")
 # The folder a generated pipeline downloads a gate job's report into: the job's id, `GATE`
@@ -65,6 +66,7 @@ def load_reports(paths: Sequence[Path], binding: Binding | None = None) -> list[
             _check_binding(report, binding)
     _check_shards(reports)
     _same(reports, "commit", "reports come from different commits")
+    _same_tools(reports)
     majors = {str(r.data["mlgate_version"]).split(".")[0] for r in reports}
     if len(majors) > 1 or majors != {__version__.split(".")[0]}:
         raise ReportError(
@@ -180,6 +182,37 @@ def _same(reports: Sequence[LoadedReport], key: str, what: str) -> None:
         raise ReportError(f"{what} ({listing})")
 
 
+def _tool_facts(report: LoadedReport) -> dict[str, str]:
+    """`<tool> version` and `<tool> source` of each pinned scanner a report records."""
+    found: dict[str, str] = {}
+    for gate in report.data.get("gates") or []:
+        for tool, version in (gate.get("tools") or {}).items():
+            if version is not None and tool in TOOLS:
+                found[f"{tool} version"] = str(version)
+    for tool, info in (report.data.get("tools") or {}).items():
+        if isinstance(info, Mapping):
+            found[f"{tool} version"] = str(info.get("version"))
+            found[f"{tool} source"] = str(info.get("source"))
+    return found
+
+
+def _same_tools(reports: Sequence[LoadedReport]) -> None:
+    """Findings of different scanner versions are not comparable: refuse to merge them."""
+    seen: dict[str, tuple[str, Path]] = {}
+    for report in reports:
+        for fact, value in sorted(_tool_facts(report).items()):
+            first = seen.setdefault(fact, (value, report.path))
+            if first[0] != value:
+                raise ReportError(
+                    f"reports ran a different {fact} ({first[1]}: {first[0]}; "
+                    f"{report.path}: {value}): merge only reports made with the same pinned tools"
+                )
+
+
+def merged_tools(reports: Sequence[LoadedReport]) -> dict[str, Any]:
+    return {k: v for r in reports for k, v in (r.data.get("tools") or {}).items()}
+
+
 def merge_results(reports: Sequence[LoadedReport]) -> RunResult:
     """One RunResult holding every gate that any input ran."""
     by_gate: dict[str, list[tuple[Mapping[str, Any], list[Finding]]]] = {}
@@ -205,7 +238,7 @@ def merge_results(reports: Sequence[LoadedReport]) -> RunResult:
     )
     started = min(str(r.data["started_at"]) for r in reports)
     seconds = max(float(r.data.get("seconds", 0.0)) for r in reports)
-    return RunResult(repo, results, started, seconds)
+    return RunResult(repo, results, started, seconds, merged_tools(reports))
 
 
 def _finding(path: Path, data: Mapping[str, Any]) -> Finding:

@@ -39,6 +39,7 @@ def make_receipt(report: Report, now: dt.datetime | None = None) -> dict[str, An
             name: {"status": v.status.value, "tools": dict(_tools(report, name))}
             for name, v in sorted(report.decision.verdicts.items())
         },
+        "tools": {name: dict(info) for name, info in sorted(report.run.tools.items())},
         "decision": "pass" if report.decision.passed else "blocked",
         "created_at": created,
     }

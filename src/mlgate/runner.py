@@ -43,6 +43,8 @@ class RunResult:
     results: tuple[GateResult, ...]
     started_at: str
     seconds: float
+    # each pinned scanner the gates used: {"version", "source": pinned|repo-pinned|system}
+    tools: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 def run_gates(repo: Repo, policy: Policy, config: RepoConfig, request: RunRequest) -> RunResult:

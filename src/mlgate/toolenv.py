@@ -55,6 +55,7 @@ ENV_MODE = "MLGATE_TOOLS"  # system: every tool from PATH; pinned: ignore the re
 ENV_OFFLINE = "MLGATE_OFFLINE"
 ENV_INDEX_URL = "MLGATE_TOOLS_INDEX_URL"  # a package index (mirror) to install from
 ENV_FIND_LINKS = "MLGATE_TOOLS_FIND_LINKS"  # a directory of wheels; no index then
+ENV_INSTALLER = "MLGATE_TOOLS_INSTALLER"  # pip: never uv
 MARKER = "mlgate-env.json"
 SYSTEM = "system"
 PINNED = "pinned"
@@ -349,15 +350,16 @@ def _system_version(tool: str) -> str | None:
 
 
 def install(
-    p: Plan, notify: Notify | None = None, offline: bool = False, force: bool = False
+    p: Plan, notify: Notify | None = None, offline: bool = False, deep: bool = False
 ) -> Path:
     """Create (or repair) the environment of a pinned tool; idempotent and safe in parallel.
 
-    Raises ToolError (gate error) when it cannot be installed, naming the tool and why.
+    An environment that is intact (deep: and whose tool runs) is kept. Raises ToolError (a
+    gate error) when it cannot be installed, naming the tool and why.
     """
     if p.env is None:
         raise ToolError(f"{p.tool} {p.version}: {_no_target(p)}")
-    if not force and status(p).intact:
+    if status(p, deep).intact:
         return p.env
     if offline:
         raise ToolError(
@@ -367,7 +369,7 @@ def install(
         )
     root = _writable_root(p.env.parent)
     with _file_lock(root / ".locks" / f"{p.env.name}.lock", p.tool, notify):
-        if not force and status(p).intact:  # another process built it while we waited
+        if status(p, deep).intact:  # another process built it while we waited
             return p.env
         _say(notify, f"installing {p.tool} {p.version} (pinned, hash-checked) into {p.env} ...")
         started = time.monotonic()
@@ -389,8 +391,8 @@ def _writable_root(root: Path) -> Path:
     except OSError as exc:
         reason = " ".join(str(exc.strerror or exc).split())
         raise ToolError(
-            f"cannot write the tool directory {root}: {reason}",
-            hint=f"set {ENV_TOOLS_DIR} to a writable directory",
+            f"cannot write the tool directory {root}: {reason} "
+            f"(set {ENV_TOOLS_DIR} to a writable directory)"
         ) from None
     return root
 
@@ -478,29 +480,11 @@ def _create_env(tmp: Path, p: Plan) -> str:
     python = str(_bin(tmp) / "python")
     flags = ["--require-hashes", "--no-deps", "--only-binary", ":all:", *_index_args()]
     if uv:
-        argv = [
-            uv,
-            "pip",
-            "install",
-            "--quiet",
-            "--python",
-            python,
-            *flags,
-            "-r",
-            str(requirements),
-        ]
+        # copies, not hard links into uv's cache: damage to an environment stays in it
+        argv = [uv, "pip", "install", "--quiet", "--link-mode=copy", "--python", python, *flags]
     else:
-        argv = [
-            python,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-input",
-            *flags,
-            "-r",
-            str(requirements),
-        ]
+        argv = [python, "-m", "pip", "install", "--quiet", "--no-input", *flags]
+    argv += ["-r", str(requirements)]
     run = run_tool(argv, _INSTALL_TIMEOUT, env=env)
     if not run.ok or run.returncode != 0:
         raise ToolError(_install_failure(p, run.stderr or run.stdout, run.problem))
@@ -561,7 +545,9 @@ def _bin(env: Path) -> Path:
 
 
 def find_uv() -> str | None:
-    """uv beside the running interpreter, else on PATH."""
+    """uv beside the running interpreter, else on PATH (None with MLGATE_TOOLS_INSTALLER=pip)."""
+    if os.environ.get(ENV_INSTALLER, "").strip().lower() == "pip":
+        return None
     beside = Path(sys.executable).parent / "uv"
     if beside.is_file() and os.access(beside, os.X_OK):
         return str(beside)

@@ -95,6 +95,7 @@ class Report:
                 "warnings": list(decision.warnings),
                 "expired_waivers": list(decision.expired_waivers),
             },
+            "tools": {name: dict(info) for name, info in sorted(self.run.tools.items())},
             "gates": [self._gate_dict(r) for r in self.run.results],
             "findings": [f.to_dict() for f in decision.findings],
             "notes": list(repo.notes),
