@@ -6,7 +6,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv || exit 2
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[tools,data]' || exit 2
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[data]' || exit 2
+[ -x .venv/bin/uv ] || .venv/bin/python -m pip install -q --disable-pip-version-check uv || exit 2
+# The scanners: hash-pinned, one environment per tool (src/mlgate/tools.lock).
+export MLGATE_TOOLS_DIR="${MLGATE_TOOLS_DIR:-$PWD/.venv/mlgate-tools}"
+.venv/bin/mlgate tools install || exit 3
 # Offline vulnerability data: $MLGATE_ADVISORY_DB, else a PyPA advisory-db checkout beside
 # the repo, else `mlgate db update`'s cache, else pip-audit online.
 if [ -z "${MLGATE_ADVISORY_DB:-}" ] && [ -d ../shared/advisory-db ]; then

@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import json
 import os
+import select
 import subprocess
 import sys
 import time
@@ -169,13 +170,17 @@ def test_a_second_install_waits_for_the_first(fake_index: dict[str, str]) -> Non
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(3)
+        assert waiting.stderr is not None
+        ready, _, _ = select.select([waiting.stderr], [], [], 120)
+        first = waiting.stderr.readline() if ready else ""
+        assert "waiting for another mlgate that is installing bandit" in first
+        time.sleep(1)
         assert waiting.poll() is None  # still waiting for the lock
         assert not _env_dirs(tools)
         fcntl.flock(held, fcntl.LOCK_UN)
     out, err = waiting.communicate(timeout=300)
     assert waiting.returncode == 0, err
-    assert "waiting for another mlgate that is installing bandit" in err
+    assert "mlgate: installing bandit" in err  # it built the environment after the wait
     assert [p.name for p in _env_dirs(tools)] == [env_name]
 
 
