@@ -178,7 +178,7 @@ def test_a_second_install_waits_for_the_first(fake_index: dict[str, str]) -> Non
         assert waiting.poll() is None  # still waiting for the lock
         assert not _env_dirs(tools)
         fcntl.flock(held, fcntl.LOCK_UN)
-    out, err = waiting.communicate(timeout=300)
+    _, err = waiting.communicate(timeout=300)
     assert waiting.returncode == 0, err
     assert "mlgate: installing bandit" in err  # it built the environment after the wait
     assert [p.name for p in _env_dirs(tools)] == [env_name]
@@ -330,7 +330,11 @@ def test_lock_parsing_rejects_missing_hashes(tmp_path: Path) -> None:
 
 def test_parse_compiled_reads_uv_output() -> None:
     text = (
-        "click==8.3.1 \\\n    --hash=sha256:" + "a" * 64 + " \\\n    --hash=sha256:" + "b" * 64 + "\n"
+        "click==8.3.1 \\\n    --hash=sha256:"
+        + "a" * 64
+        + " \\\n    --hash=sha256:"
+        + "b" * 64
+        + "\n"
         "Wcmatch==10.0 \\\n    --hash=sha256:" + "c" * 64 + "\n"
     )
     assert parse_compiled(text) == [

@@ -19,7 +19,6 @@ import os
 import platform
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -168,6 +167,8 @@ def compile_lock(
     `compile_one(requirement, python, platform)` resolves one target and returns
     [(name==version, hashes)], or None when no wheel set exists for that target.
     """
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 (only `tools lock`)
+
     resolved = {name: v or _newest(name, compile_one) for name, v in versions.items()}
     jobs_list = [(name, py, plat) for name in resolved for py in pythons for plat in platforms]
     with ThreadPoolExecutor(max_workers=jobs) as pool:
