@@ -79,7 +79,8 @@ def _detect_secrets_detectors() -> Iterator[Detector]:
         from detect_secrets.plugins.base import RegexBasedDetector  # noqa: PLC0415
     except ImportError:
         return
-    for secret_type, plugin in sorted(get_mapping_from_secret_type_to_class().items()):
+    mapping: dict[str, Any] = get_mapping_from_secret_type_to_class()
+    for secret_type, plugin in sorted(mapping.items()):
         if secret_type in HEURISTIC_TYPES or not issubclass(plugin, RegexBasedDetector):
             continue
         instance: Any = cast(Any, plugin)()
