@@ -55,6 +55,8 @@ MODES = {
     "fork-and-exit": "starts a `sleep 300` child, reports correctly and exits",
     "setsid-escape": "starts a child in a new session (setsid), reports correctly and exits",
     "child-holds-stdout": "a child keeps the tool's stdout open; the tool reports and exits",
+    "scrubbed-double-fork": "a child in a new session, with an empty environment, starts a "
+    "sleeper and exits; the tool reports and exits (CLI case, see below)",
 }
 
 _TIMEOUT = "timed out"
@@ -146,6 +148,15 @@ SCENARIOS: tuple[Scenario, ...] = (
         "2",
         "the model gate's `predict` command starts a child that calls setsid() and sleeps",
         "the gate measures the command; the escaped child is killed when the command ends",
+        "test_processes.py",
+    ),
+    Scenario(
+        "scrubbed-double-fork",
+        "2",
+        "a fake bandit's child, in a new session with an empty environment (no run token), "
+        "starts a sleeper and exits; the CLI run ends normally",
+        "the sleeper, re-parented to mlgate (child subreaper), is killed at exit (with the "
+        "subreaper call removed, this case fails: checked by hand)",
         "test_processes.py",
     ),
     Scenario(

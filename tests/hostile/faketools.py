@@ -29,7 +29,8 @@ if "--version" in args:
     print(TOOL + " 0.0.0")
     sys.exit(0)
 files = args[args.index("--") + 1:] if "--" in args else []
-SLEEP = [sys.executable, "-c", "import time; time.sleep(300)", "mlgate-hostile-sleeper"]
+MARK = os.environ.get("MLGATE_HOSTILE_CASE", "")
+SLEEP = [sys.executable, "-c", "import time; time.sleep(300)", "mlgate-hostile-sleeper", MARK]
 
 
 def good():
@@ -109,6 +110,13 @@ elif MODE == "fork-and-exit":
 elif MODE == "setsid-escape":
     subprocess.Popen(SLEEP, start_new_session=True, stdout=subprocess.DEVNULL)
     emit(GOOD_JUNIT if TOOL == "pytest" else good())
+elif MODE == "scrubbed-double-fork":
+    # a child in a new session with an empty environment starts the sleeper and exits: the
+    # sleeper carries no token and its parent is gone (only a subreaper can find it)
+    spawn = "import subprocess, sys; subprocess.Popen(sys.argv[1:])"
+    subprocess.Popen([sys.executable, "-c", spawn, *SLEEP], env={{}}, start_new_session=True,
+                     stdout=subprocess.DEVNULL).wait()
+    emit(GOOD_JUNIT if TOOL == "pytest" else good())
 elif MODE == "child-holds-stdout":
     subprocess.Popen(SLEEP)  # inherits stdout: a pipe reader would wait for it
     emit(GOOD_JUNIT if TOOL == "pytest" else good())
@@ -131,17 +139,20 @@ def install(directory: Path, modes: Mapping[str, str]) -> Path:
 
 
 def survivors(marker: str) -> list[str]:
-    """Command lines of live processes (not zombies) whose environment carries `marker`."""
+    """Command lines of live processes (not zombies) whose environment carries `marker`,
+    or whose command line names it (a sleeper started with an empty environment)."""
     found = []
     needle = f"{MARKER_VAR}={marker}".encode()
+    named = f"mlgate-hostile-sleeper {marker}"
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
             if (entry / "stat").read_text().rpartition(")")[2].split()[0] == "Z":
                 continue
-            if needle in (entry / "environ").read_bytes().split(b"\0"):
-                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if named in cmdline or needle in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(cmdline)
         except (OSError, IndexError):
             continue
     return found
