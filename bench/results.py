@@ -198,6 +198,7 @@ def rows(env: Env) -> list[Row]:
         ("warm / cold", "", _metric("warm_over_cold", _fmt_pct)),
         ("one .py changed, warm cache", "<= 2.0 s", _metric("changed", _fmt_s)),
         ("one changed / cold", "", _metric("changed_over_cold", _fmt_pct)),
+        ("  CPU: warm re-run / one changed", "", _warm_cpu_cell),
         ("mlgate overhead, cold run", "< 0.3 s", _metric("overhead", _fmt_s)),
         ("  of which interpreter start + imports", "", _metric("cold_startup", _fmt_s)),
         ("mlgate overhead, warm run", "", _metric("warm_overhead", _fmt_s)),
@@ -215,6 +216,11 @@ def rows(env: Env) -> list[Row]:
         (f"floor here: max(slowest, raw CPU / {cores} cores)", "", _metric("raw_floor", _fmt_s))
     )
     return table
+
+
+def _warm_cpu_cell(result: CorpusResult) -> str:
+    m = result.metrics
+    return f"{_fmt_s(m.get('warm_cpu'))} / {_fmt_s(m.get('changed_cpu'))}"
 
 
 def corpus_header(result: CorpusResult) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 # ruff: noqa: PLC0415
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -101,7 +100,8 @@ def write_shards(count: int, shards: int, folder: Path) -> list[Path]:
     paths = []
     for shard in range(shards):
         run, policy = _run(count // shards, shard, folder)
-        report = Report(run, policy, decide(policy, run.results), {"shard": f"{shard + 1}"})
+        mode = {"kind": "full", "shard": f"{shard + 1}/{shards}"}
+        report = Report(run, policy, decide(policy, run.results), mode)
         path = folder / f"shard{shard}.json"
         path.write_text(json.dumps(report.to_dict()), encoding="utf-8")
         paths.append(path)
@@ -144,38 +144,20 @@ def decide_in_child(count: int, tmp: Path) -> dict[str, float]:
 
 
 def merge_in_child(count: int, shards: int, tmp: Path) -> dict[str, float]:
-    """Writes the shard reports (not timed), then times `mlgate merge` in a fresh process."""
+    """Writes the shard reports (not timed), then times `mlgate merge` (its `run_main`, after
+    the imports) in a fresh process, whose peak RSS is the merge's."""
     folder = tmp / f"merge-{count}"
     folder.mkdir(parents=True, exist_ok=True)
     target = f"__import__('pathlib').Path({str(folder)!r})"
     _child(f"{{'n': len(scale.write_shards({count}, {shards}, {target}))}}", tmp)
     paths = sorted(str(p) for p in folder.glob("shard*.json"))
     out = folder / "out"
-    argv = [
-        sys.executable,
-        "-m",
-        "mlgate",
-        "merge",
-        *paths,
-        "--format",
-        "json",
-        "--output",
-        str(out),
-    ]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    wall = time.perf_counter()
-    done = subprocess.run(argv, cwd=tmp, capture_output=True, text=True, check=False, timeout=1800)
-    seconds = time.perf_counter() - wall
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode not in (0, 1):
-        raise RuntimeError(f"mlgate merge failed: {done.stderr[-2000:]}")
+    args = ["merge", *paths, "--format", "json", "--output", str(out)]
+    got = _child(f"{{'code': __import__('mlgate.cli').cli.run_main({args!r})}}", tmp)
+    if got["code"] not in (0, 1):
+        raise RuntimeError(f"mlgate merge failed with exit code {got['code']}")
     merged = json.loads((out / "mlgate.json").read_text(encoding="utf-8"))
-    return {
-        "findings": len(merged["findings"]),
-        "wall": seconds,
-        "cpu": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
-        "maxrss_mb": after.ru_maxrss / 1024,  # the largest child so far: this merge
-    }
+    return {**got, "findings": len(merged["findings"])}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

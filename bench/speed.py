@@ -13,17 +13,15 @@ Each is measured in this run and printed as a PASS/MISS line with its numbers:
   (20,000 by default), the CPU of the four shards together against one unsharded run
   (`--no-cache`, sast and secrets): <= 1.1x.
 
-`--quick` shrinks each (1k/10k findings, 5k merged, 400 files) to check that it runs.
+`--quick` shrinks each (2 start-ups, 1k/10k findings, 5k merged, 100 files) to check that it runs.
 """
 
 from __future__ import annotations
 
-import os
 import random
 import resource
 import statistics
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,13 +62,13 @@ def _timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, floa
     return wall, cpu, done.returncode
 
 
-def startup_lines(env: Env, tmp: Path) -> list[Line]:
+def startup_lines(env: Env, tmp: Path, times: int) -> list[Line]:
     child = env.child_env()
-    click = [_timed([env.python, "-c", "import click"], child, tmp)[0] for _ in range(5)]
+    click = [_timed([env.python, "-c", "import click"], child, tmp)[0] for _ in range(times)]
     base = statistics.median(click)
     lines = []
     for flag in ("--version", "--help"):
-        walls = [_timed([env.python, "-m", "mlgate", flag], child, tmp) for _ in range(5)]
+        walls = [_timed([env.python, "-m", "mlgate", flag], child, tmp) for _ in range(times)]
         wall = statistics.median(w for w, _, _ in walls)
         cpu = statistics.median(c for _, c, _ in walls)
         lines.append(
@@ -152,10 +150,10 @@ def shard_line(env: Env, tmp: Path, files: int) -> Line:
 def measure_lines(env: Env, tmp: Path, quick: bool, large_files: int) -> list[Line]:
     folder = tmp / "speed"
     folder.mkdir(parents=True, exist_ok=True)
-    lines = startup_lines(env, folder)
+    lines = startup_lines(env, folder, 2 if quick else 5)
     lines += findings_lines(quick, folder)
     lines.append(merge_line(quick, folder))
-    lines.append(shard_line(env, folder, 400 if quick else large_files))
+    lines.append(shard_line(env, folder, 100 if quick else large_files))
     return lines
 
 
@@ -163,11 +161,3 @@ def table(lines: list[Line]) -> str:
     out = ["| line (issue 16) | goal | measured | verdict |", "|---|---|---|---|"]
     out += [line.row() for line in lines]
     return "\n".join(out)
-
-
-def cores() -> int:
-    return os.cpu_count() or 1
-
-
-if __name__ == "__main__":
-    print(__doc__, file=sys.stderr)
