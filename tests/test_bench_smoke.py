@@ -46,4 +46,7 @@ def test_bench_quick_examples_prints_the_table(tmp_path: Path) -> None:
     for row in ("cold / sum of raw tools", "warm re-run", "mlgate overhead", "peak RSS"):
         assert row in done.stdout
     assert "PASS" in done.stdout or "MISS" in done.stdout
+    assert "| line (issue 16) | goal | measured | verdict |" in done.stdout
+    for line in ("`mlgate --version`", "decide + every format", "`mlgate merge` of 8 shards"):
+        assert line in done.stdout
     assert out.is_file()
