@@ -12,12 +12,28 @@ PYTHON=${PYTHON:-python3}
 export MLGATE_TOOLS_DIR="${MLGATE_TOOLS_DIR:-$PWD/.venv/mlgate-tools}"
 .venv/bin/mlgate tools install || exit 3
 # Offline vulnerability data: $MLGATE_ADVISORY_DB, else a PyPA advisory-db checkout beside
-# the repo, else `mlgate db update`'s cache, else pip-audit online.
-if [ -z "${MLGATE_ADVISORY_DB:-}" ] && [ -d ../shared/advisory-db ]; then
-  export MLGATE_ADVISORY_DB="$PWD/../shared/advisory-db"
+# the repo, else `mlgate db update`'s cache, else the small attributed subset bundled for the
+# examples (examples/advisory-db, CC-BY 4.0), so the demo needs no network.
+if [ -z "${MLGATE_ADVISORY_DB:-}" ]; then
+  if [ -d ../shared/advisory-db ]; then
+    export MLGATE_ADVISORY_DB="$PWD/../shared/advisory-db"
+  elif [ -z "$(.venv/bin/python -c 'from mlgate.advisories import cached_db; print(cached_db() or "")')" ]; then
+    export MLGATE_ADVISORY_DB="$PWD/examples/advisory-db"
+  fi
 fi
-for example in insecure-ml churn-model; do
+echo "vulnerability data: ${MLGATE_ADVISORY_DB:-mlgate db update cache}"
+# Each example must end as the README says; anything else fails the demo.
+status=0
+for pair in insecure-ml:1 churn-model:0; do
+  example=${pair%%:*} expected=${pair##*:}
   echo "=================== mlgate run examples/$example"
   .venv/bin/mlgate run "examples/$example"
-  echo "=================== exit code: $?"
+  code=$?
+  if [ "$code" -eq "$expected" ]; then
+    echo "=================== exit code: $code (as expected)"
+  else
+    echo "=================== exit code: $code, expected $expected: DEMO FAILED" >&2
+    status=1
+  fi
 done
+exit "$status"
