@@ -987,13 +987,47 @@ def doctor(path: Path) -> None:
         "advisory-db    "
         f"{env_db or cache or 'none (deps uses pip-audit online; run `mlgate db update`)'}"
     )
-    if missing:
-        click.echo(
-            f"{missing} tool(s) missing or broken: `mlgate tools install` installs or repairs "
-            "the scanners, `pip install 'mlgate[data]'` the data and model gates' stack",
-            err=True,
-        )
+    deps_ok, deps_state = _deps_data(Path(env_db) if env_db else cache)
+    click.echo(f"deps   {deps_state}")
+    if missing or not deps_ok:
+        if missing:
+            click.echo(
+                f"{missing} tool(s) missing or broken: `mlgate tools install` installs or "
+                "repairs the scanners, `pip install 'mlgate[data]'` the data and model gates' "
+                "stack",
+                err=True,
+            )
+        if not deps_ok:
+            click.echo("the deps gate has no vulnerability data (see `deps` above)", err=True)
         _exit(EXIT_GATE_ERROR)
+
+
+# A release with known advisories: the deps gate's data source must report them.
+_PROBE_PACKAGE = ("pyyaml", "5.3.1")
+
+
+def _deps_data(db: Path | None) -> tuple[bool, str]:
+    """Whether the deps gate has vulnerability data: the offline database loads and knows
+    the probe's advisories, or (no database) PyPI's vulnerability API returns them."""
+    import json
+    import urllib.request
+
+    from mlgate.advisories import AdvisoryDB
+
+    name, version = _PROBE_PACKAGE
+    if db is not None:
+        try:
+            found = len(AdvisoryDB.load(db).match(name, version))
+        except MlgateError as exc:
+            return False, f"offline database does not load: {exc.message}"
+        return found > 0, f"offline database loads: {name} {version} has {found} advisory(ies)"
+    url = f"https://pypi.org/pypi/{name}/{version}/json"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            found = len(json.loads(answer.read()).get("vulnerabilities") or [])
+    except (OSError, ValueError) as exc:
+        return False, f"no vulnerability data: {url}: {exc} (run `mlgate db update`)"
+    return found > 0, f"PyPI vulnerability API answers: {name} {version} has {found} advisory(ies)"
 
 
 def _reachable(host: str, port: int) -> bool:
