@@ -118,6 +118,43 @@ def peer_outcome(tool: str, command: list[str], cwd: Path) -> str:
     return "flagged" if done.returncode == 1 else "error"
 
 
+def whole_tree(tool: str, exe: str, root: Path, cases: list[Case]) -> dict[str, str]:
+    """modelscan and ModelAudit start slowly: one run over the whole corpus, JSON report,
+    each issue attributed to its file (modelscan: any issue flags; ModelAudit: critical or
+    warning; an error on a file is "error")."""
+    env = {**os.environ, **QUIET_ENV}
+    out = root.parent / f"{tool}-report.json"
+    if tool == "modelscan":
+        command = [exe, "-p", str(root), "-r", "json", "-o", str(out)]
+    else:
+        command = [exe, "scan", "--no-cache", "-f", "json", "-o", str(out), str(root)]
+    subprocess.run(command, env=env, capture_output=True, timeout=3600, check=False)
+    report = json.loads(out.read_text()) if out.exists() else {}
+    outcome = {c.path: "clean" for c in cases}
+    by_name = {str(root / c.path): c.path for c in cases}
+
+    def mark(source: str, what: str) -> None:
+        path = source if source.startswith("/") else str(root / source)
+        for full, rel in by_name.items():
+            same = path == full or path.startswith((full + " ", full + ":"))
+            if same and outcome[rel] != "flagged":
+                outcome[rel] = what
+
+    if tool == "modelscan":
+        for issue in report.get("issues", []):
+            mark(str(issue.get("source", "")), "flagged")
+        for error in report.get("errors", []):
+            mark(str(error.get("source", "")), "error")
+    else:
+        for issue in report.get("issues", []):
+            if str(issue.get("severity")) in ("critical", "warning"):
+                mark(str(issue.get("location", "")), "flagged")
+    return outcome
+
+
+WHOLE_TREE = {"modelscan", "modelaudit"}
+
+
 def find_peers(peers_bin: str | None, only: list[str] | None) -> dict[str, str]:
     found = {}
     for tool in PEERS:
@@ -159,7 +196,7 @@ def main() -> int:
     args = parser.parse_args()
     peers = find_peers(args.peers_bin, args.only)
     with tempfile.TemporaryDirectory(prefix="mlgate-models-compare-") as tmp:
-        root = Path(tmp)
+        root = Path(tmp) / "corpus"
         cases = build_corpus(root)
         outcomes: dict[str, dict[str, str]] = {}
         seconds: dict[str, float] = {}
@@ -167,14 +204,19 @@ def main() -> int:
         outcomes["mlgate"] = {c.path: found.get(c.path, "clean") for c in cases}
         for tool, exe in peers.items():
             started = time.monotonic()
-            outcomes[tool] = {}
-            for case in cases:
-                path = root / case.path
-                command = [exe, *PEERS[tool](path.name)[1:]]
-                outcomes[tool][case.path] = peer_outcome(tool, command, path.parent)
+            if tool in WHOLE_TREE:
+                outcomes[tool] = whole_tree(tool, exe, root, cases)
+            else:
+                outcomes[tool] = {}
+                for case in cases:
+                    path = root / case.path
+                    command = [exe, *PEERS[tool](path.name)[1:]]
+                    outcomes[tool][case.path] = peer_outcome(tool, command, path.parent)
             seconds[tool] = time.monotonic() - started
             print(f"{tool}: {seconds[tool]:.1f} s", file=sys.stderr)
-        if (root / "PAYLOAD_RAN").exists() or any(root.glob("**/MLGATE_CORPUS_PAYLOAD_RAN")):
+            if args.json:  # partial results survive an interrupted run
+                args.json.write_text(json.dumps({"outcomes": outcomes}, indent=1))
+        if any(root.glob("**/MLGATE_CORPUS_PAYLOAD_RAN")):
             print("a payload ran: some scanner loaded a file", file=sys.stderr)
         tools = ["mlgate", *peers]
         print(table(cases, outcomes, tools))
