@@ -580,7 +580,16 @@ def plausible(secret_type: str, value: str, path: str, line: str) -> bool:
         return github_checksum_ok(value)
     if secret_type in GENERIC_TYPES:
         return not hash_context(path, line)
+    if secret_type == BASIC_AUTH_TYPE:
+        return not _LOOPBACK_AUTH.search(line)
     return True
+
+
+BASIC_AUTH_TYPE = "Basic Auth Credentials"
+# `scheme://user:pass@localhost` or a loopback address: a local test service's login.
+_LOOPBACK_AUTH = re.compile(
+    r"://[^/\s:@]+:[^/\s@]+@(?:localhost|127(?:\.\d{1,3}){3}|\[::1\]|0\.0\.0\.0)(?![\w.-])"
+)
 
 
 _QUOTED = re.compile(r"\"([^\"\n]*)\"|'([^'\n]*)'|`([^`\n]*)`")

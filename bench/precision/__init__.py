@@ -1,0 +1,1 @@
+"""Precision suite: mlgate on real ML code, scored against hand-triaged labels."""
