@@ -8,10 +8,10 @@ unpacks each (tar `filter="data"`), runs `mlgate run SDIST --format json --no-ca
 default policy (environment: none) and the offline advisory database, and scores every
 medium-or-higher finding against `labels.csv`: one row per (sdist, path, line, rule) triaged
 by hand once, `true` (worth acting on at medium or above in that repository) or `false`, and
-why. Precision = true / (true + false) among labelled medium+ findings; recall = labelled-true
-findings still reported at medium+ / all labelled-true. A medium+ finding with no label is
-listed (`--unlabelled`) and counted apart: label it, do not guess. `--mlgate` runs another
-build (e.g. an older checkout's `.venv/bin/mlgate`) to measure a before/after.
+why. Precision = true / (true + false) among labelled medium+ findings; recall = true places
+(sdist, path, line, gate) still reported at medium+ by some rule / all true places. A medium+
+finding with no label is listed (`--unlabelled`) and counted apart: label it, do not guess.
+`--mlgate` runs another build (e.g. an older checkout's mlgate) to measure a before/after.
 """
 
 from __future__ import annotations
@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--advisory-db", type=Path, default=None)
     parser.add_argument("--mlgate", default=str(Path(sys.executable).parent / "mlgate"))
     parser.add_argument("--reports", type=Path, default=None, help="keep each json report here")
+    parser.add_argument(
+        "--from-reports", type=Path, default=None, help="score reports kept by --reports"
+    )
     parser.add_argument("--json", default=None)
     parser.add_argument("--unlabelled", action="store_true")
     return parser
@@ -96,11 +99,14 @@ def score(
         kind = "unlabelled" if label is None else ("tp" if label[1] else "fp")
         for bucket in (gate, "overall"):
             counts[bucket][kind] += 1
-    for key, (gate, true, _) in labels.items():
-        if true:
-            for bucket in (gate, "overall"):
-                counts[bucket]["true"] += 1
-                counts[bucket]["missed"] += key not in found
+    # Recall is per problem: a true place still reported by any rule of its gate (a bandit
+    # test superseded by a rule-pack rule on the same line is the same problem found).
+    places = {(k[0], k[1], k[2], str(f.get("gate"))) for k, f in found.items()}
+    problems = {(k[0], k[1], k[2], gate) for k, (gate, true, _) in labels.items() if true}
+    for place in problems:
+        for bucket in (place[3], "overall"):
+            counts[bucket]["true"] += 1
+            counts[bucket]["missed"] += place not in places
     result: dict[str, dict[str, float | int | None]] = {}
     for bucket, c in sorted(counts.items()):
         judged = c["tp"] + c["fp"]
@@ -136,6 +142,10 @@ def table(scores: dict[str, dict[str, float | int | None]]) -> str:
 
 
 def _report(entry: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
+    if args.from_reports:
+        kept = args.from_reports / (entry["file"].removesuffix(".tar.gz") + ".json")
+        loaded: dict[str, Any] = json.loads(kept.read_text(encoding="utf-8"))
+        return loaded
     root = _unpacked(entry, args.work)
     argv = [
         *shlex.split(args.mlgate),
