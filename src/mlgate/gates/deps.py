@@ -431,14 +431,19 @@ def _audit_ranges(ctx: GateContext, ranged: Sequence[Requirement]) -> tuple[list
     except AdvisoryDBError:
         return [], base + "not audited (advisory database unreadable)"
     findings: list[Finding] = []
+    unread = 0
     for req in ranged:
         specifier = _specifier(req.spec)
         if specifier is None:
+            unread += 1
             continue
         admitted = db.admitted(req.name, specifier)
         if admitted:
             findings.append(_range_finding(req, specifier, admitted))
-    return findings, base + "audited against the advisory database instead of flagged as unpinned"
+    note = base + "audited against the advisory database instead of flagged as unpinned"
+    if unread:
+        note += f"; {unread} not audited (not PEP 440, e.g. Poetry's ^/~ constraints)"
+    return findings, note
 
 
 def _specifier(spec: str) -> str | None:
