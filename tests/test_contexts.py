@@ -112,3 +112,11 @@ def test_one_finding_per_pip_install_line_listing_the_packages(tmp_path: Path) -
     assert pip["properties"]["packages"] == ["transformers", "accelerate", "evaluate"]
     assert pip["severity"] == "low" and pip["properties"]["context"] == "notebooks"
     assert pip["fix"] == "pin transformers==X, accelerate==X, evaluate==X"
+
+
+def test_build_scripts_exec_of_own_files_is_low() -> None:
+    policy = load_policy("default")
+    assert finding_context("setup.py", policy.contexts) == "build"
+    result = GateResult("sast", findings=(_finding("ml-eval-exec-dynamic", "setup.py"),))
+    [item] = decide(policy, [result], ["sast"]).findings
+    assert item.severity is Severity.LOW and item.properties["context"] == "build"
