@@ -59,7 +59,16 @@ def hostile(
     fakes = faketools.install(tmp_path / "fakes", {})
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    env = {faketools.MARKER_VAR: marker, "TMPDIR": str(tmp), "MLGATE_FAKE_TOOLS": str(fakes)}
+    env = {
+        faketools.MARKER_VAR: marker,
+        "TMPDIR": str(tmp),
+        "MLGATE_FAKE_TOOLS": str(fakes),
+        # scanners from PATH, not mlgate's pinned environments (toolenv.py); the fakes come
+        # first on PATH, and the find_tool hook also puts them before the interpreter's
+        # own directory (where a non-pinned tool such as pytest is looked up first)
+        "MLGATE_TOOLS": "system",
+        "PATH": f"{fakes}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("MLGATE_ADVISORY_DB", raising=False)
