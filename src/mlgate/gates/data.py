@@ -107,6 +107,7 @@ class DataGate:
         "run_tests": {"type": "boolean"},
         "test_marker": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
         "test_command": {**_STRINGS, "minItems": 1},
+        "test_python": {"type": "string", "minLength": 1},
     }
 
     def inputs(self, repo: Repo, options: Mapping[str, Any]) -> GateInputs:

@@ -94,6 +94,7 @@ class ModelGate:
         "run_tests": {"type": "boolean"},
         "test_marker": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
         "test_command": {**_STRINGS, "minItems": 1},
+        "test_python": {"type": "string", "minLength": 1},
     }
 
     def inputs(self, repo: Repo, options: Mapping[str, Any]) -> GateInputs:
@@ -397,9 +398,13 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def _command(predict: Mapping[str, Any]) -> list[str]:
+def _command(predict: Mapping[str, Any], python: str | None = None) -> list[str]:
+    """The predict command; a leading `python`/`python3` is the repository's interpreter."""
     command = predict["command"]
-    return shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
+    argv = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
+    if python and argv and argv[0] in ("python", "python3"):
+        argv[0] = python
+    return argv
 
 
 def _check_budgets(ctx: GateContext, out: ModelCollector) -> None:
@@ -424,7 +429,10 @@ def _measure(
     ctx: GateContext, predict: Mapping[str, Any], out: ModelCollector
 ) -> list[MeasuredRun] | None:
     """Warm-up plus measured runs; None (and a finding) as soon as one fails or times out."""
-    argv = _command(predict)
+    python, origin = repotests.repo_python(ctx.root, ctx.option("test_python"))
+    argv = _command(predict, python)
+    if argv[0] == python:
+        out.properties["predict_python"] = {"python": python, "python_from": origin}
     total = int(predict.get("warmup", 1)) + int(predict.get("runs", 5))
     timeout = min(float(predict.get("timeout", 300)), ctx.timeout)
     env = {str(k): str(v) for k, v in (predict.get("env") or {}).items()}

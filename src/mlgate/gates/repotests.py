@@ -8,8 +8,10 @@ marker means this part of the gate is skipped, not passed.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
+import shutil
 import sys
 import xml.etree.ElementTree as ET  # nosec B405: parses the report pytest just wrote for us
 from collections.abc import Mapping, Sequence
@@ -49,18 +51,37 @@ class MarkedRun:
     failures: tuple[FailedTest, ...] = ()
     counts: tuple[tuple[str, int], ...] = ()
     error: str | None = None
+    python: tuple[str, str] | None = None  # the interpreter, and where it was found
 
 
-def default_command() -> list[str]:
-    """The project's interpreter: the active virtual environment (`$VIRTUAL_ENV`, as the
-    generated pipelines set it for the project's own environment), else the one running
-    mlgate. The repo's tests need its packages installed there."""
-    venv = os.environ.get("VIRTUAL_ENV")
-    if venv:
-        python = Path(venv) / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+def _venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def repo_python(root: Path, configured: str | None = None) -> tuple[str, str]:
+    """The repository's interpreter, and where it was found: a `.venv`/`venv` in the repo,
+    else the active virtual environment (`$VIRTUAL_ENV`, as the generated pipelines set it
+    for the project's own environment), else `test_python` from `.mlgate.yml`, else `python`
+    on PATH, else the one running mlgate. The repo's tests need its packages there; mlgate's
+    own scanners live elsewhere (toolenv.py)."""
+    for name in (".venv", "venv"):
+        python = _venv_python(root / name)
         if python.is_file():
-            return [str(python), "-m", "pytest"]
-    return [sys.executable, "-m", "pytest"]
+            return str(python), f"the repository's {name}"
+    venv = os.environ.get("VIRTUAL_ENV")
+    if venv and _venv_python(Path(venv)).is_file():
+        return str(_venv_python(Path(venv))), "$VIRTUAL_ENV"
+    if configured:
+        return configured, "test_python in .mlgate.yml"
+    on_path = shutil.which("python") or shutil.which("python3")
+    if on_path:
+        return on_path, "python on PATH"
+    return sys.executable, "mlgate's interpreter"
+
+
+def default_command(root: Path | None = None, configured: str | None = None) -> list[str]:
+    """`<the repository's python> -m pytest` (see repo_python)."""
+    return [repo_python(root or Path.cwd(), configured)[0], "-m", "pytest"]
 
 
 def find_test_files(repo: Repo) -> list[str]:
@@ -199,8 +220,11 @@ def run_for_gate(ctx: GateContext, default_marker: str) -> MarkedRun | None:
     options = ctx.inputs.options
     if not tests_wanted(ctx.repo, options, default_marker):
         return None
-    command = list(options.get("test_command") or default_command())
+    python = repo_python(ctx.root, options.get("test_python"))
+    command = list(options.get("test_command") or [python[0], "-m", "pytest"])
     marked = run_marked_tests(ctx.root, marker_of(options, default_marker), command, ctx.timeout)
+    if not options.get("test_command"):
+        marked = dataclasses.replace(marked, python=python)
     return None if marked.status == "skipped" else marked
 
 
@@ -221,7 +245,10 @@ def report_parts(gate: str, marked: MarkedRun | None) -> tuple[list[Finding], li
 def summary(marked: MarkedRun | None) -> dict[str, Any] | None:
     if marked is None:
         return None
-    return {"marker": marked.marker, "status": marked.status, "counts": dict(marked.counts)}
+    found = {"marker": marked.marker, "status": marked.status, "counts": dict(marked.counts)}
+    if marked.python is not None:
+        found["python"], found["python_from"] = marked.python
+    return found
 
 
 def collect(out: Collector, gate: str, marked: MarkedRun | None) -> None:
