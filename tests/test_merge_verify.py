@@ -231,7 +231,7 @@ def test_receipt_with_a_missing_field_exits_2(receipt: Path, tmp_path: Path) -> 
     del data["policy_digest"]
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(data))
-    done = run_cli(["verify", str(bad)])
+    done = run_cli(["verify", str(bad), "--commit", "a" * 40, "--env", "production"])
     assert done.returncode == 2 and "missing policy_digest" in done.stderr
 
 

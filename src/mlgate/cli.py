@@ -538,9 +538,14 @@ def _digests(values: tuple[str, ...]) -> dict[str, str]:
 @cli.command()
 @click.argument("receipt", type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
-    "--commit", metavar="SHA", help="The commit being deployed (full or >= 7 hex digits)."
+    "--commit",
+    metavar="SHA",
+    required=True,
+    help="The commit being deployed (full or >= 7 hex digits).",
 )
-@click.option("--env", "env", metavar="NAME", help="The environment being deployed to.")
+@click.option(
+    "--env", "env", metavar="NAME", required=True, help="The environment being deployed to."
+)
 @click.option(
     "--policy",
     "policy_file",
@@ -548,23 +553,34 @@ def _digests(values: tuple[str, ...]) -> dict[str, str]:
     help="The policy in force (default: the repo's, else the built-in default): "
     "its digest must match the receipt's.",
 )
-def verify(receipt: Path, commit: str | None, env: str | None, policy_file: Path | None) -> None:
+@click.option(
+    "--allow-dirty",
+    is_flag=True,
+    help="Accept a receipt of a scan that covered uncommitted or untracked files.",
+)
+def verify(
+    receipt: Path, commit: str, env: str, policy_file: Path | None, allow_dirty: bool
+) -> None:
     """Allow a deployment only with a passing receipt for this commit, env and policy.
 
     Exit 0: the receipt is intact (its content digest matches), its decision is a
-    pass, and it is for --commit, --env and the current policy. Exit 1 otherwise,
-    with every reason. Exit 2: the receipt is unreadable or a field is missing.
+    pass, it is for --commit, --env and the current policy, it holds every gate that
+    policy requires for --env, and the scan covered the commit alone (a clean tree;
+    --allow-dirty accepts a dirty one). Exit 1 otherwise, with every reason. Exit 2: the
+    receipt is unreadable, a field is missing or has the wrong type.
     The digest detects edits; it is not a signature (see README, "Receipts").
     """
     from mlgate.config import load_config
     from mlgate.policy import find_policy, load_policy
-    from mlgate.receipt import load_receipt, verify_receipt
+    from mlgate.receipt import coverage_problems, load_receipt, verify_receipt
 
     data = load_receipt(receipt)
     root = Path.cwd()
     config = load_config(root)
-    digest = load_policy(find_policy(root, policy_file, config.policy), env, root=root).digest
-    problems = verify_receipt(data, commit, env, digest)
+    policy = load_policy(find_policy(root, policy_file, config.policy), env, root=root)
+    required = [n for n, s in policy.gates.items() if s.enabled and s.required]
+    problems = verify_receipt(data, commit, env, policy.digest)
+    problems += coverage_problems(data, required, allow_dirty)
     if problems:
         for problem in problems:
             click.echo(f"mlgate: verify: {problem}", err=True)

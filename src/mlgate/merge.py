@@ -18,6 +18,7 @@ from mlgate import __version__
 from mlgate.errors import ReportError
 from mlgate.findings import Finding, sort_key
 from mlgate.gates import GateResult
+from mlgate.inputs import validate_input
 from mlgate.repo import Repo
 from mlgate.report.base import REPORT_SCHEMA_VERSION
 from mlgate.runner import RunResult
@@ -87,6 +88,8 @@ def _load(path: Path) -> LoadedReport:
         raise ReportError(
             f"{path}:{exc.lineno}: not a json report (truncated?): {exc.msg}"
         ) from None
+    except RecursionError:
+        raise ReportError(f"{path}: not a json report (nested too deeply)") from None
     if not isinstance(data, dict):
         raise ReportError(f"{path}: not an mlgate json report (the top level is not an object)")
     missing = [key for key in REQUIRED_KEYS if key not in data]
@@ -96,7 +99,7 @@ def _load(path: Path) -> LoadedReport:
         raise ReportError(
             f"{path}: report schema_version {data['schema_version']} is not supported"
         )
-    return LoadedReport(path, data)
+    return LoadedReport(path, validate_input(path, data, "report"))
 
 
 def _check_digests(paths: Sequence[Path], digests: Mapping[str, str]) -> None:
@@ -235,6 +238,7 @@ def merge_results(reports: Sequence[LoadedReport]) -> RunResult:
         is_git=bool(first.data.get("git")),
         commit=first.data.get("commit"),
         notes=tuple(sorted({n for r in reports for n in r.data.get("notes", [])})),
+        clean=all(r.data.get("clean") is True for r in reports),
     )
     started = min(str(r.data["started_at"]) for r in reports)
     seconds = max(float(r.data.get("seconds", 0.0)) for r in reports)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from mlgate import __version__
 from mlgate.errors import ReportError
 from mlgate.gates import GateStatus
+from mlgate.inputs import validate_input
 from mlgate.redact import redact_value
 from mlgate.report.base import Report
 
@@ -32,6 +33,8 @@ def make_receipt(report: Report, now: dt.datetime | None = None) -> dict[str, An
         "kind": "mlgate-receipt",
         "mlgate_version": __version__,
         "commit": report.run.repo.commit,
+        # the scan covered exactly `commit` (no uncommitted or untracked file): see verify
+        "clean": report.run.repo.clean is True,
         "policy_digest": report.policy.digest,
         "policy_source": report.policy.source,
         "env": report.decision.env,
@@ -66,12 +69,14 @@ def load_receipt(path: Path) -> dict[str, Any]:
         raise ReportError(f"{path}: no such receipt") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ReportError(f"{path}: not a readable receipt: {exc}") from None
+    except RecursionError:
+        raise ReportError(f"{path}: not a readable receipt (nested too deeply)") from None
     if not isinstance(data, dict):
         raise ReportError(f"{path}: not a receipt (the top level is not an object)")
     missing = [k for k in RECEIPT_KEYS if k not in data]
     if missing:
         raise ReportError(f"{path}: receipt is missing {', '.join(missing)}")
-    return data
+    return dict(validate_input(path, data, "receipt"))
 
 
 def verify_receipt(
@@ -98,6 +103,28 @@ def verify_receipt(
         problems.append(f"the receipt is for environment {receipt.get('env')!r}, not {env!r}")
     if policy_digest is not None and receipt.get("policy_digest") != policy_digest:
         problems.append("the policy changed since the receipt was written (policy digest differs)")
+    return problems
+
+
+def coverage_problems(
+    receipt: Mapping[str, Any], required: Sequence[str], allow_dirty: bool = False
+) -> list[str]:
+    """What the receipt does not vouch for: a gate the policy requires for the environment
+    that it does not hold, or (unless `allow_dirty`) a scan of a tree that was not the
+    commit (uncommitted or untracked files, or a receipt that does not say)."""
+    problems: list[str] = []
+    held = receipt.get("gates") or {}
+    missing = [name for name in required if name not in held]
+    if missing:
+        problems.append(
+            "gates the policy requires for this environment are not in the receipt: "
+            + ", ".join(missing)
+        )
+    if not allow_dirty and receipt.get("clean") is not True:
+        problems.append(
+            "the scan covered a working tree with uncommitted or untracked files, not the "
+            "commit alone (run on a clean checkout, or pass --allow-dirty)"
+        )
     return problems
 
 

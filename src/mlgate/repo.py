@@ -46,6 +46,9 @@ class Repo:
     notes: tuple[str, ...] = field(default=())
     # Directories mlgate could not list (`dir/`): nothing under them was scanned.
     unreadable: tuple[str, ...] = field(default=())
+    # Whether the scanned tree equals `commit` (no modified, staged or untracked file under
+    # it); None outside git or when git could not tell.
+    clean: bool | None = None
 
     def matching(self, patterns: Iterable[str]) -> list[str]:
         """Files whose path or base name matches one of the glob patterns."""
@@ -79,8 +82,15 @@ def open_repo(path: Path, exclude: Sequence[str] = ()) -> Repo:
         files = [f for f in walked if f in git_files]
     kept = sorted(f for f in files if not matches_any(f, exclude))
     commit = _git_commit(root) if git_files is not None else None
+    clean = _git_clean(root) if git_files is not None else None
     return Repo(
-        root, tuple(kept), git_files is not None, commit, tuple(notes), tuple(sorted(unreadable))
+        root,
+        tuple(kept),
+        git_files is not None,
+        commit,
+        tuple(notes),
+        tuple(sorted(unreadable)),
+        clean,
     )
 
 
@@ -137,6 +147,14 @@ def _git_commit(root: Path) -> str | None:
     head = run_tool(["git", "rev-parse", "HEAD"], GIT_TIMEOUT, cwd=root)
     if head.ok and head.returncode == 0:
         return head.stdout.strip() or None
+    return None
+
+
+def _git_clean(root: Path) -> bool | None:
+    """Whether nothing under `root` differs from HEAD (untracked files count, ignored not)."""
+    status = run_tool(["git", "status", "--porcelain", "--", "."], GIT_TIMEOUT, cwd=root)
+    if status.ok and status.returncode == 0:
+        return not status.stdout.strip()
     return None
 
 

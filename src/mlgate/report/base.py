@@ -83,6 +83,7 @@ class Report:
             "root": str(repo.root),
             "commit": repo.commit,
             "git": repo.is_git,
+            "clean": repo.clean,
             "env": decision.env,
             "policy": {"source": self.policy.source, "digest": self.policy.digest},
             "mode": dict(self.mode),
