@@ -75,8 +75,9 @@ def parse_yaml(text: str, path: Path) -> YamlDoc:
     of `load_yaml`."""
     if len(text.encode("utf-8", "replace")) > MAX_BYTES:
         raise ConfigError(f"{path}: larger than {MAX_BYTES} bytes: not a configuration file")
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         if node is None:
             return YamlDoc(path, {}, {})
@@ -93,7 +94,8 @@ def parse_yaml(text: str, path: Path) -> YamlDoc:
     except (ValueError, TypeError, OverflowError) as exc:
         raise ConfigError(f"{path}: invalid YAML value: {exc}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     lines: dict[KeyPath, int] = {}
     _index(node, (), lines)
     return YamlDoc(path, {} if data is None else data, lines)
