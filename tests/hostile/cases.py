@@ -227,6 +227,73 @@ SCENARIOS: tuple[Scenario, ...] = (
         "the same findings as one run",
         "test_scale.py",
     ),
+    Scenario(
+        "secrets-in-every-output",
+        "3",
+        "an AWS key id, a GitHub token, a Hugging Face token and a private key reach mlgate "
+        "through a failing contract's sample, a `predict` command's stderr and command line, "
+        "a scanner's stderr and an error message",
+        "no value in stdout, stderr, any report format, the step summary or the cache; each "
+        "shown as its preview",
+        "test_redaction.py",
+    ),
+    Scenario(
+        "config-paths-outside-the-repository",
+        "4",
+        "`.mlgate.yml` and the policy name rule files, databases, baselines, `extends`, "
+        "contracts, metrics files, MLflow globs outside the repository (absolute, `..`, symlink)",
+        "exit 2 naming file, line and key, before any gate runs",
+        "test_config_trust.py",
+    ),
+    Scenario(
+        "repository-advisory-db-vs-operator",
+        "4",
+        "`.mlgate.yml` points `deps.advisory_db` at an empty database; `$MLGATE_ADVISORY_DB` "
+        "is set",
+        "the operator's database is used and its advisory found",
+        "test_config_trust.py",
+    ),
+    Scenario(
+        "pull-request-weakens-its-policy",
+        "4",
+        "the working tree lowers `fail_on`, extends and adds waivers, disables a gate, "
+        "excludes files and changes the advisory source",
+        "with `--trusted-config main`: the ref's policy decides, one `policy-weakened` finding "
+        "per change, blocked in production, warnings in dev",
+        "test_config_trust.py",
+    ),
+    Scenario(
+        "hostile-yaml",
+        "6",
+        "a YAML bomb, a 10 MB policy, duplicate keys, `.nan`/`.inf`, `2026-02-30`, a "
+        "recursive alias, deep nesting, an absolute MLflow glob, `data/**.csv`",
+        "exit 2 with file and line, each under 20 s",
+        "test_yaml_hardening.py",
+    ),
+    Scenario(
+        "malformed-report-and-receipt",
+        "7",
+        "json reports and receipts with fields of the wrong type (15 report fields, 6 receipt "
+        "fields)",
+        "exit 2 naming the file and the field",
+        "test_inputs_and_receipts.py",
+    ),
+    Scenario(
+        "partial-or-dirty-receipt",
+        "10",
+        "a receipt holding fewer gates than the policy requires; a receipt of a tree with "
+        "uncommitted edits; `verify` without `--commit` or `--env`",
+        "refused (exit 1; exit 2 for a missing option); `--allow-dirty` accepts the dirty one",
+        "test_inputs_and_receipts.py",
+    ),
+    Scenario(
+        "fuzzed-config-and-reports",
+        "6, 7",
+        "hypothesis-generated YAML for the policy and `.mlgate.yml`, mutated json reports for "
+        "`merge`",
+        "a value or a one-line error (exit 2), never an internal error",
+        "test_fuzz_config.py",
+    ),
 )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import run_cli, write
+from tests.conftest import run_cli, write
 
 
 def bomb(levels: int = 9, width: int = 9) -> str:

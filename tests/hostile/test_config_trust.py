@@ -19,8 +19,7 @@ from mlgate.errors import ConfigError
 from mlgate.gates import GATES
 from mlgate.policy import load_policy
 from mlgate.trust import load_settings
-
-from .conftest import git_init, run_cli, write
+from tests.conftest import git_init, run_cli, write
 
 AWS_KEY = "AKIAQWERTYUIOPASDFGH"  # pragma: allowlist secret
 
