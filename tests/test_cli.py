@@ -91,12 +91,32 @@ def test_symlink_loop_and_bad_files_do_not_crash(tmp_path: Path) -> None:
     assert report["gates"][0]["status"] in {"pass", "fail"}
 
 
-def test_gate_that_cannot_run_is_an_error_never_a_pass(tmp_path: Path) -> None:
+def test_missing_rule_file_is_a_configuration_error(tmp_path: Path) -> None:
     write(tmp_path, "a.py", "x = 1\n")
     write(
         tmp_path,
         "policy.yml",
         "extends: default\ngates:\n  sast:\n    options:\n      semgrep_rules: [missing.yml]\n",
+    )
+    done = run_cli(["run", str(tmp_path), "sast", "--policy", str(tmp_path / "policy.yml")])
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "missing.yml" in done.stderr
+
+
+def test_gate_that_cannot_run_is_an_error_never_a_pass(tmp_path: Path) -> None:
+    """A rule file that is valid YAML but whose pattern semgrep cannot parse: semgrep
+    fails, so the gate is an error (exit 3), and `dev` turns that into a warning."""
+    write(tmp_path, "a.py", "x = 1\n")
+    write(
+        tmp_path,
+        "rules/broken.yml",
+        "rules:\n  - id: broken\n    pattern: 'def ((('\n    message: m\n"
+        "    languages: [python]\n    severity: ERROR\n",
+    )
+    write(
+        tmp_path,
+        "policy.yml",
+        "extends: default\ngates:\n  sast:\n    options:\n      semgrep_rules: [rules/broken.yml]\n",
     )
     done = run_cli(
         ["run", str(tmp_path), "sast", "--policy", str(tmp_path / "policy.yml"), "--format", "json"]
@@ -104,7 +124,7 @@ def test_gate_that_cannot_run_is_an_error_never_a_pass(tmp_path: Path) -> None:
     assert done.returncode == 3, done.stdout + done.stderr
     report = json.loads(done.stdout)
     assert report["gates"][0]["status"] == "error"
-    assert "missing.yml" in report["gates"][0]["errors"][0]
+    assert report["gates"][0]["errors"], report["gates"][0]
     dev = run_cli(
         ["run", str(tmp_path), "sast", "--policy", str(tmp_path / "policy.yml"), "--env", "dev"]
     )
