@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import os
 import shutil
@@ -43,6 +44,7 @@ from mlgate.toollock import (
     TOOLS,
     LockedTool,
     ToolError,
+    ToolLock,
     current_target,
     load_lock,
     package_lock_path,
@@ -164,11 +166,17 @@ def _make_plan(tool: str, settings: Settings) -> Plan:
         return Plan(tool, SYSTEM)
     if wanted and wanted != PINNED:
         return _pinned_plan(tool, REPO_PINNED, _repo_locked(tool, wanted, settings.repo_root))
-    lock = load_lock(package_lock_path())
+    lock = _cached_lock(package_lock_path())
     locked = lock.tools.get(tool)
     if locked is None:
         raise ConfigError(f"{lock.path}: the tool lock has no entry for {tool}")
     return _pinned_plan(tool, PINNED, locked, lock.path)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_lock(path: Path) -> ToolLock:
+    """The shipped (or operator's) lock, parsed once per process."""
+    return load_lock(path)
 
 
 def _repo_locked(tool: str, version: str, root: Path | None) -> LockedTool:
