@@ -401,3 +401,31 @@ def test_verbose_run_executes_the_pinned_semgrep(tmp_path: Path) -> None:
 def test_insecure_example_blocks_with_pinned_tools() -> None:
     done = run_cli(["run", str(EXAMPLES / "insecure-ml"), "sast", "secrets"])
     assert done.returncode == 1, done.stderr
+
+
+def test_merge_refuses_reports_of_different_tool_versions(tmp_path: Path) -> None:
+    write(tmp_path, "repo/a.py", "x = 1\n")
+    out = tmp_path / "out"
+    done = run_cli(
+        ["run", str(tmp_path / "repo"), "secrets", "--format", "json", "--output", str(out)]
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads((out / "mlgate.json").read_text())
+    assert report["tools"]["detect-secrets"]["source"] == "pinned"
+    same = tmp_path / "same.json"
+    same.write_text(json.dumps(report))
+    accepted = run_cli(["merge", str(out / "mlgate.json"), str(same)])
+    assert accepted.returncode == 3 and "refused" not in accepted.stderr  # merged, then decided
+    assert "secrets" in accepted.stdout and "different" not in accepted.stderr
+    report["tools"]["detect-secrets"]["version"] = "1.4.0"
+    report["gates"][0]["tools"]["detect-secrets"] = "1.4.0"
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(report))
+    refused = run_cli(["merge", str(out / "mlgate.json"), str(other)])
+    assert refused.returncode == 2
+    assert "different detect-secrets version" in refused.stderr, refused.stderr
+    report["tools"]["detect-secrets"] = {"version": "1.5.0", "source": "system", "unpinned": True}
+    report["gates"][0]["tools"]["detect-secrets"] = "1.5.0"
+    other.write_text(json.dumps(report))
+    refused = run_cli(["merge", str(out / "mlgate.json"), str(other)])
+    assert refused.returncode == 2 and "different detect-secrets source" in refused.stderr
