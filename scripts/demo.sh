@@ -8,6 +8,9 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv || exit 2
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[data]' || exit 2
 [ -x .venv/bin/uv ] || .venv/bin/python -m pip install -q --disable-pip-version-check uv || exit 2
+# The examples' own tests and predict command run in "the repository's interpreter"
+# ($VIRTUAL_ENV, see README); for the demo that is this venv, which has pandas and pytest.
+export VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH"
 # The scanners: hash-pinned, one environment per tool (src/mlgate/tools.lock).
 export MLGATE_TOOLS_DIR="${MLGATE_TOOLS_DIR:-$PWD/.venv/mlgate-tools}"
 .venv/bin/mlgate tools install || exit 3
