@@ -83,6 +83,20 @@ def churn_run(advisory_db: Path) -> tuple[int, dict[str, Any], str]:
     return _json_run(EXAMPLES / "churn-model", advisory_db)
 
 
+@pytest.fixture(scope="session")
+def churn_production(tmp_path_factory: pytest.TempPathFactory, advisory_db: Path) -> Path:
+    """examples/churn-model run for production with --output: reports, ML-BOM, receipt."""
+    out = tmp_path_factory.mktemp("churn-production")
+    done = run_cli(
+        [
+            *("run", str(EXAMPLES / "churn-model"), "--env", "production"),
+            *("--advisory-db", str(advisory_db), "--format", "json", "--output", str(out)),
+        ]
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out
+
+
 def write(root: Path, rel: str, text: str) -> Path:
     path = root / rel
     path.parent.mkdir(parents=True, exist_ok=True)

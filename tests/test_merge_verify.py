@@ -148,24 +148,8 @@ CHURN = EXAMPLES / "churn-model"  # verify reads the policy in force where it ru
 
 
 @pytest.fixture(scope="session")
-def receipt(tmp_path_factory: pytest.TempPathFactory, advisory_db: Path) -> Path:
-    out = tmp_path_factory.mktemp("receipt")
-    done = run_cli(
-        [
-            "run",
-            str(EXAMPLES / "churn-model"),
-            "--env",
-            "production",
-            "--advisory-db",
-            str(advisory_db),
-            "--format",
-            "json",
-            "--output",
-            str(out),
-        ]
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return out / "receipt.json"
+def receipt(churn_production: Path) -> Path:
+    return churn_production / "receipt.json"
 
 
 def test_receipt_of_a_passing_run(receipt: Path) -> None:

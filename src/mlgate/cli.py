@@ -36,6 +36,7 @@ from mlgate.errors import (
 # ruff: noqa: PLC0415
 
 if TYPE_CHECKING:
+    from mlgate.config import RepoConfig
     from mlgate.generate.project import Rendered
     from mlgate.generate.scaffold import InitPlan
     from mlgate.progress import ProgressCallback
@@ -286,6 +287,18 @@ def _split_path_and_gates(path: str, gates: tuple[str, ...]) -> tuple[str, tuple
 
 
 def execute_run(options: RunOptions, on_progress: ProgressCallback | None = None) -> int:
+    _check_formats(options.formats, options.output)
+    _prepare_output(options.output)
+    report, repo, config = _run_gates(options, on_progress)
+    _emit(report, options.formats, options.output)
+    _write_provenance(report, repo, config, options.output, receipt=options.receipt)
+    return report.decision.exit_code
+
+
+def _run_gates(
+    options: RunOptions, on_progress: ProgressCallback | None
+) -> tuple[Report, Repo, RepoConfig]:
+    """Run the gates and decide: the report, the (scoped) tree it covers, and its config."""
     from mlgate.cache import ResultCache
     from mlgate.cli_tools import configure_tools, used_tools
     from mlgate.gates import GATES
@@ -298,8 +311,6 @@ def execute_run(options: RunOptions, on_progress: ProgressCallback | None = None
     unknown = [g for g in options.gates if g not in GATES]
     if unknown:
         raise UsageError(f"unknown gate {unknown[0]!r} (gates: {', '.join(GATES)})")
-    _check_formats(options.formats, options.output)
-    _prepare_output(options.output)
     root = Path(options.path)
     if not root.is_dir():
         raise UsageError(f"{root}: no such directory")
@@ -321,10 +332,7 @@ def execute_run(options: RunOptions, on_progress: ProgressCallback | None = None
     scope = [*request.gates, *([POLICY_CHECK] if settings.check else [])]
     decision = decide(policy, result.results, scope=scope)
     report = Report(result, policy, decision, {**mode, "gates": list(request.gates)})
-    _emit(report, options.formats, options.output)
-    if options.receipt:
-        _write_receipt(report, options.output)
-    return decision.exit_code
+    return report, repo, config
 
 
 def _operator_overrides(advisory_db: Path | None) -> dict[str, dict[str, Any]]:
@@ -384,12 +392,22 @@ def _shard(
     return dataclasses.replace(repo, files=files), {**mode, "shard": f"{index}/{count}"}
 
 
-def _write_receipt(report: Report, output: Path | None) -> None:
-    from mlgate.receipt import RECEIPT_FILE, make_receipt
+def _write_provenance(
+    report: Report, repo: Repo, config: RepoConfig, output: Path | None, receipt: bool = True
+) -> None:
+    """With --output: the ML-BOM always, the receipt (naming the BOM's digest) on a pass."""
+    from mlgate.bom import build_bom, render_bom
+    from mlgate.receipt import BOM_FILE, RECEIPT_FILE, make_receipt, text_digest
     from mlgate.report import write_atomic
 
-    if output is not None and report.decision.passed:
-        write_atomic(output / RECEIPT_FILE, json.dumps(make_receipt(report), indent=2) + "\n")
+    if output is None:
+        return
+    bom_text = render_bom(build_bom(report, repo, config))
+    write_atomic(output / BOM_FILE, bom_text)
+    click.echo(f"ML-BOM written to {output / BOM_FILE}")
+    if receipt and report.decision.passed:
+        written = make_receipt(report, bom_digest=text_digest(bom_text))
+        write_atomic(output / RECEIPT_FILE, json.dumps(written, indent=2) + "\n")
 
 
 def _prepare_output(output: Path | None) -> None:
@@ -521,7 +539,9 @@ def merge(
         result, policy, decision, {"kind": "merge", "inputs": [str(p) for p in reports]}
     )
     _emit(report, formats or ("text",), output)
-    _write_receipt(report, output)
+    if output is not None:
+        checkout = _merge_checkout(Path.cwd(), settings.config, result.repo.commit)
+        _write_provenance(report, checkout, settings.config, output)
     _exit(decision.exit_code)
 
 
@@ -533,6 +553,20 @@ def _digests(values: tuple[str, ...]) -> dict[str, str]:
             raise UsageError(f"--digest {value!r}: expected REPORT=SHA256")
         found[path] = digest.strip().lower()
     return found
+
+
+def _merge_checkout(root: Path, config: RepoConfig, commit: str | None) -> Repo:
+    """The checkout `merge` hashes for the ML-BOM: it must be the reports' commit."""
+    from mlgate.repo import open_repo
+
+    checkout = open_repo(root, config.exclude)
+    if checkout.commit != commit:
+        raise ReportError(
+            f"the ML-BOM hashes the files of {root}, which is at commit {checkout.commit}, "
+            f"but the reports are for {commit}",
+            hint="run `mlgate merge` in a checkout of the reports' commit",
+        )
+    return checkout
 
 
 @cli.command()
@@ -586,6 +620,60 @@ def verify(
             click.echo(f"mlgate: verify: {problem}", err=True)
         _exit(EXIT_BLOCKED)
     click.echo(f"receipt verified: commit {data['commit']}, env {data['env']}, decision pass")
+
+
+# --- bom ----------------------------------------------------------------------------------
+
+BOM_GATES = ("models", "data", "deps", "model")
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
+@click.option(
+    "--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Default: stdout."
+)
+@click.option("--env", "env", metavar="NAME", help="Target environment in the policy.")
+@click.option("--policy", "policy", type=click.Path(path_type=Path), help="Policy file.")
+@click.option(
+    "--advisory-db",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Offline OSV advisory database for the deps gate (also MLGATE_ADVISORY_DB).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+def bom(
+    path: Path,
+    output: Path | None,
+    env: str | None,
+    policy: Path | None,
+    advisory_db: Path | None,
+    quiet: bool,
+) -> None:
+    """Write the ML-BOM of PATH (default: .): a CycloneDX 1.6 JSON document.
+
+    Runs the gates whose facts it records (models, data, deps, model; those the policy
+    enables) and lists every model file with its SHA-256, format, scanner verdict and
+    model card; every dataset with its hash, rows, contract and drift; the dependencies
+    with purls and their vulnerabilities; the tools that ran and the decision.
+    `mlgate run --output DIR` writes the same document as DIR/mlgate.cdx.json. Exit 0
+    when the BOM is written, whatever the decision it records.
+    """
+    from mlgate.bom import build_bom, render_bom
+    from mlgate.config import load_config
+    from mlgate.policy import find_policy, load_policy
+    from mlgate.progress import Progress
+    from mlgate.report import write_atomic
+
+    loaded = load_policy(find_policy(path, policy, load_config(path.resolve()).policy), env)
+    gates = tuple(g for g in BOM_GATES if g in loaded.enabled_gates())
+    options = RunOptions(path, gates, env, policy, ("text",), None, 4, advisory_db)
+    with Progress(enabled=not quiet) as progress:
+        report, repo, config = _run_gates(options, progress.update)
+    text = render_bom(build_bom(report, repo, config))
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomic(output, text)
+        click.echo(f"ML-BOM written to {output}", err=True)
 
 
 # --- policy -------------------------------------------------------------------------------

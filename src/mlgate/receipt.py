@@ -24,10 +24,14 @@ from mlgate.redact import redact_value
 from mlgate.report.base import Report
 
 RECEIPT_FILE = "receipt.json"
+UNSIGNED_KEYS = frozenset({"digest", "signature"})
+BOM_FILE = "mlgate.cdx.json"
 RECEIPT_KEYS = ("commit", "policy_digest", "env", "gates", "decision", "created_at", "digest")
 
 
-def make_receipt(report: Report, now: dt.datetime | None = None) -> dict[str, Any]:
+def make_receipt(
+    report: Report, now: dt.datetime | None = None, bom_digest: str | None = None
+) -> dict[str, Any]:
     created = (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")
     body: dict[str, Any] = {
         "kind": "mlgate-receipt",
@@ -46,6 +50,8 @@ def make_receipt(report: Report, now: dt.datetime | None = None) -> dict[str, An
         "decision": "pass" if report.decision.passed else "blocked",
         "created_at": created,
     }
+    if bom_digest is not None:
+        body["bom"] = {"file": BOM_FILE, "digest": bom_digest}
     body = redact_value(body)  # before the digest: the receipt is written as digested
     return {**body, "digest": content_digest(body)}
 
@@ -55,10 +61,19 @@ def _tools(report: Report, gate: str) -> Mapping[str, str | None]:
     return result.tools if result else {}
 
 
+def canonical_bytes(body: Mapping[str, Any]) -> bytes:
+    """What the digest and the signature cover: every field but those two, canonical JSON."""
+    fields = {k: v for k, v in body.items() if k not in UNSIGNED_KEYS}
+    return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
 def content_digest(body: Mapping[str, Any]) -> str:
-    fields = {k: v for k, v in body.items() if k != "digest"}
-    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return "sha256:" + hashlib.sha256(canonical_bytes(body)).hexdigest()
+
+
+def text_digest(text: str) -> str:
+    """The digest a receipt records for a file mlgate wrote (the ML-BOM)."""
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def load_receipt(path: Path) -> dict[str, Any]:

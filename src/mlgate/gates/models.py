@@ -1531,10 +1531,15 @@ class ModelsGate:
         "max_file_mb": {"type": "number", "exclusiveMinimum": 0},
         "max_archive_mb": {"type": "number", "exclusiveMinimum": 0},
         "max_archive_members": {"type": "integer", "minimum": 1},
+        # Files that are models whatever their format (e.g. JSON weights): scanned, and
+        # listed in the ML-BOM.
+        "model_files": {"type": "array", "items": {"type": "string", "minLength": 1}},
     }
 
     def inputs(self, repo: Repo, options: Mapping[str, Any]) -> GateInputs:
-        return GateInputs(files=tuple(select_files(repo)), options=dict(options))
+        declared = repo.matching(options.get("model_files") or ())
+        files = dict.fromkeys([*select_files(repo), *declared])
+        return GateInputs(files=tuple(files), options=dict(options))
 
     def tool_versions(self) -> Mapping[str, str | None]:
         return {TOOL: __version__}

@@ -1,0 +1,518 @@
+"""The ML-BOM: one CycloneDX 1.6 document of what a run looked at and what it decided.
+
+Built with cyclonedx-python-lib from a Report and the checkout it describes:
+- every file the models gate reads (its own selection, plus `model_files`) as a
+  `machine-learning-model` component: SHA-256, size, format, the scanner's verdict, and a
+  `modelCard` from the repository's model card (intended use, training data, limitations)
+  with the metric values the model gate read;
+- every dataset the data gate validated, its drift reference, and every `.dvc` pointer, as
+  `data` components: SHA-256 of the file (a pointer's DVC content hash when the data is not
+  checked out; nothing is downloaded), row count, contract, drift summary;
+- the dependencies the deps gate reads as `library` components with purls, and its
+  findings as CycloneDX `vulnerabilities`;
+- every tool and version that ran, and the decision (metadata properties `mlgate:*`).
+
+cyclonedx-python-lib does not model `modelCard` nor component `data` yet, so those two
+fields are added to its JSON output; the whole document is then validated against the
+CycloneDX 1.6 JSON schema the library ships before it is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+from cyclonedx.model import HashAlgorithm, HashType, Property
+from cyclonedx.model.bom import Bom
+from cyclonedx.model.component import Component, ComponentType
+from cyclonedx.model.vulnerability import (
+    BomTarget,
+    Vulnerability,
+    VulnerabilityRating,
+    VulnerabilitySeverity,
+    VulnerabilitySource,
+)
+from cyclonedx.output.json import JsonV1Dot6
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
+from packageurl import PackageURL
+
+from mlgate import __version__
+from mlgate.config import RepoConfig
+from mlgate.depfiles import Requirement, read_dependency_file
+from mlgate.errors import MlgateError
+from mlgate.findings import Finding, Severity
+from mlgate.gates import GATES, GateResult
+from mlgate.gates.model import headings
+from mlgate.gates.models import sniff
+from mlgate.repo import Repo, read_text
+from mlgate.report.base import Report
+from mlgate.runner import gate_options
+
+CHUNK = 1 << 20
+SNIFF_BYTES = 8192
+MAX_SECTION_CHARS = 4000
+CARD_NAMES = ("MODEL_CARD.md", "model_card.md", "MODELCARD.md", "README.md")
+CARD_SECTIONS = {
+    "intended use": "useCases",
+    "limitations": "technicalLimitations",
+    "users": "users",
+}
+_SEVERITIES = {s: VulnerabilitySeverity(s.value) for s in Severity}
+
+
+class BomError(MlgateError):
+    """The ML-BOM could not be built or is not valid CycloneDX (exit 3)."""
+
+    exit_code = 3
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    path: str
+    sections: Mapping[str, str]  # lower-cased heading -> text under it
+    text: str
+
+    def names(self, rel: str) -> bool:
+        """Whether the card names the file (its repository path or its file name)."""
+        return rel in self.text or PurePosixPath(rel).name in self.text
+
+
+def build_bom(report: Report, repo: Repo, config: RepoConfig) -> dict[str, Any]:
+    """The ML-BOM of a run over `repo` (the checkout whose files are hashed), validated."""
+    bom = Bom()
+    _metadata(bom, report, repo)
+    datasets = list(_datasets(report, repo))
+    for component, _ in datasets:
+        bom.components.add(component)
+    models = [_model_component(report, repo, rel) for rel in model_files(report, repo, config)]
+    for component in models:
+        bom.components.add(component)
+    libraries = _libraries(report, repo, config)
+    for component in libraries.values():
+        bom.components.add(component)
+    for vulnerability in _vulnerabilities(report, libraries):
+        bom.vulnerabilities.add(vulnerability)
+    if bom.metadata.component is not None:  # the repository holds every component
+        bom.register_dependency(bom.metadata.component, list(bom.components))
+    data: dict[str, Any] = json.loads(JsonV1Dot6(bom).output_as_string())
+    _add_component_data(data, {str(c.bom_ref): d for c, d in datasets})
+    cards = find_cards(repo)
+    _add_model_cards(data, report, cards, [(str(c.bom_ref), c.name) for c in models], datasets)
+    validate_bom(data)
+    return data
+
+
+def render_bom(data: Mapping[str, Any]) -> str:
+    return json.dumps(data, indent=2) + "\n"
+
+
+def validate_bom(data: Mapping[str, Any]) -> None:
+    """BomError unless `data` is valid under the CycloneDX 1.6 JSON schema (strict)."""
+    error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(json.dumps(data))
+    if error is not None:
+        raise BomError(f"the ML-BOM is not valid CycloneDX 1.6: {error}")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --- metadata -----------------------------------------------------------------------------
+
+
+def _metadata(bom: Bom, report: Report, repo: Repo) -> None:
+    meta = bom.metadata
+    meta.component = Component(
+        type=ComponentType.APPLICATION,
+        name=repo.root.name or "repository",
+        version=repo.commit or "unversioned",
+        bom_ref="repository",
+    )
+    tools = {("mlgate", __version__)}
+    for result in report.run.results:
+        tools.update((name, version) for name, version in result.tools.items() if version)
+    for name, version in sorted(tools):
+        meta.tools.components.add(
+            Component(type=ComponentType.APPLICATION, name=name, version=version)
+        )
+    decision = report.decision
+    facts = {
+        "mlgate:decision": "pass" if decision.passed else "blocked",
+        "mlgate:env": decision.env or "",
+        "mlgate:commit": repo.commit or "",
+        "mlgate:policy-digest": report.policy.digest,
+        "mlgate:mode": str(report.mode.get("kind", "full")),
+    }
+    facts.update(
+        {f"mlgate:gate:{name}": v.status.value for name, v in sorted(decision.verdicts.items())}
+    )
+    for name, value in facts.items():
+        meta.properties.add(Property(name=name, value=value))
+
+
+def _props(values: Mapping[str, Any]) -> list[Property]:
+    return [Property(name=k, value=str(v)) for k, v in values.items() if v is not None]
+
+
+def _file_facts(root: Path, rel: str) -> tuple[list[HashType], dict[str, Any]]:
+    path = root / rel
+    if not path.is_file():
+        return [], {"mlgate:hash": "file not present in the checkout"}
+    return [HashType(alg=HashAlgorithm.SHA_256, content=file_sha256(path))], {
+        "mlgate:size": path.stat().st_size
+    }
+
+
+# --- models -------------------------------------------------------------------------------
+
+
+def model_files(report: Report, repo: Repo, config: RepoConfig) -> list[str]:
+    """The files the models gate reads in this checkout under this policy and config."""
+    options = gate_options(report.policy, config, {}, "models")
+    return list(GATES["models"].inputs(repo, options).files)
+
+
+def _model_component(report: Report, repo: Repo, rel: str) -> Component:
+    hashes, facts = _file_facts(repo.root, rel)
+    facts.update(
+        {
+            "mlgate:path": rel,
+            "mlgate:format": _format(repo.root / rel),
+            "mlgate:verdict": _verdict(report.result("models"), rel),
+        }
+    )
+    return Component(
+        type=ComponentType.MACHINE_LEARNING_MODEL,
+        name=rel,
+        bom_ref=f"model:{rel}",
+        hashes=hashes,
+        properties=_props(facts),
+    )
+
+
+def _format(path: Path) -> str:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+    except OSError:
+        return "unreadable"
+    kind = sniff(head, path.stat().st_size)
+    return kind or (path.suffix.lstrip(".").lower() or "unknown")
+
+
+def _verdict(result: GateResult | None, rel: str) -> str:
+    """What the models gate said about one file: clean, its worst finding, or why not scanned."""
+    if result is None:
+        return "not scanned (the models gate did not run)"
+    if result.skipped:
+        return f"not scanned ({result.skipped})"
+    found = [f for f in result.findings if f.path == rel]
+    if found:
+        worst = max(found, key=lambda f: f.severity.rank)
+        return f"{len(found)} finding(s), worst {worst.severity.value}: {worst.rule_id}"
+    if result.errors:
+        return "scan incomplete: " + "; ".join(result.errors)
+    return "clean (no finding)"
+
+
+def find_cards(repo: Repo) -> list[ModelCard]:
+    """Model cards: MODEL_CARD.md (any directory), and READMEs with a "Model card" heading or
+    beside a model file; the repository root's first."""
+    cards = []
+    for rel in sorted(repo.files, key=lambda r: (r.count("/"), r)):
+        name = PurePosixPath(rel).name
+        if name not in CARD_NAMES:
+            continue
+        text = read_text(repo.root, rel)
+        if name.lower() == "readme.md" and not _has_card_heading(text):
+            continue
+        cards.append(ModelCard(rel, _sections(text), text))
+    return cards
+
+
+def _has_card_heading(text: str) -> bool:
+    return any("model card" in title.lower() for _, title, _ in headings(text))
+
+
+def _sections(text: str) -> dict[str, str]:
+    lines = text.splitlines()
+    found = headings(text)
+    sections: dict[str, str] = {}
+    for position, (level, title, start) in enumerate(found):
+        end = next((line for lv, _, line in found[position + 1 :] if lv <= level), len(lines))
+        body = " ".join(" ".join(lines[start + 1 : end]).split())
+        sections.setdefault(title.lower(), body[:MAX_SECTION_CHARS])
+    return sections
+
+
+def card_for(cards: Sequence[ModelCard], rel: str) -> ModelCard | None:
+    """The card naming the file, else the one in its directory, else the root's."""
+    named = next((c for c in cards if c.names(rel)), None)
+    if named is not None:
+        return named
+    folder = str(PurePosixPath(rel).parent)
+    same = next((c for c in cards if str(PurePosixPath(c.path).parent) == folder), None)
+    return same or next((c for c in cards if "/" not in c.path), None)
+
+
+def _section(card: ModelCard, key: str) -> str | None:
+    return next((text for title, text in card.sections.items() if key in title and text), None)
+
+
+def _add_model_cards(
+    data: dict[str, Any],
+    report: Report,
+    cards: Sequence[ModelCard],
+    models: Sequence[tuple[str, str]],
+    datasets: Sequence[tuple[Component, dict[str, Any]]],
+) -> None:
+    metrics = _metrics(report.result("model"))
+    by_ref = {c["bom-ref"]: c for c in data.get("components", [])}
+    for ref, rel in models:
+        card = card_for(cards, rel)
+        model_card = _model_card(card, metrics, datasets) if card else None
+        if model_card:
+            by_ref[ref]["modelCard"] = model_card
+
+
+def _model_card(
+    card: ModelCard,
+    metrics: Sequence[dict[str, str]],
+    datasets: Sequence[tuple[Component, dict[str, Any]]],
+) -> dict[str, Any]:
+    considerations = {
+        field: [text] for key, field in CARD_SECTIONS.items() if (text := _section(card, key))
+    }
+    result: dict[str, Any] = {}
+    training = _section(card, "training data")
+    used = [
+        {"ref": str(c.bom_ref)}
+        for c, _ in datasets
+        if training and c.name in training  # the card names the dataset
+    ]
+    if used:
+        result["modelParameters"] = {"datasets": used}
+    if metrics:
+        result["quantitativeAnalysis"] = {"performanceMetrics": list(metrics)}
+    if considerations:
+        result["considerations"] = considerations
+    properties = [{"name": "mlgate:model-card", "value": card.path}]
+    if training:
+        properties.append({"name": "mlgate:model-card:training-data", "value": training})
+    result["properties"] = properties
+    return result
+
+
+def _metrics(result: GateResult | None) -> list[dict[str, str]]:
+    """The metric values the model gate read (current values, from its metrics files)."""
+    rows = result.properties.get("metrics", []) if result else []
+    return [
+        {"type": str(row["metric"]), "value": f"{row['current']:g}"}
+        for row in rows
+        if isinstance(row, Mapping) and isinstance(row.get("current"), (int, float))
+    ]
+
+
+# --- data ---------------------------------------------------------------------------------
+
+
+def _datasets(report: Report, repo: Repo) -> Iterator[tuple[Component, dict[str, Any]]]:
+    """Validated datasets, their local drift references, and DVC-tracked data."""
+    result = report.result("data")
+    records = [
+        r for r in (result.properties.get("datasets", []) if result else []) if isinstance(r, dict)
+    ]
+    seen: set[str] = set()
+    for record in records:
+        rel = str(record.get("path"))
+        if rel not in seen:
+            seen.add(rel)
+            yield _validated(repo, record)
+    for record in records:
+        reference = record.get("reference")
+        if (
+            isinstance(reference, str)
+            and reference not in seen
+            and (repo.root / reference).is_file()
+        ):
+            seen.add(reference)
+            yield _plain(repo, reference, "drift reference of " + str(record.get("path")))
+    for rel in repo.files:
+        if rel.endswith(".dvc") and not rel.endswith("/.dvc"):
+            yield from _dvc(repo, rel, seen)
+
+
+def _validated(repo: Repo, record: Mapping[str, Any]) -> tuple[Component, dict[str, Any]]:
+    rel = str(record["path"])
+    hashes, facts = _file_facts(repo.root, rel)
+    contract = record.get("contract")
+    facts.update(
+        {
+            "mlgate:path": rel,
+            "mlgate:format": record.get("format"),
+            "mlgate:rows": record.get("rows"),
+            "mlgate:contract": contract,
+            "mlgate:contract-violations": record.get("violations"),
+            "mlgate:unreadable": record.get("unreadable"),
+            "mlgate:drift": _drift_summary(record.get("drift")),
+        }
+    )
+    component = Component(
+        type=ComponentType.DATA,
+        name=rel,
+        bom_ref=f"data:{rel}",
+        hashes=hashes,
+        properties=_props(facts),
+    )
+    what = f"validated against the contract {contract}" if contract else "compared for drift"
+    return component, {"type": "dataset", "name": rel, "description": what}
+
+
+def _drift_summary(drift: Any) -> str | None:
+    if not isinstance(drift, Mapping):
+        return None
+    columns = [c for c in drift.get("columns", []) if isinstance(c, Mapping)]
+    drifted = [str(c.get("column")) for c in columns if c.get("drifted")]
+    psis = [float(c["psi"]) for c in columns if isinstance(c.get("psi"), (int, float))]
+    summary = (
+        f"vs {drift.get('reference')}: {len(drifted)} of {len(columns)} column(s) drifted"
+        + (f" ({', '.join(drifted)})" if drifted else "")
+        + (f"; max PSI {max(psis):.3g}" if psis else "")
+    )
+    return summary
+
+
+def _plain(repo: Repo, rel: str, role: str) -> tuple[Component, dict[str, Any]]:
+    hashes, facts = _file_facts(repo.root, rel)
+    facts.update({"mlgate:path": rel, "mlgate:role": role})
+    component = Component(
+        type=ComponentType.DATA,
+        name=rel,
+        bom_ref=f"data:{rel}",
+        hashes=hashes,
+        properties=_props(facts),
+    )
+    return component, {"type": "dataset", "name": rel, "description": role}
+
+
+def dvc_outputs(root: Path, pointer: str) -> list[dict[str, Any]]:
+    """The `outs:` of a `.dvc` pointer file (what DVC tracks), read as YAML; [] if unreadable."""
+    try:
+        data = yaml.safe_load(read_text(root, pointer))
+    except yaml.YAMLError:
+        return []
+    outs = data.get("outs") if isinstance(data, dict) else None
+    return [o for o in outs or [] if isinstance(o, dict) and isinstance(o.get("path"), str)]
+
+
+def _dvc(repo: Repo, pointer: str, seen: set[str]) -> Iterator[tuple[Component, dict[str, Any]]]:
+    folder = PurePosixPath(pointer).parent
+    for out in dvc_outputs(repo.root, pointer):
+        rel = str(folder / str(out["path"])).removeprefix("./")
+        if rel in seen:
+            continue
+        seen.add(rel)
+        hashes, facts = _file_facts(repo.root, rel)
+        md5 = str(out.get("md5") or "").removesuffix(".dir")
+        if len(md5) == 32:
+            hashes.append(HashType(alg=HashAlgorithm.MD5, content=md5))
+        facts.update(
+            {
+                "mlgate:path": rel,
+                "mlgate:dvc-pointer": pointer,
+                "mlgate:dvc-hash": out.get("md5") or out.get("etag"),
+                "mlgate:dvc-size": out.get("size"),
+            }
+        )
+        if md5:
+            facts.pop("mlgate:hash", None)
+        component = Component(
+            type=ComponentType.DATA,
+            name=rel,
+            bom_ref=f"data:{rel}",
+            hashes=hashes,
+            properties=_props(facts),
+        )
+        yield component, {"type": "dataset", "name": rel, "description": f"tracked by {pointer}"}
+
+
+def _add_component_data(data: dict[str, Any], described: Mapping[str, dict[str, Any]]) -> None:
+    for component in data.get("components", []):
+        extra = described.get(component.get("bom-ref"))
+        if extra is not None:
+            component["data"] = [extra]
+
+
+# --- dependencies -------------------------------------------------------------------------
+
+
+def _libraries(report: Report, repo: Repo, config: RepoConfig) -> dict[str, Component]:
+    options = gate_options(report.policy, config, {}, "deps")
+    files = GATES["deps"].inputs(repo, options).files
+    found: dict[str, Component] = {}
+    for rel in files:
+        requirements, _ = read_dependency_file(repo.root, rel)
+        for req in requirements:
+            key = _lib_key(req.name, req.version)
+            if key not in found:
+                found[key] = _library(req)
+    return found
+
+
+def _lib_key(name: str, version: str | None) -> str:
+    return f"{name.lower().replace('_', '-')}@{version or ''}"
+
+
+def _library(req: Requirement) -> Component:
+    purl = PackageURL(type="pypi", name=req.name.lower().replace("_", "-"), version=req.version)
+    return Component(
+        type=ComponentType.LIBRARY,
+        name=req.name,
+        version=req.version,
+        purl=purl,
+        bom_ref=str(purl),
+        properties=_props(
+            {"mlgate:declared-in": f"{req.path}:{req.line}", "mlgate:spec": req.spec}
+        ),
+    )
+
+
+def _vulnerabilities(report: Report, libraries: Mapping[str, Component]) -> Iterable[Vulnerability]:
+    for finding in report.findings_of("deps"):
+        advisory = finding.properties.get("advisory")
+        if not advisory:
+            continue
+        yield _vulnerability(finding, str(advisory), libraries)
+
+
+def _vulnerability(
+    finding: Finding, advisory: str, libraries: Mapping[str, Component]
+) -> Vulnerability:
+    props = finding.properties
+    key = _lib_key(str(props.get("package")), props.get("version"))
+    target = libraries.get(key)
+    return Vulnerability(
+        bom_ref=f"vuln:{advisory}:{key}",
+        id=advisory,
+        source=VulnerabilitySource(name="OSV" if finding.tool == "mlgate" else finding.tool),
+        ratings=[VulnerabilityRating(severity=_SEVERITIES[finding.severity])],
+        description=finding.message,
+        recommendation=finding.fix,
+        affects=[BomTarget(ref=str(target.bom_ref))] if target else [],
+        properties=_props(
+            {
+                "mlgate:aliases": ", ".join(props.get("aliases") or []) or None,
+                "mlgate:waived-by": finding.waived_by,
+            }
+        ),
+    )
