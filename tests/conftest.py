@@ -84,14 +84,28 @@ def churn_run(advisory_db: Path) -> tuple[int, dict[str, Any], str]:
 
 
 @pytest.fixture(scope="session")
-def churn_production(tmp_path_factory: pytest.TempPathFactory, advisory_db: Path) -> Path:
-    """examples/churn-model run for production with --output: reports, ML-BOM, receipt."""
+def receipt_keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """An Ed25519 key pair written by `mlgate keygen`: (private PEM, public PEM)."""
+    keys = tmp_path_factory.mktemp("keys")
+    done = run_cli(["keygen", str(keys / "signing.pem"), str(keys / "signing.pub")])
+    assert done.returncode == 0, done.stderr
+    return keys / "signing.pem", keys / "signing.pub"
+
+
+@pytest.fixture(scope="session")
+def churn_production(
+    tmp_path_factory: pytest.TempPathFactory, advisory_db: Path, receipt_keys: tuple[Path, Path]
+) -> Path:
+    """examples/churn-model run for production with --output and --sign-key env:VAR:
+    reports, ML-BOM, signed receipt."""
     out = tmp_path_factory.mktemp("churn-production")
     done = run_cli(
         [
             *("run", str(EXAMPLES / "churn-model"), "--env", "production"),
             *("--advisory-db", str(advisory_db), "--format", "json", "--output", str(out)),
-        ]
+            *("--sign-key", "env:MLGATE_TEST_SIGN_KEY"),
+        ],
+        env={"MLGATE_TEST_SIGN_KEY": receipt_keys[0].read_text()},
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return out

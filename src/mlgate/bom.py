@@ -22,11 +22,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
 from cyclonedx.model import HashAlgorithm, HashType, Property
 from cyclonedx.model.bom import Bom
 from cyclonedx.model.component import Component, ComponentType
@@ -48,16 +46,16 @@ from mlgate.depfiles import Requirement, read_dependency_file
 from mlgate.errors import MlgateError
 from mlgate.findings import Finding, Severity
 from mlgate.gates import GATES, GateResult
-from mlgate.gates.model import headings
+from mlgate.gates.data import dvc_outputs
 from mlgate.gates.models import sniff
-from mlgate.repo import Repo, read_text
+from mlgate.modelcards import ModelCard, card_for, find_cards
+from mlgate.repo import Repo
 from mlgate.report.base import Report
 from mlgate.runner import gate_options
 
 CHUNK = 1 << 20
 SNIFF_BYTES = 8192
 MAX_SECTION_CHARS = 4000
-CARD_NAMES = ("MODEL_CARD.md", "model_card.md", "MODELCARD.md", "README.md")
 CARD_SECTIONS = {
     "intended use": "useCases",
     "limitations": "technicalLimitations",
@@ -70,17 +68,6 @@ class BomError(MlgateError):
     """The ML-BOM could not be built or is not valid CycloneDX (exit 3)."""
 
     exit_code = 3
-
-
-@dataclass(frozen=True)
-class ModelCard:
-    path: str
-    sections: Mapping[str, str]  # lower-cased heading -> text under it
-    text: str
-
-    def names(self, rel: str) -> bool:
-        """Whether the card names the file (its repository path or its file name)."""
-        return rel in self.text or PurePosixPath(rel).name in self.text
 
 
 def build_bom(report: Report, repo: Repo, config: RepoConfig) -> dict[str, Any]:
@@ -225,46 +212,6 @@ def _verdict(result: GateResult | None, rel: str) -> str:
     return "clean (no finding)"
 
 
-def find_cards(repo: Repo) -> list[ModelCard]:
-    """Model cards: MODEL_CARD.md (any directory), and READMEs with a "Model card" heading or
-    beside a model file; the repository root's first."""
-    cards = []
-    for rel in sorted(repo.files, key=lambda r: (r.count("/"), r)):
-        name = PurePosixPath(rel).name
-        if name not in CARD_NAMES:
-            continue
-        text = read_text(repo.root, rel)
-        if name.lower() == "readme.md" and not _has_card_heading(text):
-            continue
-        cards.append(ModelCard(rel, _sections(text), text))
-    return cards
-
-
-def _has_card_heading(text: str) -> bool:
-    return any("model card" in title.lower() for _, title, _ in headings(text))
-
-
-def _sections(text: str) -> dict[str, str]:
-    lines = text.splitlines()
-    found = headings(text)
-    sections: dict[str, str] = {}
-    for position, (level, title, start) in enumerate(found):
-        end = next((line for lv, _, line in found[position + 1 :] if lv <= level), len(lines))
-        body = " ".join(" ".join(lines[start + 1 : end]).split())
-        sections.setdefault(title.lower(), body[:MAX_SECTION_CHARS])
-    return sections
-
-
-def card_for(cards: Sequence[ModelCard], rel: str) -> ModelCard | None:
-    """The card naming the file, else the one in its directory, else the root's."""
-    named = next((c for c in cards if c.names(rel)), None)
-    if named is not None:
-        return named
-    folder = str(PurePosixPath(rel).parent)
-    same = next((c for c in cards if str(PurePosixPath(c.path).parent) == folder), None)
-    return same or next((c for c in cards if "/" not in c.path), None)
-
-
 def _section(card: ModelCard, key: str) -> str | None:
     return next((text for title, text in card.sections.items() if key in title and text), None)
 
@@ -403,16 +350,6 @@ def _plain(repo: Repo, rel: str, role: str) -> tuple[Component, dict[str, Any]]:
         properties=_props(facts),
     )
     return component, {"type": "dataset", "name": rel, "description": role}
-
-
-def dvc_outputs(root: Path, pointer: str) -> list[dict[str, Any]]:
-    """The `outs:` of a `.dvc` pointer file (what DVC tracks), read as YAML; [] if unreadable."""
-    try:
-        data = yaml.safe_load(read_text(root, pointer))
-    except yaml.YAMLError:
-        return []
-    outs = data.get("outs") if isinstance(data, dict) else None
-    return [o for o in outs or [] if isinstance(o, dict) and isinstance(o.get("path"), str)]
 
 
 def _dvc(repo: Repo, pointer: str, seen: set[str]) -> Iterator[tuple[Component, dict[str, Any]]]:

@@ -36,6 +36,8 @@ from mlgate.errors import (
 # ruff: noqa: PLC0415
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from mlgate.config import RepoConfig
     from mlgate.generate.project import Rendered
     from mlgate.generate.scaffold import InitPlan
@@ -117,6 +119,14 @@ PATH_OPTION = click.option(
 )
 
 
+SIGN_KEY_OPTION = click.option(
+    "--sign-key",
+    metavar="FILE|env:VAR",
+    help="Sign the receipt with this Ed25519 private key (PEM; env:VAR reads it from an "
+    "environment variable). Needs --output. See `mlgate keygen`.",
+)
+
+
 @click.group(epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mlgate")
 def cli() -> None:
@@ -150,6 +160,7 @@ class RunOptions:
     receipt: bool = True
     offline: bool = False  # never install a missing tool environment
     quiet: bool = False
+    sign_key: str | None = None  # FILE or env:VAR: sign the receipt (Ed25519)
 
 
 @cli.command(cls=_GateListCommand, epilog=EXIT_CODES_HELP)
@@ -214,6 +225,7 @@ class RunOptions:
     help="Write no receipt.json even when the run passes (CI gate jobs: only the job that "
     "merges and decides writes one).",
 )
+@SIGN_KEY_OPTION
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines, only the report.")
 @click.option("--verbose", "-v", is_flag=True, help="Also print every tool command line (stderr).")
 @click.option(
@@ -236,6 +248,7 @@ def run(
     shard: tuple[int, int] | None,
     trusted_config: str | None,
     no_receipt: bool,
+    sign_key: str | None,
     quiet: bool,
     verbose: bool,
     offline: bool,
@@ -247,7 +260,8 @@ def run(
 
     With --changed-only or --since, only changed files are scanned and only findings
     in them are reported; dependency files are audited only when they changed. A
-    passing run with --output also writes DIR/receipt.json (see `mlgate verify`).
+    passing run with --output also writes DIR/receipt.json (see `mlgate verify`),
+    signed with --sign-key; --output always writes the ML-BOM, DIR/mlgate.cdx.json.
     """
     path, gates = _split_path_and_gates(path, gates)
     if changed_only and since:
@@ -268,6 +282,7 @@ def run(
         not no_receipt,
         offline,
         quiet,
+        sign_key,
     )
     from mlgate.progress import Progress
     from mlgate.tools import observe_commands
@@ -288,11 +303,23 @@ def _split_path_and_gates(path: str, gates: tuple[str, ...]) -> tuple[str, tuple
 
 def execute_run(options: RunOptions, on_progress: ProgressCallback | None = None) -> int:
     _check_formats(options.formats, options.output)
+    key = _signing_key(options.sign_key, options.output)
     _prepare_output(options.output)
     report, repo, config = _run_gates(options, on_progress)
     _emit(report, options.formats, options.output)
-    _write_provenance(report, repo, config, options.output, receipt=options.receipt)
+    _write_provenance(report, repo, config, options.output, key, receipt=options.receipt)
     return report.decision.exit_code
+
+
+def _signing_key(spec: str | None, output: Path | None) -> Ed25519PrivateKey | None:
+    """The receipt signing key, loaded before any gate runs (a bad key is exit 2 at once)."""
+    if spec is None:
+        return None
+    if output is None:
+        raise UsageError("--sign-key signs the receipt written to --output DIR: give --output")
+    from mlgate.signing import load_private_key
+
+    return load_private_key(spec)
 
 
 def _run_gates(
@@ -393,7 +420,12 @@ def _shard(
 
 
 def _write_provenance(
-    report: Report, repo: Repo, config: RepoConfig, output: Path | None, receipt: bool = True
+    report: Report,
+    repo: Repo,
+    config: RepoConfig,
+    output: Path | None,
+    key: Ed25519PrivateKey | None = None,
+    receipt: bool = True,
 ) -> None:
     """With --output: the ML-BOM always, the receipt (naming the BOM's digest) on a pass."""
     from mlgate.bom import build_bom, render_bom
@@ -407,6 +439,10 @@ def _write_provenance(
     click.echo(f"ML-BOM written to {output / BOM_FILE}")
     if receipt and report.decision.passed:
         written = make_receipt(report, bom_digest=text_digest(bom_text))
+        if key is not None:
+            from mlgate.signing import sign_receipt
+
+            written = sign_receipt(written, key)
         write_atomic(output / RECEIPT_FILE, json.dumps(written, indent=2) + "\n")
 
 
@@ -481,7 +517,8 @@ def _tty() -> bool:
 @click.option(
     "--output",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Write each format to DIR under its fixed name; a pass also writes DIR/receipt.json.",
+    help="Write each format to DIR under its fixed name, and the ML-BOM; a pass also "
+    "writes DIR/receipt.json.",
 )
 @TRUSTED_CONFIG_OPTION
 @click.option(
@@ -499,6 +536,7 @@ def _tty() -> bool:
     help="The sha256 the job that made REPORT printed; repeat for every report. A report "
     "without one, or whose content differs, is refused (exit 2).",
 )
+@SIGN_KEY_OPTION
 def merge(
     reports: tuple[Path, ...],
     env: str | None,
@@ -509,6 +547,7 @@ def merge(
     bound: bool,
     commit: str | None,
     digests: tuple[str, ...],
+    sign_key: str | None,
 ) -> None:
     """Combine the json reports of separate CI jobs into one decision.
 
@@ -529,6 +568,7 @@ def merge(
     binding = Binding(bound, commit, _digests(digests) if digests else None)
     loaded = load_reports(list(reports), binding)
     _check_formats(formats or ("text",), output)
+    key = _signing_key(sign_key, output)
     _prepare_output(output)
     settings = load_settings(Path.cwd(), policy_file, env, trusted_config)
     policy = settings.policy
@@ -541,7 +581,7 @@ def merge(
     _emit(report, formats or ("text",), output)
     if output is not None:
         checkout = _merge_checkout(Path.cwd(), settings.config, result.repo.commit)
-        _write_provenance(report, checkout, settings.config, output)
+        _write_provenance(report, checkout, settings.config, output, key)
     _exit(decision.exit_code)
 
 
@@ -569,7 +609,21 @@ def _merge_checkout(root: Path, config: RepoConfig, commit: str | None) -> Repo:
     return checkout
 
 
-@cli.command()
+VERIFY_EXIT_HELP = """
+\b
+Exit codes:
+  0  the receipt allows the deployment (every check given passed)
+  1  refused, with every reason: edited or tampered, a signature by none of the
+     --public-key keys (or none at all), expired (--max-age), another commit, env or
+     policy, a decision other than pass, a required gate missing, a dirty tree, an
+     ML-BOM whose digest differs, a Sigstore bundle that does not verify
+  2  usage: unreadable receipt, key, bundle or trust root; a missing field; the
+     `cryptography`/`sigstore` package missing (pip install 'mlgate[provenance]')
+  3  Sigstore's trust root could not be fetched (no --trusted-root, no network)
+"""
+
+
+@cli.command(epilog=VERIFY_EXIT_HELP)
 @click.argument("receipt", type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
     "--commit",
@@ -592,22 +646,67 @@ def _merge_checkout(root: Path, config: RepoConfig, commit: str | None) -> Repo:
     is_flag=True,
     help="Accept a receipt of a scan that covered uncommitted or untracked files.",
 )
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Require a signature by this Ed25519 public key (PEM); repeat for key rotation.",
+)
+@click.option(
+    "--max-age",
+    metavar="DURATION",
+    help="Refuse a receipt written longer ago than this (e.g. 24h, 7d).",
+)
+@click.option(
+    "--bom",
+    "bom_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Require that this ML-BOM file is the one the receipt names (its SHA-256).",
+)
+@click.option(
+    "--bundle",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Require a Sigstore bundle over the receipt file, signed by --identity/--issuer.",
+)
+@click.option("--identity", metavar="URI|EMAIL", help="The signer's identity in the bundle.")
+@click.option("--issuer", metavar="URL", help="The OIDC issuer of that identity.")
+@click.option(
+    "--trusted-root",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Verify the bundle offline against this Sigstore trusted root (JSON); "
+    "default: Sigstore's public-good root, fetched through TUF.",
+)
 def verify(
-    receipt: Path, commit: str, env: str, policy_file: Path | None, allow_dirty: bool
+    receipt: Path,
+    commit: str,
+    env: str,
+    policy_file: Path | None,
+    allow_dirty: bool,
+    public_keys: tuple[Path, ...],
+    max_age: str | None,
+    bom_file: Path | None,
+    bundle: Path | None,
+    identity: str | None,
+    issuer: str | None,
+    trusted_root: Path | None,
 ) -> None:
     """Allow a deployment only with a passing receipt for this commit, env and policy.
 
-    Exit 0: the receipt is intact (its content digest matches), its decision is a
+    Always checked: the receipt is intact (its content digest matches), its decision is a
     pass, it is for --commit, --env and the current policy, it holds every gate that
     policy requires for --env, and the scan covered the commit alone (a clean tree;
-    --allow-dirty accepts a dirty one). Exit 1 otherwise, with every reason. Exit 2: the
-    receipt is unreadable, a field is missing or has the wrong type.
-    The digest detects edits; it is not a signature (see README, "Receipts").
+    --allow-dirty accepts a dirty one). With --public-key: an Ed25519 signature by one of
+    the keys; with --bundle: a Sigstore bundle over the receipt file by --identity from
+    --issuer; with --max-age: its age; with --bom: the ML-BOM it names. Without a
+    signature check the digest only detects edits (see README, "Provenance").
     """
     from mlgate.config import load_config
     from mlgate.policy import find_policy, load_policy
     from mlgate.receipt import coverage_problems, load_receipt, verify_receipt
 
+    if bundle is not None and not (identity and issuer):
+        raise UsageError("--bundle needs --identity and --issuer (who must have signed it)")
     data = load_receipt(receipt)
     root = Path.cwd()
     config = load_config(root)
@@ -615,11 +714,69 @@ def verify(
     required = [n for n, s in policy.gates.items() if s.enabled and s.required]
     problems = verify_receipt(data, commit, env, policy.digest)
     problems += coverage_problems(data, required, allow_dirty)
+    problems += _provenance_problems(data, public_keys, max_age, bom_file)
+    if bundle is not None and identity and issuer:
+        from mlgate.signing import check_bundle
+
+        problems += check_bundle(receipt.read_bytes(), bundle, identity, issuer, trusted_root)
     if problems:
         for problem in problems:
             click.echo(f"mlgate: verify: {problem}", err=True)
         _exit(EXIT_BLOCKED)
-    click.echo(f"receipt verified: commit {data['commit']}, env {data['env']}, decision pass")
+    signed = " (signature verified)" if public_keys or bundle else ""
+    click.echo(
+        f"receipt verified: commit {data['commit']}, env {data['env']}, decision pass{signed}"
+    )
+
+
+def _provenance_problems(
+    data: dict[str, Any], public_keys: Sequence[Path], max_age: str | None, bom: Path | None
+) -> list[str]:
+    from mlgate.receipt import text_digest
+    from mlgate.signing import check_age, check_signature, load_public_key, parse_duration
+
+    problems: list[str] = []
+    if public_keys:
+        problems += check_signature(data, [load_public_key(p) for p in public_keys])
+    if max_age is not None:
+        problems += check_age(data, parse_duration(max_age))
+    if bom is not None:
+        try:
+            text = bom.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{bom}: cannot read the ML-BOM: {exc}") from None
+        named = (data.get("bom") or {}).get("digest")
+        if named != text_digest(text):
+            problems.append(f"{bom} is not the ML-BOM the receipt names ({named or 'none'})")
+    return problems
+
+
+@cli.command()
+@click.argument("private", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("public", type=click.Path(path_type=Path, dir_okay=False))
+def keygen(private: Path, public: Path) -> None:
+    """Write a new Ed25519 key pair for signing receipts: PRIVATE (PEM, mode 0600) and PUBLIC.
+
+    Keep PRIVATE in the CI's secret store (`mlgate run --sign-key env:VAR`); give PUBLIC
+    to whoever deploys (`mlgate verify --public-key PUBLIC`). Existing files are never
+    overwritten (exit 2). The same keys with openssl:
+    `openssl genpkey -algorithm ed25519 -out PRIVATE` and
+    `openssl pkey -in PRIVATE -pubout -out PUBLIC`.
+    """
+    from mlgate.signing import generate_keypair
+
+    for path in (private, public):
+        if path.exists():
+            raise UsageError(f"{path} exists: not overwritten")
+    private_pem, public_pem = generate_keypair()
+    try:
+        fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(private_pem)
+        public.write_bytes(public_pem)
+    except OSError as exc:
+        raise UsageError(f"cannot write the key pair: {exc.strerror or exc}") from None
+    click.echo(f"wrote {private} (private: keep it secret) and {public} (public)")
 
 
 # --- bom ----------------------------------------------------------------------------------
@@ -658,12 +815,13 @@ def bom(
     when the BOM is written, whatever the decision it records.
     """
     from mlgate.bom import build_bom, render_bom
-    from mlgate.config import load_config
-    from mlgate.policy import find_policy, load_policy
     from mlgate.progress import Progress
     from mlgate.report import write_atomic
+    from mlgate.trust import load_settings
 
-    loaded = load_policy(find_policy(path, policy, load_config(path.resolve()).policy), env)
+    if not path.is_dir():
+        raise UsageError(f"{path}: no such directory")
+    loaded = load_settings(path, policy, env, None).policy
     gates = tuple(g for g in BOM_GATES if g in loaded.enabled_gates())
     options = RunOptions(path, gates, env, policy, ("text",), None, 4, advisory_db)
     with Progress(enabled=not quiet) as progress:

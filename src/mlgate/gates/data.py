@@ -11,17 +11,20 @@ valid pandera YAML, a reference or git ref that does not exist, the data stack m
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from mlgate.findings import Finding, Severity
 from mlgate.gates import gitref, repotests
 from mlgate.gates.base import Collector, GateContext, GateInputs, GateResult
 from mlgate.lifecycle import temp_dir
-from mlgate.repo import Repo
+from mlgate.repo import Repo, read_text
 from mlgate.tabular import DataError, missing_data_stack
 from mlgate.tools import package_version
 
@@ -105,6 +108,9 @@ class DataGate:
         "contract_severity": {"enum": SEVERITIES},
         "drift_severity": {"enum": SEVERITIES},
         "run_tests": {"type": "boolean"},
+        # Each dataset the repository tracks (files under data/, `.dvc` pointers' outputs)
+        # must be covered by a dataset entry with a contract, else a finding.
+        "require_contract": {"type": "boolean"},
         "test_marker": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
         "test_command": {**_STRINGS, "minItems": 1},
         "test_python": {"type": "string", "minLength": 1},
@@ -117,6 +123,8 @@ class DataGate:
             files.update(_inputs_of(repo.root, spec))
         if repotests.tests_wanted(repo, options, NAME):
             files.update(repo.files)  # the tests may read any file of the repository
+        if options.get("require_contract"):
+            files.update(tracked_data(repo))
         opts = {**options, "resolved_refs": _resolved_refs(repo.root, specs)}
         return GateInputs(files=tuple(sorted(files)), options=opts)
 
@@ -132,7 +140,10 @@ class DataGate:
             if specs:
                 _check_datasets(ctx, specs, out)
             marked = tests.result()
-        if not specs and marked is None:
+        uncovered = _uncontracted(ctx, specs) if ctx.option("require_contract") else []
+        for finding in uncovered:
+            out.add(finding, f"{finding.path}|no-contract")
+        if not specs and marked is None and not uncovered:
             return GateResult(
                 NAME,
                 skipped=f"no datasets configured and no tests marked `{_marker(ctx)}`",
@@ -187,6 +198,67 @@ def _match(root: Path, pattern: str) -> list[Path]:
     top = root.resolve()
     found = root.glob(pattern) if any(ch in pattern for ch in "*?[") else [root / pattern]
     return sorted(p for p in found if p.is_file() and p.resolve().is_relative_to(top))
+
+
+# --- datasets without a contract ---------------------------------------------------------
+
+DATA_DIR = "data/"
+_NOT_DATA = frozenset({".gitignore", ".gitkeep", "README.md", ".dvcignore"})
+
+
+def tracked_data(repo: Repo) -> dict[str, str]:
+    """Datasets the repository tracks -> how: files under data/, and `.dvc` pointers'
+    outputs (read from the pointer; the data itself need not be present)."""
+    found: dict[str, str] = {}
+    for rel in repo.files:
+        name = PurePosixPath(rel).name
+        if rel.endswith(".dvc"):
+            folder = PurePosixPath(rel).parent
+            for out in dvc_outputs(repo.root, rel):
+                target = str(folder / str(out["path"])).removeprefix("./")
+                found[target] = f"tracked by {rel}"
+        elif rel.startswith(DATA_DIR) and name not in _NOT_DATA:
+            found.setdefault(rel, "under data/")
+    return found
+
+
+def dvc_outputs(root: Path, pointer: str) -> list[dict[str, Any]]:
+    """The `outs:` of a `.dvc` pointer file (what DVC tracks), read as YAML; [] if unreadable."""
+    try:
+        data = yaml.safe_load(read_text(root, pointer))
+    except yaml.YAMLError:
+        return []
+    outs = data.get("outs") if isinstance(data, dict) else None
+    return [o for o in outs or [] if isinstance(o, dict) and isinstance(o.get("path"), str)]
+
+
+def _uncontracted(ctx: GateContext, specs: Sequence[DatasetSpec]) -> list[Finding]:
+    """A finding per tracked dataset that no dataset entry with a contract covers (a drift
+    reference of a contracted dataset counts as covered)."""
+    covered: list[str] = []
+    for spec in specs:
+        if spec.contract:
+            covered.append(spec.path)
+            if spec.reference and not spec.reference.startswith(gitref.PREFIX):
+                covered.append(spec.reference)
+    severity = Severity.parse(str(ctx.option("contract_severity", "high")))
+    return [
+        Finding(
+            gate=NAME,
+            tool="mlgate",
+            rule_id="dataset-without-contract",
+            severity=severity,
+            confidence="high",
+            message=f"{rel} ({how}) has no data contract: the policy requires one for each "
+            "dataset the repository tracks",
+            path=rel,
+            fix=f"`mlgate data infer {rel} -o contracts/NAME.schema.yml`, then list it in "
+            ".mlgate.yml data.datasets with `contract:`",
+            properties={"dataset": rel},
+        )
+        for rel, how in sorted(tracked_data(ctx.repo).items())
+        if not any(fnmatch.fnmatchcase(rel, pattern) for pattern in covered)
+    ]
 
 
 # --- datasets -----------------------------------------------------------------------------

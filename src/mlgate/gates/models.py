@@ -70,6 +70,7 @@ from typing import IO, Any
 from mlgate import __version__
 from mlgate.findings import Finding, Severity, assign_fingerprints
 from mlgate.gates.base import GateContext, GateInputs, GateResult
+from mlgate.modelcards import find_cards
 from mlgate.modelformats import (
     MAX_TEMPLATE,
     TF_CALLS_PYTHON,
@@ -128,6 +129,7 @@ RULE_INDIRECT = "pickle-indirect-call"
 RULE_UNPARSEABLE = "unparseable-model"
 RULE_UNPROVABLE = "pickle-unprovable"
 RULE_UNSAFE_FORMAT = "unsafe-format"
+RULE_NO_CARD = "model-file-without-card"
 RULE_LIMIT = "scan-limit-exceeded"
 RULE_NUMPY_OBJECT = "numpy-object-array"
 RULE_LAMBDA = "keras-lambda-layer"
@@ -1534,6 +1536,8 @@ class ModelsGate:
         # Files that are models whatever their format (e.g. JSON weights): scanned, and
         # listed in the ML-BOM.
         "model_files": {"type": "array", "items": {"type": "string", "minLength": 1}},
+        # Each model file must be named by a model card (mlgate.modelcards), else a finding.
+        "require_model_card": {"type": "boolean"},
     }
 
     def inputs(self, repo: Repo, options: Mapping[str, Any]) -> GateInputs:
@@ -1552,6 +1556,9 @@ class ModelsGate:
             if spec is not None and spec.origin:
                 digest.update(Path(spec.origin).read_bytes())
         digest.update(json.dumps(inventory_versions(), sort_keys=True).encode())
+        if ctx.option("require_model_card"):  # the card findings depend on the cards' text
+            for card in find_cards(ctx.repo):
+                digest.update(card.path.encode() + b"\0" + card.text.encode())
         return digest.hexdigest()[:16]
 
     def run(self, ctx: GateContext) -> GateResult:
@@ -1562,6 +1569,8 @@ class ModelsGate:
         settings = Settings.from_options(ctx.inputs.options, started + ctx.timeout)
         scans, errors = _scan_all(ctx.root, files, settings)
         findings = _fingerprinted([f for s in scans for f in s.found])
+        if ctx.option("require_model_card"):
+            findings += card_findings(ctx.repo, files)
         formats = Counter(s.formats[0] for s in scans if s.formats)
         return GateResult(
             NAME,
@@ -1576,6 +1585,29 @@ class ModelsGate:
                 "pickle_streams": sum(s.pickle_streams for s in scans),
             },
         )
+
+
+def card_findings(repo: Repo, files: Sequence[str]) -> list[Finding]:
+    """A finding for each model file that no model card names."""
+    cards = find_cards(repo)
+    where = ", ".join(c.path for c in cards) or "no model card in the repository"
+    found = [
+        Finding(
+            gate=NAME,
+            tool=TOOL,
+            rule_id=RULE_NO_CARD,
+            severity=Severity.MEDIUM,
+            confidence="high",
+            message=f"{rel}: no model card names this model file ({where}); the policy "
+            "requires one (intended use, training data, metrics, limitations)",
+            path=rel,
+            fix=f"name {rel} in MODEL_CARD.md",
+            properties={"cards": [c.path for c in cards]},
+        )
+        for rel in files
+        if not any(card.names(rel) for card in cards)
+    ]
+    return assign_fingerprints(found, {i: f"model-card|{f.path}" for i, f in enumerate(found)})
 
 
 def _scan_all(
