@@ -83,13 +83,17 @@ def churn_run(advisory_db: Path) -> tuple[int, dict[str, Any], str]:
     return _json_run(EXAMPLES / "churn-model", advisory_db)
 
 
+def keygen(folder: Path) -> tuple[Path, Path]:
+    """An Ed25519 key pair written by `mlgate keygen`: (private PEM, public PEM)."""
+    private, public = folder / "signing.pem", folder / "signing.pub"
+    done = run_cli(["keygen", str(private), str(public)])
+    assert done.returncode == 0, done.stderr
+    return private, public
+
+
 @pytest.fixture(scope="session")
 def receipt_keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """An Ed25519 key pair written by `mlgate keygen`: (private PEM, public PEM)."""
-    keys = tmp_path_factory.mktemp("keys")
-    done = run_cli(["keygen", str(keys / "signing.pem"), str(keys / "signing.pub")])
-    assert done.returncode == 0, done.stderr
-    return keys / "signing.pem", keys / "signing.pub"
+    return keygen(tmp_path_factory.mktemp("keys"))
 
 
 @pytest.fixture(scope="session")

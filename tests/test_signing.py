@@ -14,7 +14,7 @@ import pytest
 from mlgate.receipt import content_digest
 from mlgate.signing import check_bundle, load_private_key, sign_receipt
 
-from .conftest import EXAMPLES, REPO_ROOT, TEST_DATA, fixture_path, run_cli
+from .conftest import EXAMPLES, REPO_ROOT, TEST_DATA, fixture_path, keygen, run_cli
 
 CHURN = EXAMPLES / "churn-model"  # verify reads the policy in force where it runs
 SIGSTORE = TEST_DATA / "sigstore"
@@ -39,10 +39,7 @@ def signed(churn_production: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def other_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    keys = tmp_path_factory.mktemp("other-keys")
-    done = run_cli(["keygen", str(keys / "other.pem"), str(keys / "other.pub")])
-    assert done.returncode == 0, done.stderr
-    return keys / "other.pem", keys / "other.pub"
+    return keygen(tmp_path_factory.mktemp("other-keys"))
 
 
 def test_run_signs_the_receipt_and_verify_accepts_it(

@@ -273,7 +273,7 @@ def _metrics(result: GateResult | None) -> list[dict[str, str]]:
 # --- data ---------------------------------------------------------------------------------
 
 
-def _datasets(report: Report, repo: Repo) -> Iterator[tuple[Component, dict[str, Any]]]:
+def _datasets(report: Report, repo: Repo) -> Iterator[DataComponent]:
     """Validated datasets, their local drift references, and DVC-tracked data."""
     result = report.result("data")
     records = [
@@ -293,36 +293,46 @@ def _datasets(report: Report, repo: Repo) -> Iterator[tuple[Component, dict[str,
             and (repo.root / reference).is_file()
         ):
             seen.add(reference)
-            yield _plain(repo, reference, "drift reference of " + str(record.get("path")))
+            role = "drift reference of " + str(record.get("path"))
+            yield _data_component(repo, reference, {"mlgate:role": role}, role)
     for rel in repo.files:
         if rel.endswith(".dvc") and not rel.endswith("/.dvc"):
             yield from _dvc(repo, rel, seen)
 
 
-def _validated(repo: Repo, record: Mapping[str, Any]) -> tuple[Component, dict[str, Any]]:
-    rel = str(record["path"])
-    hashes, facts = _file_facts(repo.root, rel)
-    contract = record.get("contract")
-    facts.update(
-        {
-            "mlgate:path": rel,
-            "mlgate:format": record.get("format"),
-            "mlgate:rows": record.get("rows"),
-            "mlgate:contract": contract,
-            "mlgate:contract-violations": record.get("violations"),
-            "mlgate:unreadable": record.get("unreadable"),
-            "mlgate:drift": _drift_summary(record.get("drift")),
-        }
-    )
+DataComponent = tuple[Component, dict[str, Any]]  # the component, its componentData
+
+
+def _data_component(
+    repo: Repo, rel: str, facts: Mapping[str, Any], description: str, md5: str = ""
+) -> DataComponent:
+    """A `data` component: the file's SHA-256 when present (else the DVC MD5 given)."""
+    hashes, found = _file_facts(repo.root, rel)
+    if len(md5) == 32:
+        hashes.append(HashType(alg=HashAlgorithm.MD5, content=md5))
+        found.pop("mlgate:hash", None)
     component = Component(
         type=ComponentType.DATA,
         name=rel,
         bom_ref=f"data:{rel}",
         hashes=hashes,
-        properties=_props(facts),
+        properties=_props({**found, "mlgate:path": rel, **facts}),
     )
+    return component, {"type": "dataset", "name": rel, "description": description}
+
+
+def _validated(repo: Repo, record: Mapping[str, Any]) -> DataComponent:
+    contract = record.get("contract")
+    facts = {
+        "mlgate:format": record.get("format"),
+        "mlgate:rows": record.get("rows"),
+        "mlgate:contract": contract,
+        "mlgate:contract-violations": record.get("violations"),
+        "mlgate:unreadable": record.get("unreadable"),
+        "mlgate:drift": _drift_summary(record.get("drift")),
+    }
     what = f"validated against the contract {contract}" if contract else "compared for drift"
-    return component, {"type": "dataset", "name": rel, "description": what}
+    return _data_component(repo, str(record["path"]), facts, what)
 
 
 def _drift_summary(drift: Any) -> str | None:
@@ -331,56 +341,27 @@ def _drift_summary(drift: Any) -> str | None:
     columns = [c for c in drift.get("columns", []) if isinstance(c, Mapping)]
     drifted = [str(c.get("column")) for c in columns if c.get("drifted")]
     psis = [float(c["psi"]) for c in columns if isinstance(c.get("psi"), (int, float))]
-    summary = (
+    return (
         f"vs {drift.get('reference')}: {len(drifted)} of {len(columns)} column(s) drifted"
         + (f" ({', '.join(drifted)})" if drifted else "")
         + (f"; max PSI {max(psis):.3g}" if psis else "")
     )
-    return summary
 
 
-def _plain(repo: Repo, rel: str, role: str) -> tuple[Component, dict[str, Any]]:
-    hashes, facts = _file_facts(repo.root, rel)
-    facts.update({"mlgate:path": rel, "mlgate:role": role})
-    component = Component(
-        type=ComponentType.DATA,
-        name=rel,
-        bom_ref=f"data:{rel}",
-        hashes=hashes,
-        properties=_props(facts),
-    )
-    return component, {"type": "dataset", "name": rel, "description": role}
-
-
-def _dvc(repo: Repo, pointer: str, seen: set[str]) -> Iterator[tuple[Component, dict[str, Any]]]:
+def _dvc(repo: Repo, pointer: str, seen: set[str]) -> Iterator[DataComponent]:
     folder = PurePosixPath(pointer).parent
     for out in dvc_outputs(repo.root, pointer):
         rel = str(folder / str(out["path"])).removeprefix("./")
         if rel in seen:
             continue
         seen.add(rel)
-        hashes, facts = _file_facts(repo.root, rel)
+        facts = {
+            "mlgate:dvc-pointer": pointer,
+            "mlgate:dvc-hash": out.get("md5") or out.get("etag"),
+            "mlgate:dvc-size": out.get("size"),
+        }
         md5 = str(out.get("md5") or "").removesuffix(".dir")
-        if len(md5) == 32:
-            hashes.append(HashType(alg=HashAlgorithm.MD5, content=md5))
-        facts.update(
-            {
-                "mlgate:path": rel,
-                "mlgate:dvc-pointer": pointer,
-                "mlgate:dvc-hash": out.get("md5") or out.get("etag"),
-                "mlgate:dvc-size": out.get("size"),
-            }
-        )
-        if md5:
-            facts.pop("mlgate:hash", None)
-        component = Component(
-            type=ComponentType.DATA,
-            name=rel,
-            bom_ref=f"data:{rel}",
-            hashes=hashes,
-            properties=_props(facts),
-        )
-        yield component, {"type": "dataset", "name": rel, "description": f"tracked by {pointer}"}
+        yield _data_component(repo, rel, facts, f"tracked by {pointer}", md5)
 
 
 def _add_component_data(data: dict[str, Any], described: Mapping[str, dict[str, Any]]) -> None:

@@ -1,10 +1,9 @@
 """The deployment receipt: proof that a commit passed the gates under a policy.
 
-The receipt carries a SHA-256 digest of its own content. The digest catches accidental
-or naive edits (a flipped decision, a changed commit); it is NOT a signature: anyone who
-can write the file can recompute it. To make receipts tamper-proof, sign them (for
-example `cosign sign-blob receipt.json`, or a GitHub artifact attestation of the file)
-and verify the signature before `mlgate verify`.
+The receipt carries a SHA-256 digest of its own content and the digest of the ML-BOM. The
+digest catches accidental or naive edits (a flipped decision, a changed commit); it is NOT a
+signature: anyone who can write the file can recompute it. `mlgate.signing` signs the same
+canonical bytes with an Ed25519 key (`--sign-key`) or checks a Sigstore bundle over the file.
 """
 
 from __future__ import annotations
