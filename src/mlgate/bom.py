@@ -49,6 +49,7 @@ from mlgate.gates import GATES, GateResult
 from mlgate.gates.data import dvc_outputs
 from mlgate.gates.models import sniff
 from mlgate.modelcards import ModelCard, card_for, find_cards
+from mlgate.redact import redact_value
 from mlgate.repo import Repo
 from mlgate.report.base import Report
 from mlgate.runner import gate_options
@@ -91,6 +92,7 @@ def build_bom(report: Report, repo: Repo, config: RepoConfig) -> dict[str, Any]:
     _add_component_data(data, {str(c.bom_ref): d for c, d in datasets})
     cards = find_cards(repo)
     _add_model_cards(data, report, cards, [(str(c.bom_ref), c.name) for c in models], datasets)
+    data = redact_value(data)  # card text and finding messages may quote a secret
     validate_bom(data)
     return data
 
