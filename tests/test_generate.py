@@ -339,7 +339,12 @@ def test_github_hardening(shape: str, generated: dict[str, Generated]) -> None:
         assert all(USES.match(u) for u in _uses_lines(text)), _uses_lines(text)
         for job_id, job in flow["jobs"].items():
             assert isinstance(job["timeout-minutes"], int), job_id
-            assert "write" not in job["permissions"].values() or job_id == "code-scanning"
+            writes = {k for k, v in job["permissions"].items() if v == "write"}
+            allowed = {
+                "code-scanning": {"security-events"},
+                "decide": {"id-token", "attestations"},  # level 2: attests the receipt
+            }
+            assert writes <= allowed.get(job_id, set()), (job_id, writes)
         for job_id, step in _steps(flow):
             if step.get("uses", "").startswith("actions/checkout@"):
                 assert step["with"]["persist-credentials"] is False, job_id
@@ -426,7 +431,10 @@ def test_level_2_deploys_after_a_verified_decision(generated: dict[str, Generate
     assert deploy["needs"] == ["decide"] and deploy["environment"] == "production"
     assert deploy["if"] == "${{ github.event_name == 'push' && github.ref == 'refs/heads/main' }}"
     verify = next(s for s in deploy["steps"] if "mlgate verify" in s.get("run", ""))
-    assert verify["run"] == 'mlgate verify mlgate-out/receipt.json --commit "$SHA" --env production'
+    assert verify["run"] == (
+        'mlgate verify mlgate-out/receipt.json --commit "$SHA" --env production'
+        " --bom mlgate-out/mlgate.cdx.json"
+    )
     assert verify["env"] == {"SHA": "${{ github.sha }}"}
     assert "set deploy_command" in deploy["steps"][-1]["run"]
     assert deploy["steps"][-1]["run"].rstrip().endswith("exit 1")  # a placeholder fails
@@ -438,6 +446,50 @@ def test_level_2_deploys_after_a_verified_decision(generated: dict[str, Generate
         job["script"]
     )
     assert job["rules"] == [{"if": '$CI_COMMIT_BRANCH == "main" && $CI_PIPELINE_SOURCE == "push"'}]
+
+
+def test_level_2_attests_and_signs_the_receipt(generated: dict[str, Generated]) -> None:
+    """GitHub: decide attests the receipt and ML-BOM (OIDC and attestation rights on that job
+    alone), deploy verifies the attestations before `mlgate verify`. GitLab: decide signs
+    the receipt with Sigstore through its id_token, deploy checks the bundle's identity."""
+    flow = generated["requirements-level2"].load(GITHUB)
+    decide = flow["jobs"]["decide"]
+    assert decide["permissions"] == {
+        "contents": "read",
+        "id-token": "write",
+        "attestations": "write",
+    }
+    others = [j for name, j in flow["jobs"].items() if name != "decide"]
+    assert all("id-token" not in (j.get("permissions") or {}) for j in others)
+    assert "id-token" not in (flow.get("permissions") or {})
+    attest = next(s for s in decide["steps"] if "attest-build-provenance" in s.get("uses", ""))
+    assert re.fullmatch(r"actions/attest-build-provenance@[0-9a-f]{40}", attest["uses"])
+    assert attest["with"]["subject-path"].split() == [
+        "mlgate-out/receipt.json",
+        "mlgate-out/mlgate.cdx.json",
+    ]
+    assert "refs/heads/main" in attest["if"]
+    steps = flow["jobs"]["deploy"]["steps"]
+    runs = [s.get("run", "") for s in steps]
+    gh = next(i for i, r in enumerate(runs) if "gh attestation verify" in r)
+    assert gh < next(i for i, r in enumerate(runs) if "mlgate verify" in r)
+    assert '--repo "$REPO"' in runs[gh] and "--signer-workflow" in runs[gh]
+    assert flow["jobs"]["deploy"]["permissions"]["attestations"] == "read"
+    gitlab = generated["requirements-level2"].load(GITLAB)
+    decide_gl = gitlab["mlgate-decide"]
+    assert decide_gl["id_tokens"] == {"SIGSTORE_ID_TOKEN": {"aud": "sigstore"}}
+    script = "\n".join(decide_gl["script"])
+    assert (
+        "python -m sigstore sign" in script
+        and 'SIGSTORE_IDENTITY_TOKEN="$SIGSTORE_ID_TOKEN"' in script
+    )
+    assert "mlgate[provenance]" in script
+    deploy_gl = " ".join(gitlab["mlgate-deploy"]["script"])
+    assert "--bundle mlgate-out/receipt.json.sigstore.json" in deploy_gl
+    assert '--identity "$CI_PROJECT_URL//.gitlab-ci.yml@refs/heads/$CI_COMMIT_BRANCH"' in deploy_gl
+    assert '--issuer "$CI_SERVER_URL"' in deploy_gl
+    level1 = generated["requirements-level1"].load(GITLAB)
+    assert "id_tokens" not in level1["mlgate-decide"]
 
 
 def test_sast_shards(generated: dict[str, Generated]) -> None:
@@ -800,7 +852,7 @@ def test_report_binding_in_both_pipelines(generated: dict[str, Generated]) -> No
     downloads = [s["with"] for s in decide["steps"] if "download-artifact" in s.get("uses", "")]
     assert {"name": "mlgate-report-sast-2-of-3", "path": "mlgate-reports/sast-2-of-3"} in downloads
     assert not any("merge-multiple" in d or "pattern" in d for d in downloads)
-    merge = decide["steps"][-2]
+    merge = next(s for s in decide["steps"] if "mlgate merge" in s.get("run", ""))
     assert merge["env"]["MLGATE_DIGEST_SAST_2_OF_3"] == "${{ needs.sast-2-of-3.outputs.digest }}"
     assert (
         '--digest "mlgate-reports/sast-2-of-3/mlgate.json=$MLGATE_DIGEST_SAST_2_OF_3"'
@@ -811,7 +863,7 @@ def test_report_binding_in_both_pipelines(generated: dict[str, Generated]) -> No
     assert shard["artifacts"]["paths"] == ["mlgate-reports/sast-2-of-3/mlgate.json"]
     assert shard["artifacts"]["reports"] == {"dotenv": "mlgate-reports/sast-2-of-3.env"}
     assert "MLGATE_DIGEST_SAST_2_OF_3=$digest" in shard["script"][-1]
-    assert '--bound --commit "$CI_COMMIT_SHA"' in gitlab["mlgate-decide"]["script"][-1]
+    assert '--bound --commit "$CI_COMMIT_SHA"' in "\n".join(gitlab["mlgate-decide"]["script"])
 
 
 def test_scheduled_code_gates_at_levels_1_and_2(generated: dict[str, Generated]) -> None:

@@ -92,6 +92,7 @@ class PipelineSpec:
     install_files: tuple[str, ...]
     install_lines: tuple[str, ...]
     mlgate_requirement: str
+    provenance_requirement: str  # level 2 on GitLab: decide signs, deploy verifies (sigstore)
     train_requirement: str
     scheduled_requirement: str
     scheduled_gates: tuple[str, ...]
@@ -148,6 +149,7 @@ def build_spec(facts: RepoFacts, config: RepoConfig, policy: Policy) -> Pipeline
         install_lines=_lines(settings.install_command)
         or install_lines(tool, files, facts.buildable),
         mlgate_requirement=mlgate_requirement(settings.mlgate_install, ""),
+        provenance_requirement=mlgate_requirement(settings.mlgate_install, "provenance"),
         train_requirement=mlgate_requirement(
             settings.mlgate_install, "data" if "data" in enabled else ""
         ),
