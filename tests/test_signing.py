@@ -225,3 +225,12 @@ def test_verify_with_a_bundle_over_another_file_is_refused(signed: Path) -> None
     assert done.returncode == 1
     assert "does not verify" in done.stderr and "digest mismatch" in done.stderr
     assert os.environ.get("MLGATE_TEST_SIGN_KEY") is None  # the key stayed in its child
+
+
+def test_a_malformed_signature_field_exits_2(signed: Path, tmp_path: Path) -> None:
+    data = json.loads(signed.read_text())
+    data["signature"] = "not an object"  # outside the digest, so only the schema catches it
+    bad = tmp_path / "receipt.json"
+    bad.write_text(json.dumps(data))
+    done = _verify(bad)
+    assert done.returncode == 2 and "signature" in done.stderr
