@@ -44,6 +44,7 @@ EXPECTED_FILES = {
     "gl-dependency-scanning-report.json",
     "junit.xml",
     "summary.md",
+    "mlgate.cdx.json",  # the ML-BOM: every run with --output writes it
 }
 EARLIER_SUMMARY = "## an earlier step\n\n"
 
