@@ -19,6 +19,12 @@ export PATH="$PWD/.venv/bin:$PATH"
 export MLGATE_TOOLS_DIR="${MLGATE_TOOLS_DIR:-$PWD/.venv/mlgate-tools}"
 echo "== mlgate tools install (pinned scanners, into $MLGATE_TOOLS_DIR)"
 mlgate tools install
+# gitlab-ci-local (pinned; its shell executor needs rsync) runs the generated GitLab pipelines
+# in tests/test_pipeline_runs.py. 4.72.0 is the newest release that runs on Node 20.
+GCL_VERSION=4.72.0
+if ! .ci-tools/node_modules/.bin/gitlab-ci-local --version 2>/dev/null | grep -qx "$GCL_VERSION"; then
+  npm install --prefix .ci-tools --no-audit --no-fund --silent "gitlab-ci-local@$GCL_VERSION"
+fi
 echo "== ruff"
 ruff check src tests bench
 ruff format --check src tests bench

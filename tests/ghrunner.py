@@ -46,6 +46,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,7 @@ class JobResult:
     log: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
     workdir: Path | None = None
+    seconds: float = 0.0
 
 
 @dataclass
@@ -74,6 +76,10 @@ class Run:
 
     def status(self, job: str) -> str:
         return self.jobs[job].status
+
+    def table(self) -> str:
+        """One line per job: name, status, seconds (the README's job table)."""
+        return "\n".join(f"| {n} | {r.status} | {r.seconds:.0f} s |" for n, r in self.jobs.items())
 
 
 @dataclass(frozen=True)
@@ -218,7 +224,10 @@ class Runner:
         status = {"success": ok, "failure": not ok, "always": True, "cancelled": False}
         if not _Expr(context, status).condition(job.get("if")):
             return JobResult(name, "skipped")
-        return _JobRun(self, name, job, context, hook).execute()
+        started = time.monotonic()
+        result = _JobRun(self, name, job, context, hook).execute()
+        result.seconds = round(time.monotonic() - started, 1)
+        return result
 
 
 class _JobRun:

@@ -877,3 +877,16 @@ def test_scheduled_code_gates_at_levels_1_and_2(generated: dict[str, Generated])
         {"if": '$CI_PIPELINE_SOURCE == "schedule" && $MLGATE_SCHEDULE != "train"'}
     ]
     assert "mlgate-scheduled" not in generated["requirements-level0"].load(GITLAB)
+
+
+def test_init_sizes_sast_and_secrets_shards_and_says_so(tmp_path: Path) -> None:
+    notebook = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}\n'
+    for i in range(160):  # 160 notebooks weigh 1,600 units: two shards
+        (tmp_path / f"n{i}.ipynb").write_text(notebook)
+    code, out, err = mlgate("init", tmp_path, "--ci", "github")
+    assert code == 0, err
+    assert "pipeline: sast in 2 job(s), secrets in 2 job(s) for 0 Python file(s) and 160" in out
+    config = load_config(tmp_path)
+    assert config.pipeline.shards == {"sast": 2, "secrets": 2}
+    flow = yaml.safe_load((tmp_path / GITHUB).read_text())
+    assert {"sast-1-of-2", "sast-2-of-2", "secrets-1-of-2", "secrets-2-of-2"} <= set(flow["jobs"])

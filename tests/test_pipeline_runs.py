@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from . import ghrunner
 from .conftest import ADVISORY_DB, EXAMPLES, REPO_ROOT, fixture_path, git_init, run_cli, write
@@ -153,7 +154,9 @@ def _github(
     tmp: Path, root: Path, env: ghrunner.Environment, hooks: dict[str, Any] | None = None
 ) -> ghrunner.Run:
     runner = ghrunner.Runner(root, tmp / "gh", env)
-    return runner.run(root / ".github/workflows/mlgate.yml", hooks)
+    run = runner.run(root / ".github/workflows/mlgate.yml", hooks)
+    print(f"\nGitHub run of {root}:\n{run.table()}")
+    return run
 
 
 def _decision(run: ghrunner.Run) -> Path:
@@ -257,3 +260,184 @@ def test_github_missing_shard_blocks(
     assert run.status("decide") == "failure"
     assert "Artifact not found for name: mlgate-report-sast-2-of-2" in run.jobs["decide"].log
     assert not (run.artifacts / "mlgate-decision" / "receipt.json").exists()
+
+
+# --- GitLab -----------------------------------------------------------------------------------
+
+PYTHON_SHIM = """#!/bin/bash
+# A fresh interpreter per job, as each job of a real runner gets its own image: a virtual
+# environment per job name that sees the test environment's packages except mlgate.
+set -e
+v="$GCL_VENVS/${CI_JOB_NAME:?}"
+if [ ! -x "$v/bin/python" ]; then
+  "$GCL_BASE_PYTHON" -m venv "$v"
+  for site in "$v"/lib/python3*/site-packages; do echo "$GCL_DEPS_SITE" > "$site/_deps.pth"; done
+fi
+exec "$v/bin/python" "$@"
+"""
+MLGATE_SHIM = """#!/bin/bash
+exec "$GCL_VENVS/${CI_JOB_NAME:?}/bin/mlgate" "$@"
+"""
+
+
+@dataclass(frozen=True)
+class GitLabRun:
+    root: Path
+    output: str
+    status: dict[str, str]
+
+    def job_log(self, job: str) -> str:
+        return (self.root / ".gitlab-ci-local" / "output" / f"{job}.log").read_text()
+
+
+@pytest.fixture(scope="session")
+def gcl() -> Path:
+    """gitlab-ci-local, installed by scripts/test.sh (npm, pinned); missing: the test fails."""
+    return fixture_path(GCL)
+
+
+def _gitlab(
+    tmp: Path,
+    root: Path,
+    gcl: Path,
+    env: ghrunner.Environment,
+    *args: str,
+) -> GitLabRun:
+    shims = tmp / "shims"
+    if not shims.is_dir():
+        shims.mkdir()
+        for name, text in (("python", PYTHON_SHIM), ("mlgate", MLGATE_SHIM)):
+            (shims / name).write_text(text)
+            (shims / name).chmod(0o755)
+    variables = {
+        **env.env,
+        "GCL_VENVS": str(tmp / "job-pythons"),
+        "GCL_BASE_PYTHON": sys.executable,
+        "GCL_DEPS_SITE": str(env.deps_site),
+        "TMPDIR": str(tmp / "job-tmp"),
+    }
+    (tmp / "job-tmp").mkdir(exist_ok=True)
+    varfile = tmp / "variables.yml"
+    varfile.write_text(yaml.safe_dump(variables))
+    here = str(Path(sys.executable).parent)
+    path = [str(shims), str(env.tools_bin)]
+    path += [p for p in os.environ.get("PATH", "").split(os.pathsep) if p != here]
+    done = subprocess.run(
+        [
+            str(gcl),
+            "--force-shell-executor",
+            "--shell-isolation",
+            "--no-artifacts-to-source",
+            "--no-color",
+            "--variables-file",
+            str(varfile),
+            *args,
+        ],
+        cwd=root,
+        env={"PATH": os.pathsep.join(path), "HOME": str(Path.home()), "LANG": "C.UTF-8"},
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    status = {}
+    for line in done.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in ("PASS", "FAIL", "WARN"):
+            status[parts[1]] = parts[0]
+    print(f"\nGitLab run of {root}:\n{done.stdout[-3000:]}")
+    return GitLabRun(root, done.stdout + done.stderr, status)
+
+
+def _gl_artifact(run: GitLabRun, job: str, rel: str) -> Path:
+    return run.root / ".gitlab-ci-local" / "artifacts" / job / rel
+
+
+@pytest.fixture(scope="session")
+def gl_insecure(
+    tmp_path_factory: pytest.TempPathFactory,
+    wheel: Path,
+    runner_env: ghrunner.Environment,
+    gcl: Path,
+) -> GitLabRun:
+    tmp = tmp_path_factory.mktemp("gl-insecure")
+    return _gitlab(tmp, _prepare(tmp, _example("insecure-ml"), wheel), gcl, runner_env)
+
+
+@pytest.fixture(scope="session")
+def gl_churn(
+    tmp_path_factory: pytest.TempPathFactory,
+    wheel: Path,
+    runner_env: ghrunner.Environment,
+    gcl: Path,
+) -> GitLabRun:
+    tmp = tmp_path_factory.mktemp("gl-churn")
+    return _gitlab(tmp, _prepare(tmp, _example("churn-model"), wheel), gcl, runner_env)
+
+
+def test_gitlab_clean_repo_passes_end_to_end(gl_churn: GitLabRun) -> None:
+    run = gl_churn
+    jobs = [f"mlgate-{g}" for g in (*GATES_L0, "data", "model")]
+    assert run.status == {**{j: "PASS" for j in jobs}, "mlgate-decide": "PASS"}, run.output
+    receipt = _gl_artifact(run, "mlgate-decide", "mlgate-out/receipt.json")
+    assert json.loads(receipt.read_text())["decision"] == "pass"
+    for job in jobs:
+        assert "mlgate report mlgate-reports/" in run.job_log(job)
+
+
+def test_gitlab_insecure_repo_stops_at_decide(gl_insecure: GitLabRun) -> None:
+    run = gl_insecure
+    assert run.status["mlgate-decide"] == "FAIL", run.output
+    assert {run.status[f"mlgate-{g}"] for g in ("sast", "deps", "models")} == {"FAIL"}
+    out = "mlgate-out"
+    assert not _gl_artifact(run, "mlgate-decide", f"{out}/receipt.json").exists()
+    sast = json.loads(_gl_artifact(run, "mlgate-decide", f"{out}/gl-sast-report.json").read_text())
+    assert any("pickle" in json.dumps(v).lower() for v in sast["vulnerabilities"])
+    deps = _gl_artifact(run, "mlgate-decide", f"{out}/gl-dependency-scanning-report.json")
+    assert json.loads(deps.read_text())["vulnerabilities"]
+    junit = _gl_artifact(run, "mlgate-decide", f"{out}/junit.xml").read_text()
+    assert junit.count("<failure") >= 3
+    # each gate job shipped its own report alone
+    sast_files = sorted(
+        p.relative_to(_gl_artifact(run, "mlgate-sast", ""))
+        for p in _gl_artifact(run, "mlgate-sast", "").rglob("*")
+        if p.is_file() and ".gitlab-ci-reports" not in p.parts
+    )
+    assert sast_files == [Path("mlgate-reports/sast/mlgate.json")]
+
+
+def test_gitlab_forged_report_from_a_model_test_blocks(
+    tmp_path_factory: pytest.TempPathFactory,
+    wheel: Path,
+    runner_env: ghrunner.Environment,
+    gcl: Path,
+) -> None:
+    tmp = tmp_path_factory.mktemp("gl-forge")
+    run = _gitlab(tmp, _prepare(tmp, _forger, wheel), gcl, runner_env)
+    assert run.status["mlgate-model"] == "PASS", run.output
+    build = run.root / ".gitlab-ci-local" / "builds" / "mlgate-model"
+    assert json.loads((build / "mlgate-reports/deps/mlgate.json").read_text()) == {"forged": True}
+    assert run.status["mlgate-decide"] == "FAIL"
+    merged = json.loads(_gl_artifact(run, "mlgate-decide", "mlgate-out/mlgate.json").read_text())
+    deps = next(g for g in merged["gates"] if g["name"] == "deps")
+    assert deps["status"] == "fail" and merged["decision"]["passed"] is False
+
+
+def test_gitlab_missing_shard_blocks(
+    tmp_path_factory: pytest.TempPathFactory,
+    wheel: Path,
+    runner_env: ghrunner.Environment,
+    gcl: Path,
+) -> None:
+    tmp = tmp_path_factory.mktemp("gl-shard")
+    root = _prepare(tmp, _sharded, wheel)
+    config = root / ".mlgate.yml"
+    config.write_text(config.read_text().replace("shards: 1", "shards: 2"))
+    assert run_cli(["generate", str(root), "--ci", "gitlab"]).returncode == 0
+    subprocess.run(["git", "commit", "-qam", "two shards"], cwd=root, check=True)
+    gates = _gitlab(tmp, root, gcl, runner_env, "--stage", "gates")
+    assert "mlgate-sast-2-of-2" in gates.status, gates.output
+    shutil.rmtree(_gl_artifact(gates, "mlgate-sast-2-of-2", "mlgate-reports"))
+    run = _gitlab(tmp, root, gcl, runner_env, "mlgate-decide")
+    assert run.status["mlgate-decide"] == "FAIL", run.output
+    assert "mlgate-reports/sast-2-of-2/mlgate.json: no such report" in run.job_log("mlgate-decide")

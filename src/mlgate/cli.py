@@ -1077,6 +1077,7 @@ def init(path: Path, ci: str, level: str, force: bool, dry_run: bool) -> None:
         return
     written = apply_init(plan, force)
     click.echo(f"wrote {', '.join(written)}")
+    click.echo(f"pipeline: {plan.sizing}")
     for kept in plan.kept:
         click.echo(f"kept {kept} (the existing policy; it decides which gates run)")
     click.echo(
@@ -1092,6 +1093,7 @@ def _show_init_plan(plan: InitPlan, force: bool) -> None:
         click.echo(f"  {planned.path}{exists if planned.exists else ''}")
     for kept in plan.kept:
         click.echo(f"would keep: {kept} (the existing policy)")
+    click.echo(f"pipeline: {plan.sizing}")
     click.echo(f"--- {plan.files[0].path} ---")
     click.echo(plan.config_text, nl=False)
     click.echo("nothing written (--dry-run)")

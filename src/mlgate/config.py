@@ -19,6 +19,7 @@ MAX_SHARDS = 32
 # Keys of a gate's section that shape the generated pipeline, not the gate's own options.
 PIPELINE_GATE_KEYS: Mapping[str, Mapping[str, Any]] = {
     "sast": {"shards": {"type": "integer", "minimum": 1, "maximum": MAX_SHARDS}},
+    "secrets": {"shards": {"type": "integer", "minimum": 1, "maximum": MAX_SHARDS}},
 }
 _COMMANDS = ("train_command", "deploy_command")
 

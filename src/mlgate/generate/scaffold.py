@@ -7,6 +7,7 @@ policy is the user's: init keeps it (and uses it) rather than planning a new one
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +36,12 @@ from mlgate.policy import REPO_POLICY, Policy, find_policy, load_policy
 
 # What init's .mlgate.yml excludes: GitLab keeps its pip cache inside the checkout.
 DEFAULT_EXCLUDE = (".cache/*",)
+# Sizing: a notebook costs the scanners about as much as this many .py files, and one shard
+# takes this many such units within the default 600 s gate timeout with room to spare
+# (a 1,500-notebook repository timed out unsharded). At most MAX_INIT_SHARDS.
+NOTEBOOK_WEIGHT = 10
+UNITS_PER_SHARD = 1500
+MAX_INIT_SHARDS = 8
 INIT_TEMPLATES = "init"
 
 
@@ -51,6 +58,7 @@ class InitPlan:
     facts: RepoFacts
     files: tuple[PlannedFile, ...]
     kept: tuple[str, ...] = ()  # existing files init leaves as they are (the policy)
+    sizing: str = ""  # what init chose for the pipeline's size, in words
 
     @property
     def conflicts(self) -> list[str]:
@@ -80,7 +88,7 @@ def plan_init(path: Path, targets: Sequence[str], level: int) -> InitPlan:
     for target in dict.fromkeys(targets):
         planned.update(render(root, target, config, policy, facts).files)
     files = tuple(PlannedFile(p, t, (root / p).exists()) for p, t in planned.items())
-    return InitPlan(root, facts, files, kept)
+    return InitPlan(root, facts, files, kept, _describe_sizing(config, policy, facts))
 
 
 def apply_init(plan: InitPlan, force: bool) -> list[str]:
@@ -125,7 +133,7 @@ def _config_context(facts: RepoFacts, level: int, previous: RepoConfig) -> dict[
         "test_markers_note": "detected in the tests" if facts.test_markers else "none detected",
         "exclude": tuple(dict.fromkeys((*DEFAULT_EXCLUDE, *previous.exclude))),
         "policy": previous.policy,
-        "gate_sections": _gate_sections(previous),
+        "gate_sections": _gate_sections(previous, facts),
         "kept_gates": sorted(previous.gate_options),
         "max_shards": MAX_SHARDS,
         "mlgate_install": kept.mlgate_install or f"mlgate=={__version__}",
@@ -133,14 +141,39 @@ def _config_context(facts: RepoFacts, level: int, previous: RepoConfig) -> dict[
     }
 
 
-def _gate_sections(previous: RepoConfig) -> str:
-    """The per-gate sections: sast.shards, plus the gate settings of the previous file."""
+def suggested_shards(facts: RepoFacts) -> int:
+    """How many jobs the sast and secrets gates need for this repository's size."""
+    units = len(facts.python_files) + NOTEBOOK_WEIGHT * len(facts.notebooks)
+    return max(1, min(MAX_INIT_SHARDS, math.ceil(units / UNITS_PER_SHARD)))
+
+
+def sizing(facts: RepoFacts, previous: RepoConfig) -> dict[str, int]:
+    """Shards per shardable gate: the previous .mlgate.yml's, else sized from the facts."""
+    size = suggested_shards(facts)
+    return {name: previous.pipeline.shards.get(name, size) for name in PIPELINE_GATE_KEYS}
+
+
+def _describe_sizing(config: RepoConfig, policy: Policy, facts: RepoFacts) -> str:
+    shards = ", ".join(
+        f"{name} in {config.pipeline.shards.get(name, 1)} job(s)" for name in PIPELINE_GATE_KEYS
+    )
+    timeout = max(policy.settings(name).timeout for name in PIPELINE_GATE_KEYS)
+    return (
+        f"{shards} for {len(facts.python_files)} Python file(s) and {len(facts.notebooks)} "
+        f"notebook(s); each gate job times out after the policy's gate timeout ({timeout:.0f} s) "
+        "plus 10 minutes to install (sast.shards, secrets.shards in .mlgate.yml)"
+    )
+
+
+def _gate_sections(previous: RepoConfig, facts: RepoFacts) -> str:
+    """The per-gate sections: shards, plus the gate settings of the previous file."""
     sections: dict[str, dict[str, Any]] = {
         name: dict(previous.gate_options.get(name, {})) for name in GATES
     }
+    shards = sizing(facts, previous)
     for name in PIPELINE_GATE_KEYS:
         if name in sections:
-            sections[name] = {"shards": previous.pipeline.shards.get(name, 1), **sections[name]}
+            sections[name] = {"shards": shards[name], **sections[name]}
     dumped = {name: options for name, options in sections.items() if options}
     return yaml.safe_dump(dumped, sort_keys=False, default_flow_style=False) if dumped else ""
 
