@@ -80,6 +80,8 @@ def job_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         # the project installs (numpy, pandas, ...) reuse the machine's pip cache
         "PIP_CACHE_DIR": os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip")),
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        # a job that would install into an interpreter outside a virtual environment fails
+        "PIP_REQUIRE_VIRTUALENV": "1",
         "NO_COLOR": "1",
     }
 
@@ -317,6 +319,8 @@ def _gitlab(
         "TMPDIR": str(tmp / "job-tmp"),
     }
     (tmp / "job-tmp").mkdir(exist_ok=True)
+    home = tmp / "home"
+    home.mkdir(exist_ok=True)
     varfile = tmp / "variables.yml"
     varfile.write_text(yaml.safe_dump(variables))
     here = str(Path(sys.executable).parent)
@@ -334,7 +338,8 @@ def _gitlab(
             *args,
         ],
         cwd=root,
-        env={"PATH": os.pathsep.join(path), "HOME": str(Path.home()), "LANG": "C.UTF-8"},
+        # an empty home: the job shells read no profile that would put another Python first
+        env={"PATH": os.pathsep.join(path), "HOME": str(home), "LANG": "C.UTF-8"},
         capture_output=True,
         text=True,
         timeout=1800,
