@@ -24,7 +24,8 @@ What it does, and exactly what it emulates:
   the Python running the tests (not `python-version`; `cache:` is ignored), first on `PATH`.
   To avoid downloading mlgate's dependencies in every job, the environment sees the test
   environment's installed packages *except mlgate itself* through a `.pth` file, and the
-  scanner executables (bandit, semgrep, ...) are on `PATH`: `pip install <mlgate wheel>[...]`
+  scanner executables (bandit, semgrep, ...) are on `PATH` (pip itself comes the same way):
+  `pip install <mlgate wheel>[...]`
   in a job then installs the wheel for real and finds its dependencies satisfied. (So these
   runs prove what the jobs do, not that each install line pulls every dependency it needs.)
 - **`actions/upload-artifact`**: copies `path` (a file or a folder) into the run's artifact
@@ -369,7 +370,12 @@ class _JobRun:
 
     def _setup_python(self, inputs: Mapping[str, str]) -> None:
         venv = self.root / "python"
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+        # no ensurepip (slow): pip comes from the test environment through the .pth file
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--without-pip", str(venv)],
+            check=True,
+            capture_output=True,
+        )
         site = next((venv / "lib").glob("python3*/site-packages"))
         (site / "_test_deps.pth").write_text(f"{self.runner.environment.deps_site}\n")
         self.path.insert(0, str(venv / "bin"))

@@ -272,7 +272,7 @@ PYTHON_SHIM = """#!/bin/bash
 set -e
 v="$GCL_VENVS/${CI_JOB_NAME:?}"
 if [ ! -x "$v/bin/python" ]; then
-  "$GCL_BASE_PYTHON" -m venv "$v"
+  "$GCL_BASE_PYTHON" -m venv --without-pip "$v"
   for site in "$v"/lib/python3*/site-packages; do echo "$GCL_DEPS_SITE" > "$site/_deps.pth"; done
 fi
 exec "$v/bin/python" "$@"
@@ -321,8 +321,11 @@ def _gitlab(
     (tmp / "job-tmp").mkdir(exist_ok=True)
     home = tmp / "home"
     home.mkdir(exist_ok=True)
-    varfile = tmp / "variables.yml"
-    varfile.write_text(yaml.safe_dump(variables))
+    # gitlab-ci-local reads the file relative to the repository (an absolute path is ignored),
+    # and turns a value that names an existing file into a file variable unless typed.
+    varfile = root / ".gitlab-ci-local-variables.yml"
+    typed = {k: {"type": "variable", "values": {"*": v}} for k, v in variables.items()}
+    varfile.write_text(yaml.safe_dump(typed))
     here = str(Path(sys.executable).parent)
     path = [str(shims), str(env.tools_bin)]
     path += [p for p in os.environ.get("PATH", "").split(os.pathsep) if p != here]
@@ -334,7 +337,7 @@ def _gitlab(
             "--no-artifacts-to-source",
             "--no-color",
             "--variables-file",
-            str(varfile),
+            varfile.name,
             *args,
         ],
         cwd=root,
@@ -350,7 +353,8 @@ def _gitlab(
         parts = line.split()
         if len(parts) == 2 and parts[0] in ("PASS", "FAIL", "WARN"):
             status[parts[1]] = parts[0]
-    print(f"\nGitLab run of {root}:\n{done.stdout[-3000:]}")
+    (tmp / "gitlab-ci-local.log").write_text(done.stdout + done.stderr)
+    print(f"\nGitLab run of {root}: {status} (log: {tmp / 'gitlab-ci-local.log'})")
     return GitLabRun(root, done.stdout + done.stderr, status)
 
 
