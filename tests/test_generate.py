@@ -201,7 +201,7 @@ def _generate_sharded(base: Path) -> Generated:
     git_init(root)
     assert mlgate("init", root, "--ci", "both", "--level", "2")[0] == 0
     config = root / ".mlgate.yml"
-    config.write_text(config.read_text().replace("shards: 1", "shards: 3"))
+    config.write_text(config.read_text().replace("shards: 1", "shards: 3", 1))
     for ci in TARGETS:
         code, _, err = mlgate("generate", root, "--ci", ci)
         assert code == 0, err
@@ -390,10 +390,13 @@ def test_gate_jobs_decide_and_upload(generated: dict[str, Generated]) -> None:
     gates = _gate_job_ids(flow)
     assert {"sast", "deps"} <= set(gates)
     assert flow["jobs"]["decide"]["needs"] == gates
-    sast_run = next(s["run"] for _, s in _steps(flow) if "mlgate run" in s.get("run", ""))
-    assert sast_run == (
-        "mlgate run . sast --env production --no-receipt --format json --output mlgate-reports/sast"
+    steps = flow["jobs"]["sast"]["steps"]
+    sast_run = next(s["run"] for s in steps if s["name"] == "Run the sast gate")
+    assert (
+        '"$mlgate" run . sast --env production --no-receipt --format json'
+        " --output mlgate-reports/sast || status=$?\n" in sast_run
     )
+    assert steps[-1]["run"] == 'exit "$(cat "$RUNNER_TEMP/mlgate-exit-code")"\n'.rstrip("\n")
     merge = flow["jobs"]["decide"]["steps"][-2]["run"]
     assert "mlgate merge \\\n  mlgate-reports/sast/mlgate.json" in merge
     assert '--bound --commit "$SHA"' in merge
@@ -496,16 +499,16 @@ def test_sast_shards(generated: dict[str, Generated]) -> None:
     flow = generated[SHARDED].load(GITHUB)
     shards = [j for j in flow["jobs"] if j.startswith("sast-")]
     assert shards == ["sast-1-of-3", "sast-2-of-3", "sast-3-of-3"]
-    run = [
-        s["run"] for s in flow["jobs"]["sast-2-of-3"]["steps"] if "mlgate run" in s.get("run", "")
-    ]
-    assert run == [
-        "mlgate run . sast --shard 2/3 --env production --no-receipt --format json"
-        " --output mlgate-reports/sast-2-of-3"
-    ]
+    run = next(
+        s["run"] for s in flow["jobs"]["sast-2-of-3"]["steps"] if s["name"] == "Run the sast gate"
+    )
+    assert (
+        '"$mlgate" run . sast --shard 2/3 --env production --no-receipt --format json'
+        " --output mlgate-reports/sast-2-of-3 || status=$?" in run
+    )
     assert "mlgate-sast-3-of-3" in generated[SHARDED].load(GITLAB)
     config = load_config(generated[SHARDED].root)
-    assert config.pipeline.shards == {"sast": 3}
+    assert config.pipeline.shards == {"sast": 3, "secrets": 1}
     assert "shards" not in config.options_for("sast")  # never passed to the gate itself
 
 
@@ -628,7 +631,7 @@ def test_init_force_keeps_what_the_user_wrote(generated: dict[str, Generated]) -
     )
     config = load_config(churn.root)
     assert config.options_for("data") == load_config(EXAMPLES / "churn-model").options_for("data")
-    assert config.pipeline.shards == {"sast": 1} and config.pipeline.level == 2
+    assert config.pipeline.shards == {"sast": 1, "secrets": 1} and config.pipeline.level == 2
 
 
 def test_init_force_keeps_commands_and_settings(tmp_path: Path) -> None:
@@ -645,7 +648,7 @@ def test_init_force_keeps_commands_and_settings(tmp_path: Path) -> None:
     assert config.pipeline.train_command == "make train\n"
     assert config.pipeline.environment == "staging"
     assert config.exclude == (".cache/*", "vendor/*")
-    assert config.pipeline.shards == {"sast": 2}
+    assert config.pipeline.shards == {"sast": 2, "secrets": 1}
     assert config.options_for("sast") == {"bandit_skip": ["B101"]}
     assert "make train" in (tmp_path / GITHUB_TRAIN).read_text()
 
@@ -844,7 +847,7 @@ def test_report_binding_in_both_pipelines(generated: dict[str, Generated]) -> No
     flow = generated[SHARDED].load(GITHUB)
     assert "merge_group" in flow[True]
     job = flow["jobs"]["sast-2-of-3"]
-    upload = job["steps"][-1]
+    upload = next(s for s in job["steps"] if "upload-artifact" in s.get("uses", ""))
     assert upload["with"]["name"] == "mlgate-report-sast-2-of-3"
     assert upload["with"]["path"] == "mlgate-reports/sast-2-of-3/mlgate.json"
     assert job["outputs"] == {"digest": "${{ steps.digest.outputs.digest }}"}

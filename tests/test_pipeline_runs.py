@@ -249,7 +249,7 @@ def test_github_missing_shard_blocks(
     tmp = tmp_path_factory.mktemp("gh-shard")
     root = _prepare(tmp, _sharded, wheel)
     config = root / ".mlgate.yml"
-    config.write_text(config.read_text().replace("shards: 1", "shards: 2"))
+    config.write_text(config.read_text().replace("shards: 1", "shards: 2", 1))
     assert run_cli(["generate", str(root), "--ci", "github"]).returncode == 0
     subprocess.run(["git", "commit", "-qam", "two shards"], cwd=root, check=True)
     runner = ghrunner.Runner(root, tmp / "gh", runner_env)
@@ -441,7 +441,7 @@ def test_gitlab_missing_shard_blocks(
     tmp = tmp_path_factory.mktemp("gl-shard")
     root = _prepare(tmp, _sharded, wheel)
     config = root / ".mlgate.yml"
-    config.write_text(config.read_text().replace("shards: 1", "shards: 2"))
+    config.write_text(config.read_text().replace("shards: 1", "shards: 2", 1))
     assert run_cli(["generate", str(root), "--ci", "gitlab"]).returncode == 0
     subprocess.run(["git", "commit", "-qam", "two shards"], cwd=root, check=True)
     gates = _gitlab(tmp, root, gcl, runner_env, "--stage", "gates")

@@ -116,6 +116,8 @@ def _check_digests(paths: Sequence[Path], digests: Mapping[str, str]) -> None:
             )
         try:
             actual = hashlib.sha256(path.read_bytes()).hexdigest()
+        except FileNotFoundError:
+            raise ReportError(f"{path}: no such report") from None
         except OSError as exc:
             raise ReportError(f"{path}: cannot read: {exc}") from None
         if actual != expected.removeprefix("sha256:"):
