@@ -24,7 +24,8 @@ What it does, and exactly what it emulates:
   the Python running the tests (not `python-version`; `cache:` is ignored), first on `PATH`.
   To avoid downloading mlgate's dependencies in every job, the environment sees the test
   environment's installed packages *except mlgate itself* through a `.pth` file, and the
-  scanner executables (bandit, semgrep, ...) are on `PATH` (pip itself comes the same way):
+  scanners (the pinned executables of `mlgate tools path`) are on `PATH` with
+  `MLGATE_TOOLS=system` (pip itself comes the same way):
   `pip install <mlgate wheel>[...]`
   in a job then installs the wheel for real and finds its dependencies satisfied. (So these
   runs prove what the jobs do, not that each install line pulls every dependency it needs.)
@@ -56,7 +57,7 @@ from typing import Any
 import yaml
 
 STEP_TIMEOUT = 900
-_TOOLS = ("bandit", "semgrep", "pysemgrep", "pip-audit", "detect-secrets", "dvc")
+_TOOLS = ("bandit", "semgrep", "pip-audit", "detect-secrets")
 
 
 @dataclass
@@ -105,11 +106,22 @@ def prepare_environment(base: Path, extra_env: Mapping[str, str]) -> Environment
         (deps / entry.name).symlink_to(entry)
     tools = base / "tools-bin"
     tools.mkdir()
-    here = Path(sys.executable).parent
     for tool in _TOOLS:
-        if (here / tool).is_file():
-            (tools / tool).symlink_to(here / tool)
-    return Environment(deps, tools, dict(extra_env))
+        found = subprocess.run(
+            [sys.executable, "-m", "mlgate", "tools", "path", tool],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=900,
+        )
+        if found.returncode != 0:
+            raise RuntimeError(f"mlgate tools path {tool}: {found.stderr.strip()}")
+        exe = Path(found.stdout.strip())
+        for sibling in exe.parent.iterdir():  # semgrep also needs pysemgrep beside it
+            if sibling.name.startswith(tool.split("-")[0]) and not (tools / sibling.name).exists():
+                (tools / sibling.name).symlink_to(sibling)
+    # the jobs use these (the pinned versions) from PATH instead of installing their own
+    return Environment(deps, tools, {**extra_env, "MLGATE_TOOLS": "system"})
 
 
 class _Expr:
