@@ -7,8 +7,8 @@ mlgate comes from a wheel built from this checkout, named in `.mlgate.yml`
 `pipeline.mlgate_install`; the deps gate uses the vendored OSV subset (tests/data/advisory-db)
 through `MLGATE_ADVISORY_DB`.
 
-Covered: examples/churn-model (clean, GitHub) and examples/insecure-ml (blocked, both systems)
-at level 0; a repository whose `model`-marked test forges another gate's report; a sharded run
+Covered: examples/churn-model (clean) and examples/insecure-ml (blocked) at level 0 on both
+systems; a repository whose `model`-marked test forges another gate's report; a sharded run
 with one shard's report removed. Not covered here (yet): levels 1 and 2, DVC, MLflow, uv.lock
 and notebook-only shapes (those are checked by the validators in test_generate.py only).
 """
@@ -371,6 +371,27 @@ def gl_insecure(
 ) -> GitLabRun:
     tmp = tmp_path_factory.mktemp("gl-insecure")
     return _gitlab(tmp, _prepare(tmp, _example("insecure-ml"), wheel), gcl, runner_env)
+
+
+@pytest.fixture(scope="session")
+def gl_churn(
+    tmp_path_factory: pytest.TempPathFactory,
+    wheel: Path,
+    runner_env: ghrunner.Environment,
+    gcl: Path,
+) -> GitLabRun:
+    tmp = tmp_path_factory.mktemp("gl-churn")
+    return _gitlab(tmp, _prepare(tmp, _example("churn-model"), wheel), gcl, runner_env)
+
+
+def test_gitlab_clean_repo_passes_end_to_end(gl_churn: GitLabRun) -> None:
+    run = gl_churn
+    jobs = [f"mlgate-{g}" for g in (*GATES_L0, "data", "model")]
+    assert run.status == {**{j: "PASS" for j in jobs}, "mlgate-decide": "PASS"}, run.output
+    receipt = _gl_artifact(run, "mlgate-decide", "mlgate-out/receipt.json")
+    assert json.loads(receipt.read_text())["decision"] == "pass"
+    for job in jobs:
+        assert "mlgate report mlgate-reports/" in run.job_log(job)
 
 
 def test_gitlab_insecure_repo_stops_at_decide(gl_insecure: GitLabRun) -> None:
