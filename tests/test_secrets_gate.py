@@ -430,6 +430,12 @@ def test_placeholders_and_impossible_formats_are_not_secrets(text: str) -> None:
         ("Secret Keyword", "YOUR_API_KEY", "cfg.py", "api_key = 'YOUR_API_KEY'", False),
         ("Secret Keyword", "changeme", "cfg.py", "password = 'changeme'", False),
         ("Secret Keyword", "<your-token>", "README.md", "token: <your-token>", False),
+        # a lower-case word after a keyword is a name (mlgate's own self-scan hit these)
+        ("Secret Keyword", "tools", "spec.py", '    "secrets": "tools",', False),
+        ("Secret Keyword", "detect-secrets", "lock.py", '"detect-secrets": "detect-secrets",', False),
+        ("Secret Keyword", "`version`", "README.md", "detect-secrets: `version`, `results`", False),
+        ("Secret Keyword", "s3cr3t-Pa55", "cfg.py", "password = 's3cr3t-Pa55'", True),
+        ("Secret Keyword", "hunter2", "cfg.py", "password = 'hunter2'", True),
         ("Hex High Entropy String", "d41d8cd98f00b204e9800998ecf8427e", "data.dvc",
          "- md5: d41d8cd98f00b204e9800998ecf8427e", False),
         ("Hex High Entropy String", "9f86d081884c7d659a2feaa0c55ad015", "poetry.lock",

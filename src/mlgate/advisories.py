@@ -623,9 +623,10 @@ def _download(url: str, out: IO[bytes], timeout: float) -> None:
             f"cannot download the advisory database from {url!r}: use an http(s):// or file:// URL"
         )
     headers = {"User-Agent": f"mlgate/{__version__}"}
-    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - scheme checked above
+    # The scheme was checked above (http, https or file: the operator's own URL).
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 # nosemgrep
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310  # nosec B310
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 # nosemgrep
             _copy(response, out, url)
     except (OSError, ValueError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", None) or exc

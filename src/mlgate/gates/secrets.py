@@ -578,6 +578,8 @@ def plausible(secret_type: str, value: str, path: str, line: str) -> bool:
         return openai_type(value) is not None
     if secret_type == GITHUB_TYPE and value[:4] in GITHUB_PREFIXES:
         return github_checksum_ok(value)
+    if secret_type == KEYWORD_TYPE and _PLAIN_WORD.fullmatch(value.strip("`'\" ")):
+        return False
     if secret_type in GENERIC_TYPES:
         return not hash_context(path, line)
     if secret_type == BASIC_AUTH_TYPE:
@@ -586,6 +588,8 @@ def plausible(secret_type: str, value: str, path: str, line: str) -> bool:
 
 
 BASIC_AUTH_TYPE = "Basic Auth Credentials"
+# `"secrets": "tools"`, `token: version`: a short lower-case word is a name, not a credential.
+_PLAIN_WORD = re.compile(r"[a-z][a-z._-]{0,31}")
 # `scheme://user:pass@localhost` or a loopback address: a local test service's login.
 _LOOPBACK_AUTH = re.compile(
     r"://[^/\s:@]+:[^/\s@]+@(?:localhost|127(?:\.\d{1,3}){3}|\[::1\]|0\.0\.0\.0)(?![\w.-])"
@@ -778,13 +782,14 @@ def verification_request(secret_type: str, value: str) -> urllib.request.Request
 
 
 def _get(url: str, headers: Mapping[str, str]) -> urllib.request.Request:
-    return urllib.request.Request(url, headers=dict(headers), method="GET")  # noqa: S310
+    # Every URL is a constant https:// endpoint of a provider (`verification_request`).
+    return urllib.request.Request(url, headers=dict(headers), method="GET")  # noqa: S310 # nosemgrep
 
 
 def urlopen_status(request: urllib.request.Request, timeout: float) -> int:
     """The HTTP status of a verification request (the body is never read into a report)."""
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310  # nosec B310
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 # nosemgrep
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)

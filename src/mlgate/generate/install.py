@@ -10,7 +10,8 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable, Sequence
 
-EXPORTED = "/tmp/mlgate-requirements.txt"  # noqa: S108  # nosec B108 (CI scratch file, our runner)
+# The runner's temporary directory (a CI scratch file, never inside the scanned checkout).
+EXPORTED = '"${TMPDIR:-/tmp}/mlgate-requirements.txt"'  # quoted for the shell
 Recipe = Callable[[Sequence[str], bool], tuple[str, ...]]
 
 
