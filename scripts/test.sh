@@ -22,6 +22,14 @@ mlgate tools install
 # gitlab-ci-local (pinned; its shell executor needs rsync) runs the generated GitLab pipelines
 # in tests/test_pipeline_runs.py. 4.72.0 is the newest release that runs on Node 20.
 GCL_VERSION=4.72.0
+if ! command -v rsync >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get install -y -qq rsync >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq rsync >/dev/null; }
+  fi
+  command -v rsync >/dev/null \
+    || { echo "the pipeline execution tests need rsync (gitlab-ci-local): install it" >&2; exit 2; }
+fi
 if ! .ci-tools/node_modules/.bin/gitlab-ci-local --version 2>/dev/null | grep -qx "$GCL_VERSION"; then
   npm install --prefix .ci-tools --no-audit --no-fund --silent "gitlab-ci-local@$GCL_VERSION"
 fi
