@@ -414,15 +414,10 @@ def _poetry_exact(constraint: str) -> str | None:
 
 
 def _read_pylock(root: Path, rel: str, result: _Result) -> None:
-    loaded = _load_toml(root, rel, result)
-    if loaded is None:
+    found = _toml_array(root, rel, result, "packages", "pylock file")
+    if found is None:
         return
-    text, data = loaded
-    finder = _LineFinder(text)
-    packages = data.get("packages")
-    if not isinstance(packages, list):
-        result.problem(rel, 0, "pylock file has no [[packages]] array")
-        return
+    finder, packages = found
     for package in packages:
         _pylock_package(rel, _dict(package), finder, result)
 
@@ -443,6 +438,21 @@ def _pylock_package(
     marker = package.get("marker")
     spec = f"{name}=={version}" + (f"; {marker}" if isinstance(marker, str) and marker else "")
     result.requirements.append(Requirement(canonicalize_name(name), version, spec, rel, line))
+
+
+def _toml_array(
+    root: Path, rel: str, result: _Result, key: str, what: str
+) -> tuple[_LineFinder, list[Any]] | None:
+    """The `[[KEY]]` tables of a TOML lock file, with a line finder over its text."""
+    loaded = _load_toml(root, rel, result)
+    if loaded is None:
+        return None
+    text, data = loaded
+    tables = data.get(key)
+    if not isinstance(tables, list):
+        result.problem(rel, 0, f"{what} has no [[{key}]] array")
+        return None
+    return _LineFinder(text), tables
 
 
 class _LineFinder:
@@ -498,15 +508,10 @@ def _dict(value: Any) -> dict[str, Any]:
 
 def _read_package_lock(root: Path, rel: str, result: _Result) -> None:
     """`[[package]]` tables with `name` and `version` (uv, Poetry and PDM share the shape)."""
-    loaded = _load_toml(root, rel, result)
-    if loaded is None:
+    found = _toml_array(root, rel, result, "package", "lock file")
+    if found is None:
         return
-    text, data = loaded
-    finder = _LineFinder(text)
-    packages = data.get("package")
-    if not isinstance(packages, list):
-        result.problem(rel, 0, "lock file has no [[package]] array")
-        return
+    finder, packages = found
     for package in packages:
         entry = _dict(package)
         name, version = entry.get("name"), entry.get("version")
