@@ -79,6 +79,7 @@ BAD_REPORTS = [
     ("notes", [1]),
     ("seconds", None),
     ("commit", 12345),
+    ("mode", {"shard": "1"}),  # not I/N: was an internal error in the shard check
 ]
 
 
