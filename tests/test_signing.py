@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -234,3 +235,19 @@ def test_a_malformed_signature_field_exits_2(signed: Path, tmp_path: Path) -> No
     bad.write_text(json.dumps(data))
     done = _verify(bad)
     assert done.returncode == 2 and "signature" in done.stderr
+
+
+@pytest.mark.parametrize("call", ["generate_keypair", "load_private_key", "load_public_key"])
+def test_missing_cryptography_is_a_usage_error_naming_the_extra(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, call: str
+) -> None:
+    import mlgate.signing as signing
+    from mlgate.errors import UsageError
+
+    for name in [m for m in sys.modules if m == "cryptography" or m.startswith("cryptography.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "cryptography", None)  # makes `import cryptography` fail
+    args = {"generate_keypair": (), "load_private_key": ("env:NOPE",)}.get(call, (tmp_path,))
+    with pytest.raises(UsageError, match="cryptography") as caught:
+        getattr(signing, call)(*args)
+    assert "mlgate[provenance]" in str(caught.value.hint)

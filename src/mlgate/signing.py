@@ -59,11 +59,11 @@ def _crypto() -> Any:
 
 def load_private_key(spec: str) -> Ed25519PrivateKey:
     """The signing key from FILE or env:VAR (PEM text); UsageError (exit 2) when unusable."""
+    serialization = _crypto()  # first: a usage error naming the extra when it is missing
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (  # noqa: PLC0415
         Ed25519PrivateKey,
     )
 
-    serialization = _crypto()
     label, pem = _key_text(spec)
     try:
         key = serialization.load_pem_private_key(pem, password=None)
@@ -88,11 +88,11 @@ def _key_text(spec: str) -> tuple[str, bytes]:
 
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
+    serialization = _crypto()  # first: a usage error naming the extra when it is missing
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (  # noqa: PLC0415
         Ed25519PublicKey,
     )
 
-    serialization = _crypto()
     try:
         key = serialization.load_pem_public_key(path.read_bytes())
     except OSError as exc:
@@ -176,11 +176,11 @@ def parse_duration(text: str) -> dt.timedelta:
 
 def generate_keypair() -> tuple[bytes, bytes]:
     """(private PEM, public PEM) of a new Ed25519 key."""
+    serialization = _crypto()  # first: a usage error naming the extra when it is missing
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (  # noqa: PLC0415
         Ed25519PrivateKey,
     )
 
-    serialization = _crypto()
     key = Ed25519PrivateKey.generate()
     private = key.private_bytes(
         serialization.Encoding.PEM,
