@@ -429,3 +429,21 @@ def test_merge_refuses_reports_of_different_tool_versions(tmp_path: Path) -> Non
     other.write_text(json.dumps(report))
     refused = run_cli(["merge", str(out / "mlgate.json"), str(other)])
     assert refused.returncode == 2 and "different detect-secrets source" in refused.stderr
+
+
+def test_version_of_a_system_tool_never_phones_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`semgrep --version` checks for a newer release unless told not to (~95 s offline)."""
+    from mlgate.tools import cli_version
+
+    fake = tmp_path / "fake-semgrep"
+    fake.write_text(
+        "#!/bin/sh\n"
+        '[ "$SEMGREP_ENABLE_VERSION_CHECK" = 0 ] || { echo "checking for updates"; exit 0; }\n'
+        "echo 1.185.0\n",
+        encoding="utf-8",
+    )
+    fake.chmod(0o755)
+    monkeypatch.delenv("SEMGREP_ENABLE_VERSION_CHECK", raising=False)
+    assert cli_version(str(fake)) == "1.185.0"

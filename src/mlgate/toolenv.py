@@ -261,10 +261,9 @@ def _read_marker(env: Path) -> dict[str, Any] | None:
 
 def _runs(p: Plan) -> str | None:
     """None when `TOOL --version` exits 0 and prints the pinned version, else the problem."""
-    from mlgate.tools import run_tool  # noqa: PLC0415 (tools imports this module)
+    from mlgate.tools import QUIET_ENV, run_tool  # noqa: PLC0415 (tools imports this module)
 
-    quiet = {"SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"}
-    run = run_tool([str(p.executable), "--version"], _CHECK_TIMEOUT, env=quiet)
+    run = run_tool([str(p.executable), "--version"], _CHECK_TIMEOUT, env=QUIET_ENV)
     if not run.ok or run.returncode != 0:
         return f"`{p.tool} --version` failed: {run.describe(300)}"
     if p.version and p.version not in run.stdout + run.stderr:
@@ -341,7 +340,7 @@ def _system_executable(tool: str) -> str | None:
 
 
 def _system_version(tool: str) -> str | None:
-    from mlgate.tools import run_tool  # noqa: PLC0415 (tools imports this module)
+    from mlgate.tools import cli_version  # noqa: PLC0415 (tools imports this module)
 
     exe = _system_executable(tool)
     if exe is None:
@@ -349,9 +348,7 @@ def _system_version(tool: str) -> str | None:
     if Path(exe).parent == Path(sys.executable).parent:
         with contextlib.suppress(metadata.PackageNotFoundError):
             return metadata.version(TOOLS[tool])
-    run = run_tool([exe, "--version"], timeout=60)
-    text = (run.stdout or run.stderr).strip().splitlines()
-    return text[0].split()[-1] if text else None
+    return cli_version(exe)
 
 
 # --- installing -----------------------------------------------------------------------------

@@ -293,7 +293,16 @@ def tool_version(name: str, distribution: str | None = None) -> str | None:
             return metadata.version(distribution)
         except metadata.PackageNotFoundError:
             pass
-    run = run_tool([name, "--version"], timeout=60)
+    return cli_version(name)
+
+
+# `TOOL --version` must not phone home: semgrep's check for a newer release costs ~95 s offline.
+QUIET_ENV = {"SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"}
+
+
+def cli_version(exe: str) -> str | None:
+    """The last word of the first line `EXE --version` prints (None when it prints nothing)."""
+    run = run_tool([exe, "--version"], timeout=60, env=QUIET_ENV)
     text = (run.stdout or run.stderr).strip().splitlines()
     return text[0].split()[-1] if text else None
 
