@@ -75,7 +75,9 @@ def _json_run(path: Path, db: Path, *extra: str) -> tuple[int, dict[str, Any], s
 @pytest.fixture(scope="session")
 def insecure_run(advisory_db: Path) -> tuple[int, dict[str, Any], str]:
     """The whole default run (real bandit, semgrep, offline deps) over examples/insecure-ml."""
-    return _json_run(EXAMPLES / "insecure-ml", advisory_db)
+    # --no-cache: a cold run whatever ran before in the session (a per-file cache hit keeps
+    # findings but not per-run properties such as bandit_tests_left_to_rule_pack).
+    return _json_run(EXAMPLES / "insecure-ml", advisory_db, "--no-cache")
 
 
 @pytest.fixture(scope="session")
