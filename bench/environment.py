@@ -140,7 +140,8 @@ def snapshot_source(tmp: Path) -> str:
 def default_advisory_db() -> Path | None:
     given = os.environ.get("MLGATE_ADVISORY_DB")
     candidates = [Path(given)] if given else []
-    candidates.append(REPO_ROOT.parent / "shared" / "advisory-db")
+    # never a sibling of the checkout: the attributed subset shipped for the examples
+    candidates.append(REPO_ROOT / "examples" / "advisory-db")
     return next((c.resolve() for c in candidates if (c / "vulns").is_dir()), None)
 
 

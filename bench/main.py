@@ -43,7 +43,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=Path,
         default=None,
         metavar="DIR",
-        help="OSV database for the deps gate (default: $MLGATE_ADVISORY_DB, ../shared/advisory-db)",
+        help="OSV database for the deps gate (default: $MLGATE_ADVISORY_DB, examples/advisory-db)",
     )
     parser.add_argument(
         "--work",
