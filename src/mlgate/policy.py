@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import functools
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -334,12 +336,30 @@ def finding_context(path: str | None, contexts: Mapping[str, Sequence[str]]) -> 
     """The first context whose globs match a finding's path (`**/x` also matches `x`)."""
     if not path:
         return None
-    for name, globs in contexts.items():
-        for glob in globs:
-            bare = glob[3:] if glob.startswith("**/") else glob
-            if fnmatch.fnmatchcase(path, glob) or fnmatch.fnmatchcase(path, bare):
+    return _context_matcher(tuple((name, tuple(globs)) for name, globs in contexts.items()))(path)
+
+
+@functools.lru_cache(maxsize=32)
+def _context_matcher(
+    contexts: tuple[tuple[str, tuple[str, ...]], ...],
+) -> Callable[[str], str | None]:
+    """`finding_context` for these contexts: each context's globs compiled into one regex
+    (as `fnmatch.fnmatchcase` would, one by one), and each path decided once."""
+    compiled = [(name, _globs_regex(globs)) for name, globs in contexts if globs]
+
+    @functools.lru_cache(maxsize=65_536)
+    def context_of(path: str) -> str | None:
+        for name, regex in compiled:
+            if regex.match(path):
                 return name
-    return None
+        return None
+
+    return context_of
+
+
+def _globs_regex(globs: Sequence[str]) -> re.Pattern[str]:
+    variants = [g for glob in globs for g in (glob, glob[3:] if glob.startswith("**/") else glob)]
+    return re.compile("|".join(fnmatch.translate(g) for g in dict.fromkeys(variants)))
 
 
 def contextualise(finding: Finding, policy: Policy) -> Finding:

@@ -153,9 +153,12 @@ def dump_json(data: Any, depth: int) -> str:
     return "".join(out)
 
 
+_ENCODE = json.JSONEncoder(separators=(", ", ": ")).encode  # one encoder, not one per value
+
+
 def _dump_value(value: Any, depth: int, level: int, out: list[str]) -> None:
     if level >= depth or not isinstance(value, (dict, list)) or not value:
-        out.append(json.dumps(value, separators=(", ", ": ")))
+        out.append(_ENCODE(value))
         return
     pad = "\n" + "  " * (level + 1)
     if isinstance(value, dict):
