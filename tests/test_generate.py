@@ -874,7 +874,8 @@ def test_scheduled_code_gates_at_levels_1_and_2(generated: dict[str, Generated])
     flow = generated["requirements-level2"].load(GITHUB_SCHEDULED)
     assert flow[True]["schedule"] == [{"cron": "17 3 * * *"}]
     run = next(s["run"] for s in flow["jobs"]["scan"]["steps"] if "mlgate run" in s.get("run", ""))
-    assert run.startswith("mlgate run . sast secrets models deps --env production")
+    # the registry's order (sast, secrets, deps, models): the gates declare `scheduled`
+    assert run.startswith("mlgate run . sast secrets deps models --env production")
     gitlab = generated["requirements-level2"].load(GITLAB)
     assert gitlab["mlgate-scheduled"]["rules"] == [
         {"if": '$CI_PIPELINE_SOURCE == "schedule" && $MLGATE_SCHEDULE != "train"'}

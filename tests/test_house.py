@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -39,3 +40,47 @@ def test_vendored_fixtures_carry_their_licence() -> None:
     for folder in ("data/advisory-db", "schemas/sarif", "schemas/junit", "schemas/gitlab"):
         texts = [p.read_text(encoding="utf-8") for p in (TESTS / folder).glob("*") if p.is_file()]
         assert any("licen" in t.lower() or "ipr policy" in t.lower() for t in texts), folder
+
+
+# --- gates that describe themselves ---------------------------------------------------------
+
+SRC = TESTS.parent / "src" / "mlgate"
+# String constants equal to a gate's name that are not the gate: a command group, GitLab's
+# report type, notebook and CycloneDX keys, a directory name.
+NOT_A_GATE = {
+    ("cli.py", "data"),  # `mlgate data infer`
+    ("report/gitlab.py", "sast"),  # GitLab's scan type `sast`
+    ("notebooks.py", "data"),  # an output's `data` key in nbformat
+    ("bom.py", "data"),  # CycloneDX's component `data`
+    ("detect.py", "data"),  # a `data/` directory
+}
+
+
+def _gate_names_named(path: Path, names: frozenset[str]) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names
+    ]
+
+
+def test_nothing_outside_a_gate_module_names_a_gate() -> None:
+    from mlgate.gates import GATES
+
+    names = frozenset(GATES)
+    offenders = [
+        f"{rel}:{line}: {value!r}"
+        for path in sorted(SRC.rglob("*.py"))
+        if "gates" not in path.relative_to(SRC).parts
+        for rel in [path.relative_to(SRC).as_posix()]
+        for line, value in _gate_names_named(path, names)
+        if (rel, value) not in NOT_A_GATE
+    ]
+    assert offenders == []
+
+
+def test_the_gate_name_guard_catches_a_literal(tmp_path: Path) -> None:
+    path = tmp_path / "x.py"
+    path.write_text('KINDS = {"sast": "tools"}\n', encoding="utf-8")
+    assert _gate_names_named(path, frozenset({"sast"})) == [(1, "sast")]

@@ -46,6 +46,10 @@ from mlgate.depfiles import Requirement, read_dependency_file
 from mlgate.errors import MlgateError
 from mlgate.findings import Finding, Severity
 from mlgate.gates import GATES, GateResult
+from mlgate.gates import data as data_gate
+from mlgate.gates import deps as deps_gate
+from mlgate.gates import model as quality_gate
+from mlgate.gates import models as files_gate
 from mlgate.gates.data import dvc_outputs
 from mlgate.gates.models import sniff
 from mlgate.modelcards import ModelCard, card_for, find_cards
@@ -53,6 +57,9 @@ from mlgate.redact import redact_value
 from mlgate.repo import Repo
 from mlgate.report.base import Report
 from mlgate.runner import gate_options
+
+# The gates whose facts the ML-BOM records (model files, datasets, dependencies, metrics).
+BOM_GATES = (files_gate.NAME, data_gate.NAME, deps_gate.NAME, quality_gate.NAME)
 
 CHUNK = 1 << 20
 SNIFF_BYTES = 8192
@@ -167,8 +174,8 @@ def _file_facts(root: Path, rel: str) -> tuple[list[HashType], dict[str, Any]]:
 
 def model_files(report: Report, repo: Repo, config: RepoConfig) -> list[str]:
     """The files the models gate reads in this checkout under this policy and config."""
-    options = gate_options(report.policy, config, {}, "models")
-    return list(GATES["models"].inputs(repo, options).files)
+    options = gate_options(report.policy, config, {}, files_gate.NAME)
+    return list(GATES[files_gate.NAME].inputs(repo, options).files)
 
 
 def _model_component(report: Report, repo: Repo, rel: str) -> Component:
@@ -177,7 +184,7 @@ def _model_component(report: Report, repo: Repo, rel: str) -> Component:
         {
             "mlgate:path": rel,
             "mlgate:format": _format(repo.root / rel),
-            "mlgate:verdict": _verdict(report.result("models"), rel),
+            "mlgate:verdict": _verdict(report.result(files_gate.NAME), rel),
         }
     )
     return Component(
@@ -225,7 +232,7 @@ def _add_model_cards(
     models: Sequence[tuple[str, str]],
     datasets: Sequence[tuple[Component, dict[str, Any]]],
 ) -> None:
-    metrics = _metrics(report.result("model"))
+    metrics = _metrics(report.result(quality_gate.NAME))
     by_ref = {c["bom-ref"]: c for c in data.get("components", [])}
     for ref, rel in models:
         card = card_for(cards, rel)
@@ -277,7 +284,7 @@ def _metrics(result: GateResult | None) -> list[dict[str, str]]:
 
 def _datasets(report: Report, repo: Repo) -> Iterator[DataComponent]:
     """Validated datasets, their local drift references, and DVC-tracked data."""
-    result = report.result("data")
+    result = report.result(data_gate.NAME)
     records = [
         r for r in (result.properties.get("datasets", []) if result else []) if isinstance(r, dict)
     ]
@@ -377,8 +384,8 @@ def _add_component_data(data: dict[str, Any], described: Mapping[str, dict[str, 
 
 
 def _libraries(report: Report, repo: Repo, config: RepoConfig) -> dict[str, Component]:
-    options = gate_options(report.policy, config, {}, "deps")
-    files = GATES["deps"].inputs(repo, options).files
+    options = gate_options(report.policy, config, {}, deps_gate.NAME)
+    files = GATES[deps_gate.NAME].inputs(repo, options).files
     found: dict[str, Component] = {}
     for rel in files:
         requirements, _ = read_dependency_file(repo.root, rel)
@@ -408,7 +415,7 @@ def _library(req: Requirement) -> Component:
 
 
 def _vulnerabilities(report: Report, libraries: Mapping[str, Component]) -> Iterable[Vulnerability]:
-    for finding in report.findings_of("deps"):
+    for finding in report.findings_of(deps_gate.NAME):
         advisory = finding.properties.get("advisory")
         if not advisory:
             continue

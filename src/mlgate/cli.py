@@ -365,12 +365,12 @@ def _run_gates(
 def _operator_overrides(advisory_db: Path | None) -> dict[str, dict[str, Any]]:
     """Settings the operator gave (command line, then environment): they win over the
     repository's `.mlgate.yml` and policy."""
-    from mlgate.gates.deps import ENV_DB
+    from mlgate.gates.deps import ENV_DB, NAME
 
     chosen = advisory_db or (Path(os.environ[ENV_DB]) if os.environ.get(ENV_DB) else None)
     if chosen is None:
         return {}
-    return {"deps": {"advisory_db": str(chosen.expanduser().resolve())}}
+    return {NAME: {"advisory_db": str(chosen.expanduser().resolve())}}
 
 
 def _with_check(result: RunResult, settings: Settings) -> RunResult:
@@ -781,8 +781,6 @@ def keygen(private: Path, public: Path) -> None:
 
 # --- bom ----------------------------------------------------------------------------------
 
-BOM_GATES = ("models", "data", "deps", "model")
-
 
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
@@ -814,7 +812,7 @@ def bom(
     `mlgate run --output DIR` writes the same document as DIR/mlgate.cdx.json. Exit 0
     when the BOM is written, whatever the decision it records.
     """
-    from mlgate.bom import build_bom, render_bom
+    from mlgate.bom import BOM_GATES, build_bom, render_bom
     from mlgate.progress import Progress
     from mlgate.report import write_atomic
     from mlgate.trust import load_settings

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate.confine import check_config, is_inside
-from mlgate.detect import BRANCH_PATTERN, INSTALL_TOOLS, PYTHON_VERSIONS, TEST_MARKERS
+from mlgate.detect import BRANCH_PATTERN, INSTALL_TOOLS, PYTHON_VERSIONS, test_markers
 from mlgate.errors import ConfigError
 from mlgate.gates import GATES
 from mlgate.toollock import TOOLS
@@ -16,11 +16,7 @@ from mlgate.yamlfile import YamlDoc, load_yaml, validate
 
 CONFIG_FILE = ".mlgate.yml"
 MAX_SHARDS = 32
-# Keys of a gate's section that shape the generated pipeline, not the gate's own options.
-PIPELINE_GATE_KEYS: Mapping[str, Mapping[str, Any]] = {
-    "sast": {"shards": {"type": "integer", "minimum": 1, "maximum": MAX_SHARDS}},
-    "secrets": {"shards": {"type": "integer", "minimum": 1, "maximum": MAX_SHARDS}},
-}
+SHARDS_SCHEMA: Mapping[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_SHARDS}
 _COMMANDS = ("train_command", "deploy_command")
 
 
@@ -67,13 +63,23 @@ class RepoConfig:
         return self.gate_options.get(gate, {})
 
 
+def shardable_gates() -> tuple[str, ...]:
+    """The gates whose `.mlgate.yml` section may split their job (`shards: N`)."""
+    return tuple(name for name, gate in GATES.items() if gate.pipeline.shardable)
+
+
+def pipeline_gate_keys(name: str) -> Mapping[str, Any]:
+    """Keys of a gate's section that shape the generated pipeline, not the gate's options."""
+    return {"shards": SHARDS_SCHEMA} if GATES[name].pipeline.shardable else {}
+
+
 def config_schema() -> dict[str, Any]:
     """The JSON Schema of .mlgate.yml, built from the gate registry."""
     gates = {
         name: {
             "type": "object",
             "additionalProperties": False,
-            "properties": {**gate.options_schema, **PIPELINE_GATE_KEYS.get(name, {})},
+            "properties": {**gate.options_schema, **pipeline_gate_keys(name)},
         }
         for name, gate in GATES.items()
     }
@@ -122,7 +128,7 @@ def _pipeline_schema() -> dict[str, Any]:
         },
         "train_command": command,
         "deploy_command": command,
-        "test_markers": {"type": "array", "items": {"enum": list(TEST_MARKERS)}},
+        "test_markers": {"type": "array", "items": {"enum": list(test_markers())}},
         "pipeline": {
             "type": "object",
             "additionalProperties": False,
@@ -163,7 +169,7 @@ def config_from_doc(doc: YamlDoc, root: Path | None = None) -> RepoConfig:
         exclude=tuple(data.get("exclude") or ()),
         policy=data.get("policy"),
         gate_options={
-            name: {k: v for k, v in data[name].items() if k not in PIPELINE_GATE_KEYS.get(name, {})}
+            name: {k: v for k, v in data[name].items() if k not in pipeline_gate_keys(name)}
             for name in GATES
             if isinstance(data.get(name), dict)
         },
@@ -203,7 +209,7 @@ def _pipeline_settings(data: Mapping[str, Any]) -> PipelineSettings:
         test_markers=tuple(markers) if markers is not None else None,
         shards={
             name: int(data[name]["shards"])
-            for name in PIPELINE_GATE_KEYS
+            for name in shardable_gates()
             if isinstance(data.get(name), dict) and "shards" in data[name]
         },
         mlgate_install=pipeline.get("mlgate_install"),

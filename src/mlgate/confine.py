@@ -15,25 +15,16 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mlgate.errors import ConfigError
+from mlgate.gates import GATES
 from mlgate.yamlfile import YamlDoc
 
 GIT_PREFIX = "git:"
 _WILDCARDS = "*?["
 
-# Option keys of each gate that name files or globs in the repository, by kind.
+# Each gate declares the option keys that name files or globs in the repository, by kind
+# (`Gate.option_kinds.paths`):
 #   path: one file or directory; paths: a list of them; glob(s): patterns;
 #   path-or-git: a path, or git:REF[:path]; datasets: the data gate's dataset entries.
-PATH_OPTIONS: Mapping[str, Mapping[str, str]] = {
-    "sast": {"semgrep_rules": "paths"},
-    "deps": {"files": "globs", "advisory_db": "path"},
-    "model": {
-        "metrics_files": "paths",
-        "mlflow_run": "glob",
-        "baseline": "path-or-git",
-        "model_card_path": "path",
-    },
-    "data": {"datasets": "datasets"},
-}
 _DATASET_KEYS = {"path": "glob", "contract": "path", "reference": "path-or-git"}
 
 
@@ -69,7 +60,7 @@ class Confiner:
         )
 
     def check(self, key_path: Sequence[str | int], value: Any, kind: str) -> None:
-        """Check one option value of the given kind (see PATH_OPTIONS)."""
+        """Check one option value of the given kind (see `path_options`)."""
         if kind in ("paths", "globs") and isinstance(value, list):
             for i, item in enumerate(value):
                 self.check((*key_path, i), item, kind[:-1])
@@ -140,7 +131,7 @@ def check_section(confiner: Confiner, prefix: Sequence[str | int], gate: str, se
     """Check the path-valued options of one gate's options (keys under `prefix`)."""
     if not isinstance(section, Mapping):
         return
-    for key, kind in PATH_OPTIONS.get(gate, {}).items():
+    for key, kind in path_options().get(gate, {}).items():
         if key in section:
             confiner.check((*prefix, key), section[key], kind)
 
@@ -154,7 +145,7 @@ def check_config(doc: YamlDoc, root: Path | None) -> None:
     install = data.get("install")
     if isinstance(install, Mapping) and "files" in install:
         confiner.check(("install", "files"), install["files"], "paths")
-    for gate in PATH_OPTIONS:
+    for gate in path_options():
         check_section(confiner, (gate,), gate, data.get(gate))
 
 
@@ -190,4 +181,9 @@ def _check_gates_of(confiner: Confiner, prefix: tuple[str, ...], level: Mapping[
             check_section(confiner, (*prefix, "gates", str(gate), "options"), str(gate), options)
 
 
-__all__ = ["PATH_OPTIONS", "Confiner", "check_config", "check_policy", "check_section", "is_inside"]
+def path_options() -> Mapping[str, Mapping[str, str]]:
+    """Gate -> its options that name repository paths, and their kinds."""
+    return {name: gate.option_kinds.paths for name, gate in GATES.items()}
+
+
+__all__ = ["Confiner", "check_config", "check_policy", "check_section", "is_inside", "path_options"]

@@ -18,6 +18,7 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from mlgate.depfiles import is_dependency_file
+from mlgate.gates import GATES
 from mlgate.repo import Repo, open_repo, read_text
 from mlgate.tools import run_tool
 
@@ -33,7 +34,6 @@ DEFAULT_PYTHON = "3.12"
 DEFAULT_BRANCH = "main"
 # How CI installs the project; `generate.install.RECIPES` holds one recipe per name.
 INSTALL_TOOLS = ("pip", "poetry", "uv", "pdm", "conda", "none")
-TEST_MARKERS = ("data", "model")
 
 MODEL_SUFFIXES = (
     ".pkl",
@@ -53,7 +53,7 @@ MLFLOW_NAMES = ("MLproject",)
 CONDA_FILES = ("environment.yml", "environment.yaml")
 _MAX_TEST_FILE = 1_000_000
 _GIT_TIMEOUT = 30.0
-_MARK_USE = re.compile(r"\bmark\.(" + "|".join(TEST_MARKERS) + r")\b")
+_MARK_USE = re.compile(r"\bmark\.([A-Za-z_][A-Za-z0-9_]*)\b")
 _VERSION_FILE = re.compile(r"(?:python-)?(3\.\d+)")
 # Branch names that are safe inside CI expressions and YAML without quoting tricks.
 BRANCH_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"
@@ -345,13 +345,19 @@ def _is_test_file(path: str) -> bool:
 def _test_markers(
     repo: Repo, tests: Iterable[str], pyproject: Mapping[str, Any]
 ) -> tuple[str, ...]:
-    """`data`/`model` markers used in the tests (`@pytest.mark.data`) or declared in config."""
+    """The gates' markers (`data`, `model`) used in the tests (`@pytest.mark.data`) or
+    declared in config."""
     found: set[str] = set(_declared_markers(repo, pyproject))
     for path in tests:
         full = repo.root / path
         if full.stat().st_size <= _MAX_TEST_FILE:
             found.update(_MARK_USE.findall(read_text(repo.root, path)))
-    return tuple(m for m in TEST_MARKERS if m in found)
+    return tuple(m for m in test_markers() if m in found)
+
+
+def test_markers() -> tuple[str, ...]:
+    """The pytest markers of repository tests a gate runs (`PipelineTraits.test_marker`)."""
+    return tuple(g.pipeline.test_marker for g in GATES.values() if g.pipeline.test_marker)
 
 
 def _declared_markers(repo: Repo, pyproject: Mapping[str, Any]) -> list[str]:

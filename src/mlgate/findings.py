@@ -183,3 +183,12 @@ def read_line(text_lines: list[str], line: int | None) -> str:
     if line is None or line < 1 or line > len(text_lines):
         return ""
     return text_lines[line - 1]
+
+
+def headline(text: str, width: int) -> str:
+    """The first sentence of the first line, clipped to `width`: a title for a long message."""
+    stripped = text.strip()
+    line = stripped.splitlines()[0] if stripped else ""
+    sentence, stop, _ = line.partition(". ")
+    title = sentence + "." if stop and len(sentence) >= 12 else line
+    return title if len(title) <= width else title[: width - 1] + "…"

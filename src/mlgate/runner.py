@@ -52,9 +52,7 @@ def run_gates(repo: Repo, policy: Policy, config: RepoConfig, request: RunReques
     started = time.monotonic()
     contexts = [_context(repo, policy, config, request, name) for name in request.gates]
     for name, ctx in contexts:  # configuration errors stop the run before any gate starts
-        check = getattr(GATES[name], "check_config", None)
-        if check is not None:
-            check(ctx)
+        GATES[name].check_config(ctx)
     stats = StatIndex(request.cache, repo.root) if request.cache is not None else None
     pool = ThreadPoolExecutor(max_workers=max(1, request.jobs))
     try:
@@ -123,12 +121,12 @@ def _safe_run(gate: Gate, ctx: GateContext) -> GateResult:
 def _cached_run(
     gate: Gate, ctx: GateContext, cache: ResultCache | None, stats: StatIndex | None
 ) -> GateResult:
-    scope = getattr(gate, "cache_scope", "none")
+    scope = gate.cache_scope
     if cache is None or stats is None or scope == "none" or not ctx.inputs.files:
         return _safe_run(gate, ctx)
     if ctx.repo.unreadable:  # findings about directories belong to no cached file
         return _safe_run(gate, ctx)
-    salt = getattr(gate, "cache_salt", lambda _ctx: "")(ctx)
+    salt = gate.cache_salt(ctx)
     if salt is None:  # the gate says this result must not be reused (e.g. an online service)
         return _safe_run(gate, ctx)
     base = make_key(__version__, gate.name, dict(gate.tool_versions()), ctx.inputs.options, salt)

@@ -21,7 +21,7 @@ from mlgate import __version__
 from mlgate.config import CONFIG_FILE, RepoConfig, config_from_doc, load_config
 from mlgate.errors import ConfigError
 from mlgate.findings import Finding, Severity, assign_fingerprints
-from mlgate.gates import GATES, GateResult, gitref
+from mlgate.gates import GATES, GateResult, OptionKinds, gitref
 from mlgate.policy import (
     POLICY_CHECK,
     REPO_POLICY,
@@ -34,23 +34,8 @@ from mlgate.policy import (
 from mlgate.yamlfile import parse_yaml
 
 RULE = "policy-weakened"
-# Options whose lists may only grow to make a gate weaker (skips, exclusions, allowlists).
-_GROWING_LISTS = {
-    "sast": ("bandit_skip",),
-    "secrets": ("exclude", "disable_plugins"),
-    "models": ("allow_globals",),
-}
-# Options that turn a check off when they go from true to false.
-_SWITCHES = {
-    "sast": ("rule_pack",),
-    "models": ("require_safe_formats",),
-    "model": ("model_card", "run_tests"),
-    "data": ("run_tests",),
-}
-_SEVERITY_OPTIONS = {
-    "deps": ("default_severity", "unpinned_severity"),
-    "data": ("contract_severity", "drift_severity"),
-}
+# What a change of each gate option means (weaker or not) is declared by the gate itself
+# (`Gate.option_kinds`: growing lists, switches, severities, sources).
 
 
 @dataclass(frozen=True)
@@ -186,21 +171,22 @@ def _gate_changes(
 
 
 def _option_changes(gate: str, t: Mapping[str, Any], w: Mapping[str, Any]) -> Iterator[str]:
+    kinds = GATES[gate].option_kinds if gate in GATES else OptionKinds()
     for key in sorted(set(t) | set(w)):
         before, after = t.get(key), w.get(key)
         if before == after:
             continue
-        if key in _GROWING_LISTS.get(gate, ()):
+        if key in kinds.growing_lists:
             added = sorted(set(map(str, after or [])) - set(map(str, before or [])))
             if added:
                 yield f"options.{key}: added {', '.join(added)}"
-        elif key in _SWITCHES.get(gate, ()):
+        elif key in kinds.switches:
             if bool(before) and not bool(after):
                 yield f"options.{key}: turned off"
-        elif key in _SEVERITY_OPTIONS.get(gate, ()):
+        elif key in kinds.severities:
             if _rank(after) < _rank(before):
                 yield f"options.{key}: lowered from {before} to {after}"
-        elif gate == "deps" and key in ("advisory_db", "vulnerability_service"):
+        elif key in kinds.sources:
             yield f"options.{key}: advisory source changed from {before!r} to {after!r}"
         else:  # cannot tell the direction: a change must land on the trusted branch first
             yield f"options.{key}: changed from {before!r} to {after!r}"

@@ -1,8 +1,25 @@
-"""The gate registry: adding a gate means adding a module and one line here."""
+"""The gate registry: adding a gate means adding a module and one line here.
+
+Everything else (reports, pipelines, configuration, the runner) reads what each gate
+declares about itself (`gates.base.Gate`) from `GATES` and never names a gate.
+"""
 
 from __future__ import annotations
 
-from mlgate.gates.base import Gate, GateContext, GateInputs, GateResult, GateStatus
+from collections.abc import Mapping
+
+from mlgate.gates.base import (
+    MLGATE_TOOL,
+    Gate,
+    GateContext,
+    GateInputs,
+    GateResult,
+    GateStatus,
+    OptionKinds,
+    PipelineTraits,
+    RuleInfo,
+    ToolInfo,
+)
 from mlgate.gates.data import DataGate
 from mlgate.gates.deps import DepsGate
 from mlgate.gates.model import ModelGate
@@ -22,4 +39,32 @@ GATES: dict[str, Gate] = {
     )
 }
 
-__all__ = ["GATES", "Gate", "GateContext", "GateInputs", "GateResult", "GateStatus"]
+
+def known_tools() -> Mapping[str, ToolInfo]:
+    """Every tool a registered gate declares, by name (mlgate's own checks included)."""
+    found = {MLGATE_TOOL.name: MLGATE_TOOL}
+    for gate in GATES.values():
+        found.update((tool.name, tool) for tool in gate.tools)
+    return found
+
+
+def catalogued_rule(gate: str, tool: str, rule_id: str) -> RuleInfo | None:
+    """The catalogue entry of a gate's rule (None: not a registered gate, or not catalogued)."""
+    owner = GATES.get(gate)
+    return owner.rule(tool, rule_id) if owner is not None else None
+
+
+__all__ = [
+    "GATES",
+    "Gate",
+    "GateContext",
+    "GateInputs",
+    "GateResult",
+    "GateStatus",
+    "OptionKinds",
+    "PipelineTraits",
+    "RuleInfo",
+    "ToolInfo",
+    "catalogued_rule",
+    "known_tools",
+]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import abc
 import enum
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar
 
 from mlgate.findings import Finding, Severity, assign_fingerprints
 from mlgate.repo import Repo
@@ -126,19 +127,109 @@ def unreadable_findings(gate: str, paths: Sequence[str]) -> list[Finding]:
     ]
 
 
-class Gate(Protocol):
-    """One module per gate implements this; `gates.GATES` is the registry."""
+@dataclass(frozen=True)
+class ToolInfo:
+    """An external tool a gate runs: what it is called, where it comes from, where to read."""
 
     name: str
-    summary: str
-    # JSON Schema (a `properties` mapping) of the gate's own tool options in the policy.
-    options_schema: Mapping[str, Any]
+    distribution: str  # the PyPI distribution mlgate installs it from ("" for mlgate's own)
+    homepage: str
+    gitlab_id_type: str | None = None  # GitLab's identifier type for its rule ids
 
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """One rule in a gate's catalogue: SARIF `rules[]` and GitLab identifiers come from it."""
+
+    id: str
+    title: str
+    severity: Severity  # the default; the policy may raise or lower a finding's
+    cwe: str | None = None
+    help_uri: str | None = None
+    tool: str = "mlgate"
+
+
+@dataclass(frozen=True)
+class PipelineTraits:
+    """What the generated pipeline needs to know about a gate's job."""
+
+    needs_project: bool = False  # runs the repository's own tests: the job installs it
+    extras: str = "tools"  # the mlgate extras its job installs
+    shardable: bool = False  # `.mlgate.yml` may split it over `shards: N` jobs
+    in_training: bool = False  # continuous training checks it again after it trained
+    scheduled: bool = True  # part of the daily scheduled run (needs no project)
+    test_marker: str | None = None  # the pytest marker of the repository tests it runs
+
+
+@dataclass(frozen=True)
+class OptionKinds:
+    """What the gate's options mean to configuration checks and `--trusted-config`.
+
+    paths: option -> kind of repository path it names (see confine.py); growing_lists:
+    lists that weaken the gate when they grow; switches: booleans that turn a check off
+    when they go false; severities: severities that weaken it when lowered; sources:
+    where its data comes from (any change is reported as such).
+    """
+
+    paths: Mapping[str, str] = field(default_factory=dict)
+    growing_lists: tuple[str, ...] = ()
+    switches: tuple[str, ...] = ()
+    severities: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+
+MLGATE_TOOL = ToolInfo("mlgate", "mlgate", "https://pypi.org/project/mlgate/")
+UNREADABLE_RULE_INFO = RuleInfo(
+    UNREADABLE_RULE,
+    "A file or directory could not be read, so it was not scanned",
+    Severity.HIGH,
+)
+
+
+class Gate(abc.ABC):
+    """One module per gate subclasses this; `gates.GATES` is the registry.
+
+    Everything the rest of mlgate needs to know about a gate is declared here, with a
+    default: reports, the pipeline generator, configuration and the runner read these
+    members and never name a gate.
+    """
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    # JSON Schema (a `properties` mapping) of the gate's own tool options in the policy.
+    options_schema: ClassVar[Mapping[str, Any]] = {}
+    option_kinds: ClassVar[OptionKinds] = OptionKinds()
+    # The external tools it runs (mlgate's own checks report as tool `mlgate`).
+    tools: ClassVar[tuple[ToolInfo, ...]] = ()
+    # Its own rules; `rule()` may know more (a tool's rules read from its rule files).
+    rules: ClassVar[tuple[RuleInfo, ...]] = (UNREADABLE_RULE_INFO,)
+    pipeline: ClassVar[PipelineTraits] = PipelineTraits()
+    # The GitLab security report its findings go into (`sast`, `dependency_scanning`), if any.
+    gitlab_report: ClassVar[str | None] = None
+    # How its results may be cached: `file` (a finding belongs to its file), `gate` (the
+    # whole result is keyed on all inputs) or `none` (never reused).
+    cache_scope: ClassVar[str] = "none"
+
+    def cache_salt(self, ctx: GateContext) -> str | None:
+        """What else its result depends on (rule files, tables); None: never reuse it."""
+        return ""
+
+    def check_config(self, ctx: GateContext) -> None:
+        """Before any gate runs: refuse configuration it cannot use (ConfigError)."""
+        return None
+
+    def rule(self, tool: str, rule_id: str) -> RuleInfo | None:
+        """The catalogue entry of a rule, or None when the tool's rule is not catalogued."""
+        return next((r for r in self.rules if r.id == rule_id and r.tool == tool), None)
+
+    @abc.abstractmethod
     def inputs(self, repo: Repo, options: Mapping[str, Any]) -> GateInputs:
         """Select the files this gate reads and the options its result depends on."""
 
+    @abc.abstractmethod
     def run(self, ctx: GateContext) -> GateResult:
         """Run the gate's tools over ctx.inputs; never raise for a tool's failure."""
 
+    @abc.abstractmethod
     def tool_versions(self) -> Mapping[str, str | None]:
         """Name -> version of each external tool this gate calls (None: not installed)."""

@@ -16,13 +16,24 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import yaml
 
 from mlgate.findings import Finding, Severity
 from mlgate.gates import gitref, repotests
-from mlgate.gates.base import Collector, GateContext, GateInputs, GateResult
+from mlgate.gates.base import (
+    UNREADABLE_RULE_INFO,
+    Collector,
+    Gate,
+    GateContext,
+    GateInputs,
+    GateResult,
+    OptionKinds,
+    PipelineTraits,
+    RuleInfo,
+    ToolInfo,
+)
 from mlgate.lifecycle import temp_dir
 from mlgate.repo import Repo, read_text
 from mlgate.tabular import DataError, missing_data_stack
@@ -90,13 +101,42 @@ class DatasetSpec:
         )
 
 
-class DataGate:
+class DataGate(Gate):
     name = NAME
+    tools = (
+        ToolInfo("pandera", "pandera", "https://pandera.readthedocs.io/"),
+        ToolInfo("pytest", "pytest", "https://docs.pytest.org/"),
+    )
+    rules = (
+        UNREADABLE_RULE_INFO,
+        RuleInfo(
+            "dataset-without-contract", "A tracked dataset has no data contract", Severity.MEDIUM
+        ),
+        RuleInfo(
+            "contract-violation", "A dataset violates its contract", Severity.HIGH, tool="pandera"
+        ),
+        RuleInfo("dataset-missing", "A configured dataset does not exist", Severity.HIGH),
+        RuleInfo("dataset-unreadable", "A dataset could not be read", Severity.HIGH),
+        RuleInfo(
+            "drift", "A column drifted from its reference", Severity.MEDIUM, tool="mlgate-drift"
+        ),
+        RuleInfo(
+            f"{NAME}-test-failed", f"A test marked `{NAME}` failed", Severity.HIGH, tool="pytest"
+        ),
+    )
+    pipeline = PipelineTraits(
+        needs_project=True, extras="data", in_training=True, scheduled=False, test_marker=NAME
+    )
+    option_kinds = OptionKinds(
+        paths={"datasets": "datasets"},
+        switches=("run_tests",),
+        severities=("contract_severity", "drift_severity"),
+    )
     cache_scope = "none"  # runs the repository's tests: a result is never reused
     summary = (
         "data contracts (pandera), drift against a reference, and the repo's `pytest -m data` tests"
     )
-    options_schema: Mapping[str, Any] = {
+    options_schema: ClassVar[Mapping[str, Any]] = {
         "datasets": {"type": "array", "items": _DATASET_SCHEMA},
         "psi": {"type": "number", "exclusiveMinimum": 0},
         "ks_pvalue": {"type": "number", "minimum": 0, "maximum": 1},

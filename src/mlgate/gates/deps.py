@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from packaging.requirements import InvalidRequirement
@@ -32,7 +32,16 @@ from mlgate.depfiles import (
 )
 from mlgate.errors import AdvisoryDBError
 from mlgate.findings import Finding, Severity, assign_fingerprints
-from mlgate.gates.base import GateContext, GateInputs, GateResult
+from mlgate.gates.base import (
+    UNREADABLE_RULE_INFO,
+    Gate,
+    GateContext,
+    GateInputs,
+    GateResult,
+    OptionKinds,
+    RuleInfo,
+    ToolInfo,
+)
 from mlgate.lifecycle import temp_dir
 from mlgate.repo import Repo
 from mlgate.tools import run_json_tool, tool_version
@@ -42,10 +51,44 @@ ENV_DB = "MLGATE_ADVISORY_DB"
 PIP_AUDIT_SHAPE: Mapping[str, type] = {"dependencies": list}  # what pip-audit always reports
 
 
-class DepsGate:
+class DepsGate(Gate):
     name = NAME
     summary = "known vulnerabilities in dependency files (offline OSV database or pip-audit)"
-    options_schema: Mapping[str, Any] = {
+    tools = (
+        ToolInfo("pip-audit", "pip-audit", "https://github.com/pypa/pip-audit"),
+        ToolInfo("osv-database", "", "https://osv.dev/"),
+    )
+    rules = (
+        UNREADABLE_RULE_INFO,
+        RuleInfo(
+            "unreadable-requirement", "A dependency file could not be audited", Severity.MEDIUM
+        ),
+        RuleInfo(
+            "unaudited-dependency",
+            "A dependency could not be audited",
+            Severity.MEDIUM,
+            tool="pip-audit",
+        ),
+        RuleInfo(
+            "unpinned-dependency",
+            "A dependency is not pinned to one version",
+            Severity.MEDIUM,
+            "CWE-1104",
+        ),
+        RuleInfo(
+            "vulnerable-range",
+            "A version range admits versions with known vulnerabilities",
+            Severity.LOW,
+            "CWE-1395",
+        ),
+    )
+    gitlab_report = "dependency_scanning"
+    option_kinds = OptionKinds(
+        paths={"files": "globs", "advisory_db": "path"},
+        severities=("default_severity", "unpinned_severity"),
+        sources=("advisory_db", "vulnerability_service"),
+    )
+    options_schema: ClassVar[Mapping[str, Any]] = {
         "files": {"type": "array", "items": {"type": "string"}},
         "advisory_db": {"type": "string"},
         "default_severity": {"enum": ["critical", "high", "medium", "low", "info"]},

@@ -17,13 +17,24 @@ import shlex
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
 from mlgate.findings import Finding, Severity
 from mlgate.gates import gitref, repotests
-from mlgate.gates.base import Collector, GateContext, GateInputs, GateResult
+from mlgate.gates.base import (
+    UNREADABLE_RULE_INFO,
+    Collector,
+    Gate,
+    GateContext,
+    GateInputs,
+    GateResult,
+    OptionKinds,
+    PipelineTraits,
+    RuleInfo,
+    ToolInfo,
+)
 from mlgate.repo import Repo, read_text
 from mlgate.tools import MeasuredRun, package_version, run_tool_measured
 
@@ -74,13 +85,46 @@ class ModelCollector(Collector):
         self.add(finding, anchor)
 
 
-class ModelGate:
+class ModelGate(Gate):
     name = NAME
+    tools = (ToolInfo("pytest", "pytest", "https://docs.pytest.org/"),)
+    rules = (
+        UNREADABLE_RULE_INFO,
+        RuleInfo("metrics-unreadable", "A metrics file could not be read", Severity.HIGH),
+        RuleInfo("metric-missing", "A metric with a threshold is missing", Severity.HIGH),
+        RuleInfo("metric-below-min", "A model metric is below its minimum", Severity.HIGH),
+        RuleInfo("metric-above-max", "A model metric is above its maximum", Severity.HIGH),
+        RuleInfo(
+            "metric-regression", "A model metric regressed against the baseline", Severity.HIGH
+        ),
+        RuleInfo("baseline-metric-missing", "The baseline lacks a compared metric", Severity.HIGH),
+        RuleInfo("predict-failed", "The predict command failed", Severity.HIGH),
+        RuleInfo("predict-timeout", "The predict command timed out", Severity.HIGH),
+        RuleInfo("latency-budget", "Inference latency exceeds its budget", Severity.HIGH),
+        RuleInfo("memory-budget", "Inference memory exceeds its budget", Severity.HIGH),
+        RuleInfo("model-card-missing", "The model card is missing", Severity.HIGH),
+        RuleInfo("model-card-section-missing", "The model card lacks a section", Severity.HIGH),
+        RuleInfo(
+            f"{NAME}-test-failed", f"A test marked `{NAME}` failed", Severity.HIGH, tool="pytest"
+        ),
+    )
+    pipeline = PipelineTraits(
+        extras="", needs_project=True, in_training=True, scheduled=False, test_marker=NAME
+    )
+    option_kinds = OptionKinds(
+        paths={
+            "metrics_files": "paths",
+            "mlflow_run": "glob",
+            "baseline": "path-or-git",
+            "model_card_path": "path",
+        },
+        switches=("model_card", "run_tests"),
+    )
     cache_scope = "none"  # measures time and runs the repository's code: never reused
     summary = (
         "metric thresholds and regression, inference budgets, model card, `pytest -m model` tests"
     )
-    options_schema: Mapping[str, Any] = {
+    options_schema: ClassVar[Mapping[str, Any]] = {
         "metrics_files": _STRINGS,
         "mlflow_run": {"type": "string", "minLength": 1},
         "metrics": {"type": "object", "additionalProperties": _THRESHOLD},

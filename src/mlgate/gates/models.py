@@ -65,11 +65,20 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 from mlgate import __version__
 from mlgate.findings import Finding, Severity, assign_fingerprints
-from mlgate.gates.base import GateContext, GateInputs, GateResult
+from mlgate.gates.base import (
+    UNREADABLE_RULE_INFO,
+    Gate,
+    GateContext,
+    GateInputs,
+    GateResult,
+    OptionKinds,
+    PipelineTraits,
+    RuleInfo,
+)
 from mlgate.modelcards import find_cards
 from mlgate.modelformats import (
     MAX_TEMPLATE,
@@ -1520,11 +1529,78 @@ def _is_model(path: Path) -> bool:
     return kind in _CONTENT_KINDS
 
 
-class ModelsGate:
+class ModelsGate(Gate):
     name = NAME
     summary = "static scan of model files (pickle, joblib, PyTorch, NumPy, Keras); never loads them"
+    rules = (
+        UNREADABLE_RULE_INFO,
+        RuleInfo(
+            RULE_DANGEROUS,
+            "A pickle imports a global that can run code when loaded",
+            Severity.CRITICAL,
+            CWE_DESERIALIZATION,
+            HELP_PICKLE,
+        ),
+        RuleInfo(
+            RULE_UNKNOWN,
+            "A pickle imports a global that is not on the allowlist",
+            Severity.HIGH,
+            CWE_DESERIALIZATION,
+            HELP_PICKLE,
+        ),
+        RuleInfo(
+            RULE_INDIRECT,
+            "A pickle calls an object it built indirectly",
+            Severity.HIGH,
+            CWE_DESERIALIZATION,
+            HELP_PICKLE,
+        ),
+        RuleInfo(
+            RULE_UNPROVABLE, "A pickle could not be proven safe", Severity.HIGH, CWE_DESERIALIZATION
+        ),
+        RuleInfo(RULE_UNPARSEABLE, "A model file could not be parsed", Severity.MEDIUM),
+        RuleInfo(
+            RULE_UNSAFE_FORMAT,
+            "A model is stored in a format that can run code",
+            Severity.MEDIUM,
+            CWE_DESERIALIZATION,
+        ),
+        RuleInfo(
+            RULE_PICKLE_FORMAT, "A model file is a pickle", Severity.MEDIUM, CWE_DESERIALIZATION
+        ),
+        RuleInfo(RULE_NO_CARD, "A model file is named by no model card", Severity.MEDIUM),
+        RuleInfo(
+            RULE_LIMIT,
+            "A model file exceeds a scan limit and was not fully scanned",
+            Severity.MEDIUM,
+        ),
+        RuleInfo(
+            RULE_NUMPY_OBJECT,
+            "A NumPy array holds pickled objects",
+            Severity.HIGH,
+            CWE_DESERIALIZATION,
+        ),
+        RuleInfo(
+            RULE_LAMBDA, "A Keras model contains a Lambda layer (code)", Severity.HIGH, "CWE-94"
+        ),
+        RuleInfo(RULE_CUSTOM, "A Keras model names a custom object", Severity.MEDIUM),
+        RuleInfo(RULE_KERAS_FILE, "A Keras model references a file", Severity.MEDIUM),
+        RuleInfo(
+            RULE_GGUF_TEMPLATE, "A GGUF chat template can inject code", Severity.HIGH, "CWE-94"
+        ),
+        RuleInfo(
+            RULE_ONNX_EXTERNAL,
+            "An ONNX model's external data escapes its directory",
+            Severity.HIGH,
+            "CWE-22",
+        ),
+        RuleInfo(RULE_TF_OP, "A TensorFlow SavedModel uses a risky operation", Severity.HIGH),
+    )
+    pipeline = PipelineTraits(extras="")
+    gitlab_report = "sast"
+    option_kinds = OptionKinds(growing_lists=("allow_globals",), switches=("require_safe_formats",))
     cache_scope = "file"  # a file's findings depend only on its bytes and the options
-    options_schema: Mapping[str, Any] = {
+    options_schema: ClassVar[Mapping[str, Any]] = {
         "allow_globals": {
             "type": "array",
             "items": {"type": "string", "minLength": 1, "pattern": r"^[^\s]+$"},

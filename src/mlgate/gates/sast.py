@@ -13,6 +13,7 @@ as one finding naming both tools.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -22,17 +23,23 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
 from mlgate.cache import content_hash
 from mlgate.errors import ConfigError
-from mlgate.findings import Finding, Severity, assign_fingerprints
+from mlgate.findings import Finding, Severity, assign_fingerprints, headline
 from mlgate.gates.base import (
+    UNREADABLE_RULE_INFO,
+    Gate,
     GateContext,
     GateInputs,
     GateResult,
+    OptionKinds,
+    PipelineTraits,
+    RuleInfo,
+    ToolInfo,
     split_readable,
     unreadable_findings,
 )
@@ -64,6 +71,7 @@ from mlgate.tools import (
 from mlgate.yamlfile import load_yaml, validate
 
 NAME = "sast"
+RULE_TITLE_WIDTH = 200
 PYTHON_GLOBS = ("*.py",)
 NOTEBOOK_GLOBS = ("*.ipynb",)
 UNPINNED_PIP_RULE = "notebook-unpinned-pip-install"
@@ -93,10 +101,32 @@ SEMGREP_CLASSIC = "classic"
 _SEMGREP_ENV = {"SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"}
 
 
-class SastGate:
+class SastGate(Gate):
     name = NAME
     summary = "bandit and semgrep (with mlgate's ML rule pack) over Python code and notebooks"
-    options_schema: Mapping[str, Any] = {
+    tools = (
+        ToolInfo("bandit", "bandit", "https://bandit.readthedocs.io/", "bandit_test_id"),
+        ToolInfo("semgrep", "semgrep", "https://semgrep.dev/", "semgrep_id"),
+    )
+    rules = (
+        UNREADABLE_RULE_INFO,
+        RuleInfo(
+            UNPINNED_PIP_RULE,
+            "A notebook installs a package without pinning its version",
+            Severity.MEDIUM,
+            "CWE-829",
+        ),
+        RuleInfo(
+            NOTEBOOK_PARSE_RULE, "A notebook or one of its cells could not be parsed", Severity.LOW
+        ),
+        RuleInfo("parse-error", "bandit could not analyse a file", Severity.LOW, tool="bandit"),
+    )
+    pipeline = PipelineTraits(shardable=True)
+    gitlab_report = "sast"
+    option_kinds = OptionKinds(
+        paths={"semgrep_rules": "paths"}, growing_lists=("bandit_skip",), switches=("rule_pack",)
+    )
+    options_schema: ClassVar[Mapping[str, Any]] = {
         "bandit_skip": {"type": "array", "items": {"type": "string", "pattern": "^B[0-9]{3}$"}},
         "semgrep_rules": {"type": "array", "items": {"type": "string"}},
         "rule_pack": {"type": "boolean"},
@@ -107,6 +137,12 @@ class SastGate:
     def cache_salt(self, ctx: GateContext) -> str:
         """The rules in force: a rule edit invalidates cached results."""
         return content_hash(_semgrep_configs(ctx))
+
+    def rule(self, tool: str, rule_id: str) -> RuleInfo | None:
+        """mlgate's own rules, and those of its semgrep rule pack (read from the rule files)."""
+        if tool == "semgrep":
+            return rule_pack_catalogue().get(rule_id)
+        return super().rule(tool, rule_id)
 
     def check_config(self, ctx: GateContext) -> None:
         """Before any gate runs: the repository's own semgrep rule files must parse and
@@ -535,6 +571,29 @@ def _superseded_tests(configs: Sequence[Path]) -> dict[str, frozenset[str]]:
                 for test in meta.get("supersedes_bandit") or []:
                     table.setdefault(str(test), set()).add(str(rule.get("id")))
     return {test: frozenset(rules) for test, rules in table.items()}
+
+
+@functools.cache
+def rule_pack_catalogue() -> Mapping[str, RuleInfo]:
+    """The rules of mlgate's semgrep rule pack, by id, as the findings name them."""
+    catalogue: dict[str, RuleInfo] = {}
+    for path in sorted(rule_pack_dir().rglob("*.y*ml")):
+        for rule in _load_rules(path):
+            meta = rule.get("metadata") or {}
+            fallback = Severity.parse(str(rule.get("severity", "warning")), Severity.MEDIUM)
+            cwes = meta.get("cwe") or []
+            cwe_text = str(cwes[0] if isinstance(cwes, list) and cwes else cwes or "")
+            refs = meta.get("references") or []
+            rule_id = str(rule.get("id", "")).rsplit(".", 1)[-1]
+            catalogue[rule_id] = RuleInfo(
+                rule_id,
+                headline(str(rule.get("message", "")), RULE_TITLE_WIDTH) or rule_id,
+                Severity.parse(str((meta.get("mlgate") or {}).get("severity", "")), fallback),
+                cwe_text.split(":", 1)[0] or None,
+                str(refs[0]) if isinstance(refs, list) and refs else None,
+                tool="semgrep",
+            )
+    return catalogue
 
 
 def _load_rules(path: Path) -> list[Mapping[str, Any]]:

@@ -30,11 +30,21 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from mlgate.cache import make_key
 from mlgate.findings import Finding, Severity, assign_fingerprints
-from mlgate.gates.base import GateContext, GateInputs, GateResult, unreadable_findings
+from mlgate.gates.base import (
+    Gate,
+    GateContext,
+    GateInputs,
+    GateResult,
+    OptionKinds,
+    PipelineTraits,
+    RuleInfo,
+    ToolInfo,
+    unreadable_findings,
+)
 from mlgate.lifecycle import temp_dir
 from mlgate.notebooks import Notebook, NotebookProblem, read_notebook, split_lines
 from mlgate.repo import Repo, matches_any
@@ -818,10 +828,14 @@ def verify_hits(hits: Sequence[Hit], opener: Opener = urlopen_status) -> dict[st
 # --- the gate -----------------------------------------------------------------------------
 
 
-class SecretsGate:
+class SecretsGate(Gate):
     name = NAME
     summary = "detect-secrets and ML-platform token patterns over files and notebook outputs"
-    options_schema: Mapping[str, Any] = {
+    tools = (ToolInfo(TOOL, TOOL, TOOL_HOME),)
+    pipeline = PipelineTraits(shardable=True)
+    gitlab_report = "sast"
+    option_kinds = OptionKinds(growing_lists=("exclude", "disable_plugins"))
+    options_schema: ClassVar[Mapping[str, Any]] = {
         "exclude": {"type": "array", "items": {"type": "string", "minLength": 1}},
         "max_file_bytes": {"type": "integer", "minimum": 1},
         "disable_plugins": {
@@ -840,6 +854,16 @@ class SecretsGate:
         filters = [PLACEHOLDER_WORDS, _HASH_CONTEXT.pattern, HASH_FILE_GLOBS, _DATA_URI.pattern]
         return make_key(
             patterns, sorted(CRITICAL_TYPES), dict(HEURISTIC_TYPES), WANDB_WINDOW, filters, 2
+        )
+
+    def rule(self, tool: str, rule_id: str) -> RuleInfo | None:
+        """A secret type is a rule: a credential committed to the repository (CWE-798)."""
+        known = super().rule(tool, rule_id)
+        if known is not None or tool not in (TOOL, "mlgate"):
+            return known
+        severity = Severity.CRITICAL if rule_id in CRITICAL_TYPES else Severity.HIGH
+        return RuleInfo(
+            rule_id, f"{rule_id} committed to the repository", severity, "CWE-798", tool=tool
         )
 
     def inputs(self, repo: Repo, options: Mapping[str, Any]) -> GateInputs:

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from mlgate import __version__
-from mlgate.config import CONFIG_FILE, MAX_SHARDS, PIPELINE_GATE_KEYS, RepoConfig, load_config
+from mlgate.config import CONFIG_FILE, MAX_SHARDS, RepoConfig, load_config, shardable_gates
 from mlgate.detect import INSTALL_TOOLS, PYTHON_VERSIONS, RepoFacts, describe, detect
 from mlgate.errors import ConfigError, UsageError
 from mlgate.gates import GATES
@@ -142,7 +142,7 @@ def _config_context(facts: RepoFacts, level: int, previous: RepoConfig) -> dict[
 
 
 def suggested_shards(facts: RepoFacts) -> int:
-    """How many jobs the sast and secrets gates need for this repository's size."""
+    """How many jobs each shardable gate needs for this repository's size."""
     units = len(facts.python_files) + NOTEBOOK_WEIGHT * len(facts.notebooks)
     return max(1, min(MAX_INIT_SHARDS, math.ceil(units / UNITS_PER_SHARD)))
 
@@ -150,18 +150,19 @@ def suggested_shards(facts: RepoFacts) -> int:
 def sizing(facts: RepoFacts, previous: RepoConfig) -> dict[str, int]:
     """Shards per shardable gate: the previous .mlgate.yml's, else sized from the facts."""
     size = suggested_shards(facts)
-    return {name: previous.pipeline.shards.get(name, size) for name in PIPELINE_GATE_KEYS}
+    return {name: previous.pipeline.shards.get(name, size) for name in shardable_gates()}
 
 
 def _describe_sizing(config: RepoConfig, policy: Policy, facts: RepoFacts) -> str:
     shards = ", ".join(
-        f"{name} in {config.pipeline.shards.get(name, 1)} job(s)" for name in PIPELINE_GATE_KEYS
+        f"{name} in {config.pipeline.shards.get(name, 1)} job(s)" for name in shardable_gates()
     )
-    timeout = max(policy.settings(name).timeout for name in PIPELINE_GATE_KEYS)
+    timeout = max(policy.settings(name).timeout for name in shardable_gates())
     return (
         f"{shards} for {len(facts.python_files)} Python file(s) and {len(facts.notebooks)} "
         f"notebook(s); each gate job times out after the policy's gate timeout ({timeout:.0f} s) "
-        "plus 10 minutes to install (sast.shards, secrets.shards in .mlgate.yml)"
+        f"plus 10 minutes to install ({', '.join(f'{n}.shards' for n in shardable_gates())} "
+        "in .mlgate.yml)"
     )
 
 
@@ -171,7 +172,7 @@ def _gate_sections(previous: RepoConfig, facts: RepoFacts) -> str:
         name: dict(previous.gate_options.get(name, {})) for name in GATES
     }
     shards = sizing(facts, previous)
-    for name in PIPELINE_GATE_KEYS:
+    for name in shardable_gates():
         if name in sections:
             sections[name] = {"shards": shards[name], **sections[name]}
     dumped = {name: options for name, options in sections.items() if options}

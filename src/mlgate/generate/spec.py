@@ -18,10 +18,9 @@ from mlgate.policy import Policy
 
 DEFAULT_LEVEL = 0
 DEFAULT_ENVIRONMENT = "production"
-# Gates that run the repo's own tests, so their jobs install the project first.
-PROJECT_GATES = frozenset({"data", "model"})
-# What continuous training checks after it trained (those of them the policy enables).
-TRAIN_GATES = ("data", "model")
+# What each gate's job needs (the project installed, mlgate's extras, shards, whether
+# continuous training checks it and whether the daily schedule runs it) is declared by the
+# gate itself (`Gate.pipeline`, a `PipelineTraits`).
 REPORTS_DIR = "mlgate-reports"
 DECISION_DIR = "mlgate-out"
 # A gate job's timeout: the policy's per-gate timeout plus time to install, at least this.
@@ -30,18 +29,6 @@ INSTALL_MINUTES = 10
 TRAIN_MINUTES = 120
 # Tools a training command needs that the project may not install itself.
 TRAIN_TOOLS = {"dvc": ("python -m pip install dvc",)}
-# The extras of mlgate each gate's job installs: the scanners where a gate runs them, the data
-# stack only for the data gate; the models gate needs mlgate alone.
-GATE_EXTRAS = {
-    "sast": "tools",
-    "secrets": "tools",
-    "deps": "tools",
-    "models": "",
-    "data": "data",
-    "model": "",
-}
-# The daily scheduled run of the gates that do not need the project (levels 1 and 2).
-SCHEDULED_GATES = ("sast", "secrets", "models", "deps")
 DEFAULT_SCHEDULE = "17 3 * * *"
 DEPLOY_PLACEHOLDER = (
     'echo "mlgate: set deploy_command in .mlgate.yml to your deploy step" >&2\nexit 1'
@@ -120,16 +107,17 @@ def default_train_command(facts: RepoFacts) -> str:
 def build_spec(facts: RepoFacts, config: RepoConfig, policy: Policy) -> PipelineSpec:
     """Combine detection, `.mlgate.yml` (which wins) and the policy's enabled gates.
 
-    The data and model gates get a job only when they would check something (settings in
-    .mlgate.yml, or marked tests): otherwise they would install the project to say "skipped".
+    A gate that needs the project installed gets a job only when it would check something
+    (settings in .mlgate.yml, or marked tests): otherwise it would install the project to
+    say "skipped".
     """
     settings = config.pipeline
     markers = settings.test_markers if settings.test_markers is not None else facts.test_markers
     enabled = [
         name
-        for name in GATES
+        for name, gate in GATES.items()
         if name in policy.enabled_gates()
-        and (name not in PROJECT_GATES or config.options_for(name) or name in markers)
+        and (not gate.pipeline.needs_project or config.options_for(name) or name in markers)
     ]
     if not enabled:
         raise ConfigError(
@@ -139,6 +127,7 @@ def build_spec(facts: RepoFacts, config: RepoConfig, policy: Policy) -> Pipeline
     tool = settings.install_tool or facts.installer
     files = _install_files(facts, settings, tool)
     train = _lines(settings.train_command or default_train_command(facts))
+    train_gates = tuple(g for g in enabled if GATES[g].pipeline.in_training)
     return PipelineSpec(
         version=__version__,
         python=settings.python or facts.python,
@@ -150,16 +139,14 @@ def build_spec(facts: RepoFacts, config: RepoConfig, policy: Policy) -> Pipeline
         or install_lines(tool, files, facts.buildable),
         mlgate_requirement=mlgate_requirement(settings.mlgate_install, ""),
         provenance_requirement=mlgate_requirement(settings.mlgate_install, "provenance"),
-        train_requirement=mlgate_requirement(
-            settings.mlgate_install, "data" if "data" in enabled else ""
-        ),
+        train_requirement=mlgate_requirement(settings.mlgate_install, _extras(train_gates)),
         scheduled_requirement=mlgate_requirement(settings.mlgate_install, "tools"),
-        scheduled_gates=tuple(g for g in SCHEDULED_GATES if g in enabled),
+        scheduled_gates=tuple(g for g in enabled if GATES[g].pipeline.scheduled),
         schedule=settings.schedule or DEFAULT_SCHEDULE,
         gate_jobs=tuple(job for name in enabled for job in _gate_jobs(name, settings, policy)),
         train_command=train,
         train_setup=TRAIN_TOOLS["dvc"] if any(line.startswith("dvc ") for line in train) else (),
-        train_gates=tuple(g for g in TRAIN_GATES if g in enabled),
+        train_gates=train_gates,
         test_markers=markers,
         deploy_command=_lines(settings.deploy_command or DEPLOY_PLACEHOLDER),
     )
@@ -186,6 +173,12 @@ def _install_files(facts: RepoFacts, settings: PipelineSettings, tool: str) -> t
     return facts.install_files if tool == facts.installer else ()
 
 
+def _extras(gates: tuple[str, ...]) -> str:
+    """The mlgate extras the given gates' checks need, comma-separated, in a stable order."""
+    wanted = {e for g in gates for e in GATES[g].pipeline.extras.split(",") if e}
+    return ",".join(sorted(wanted))
+
+
 def _lines(command: str | None) -> tuple[str, ...]:
     if not command:
         return ()
@@ -194,12 +187,19 @@ def _lines(command: str | None) -> tuple[str, ...]:
 
 def _gate_jobs(name: str, settings: PipelineSettings, policy: Policy) -> list[GateJob]:
     minutes = max(MIN_JOB_MINUTES, math.ceil(policy.settings(name).timeout / 60) + INSTALL_MINUTES)
-    project = name in PROJECT_GATES
-    shards = settings.shards.get(name, 1)
-    requirement = mlgate_requirement(settings.mlgate_install, GATE_EXTRAS.get(name, "tools"))
+    traits = GATES[name].pipeline
+    shards = settings.shards.get(name, 1) if traits.shardable else 1
+    requirement = mlgate_requirement(settings.mlgate_install, traits.extras)
     if shards == 1:
-        return [GateJob(name, name, None, project, minutes, requirement)]
+        return [GateJob(name, name, None, traits.needs_project, minutes, requirement)]
     return [
-        GateJob(f"{name}-{i}-of-{shards}", name, f"{i}/{shards}", project, minutes, requirement)
+        GateJob(
+            f"{name}-{i}-of-{shards}",
+            name,
+            f"{i}/{shards}",
+            traits.needs_project,
+            minutes,
+            requirement,
+        )
         for i in range(1, shards + 1)
     ]

@@ -134,15 +134,6 @@ class ReportFormat(Protocol):
     def files(self, report: Report) -> dict[str, str]: ...
 
 
-def headline(text: str, width: int) -> str:
-    """The first sentence of the first line, clipped to `width`: a title for a long message."""
-    stripped = text.strip()
-    line = stripped.splitlines()[0] if stripped else ""
-    sentence, stop, _ = line.partition(". ")
-    title = sentence + "." if stop and len(sentence) >= 12 else line
-    return title if len(title) <= width else title[: width - 1] + "…"
-
-
 def dump_json(data: Any, depth: int) -> str:
     """JSON indented by two spaces for the first `depth` levels, each deeper value on one line
     (one finding per line). Linear and fast: `json.dumps(indent=...)` runs json's pure-Python

@@ -1,10 +1,10 @@
 """gitlab: GitLab's SAST and dependency-scanning security reports (schema version 15.0.7).
 
-`gl-sast-report.json` holds the findings of the code gates (sast, secrets, models) and
-`gl-dependency-scanning-report.json` those of the deps gate; a file is written only when
-the run included one of its gates, so a partial run never tells GitLab that the other
-scanner found nothing. Waived findings stay in the report (GitLab's own dismissal is the
-place to hide them) with the waiver in their description and details.
+`gl-sast-report.json` holds the findings of the gates that declare `gitlab_report = "sast"`
+and `gl-dependency-scanning-report.json` those that declare `"dependency_scanning"`; a file
+is written only when the run included one of its gates, so a partial run never tells GitLab
+that the other scanner found nothing. Waived findings stay in the report (GitLab's own
+dismissal is the place to hide them) with the waiver in their description and details.
 
 Dependency scanning requires `dependency_files`: mlgate lists each dependency file that
 has a finding, with the packages found vulnerable or unpinned in it.
@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlgate import __version__
-from mlgate.findings import Finding, Severity
-from mlgate.report.base import Report, dump_json, headline
+from mlgate.findings import Finding, Severity, headline
+from mlgate.gates import GATES, catalogued_rule, known_tools
+from mlgate.report.base import Report, dump_json
 
 SCHEMA_VERSION = "15.0.7"
 _SCHEMA_BASE = "https://gitlab.com/gitlab-org/security-products/security-report-schemas/-/raw"
@@ -38,27 +39,29 @@ SEVERITIES = {
     Severity.LOW: "Low",
     Severity.INFO: "Info",
 }
-PRIMARY_ID_TYPES = {"bandit": "bandit_test_id", "semgrep": "semgrep_id"}
 _URL = re.compile(r"^(https?|ftp)://.+")
 _NON_ID = re.compile(r"[^a-z0-9_]+")
 
 
 @dataclass(frozen=True)
 class Kind:
-    """One GitLab report type and the mlgate gates whose findings go into it."""
+    """One GitLab report type; a gate names it in `gitlab_report` to feed it."""
 
     scan_type: str
     filename: str
     schema_file: str
-    gates: tuple[str, ...]
+
+    @property
+    def gates(self) -> tuple[str, ...]:
+        """The registered gates whose findings go into this report."""
+        return tuple(name for name, gate in GATES.items() if gate.gitlab_report == self.scan_type)
 
 
-SAST = Kind("sast", "gl-sast-report.json", "sast-report-format.json", ("sast", "secrets", "models"))
+SAST = Kind("sast", "gl-sast-report.json", "sast-report-format.json")
 DEPENDENCY_SCANNING = Kind(
     "dependency_scanning",
     "gl-dependency-scanning-report.json",
     "dependency-scanning-report-format.json",
-    ("deps",),
 )
 KINDS = (SAST, DEPENDENCY_SCANNING)
 
@@ -197,21 +200,29 @@ def _description(finding: Finding) -> str:
 
 
 def identifiers(finding: Finding) -> list[dict[str, str]]:
-    """The rule first (GitLab's primary identifier), then its CWE and advisory aliases."""
+    """The rule first (GitLab's primary identifier), then its CWE and advisory aliases.
+
+    The rule's name, CWE and link come from its gate's catalogue when the gate knows it.
+    """
+    known = catalogued_rule(finding.gate, finding.tool, finding.rule_id)
+    tool = known_tools().get(finding.tool)
+    title = known.title if known else f"{finding.tool} {finding.rule_id}"
     primary = {
-        "type": PRIMARY_ID_TYPES.get(finding.tool, _id_type(finding.tool)),
-        "name": f"{finding.tool} {finding.rule_id}",
+        "type": (tool.gitlab_id_type if tool else None) or _id_type(finding.tool),
+        "name": _clip(title, NAME_WIDTH),
         "value": finding.rule_id,
     }
-    if finding.help_uri and _URL.match(finding.help_uri):
-        primary["url"] = finding.help_uri
+    help_uri = (known.help_uri if known else None) or finding.help_uri
+    if help_uri and _URL.match(help_uri):
+        primary["url"] = help_uri
     found = [primary]
-    if finding.cwe and finding.cwe.upper().startswith("CWE-"):
-        number = finding.cwe.split("-", 1)[1]
+    cwe = (known.cwe if known else None) or finding.cwe
+    if cwe and cwe.upper().startswith("CWE-"):
+        number = cwe.split("-", 1)[1]
         found.append(
             {
                 "type": "cwe",
-                "name": finding.cwe.upper(),
+                "name": cwe.upper(),
                 "value": number,
                 "url": f"https://cwe.mitre.org/data/definitions/{number}.html",
             }

@@ -13,9 +13,9 @@ import re
 from collections.abc import Sequence
 from xml.etree import ElementTree as ET  # builds XML only; never parses input
 
-from mlgate.findings import Finding
+from mlgate.findings import Finding, headline
 from mlgate.gates import GateResult, GateStatus
-from mlgate.report.base import Report, headline
+from mlgate.report.base import Report
 
 FILENAME = "junit.xml"
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

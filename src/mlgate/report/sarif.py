@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
-from mlgate.findings import Finding, Severity, fingerprint
-from mlgate.report.base import Report, dump_json, headline
+from mlgate.findings import Finding, Severity, fingerprint, headline
+from mlgate.gates import RuleInfo, catalogued_rule, known_tools
+from mlgate.report.base import Report, dump_json
 
 FILENAME = "mlgate.sarif"
 SCHEMA_URI = (
@@ -37,14 +38,6 @@ SECURITY_SEVERITY = {
     Severity.MEDIUM: "5.5",
     Severity.LOW: "2.0",
     Severity.INFO: "0.0",
-}
-TOOL_URIS = {
-    "bandit": "https://bandit.readthedocs.io/",
-    "semgrep": "https://semgrep.dev/",
-    "pip-audit": "https://github.com/pypa/pip-audit",
-    "osv-database": "https://osv.dev/",
-    "detect-secrets": "https://github.com/Yelp/detect-secrets",  # pragma: allowlist secret
-    "mlgate": "https://pypi.org/project/mlgate/",
 }
 RULE_TEXT_WIDTH = 200
 
@@ -107,35 +100,45 @@ def _driver(
     version = report.tool_version(gate, tool)
     if version:
         driver["version"] = version
-    if tool in TOOL_URIS:
-        driver["informationUri"] = TOOL_URIS[tool]
+    known = known_tools().get(tool)
+    if known is not None:
+        driver["informationUri"] = known.homepage
     by_rule: dict[str, list[Finding]] = {rule_id: [] for rule_id in rule_ids}
     for finding in findings:  # grouped once: linear however many rules there are
         by_rule[finding.rule_id].append(finding)
-    driver["rules"] = [_rule(rule_id, by_rule[rule_id]) for rule_id in rule_ids]
+    driver["rules"] = [
+        _rule(rule_id, by_rule[rule_id], catalogued_rule(gate, tool, rule_id))
+        for rule_id in rule_ids
+    ]
     return driver
 
 
-def _rule(rule_id: str, mine: Sequence[Finding]) -> dict[str, Any]:
-    """The rule's entry, from its findings (at least one)."""
+def _rule(rule_id: str, mine: Sequence[Finding], known: RuleInfo | None) -> dict[str, Any]:
+    """The rule's entry: title, CWE and help from the gate's catalogue when it knows the
+    rule, else from its findings (a tool's rule mlgate does not catalogue, e.g. bandit's);
+    level and security severity from the worst of its findings (at least one)."""
     worst = max((f.severity for f in mine), key=lambda s: s.rank)
     first = mine[0]
+    title = known.title if known else headline(first.message, RULE_TEXT_WIDTH)
+    cwe = (known.cwe if known else None) or first.cwe
     rule: dict[str, Any] = {
         "id": rule_id,
-        "shortDescription": {"text": headline(first.message, RULE_TEXT_WIDTH) or rule_id},
-        "defaultConfiguration": {"level": LEVELS[worst]},
-        "properties": {"tags": _tags(first), "security-severity": SECURITY_SEVERITY[worst]},
+        "shortDescription": {"text": title or rule_id},
+        "defaultConfiguration": {"level": LEVELS[known.severity if known else worst]},
+        "properties": {"tags": _tags(cwe), "security-severity": SECURITY_SEVERITY[worst]},
     }
-    help_uri = next((f.help_uri for f in mine if f.help_uri), None)
+    help_uri = (known.help_uri if known else None) or next(
+        (f.help_uri for f in mine if f.help_uri), None
+    )
     if help_uri:
         rule["helpUri"] = help_uri
     return rule
 
 
-def _tags(finding: Finding) -> list[str]:
+def _tags(cwe: str | None) -> list[str]:
     tags = ["security"]
-    if finding.cwe and finding.cwe.upper().startswith("CWE-"):
-        tags.append(f"external/cwe/{finding.cwe.lower()}")
+    if cwe and cwe.upper().startswith("CWE-"):
+        tags.append(f"external/cwe/{cwe.lower()}")
     return tags
 
 
