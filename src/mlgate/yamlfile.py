@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import yaml
 
 from mlgate.errors import ConfigError
+from mlgate.schemacheck import cached_checker
+
+if TYPE_CHECKING:
+    import jsonschema
 
 KeyPath = tuple[str | int, ...]
 
@@ -204,7 +208,15 @@ def _index(node: yaml.Node, prefix: KeyPath, lines: dict[KeyPath, int]) -> None:
 
 
 def validate(doc: YamlDoc, schema: Mapping[str, Any], what: str) -> None:
-    """Raise a ConfigError for the first schema violation: file, line, key, and a hint."""
+    """Raise a ConfigError for the first schema violation: file, line, key, and a hint.
+
+    A valid document is recognised by `schemacheck` (fast); jsonschema, slow to import,
+    only explains an invalid one."""
+    check = cached_checker(json.dumps(schema, sort_keys=True))
+    if check is not None and check(doc.data):
+        return
+    import jsonschema  # noqa: PLC0415 (1-2 s to import: only for a document with an error)
+
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(
         validator.iter_errors(doc.data), key=lambda e: (doc.line_of(e.absolute_path), str(e.path))
