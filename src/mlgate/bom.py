@@ -19,8 +19,10 @@ CycloneDX 1.6 JSON schema the library ships before it is written.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -37,10 +39,10 @@ from cyclonedx.model.vulnerability import (
 )
 from cyclonedx.output.json import JsonV1Dot6
 from cyclonedx.schema import SchemaVersion
-from cyclonedx.validation.json import JsonStrictValidator
 from packageurl import PackageURL
 
 from mlgate import __version__
+from mlgate.cache import ResultCache, make_key
 from mlgate.config import RepoConfig
 from mlgate.depfiles import Requirement, read_dependency_file
 from mlgate.errors import MlgateError
@@ -78,8 +80,11 @@ class BomError(MlgateError):
     exit_code = 3
 
 
-def build_bom(report: Report, repo: Repo, config: RepoConfig) -> dict[str, Any]:
-    """The ML-BOM of a run over `repo` (the checkout whose files are hashed), validated."""
+def build_bom(
+    report: Report, repo: Repo, config: RepoConfig, cache: ResultCache | None = None
+) -> dict[str, Any]:
+    """The ML-BOM of a run over `repo` (the checkout whose files are hashed), validated
+    (`cache`: remembers which documents were valid, see `validate_bom`)."""
     bom = Bom()
     _metadata(bom, report, repo)
     datasets = list(_datasets(report, repo))
@@ -100,7 +105,7 @@ def build_bom(report: Report, repo: Repo, config: RepoConfig) -> dict[str, Any]:
     cards = find_cards(repo)
     _add_model_cards(data, report, cards, [(str(c.bom_ref), c.name) for c in models], datasets)
     data = redact_value(data)  # card text and finding messages may quote a secret
-    validate_bom(data)
+    validate_bom(data, cache)
     return data
 
 
@@ -108,11 +113,51 @@ def render_bom(data: Mapping[str, Any]) -> str:
     return json.dumps(data, indent=2) + "\n"
 
 
-def validate_bom(data: Mapping[str, Any]) -> None:
-    """BomError unless `data` is valid under the CycloneDX 1.6 JSON schema (strict)."""
+def validate_bom(data: Mapping[str, Any], cache: ResultCache | None = None) -> None:
+    """BomError unless `data` is valid under the CycloneDX 1.6 JSON schema (strict).
+
+    The validator costs 1-2 s to load (jsonschema's IRI grammars), more than a warm run.
+    With `cache`, a document is validated once: two runs over the same tree build the same
+    BOM but for its serial number and timestamp, so the cache remembers the digest of the
+    document without those two, once valid, and a run whose two fields have their usual
+    shape (checked here) is valid when that digest is remembered."""
+    key = _validity_key(data) if cache is not None else None
+    if cache is not None and key is not None and cache.get(key) is True:
+        return
+    from cyclonedx.validation.json import JsonStrictValidator  # noqa: PLC0415 (slow)
+
     error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(json.dumps(data))
     if error is not None:
         raise BomError(f"the ML-BOM is not valid CycloneDX 1.6: {error}")
+    if cache is not None and key is not None:
+        cache.put(key, True)
+
+
+_SERIAL = re.compile(r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _validity_key(data: Mapping[str, Any]) -> str | None:
+    """The cache key of `data`'s validity, without its serial number and timestamp; None
+    when either is not what cyclonedx-python-lib writes (then the document is validated)."""
+    metadata = data.get("metadata")
+    if not isinstance(metadata, Mapping) or not isinstance(data.get("serialNumber"), str):
+        return None
+    stamp = metadata.get("timestamp")
+    if not _SERIAL.fullmatch(data["serialNumber"]) or not isinstance(stamp, str):
+        return None
+    try:
+        if dt.datetime.fromisoformat(stamp).tzinfo is None:
+            return None
+    except ValueError:
+        return None
+    rest = {**data, "serialNumber": None, "metadata": {**metadata, "timestamp": None}}
+    return make_key("cyclonedx-1.6-valid", __version__, _cyclonedx_version(), rest)
+
+
+def _cyclonedx_version() -> str:
+    from importlib.metadata import version  # noqa: PLC0415
+
+    return version("cyclonedx-python-lib")
 
 
 def file_sha256(path: Path) -> str:

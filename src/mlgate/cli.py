@@ -307,7 +307,7 @@ def execute_run(options: RunOptions, on_progress: ProgressCallback | None = None
     _prepare_output(options.output)
     report, repo, config = _run_gates(options, on_progress)
     _emit(report, options.formats, options.output)
-    _write_provenance(report, repo, config, options.output, key, receipt=options.receipt)
+    _write_provenance(report, repo, config, options.output, key, options.receipt, options.use_cache)
     return report.decision.exit_code
 
 
@@ -426,15 +426,17 @@ def _write_provenance(
     output: Path | None,
     key: Ed25519PrivateKey | None = None,
     receipt: bool = True,
+    use_cache: bool = False,
 ) -> None:
     """With --output: the ML-BOM always, the receipt (naming the BOM's digest) on a pass."""
     from mlgate.bom import build_bom, render_bom
+    from mlgate.cache import ResultCache
     from mlgate.receipt import BOM_FILE, RECEIPT_FILE, make_receipt, text_digest
     from mlgate.report import write_atomic
 
     if output is None:
         return
-    bom_text = render_bom(build_bom(report, repo, config))
+    bom_text = render_bom(build_bom(report, repo, config, ResultCache() if use_cache else None))
     write_atomic(output / BOM_FILE, bom_text)
     click.echo(f"ML-BOM written to {output / BOM_FILE}")
     if receipt and report.decision.passed:
