@@ -4,11 +4,14 @@ gives exactly what redacting each string alone gives."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
+from mlgate import redact
 from mlgate.redact import detectors, redact_secrets, redact_value, redacted_strings
 from mlgate.regexlit import fold, required_literals
 
@@ -110,3 +113,18 @@ def test_redact_value_copies_only_what_changes() -> None:
     assert out["items"][0] is out["same"]  # one copy of a shared object
     assert out["items"][1].notes == (redact_secrets(secret),)
     assert out["items"][1].extra["k"][1] == 2
+
+
+def test_detect_secrets_regexes_are_remembered_per_installed_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLGATE_CACHE_DIR", str(tmp_path))
+    imported = list(redact._import_specs())
+    assert len(imported) >= 20  # detect-secrets is a dependency: its regex plugins
+    assert redact._detect_secrets_specs() == imported  # first run: imported, then stored
+    stored = list(tmp_path.glob("redact-detectors-*.json"))
+    assert len(stored) == 1
+    assert redact._detect_secrets_specs() == imported  # read back
+    stored[0].write_text('[["x", "not flags", true]]', encoding="utf-8")
+    assert redact._detect_secrets_specs() == imported  # a damaged file is not trusted
+    assert json.loads(stored[0].read_text(encoding="utf-8"))[0][0] == imported[0][0]

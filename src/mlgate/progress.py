@@ -5,18 +5,25 @@ Writes to stderr only, so stdout stays the report (json can be piped).
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-
-from rich.console import Console
-from rich.live import Live
-from rich.spinner import Spinner
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from mlgate.gates import GateResult
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.live import Live
+    from rich.spinner import Spinner
+    from rich.table import Table
+
+# rich is imported only for a live display on a terminal: a quiet or piped run (CI, the
+# benchmark) does not pay for it.
+# ruff: noqa: PLC0415
 
 ProgressCallback = Callable[[str, GateResult | None], None]
 
@@ -26,8 +33,13 @@ class Progress:
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
-        self.console = Console(stderr=True)
-        self.live_mode = enabled and self.console.is_terminal and not self.console.is_dumb_terminal
+        self.console: Console | None = None
+        self.live_mode = False
+        if enabled and _may_be_terminal():
+            from rich.console import Console
+
+            self.console = Console(stderr=True)
+            self.live_mode = self.console.is_terminal and not self.console.is_dumb_terminal
         self._started: dict[str, float] = {}
         self._done: dict[str, GateResult] = {}
         self._lock = threading.Lock()
@@ -35,6 +47,8 @@ class Progress:
 
     def __enter__(self) -> Progress:
         if self.live_mode:
+            from rich.live import Live
+
             self._live = Live(
                 self._table(), console=self.console, refresh_per_second=8, transient=True
             )
@@ -67,6 +81,9 @@ class Progress:
         print(line, file=sys.stderr, flush=True)
 
     def _table(self) -> Table:
+        from rich.spinner import Spinner
+        from rich.table import Table
+
         table = Table.grid(padding=(0, 2))
         now = time.monotonic()
         for gate, started in self._started.items():
@@ -76,6 +93,12 @@ class Progress:
             state = "running" if result is None else _summary(result)
             table.add_row(mark, gate, f"{elapsed:5.1f}s", state)
         return table
+
+
+def _may_be_terminal() -> bool:
+    """Whether rich could see a terminal on stderr (a TTY, or one forced by rich's env)."""
+    forced = ("FORCE_TERMINAL", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
+    return sys.stderr.isatty() or any(os.environ.get(name) for name in forced)
 
 
 def _summary(result: GateResult) -> str:

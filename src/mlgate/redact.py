@@ -22,17 +22,23 @@ import contextlib
 import dataclasses
 import enum
 import functools
+import hashlib
+import importlib.util
 import io
 import itertools
+import json
 import operator
+import os
 import re
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any, TextIO, TypeVar, cast
 
+from mlgate.cache import default_cache_dir
 from mlgate.gates.secrets import (
     AWS_KEY_ID,
     HEURISTIC_TYPES,
@@ -82,6 +88,75 @@ def detectors() -> tuple[Detector, ...]:
 
 
 def _detect_secrets_detectors() -> Iterator[Detector]:
+    for pattern, flags, private_key in _detect_secrets_specs():
+        yield Detector(re.compile(pattern, flags), private_key=private_key)
+
+
+Spec = tuple[str, int, bool]  # a detect-secrets regex: pattern, flags, private key
+
+
+def _detect_secrets_specs() -> list[Spec]:
+    """detect-secrets' regexes, remembered in the cache directory for the installed copy:
+    importing its plugins costs more than a warm run (they import requests, for verifying
+    secrets online), and the regexes change only with its files."""
+    stamp = _detect_secrets_stamp()
+    if stamp is None:
+        return []
+    path = default_cache_dir() / f"redact-detectors-{stamp}.json"
+    cached = _read_specs(path)
+    if cached is not None:
+        return cached
+    specs = list(_import_specs())
+    _write_specs(path, specs)
+    return specs
+
+
+def _detect_secrets_stamp() -> str | None:
+    """A digest of where detect-secrets is and of its plugin files (name, size, mtime)."""
+    spec = importlib.util.find_spec("detect_secrets")
+    if spec is None or spec.origin is None:
+        return None
+    package = Path(spec.origin).parent
+    parts = [str(package)]
+    for path in sorted((package / "plugins").glob("*.py")):
+        with contextlib.suppress(OSError):
+            info = path.stat()
+            parts.append(f"{path.name}:{info.st_size}:{info.st_mtime_ns}")
+    return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def _read_specs(path: Path) -> list[Spec] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, list) or not data:
+        return None
+    specs: list[Spec] = []
+    for item in data:
+        if not (isinstance(item, list) and len(item) == 3):
+            return None
+        pattern, flags, private_key = item
+        if not (isinstance(pattern, str) and type(flags) is int and isinstance(private_key, bool)):
+            return None
+        specs.append((pattern, flags, private_key))
+    return specs
+
+
+def _write_specs(path: Path, specs: Sequence[Spec]) -> None:
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump([list(spec) for spec in specs], handle)
+            os.replace(tmp, path)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def _import_specs() -> Iterator[Spec]:
     try:
         from detect_secrets.core.plugins.util import (  # noqa: PLC0415 (optional, slow)
             get_mapping_from_secret_type_to_class,
@@ -95,7 +170,7 @@ def _detect_secrets_detectors() -> Iterator[Detector]:
             continue
         instance: Any = cast(Any, plugin)()
         for regex in instance.denylist:
-            yield Detector(regex, private_key=secret_type in _KEY_TYPES)
+            yield regex.pattern, regex.flags, secret_type in _KEY_TYPES
 
 
 def redact_secrets(text: str) -> str:
