@@ -84,3 +84,74 @@ def test_the_gate_name_guard_catches_a_literal(tmp_path: Path) -> None:
     path = tmp_path / "x.py"
     path.write_text('KINDS = {"sast": "tools"}\n', encoding="utf-8")
     assert _gate_names_named(path, frozenset({"sast"})) == [(1, "sast")]
+
+
+# --- only the command line prints or exits --------------------------------------------------
+
+# Calls that print or end the process: only the CLI layer (`cli*.py`) makes them.
+PRINTING = {
+    ("", "print"),
+    ("click", "echo"),
+    ("click", "secho"),
+    ("sys", "exit"),
+    ("os", "_exit"),
+    ("stderr", "write"),
+    ("stdout", "write"),
+}
+
+
+def _prints_or_exits(source: str) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+            if isinstance(exc, ast.Name) and exc.id == "SystemExit":
+                found.append((node.lineno, "raise SystemExit"))
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and ("", func.id) in PRINTING:
+            found.append((node.lineno, func.id))
+        elif isinstance(func, ast.Attribute):
+            owner = func.value
+            name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", "")
+            if (name, func.attr) in PRINTING:
+                found.append((node.lineno, f"{name}.{func.attr}"))
+    return sorted(found)
+
+
+def test_only_the_command_line_prints_or_exits() -> None:
+    offenders = [
+        f"{path.relative_to(SRC)}:{line}: {call}"
+        for path in sorted(SRC.rglob("*.py"))
+        if not path.name.startswith("cli")
+        for line, call in _prints_or_exits(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
+
+
+def test_the_print_guard_catches_each_way_out() -> None:
+    source = (
+        "import sys, click\nprint('x')\nclick.echo('x')\nsys.exit(2)\n"
+        "sys.stderr.write('x')\nraise SystemExit(3)\n"
+    )
+    assert [call for _, call in _prints_or_exits(source)] == [
+        "print",
+        "click.echo",
+        "sys.exit",
+        "stderr.write",
+        "raise SystemExit",
+    ]
+    assert _prints_or_exits("probe = 'print(1)'\n") == []
+
+
+def test_reports_read_the_decision_never_thresholds() -> None:
+    """A report shows what the decision marked (`blocking`, `outcome`): it never compares a
+    severity with `fail_on` again, nor tests an exit code's number."""
+    offenders = [
+        f"{path.name}:{number}: {line.strip()}"
+        for path in sorted((SRC / "report").glob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r"\.settings\(|\.fail_on\b|exit_code ==", line)
+    ]
+    assert offenders == []

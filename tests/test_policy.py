@@ -9,7 +9,7 @@ import pytest
 from mlgate.errors import ConfigError
 from mlgate.findings import Finding, Severity
 from mlgate.gates import GateResult, GateStatus
-from mlgate.policy import decide, load_policy
+from mlgate.policy import Outcome, decide, load_policy
 
 from .conftest import run_cli, write
 
@@ -44,6 +44,29 @@ def test_default_pack_blocks_high_and_warns_on_medium() -> None:
     assert high.verdicts["sast"].status is GateStatus.FAIL
     assert (medium.passed, medium.exit_code) == (True, 0)
     assert any("to review" in w for w in medium.warnings)
+
+
+def test_decision_has_an_outcome_and_marks_each_blocking_finding(tmp_path: Path) -> None:
+    """Reports read these marks: a finding blocks when its gate failed for it (at or above
+    fail_on, not waived); a finding that arrives marked (a shard's report) is re-decided."""
+    path = policy_file(
+        tmp_path,
+        "extends: default\nwaivers:\n  - fingerprint: " + "w" * 32 + "\n"
+        "    reason: accepted\n    expires: 2027-01-01\n    owner: sec\n",
+    )
+    policy = load_policy(path)
+    high = finding(Severity.HIGH, fp="h" * 32)
+    medium = finding(Severity.MEDIUM, rule="B108", fp="m" * 32).with_changes(blocking=True)
+    waived = finding(Severity.CRITICAL, rule="B602", fp="w" * 32)
+    result = GateResult("sast", (high, medium, waived))
+    decision = decide(policy, [result], scope=["sast"], today=TODAY)
+    assert decision.outcome is Outcome.BLOCKED and decision.exit_code == 1
+    marks = {f.fingerprint[0]: (f.blocking, f.waived_by is not None) for f in decision.findings}
+    assert marks == {"h": (True, False), "m": (False, False), "w": (False, True)}
+    passed = decide(policy, [GateResult("sast", (medium,))], scope=["sast"], today=TODAY)
+    assert passed.outcome is Outcome.PASS and not passed.findings[0].blocking
+    errored = decide(policy, [GateResult("sast", errors=("x",))], scope=["sast"], today=TODAY)
+    assert errored.outcome is Outcome.ERROR and errored.exit_code == 3
 
 
 def test_environments_override_the_base() -> None:

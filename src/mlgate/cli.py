@@ -38,10 +38,10 @@ from mlgate.errors import (
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    from mlgate.cli_progress import ProgressCallback
     from mlgate.config import RepoConfig
     from mlgate.generate.project import Rendered
     from mlgate.generate.scaffold import InitPlan
-    from mlgate.progress import ProgressCallback
     from mlgate.repo import Repo
     from mlgate.report import Report
     from mlgate.runner import RunResult
@@ -284,12 +284,11 @@ def run(
         quiet,
         sign_key,
     )
-    from mlgate.progress import Progress
-    from mlgate.tools import observe_commands
+    from mlgate.cli_progress import Progress
+    from mlgate.tools import watching_commands
 
-    if verbose:
-        observe_commands(lambda argv: click.echo("$ " + shlex.join(argv), err=True))
-    with Progress(enabled=not quiet) as progress:
+    show = (lambda argv: click.echo("$ " + shlex.join(argv), err=True)) if verbose else None
+    with watching_commands(show), Progress(enabled=not quiet) as progress:
         code = execute_run(options, progress.update)
     _exit(code)
 
@@ -815,7 +814,7 @@ def bom(
     when the BOM is written, whatever the decision it records.
     """
     from mlgate.bom import BOM_GATES, build_bom, render_bom
-    from mlgate.progress import Progress
+    from mlgate.cli_progress import Progress
     from mlgate.report import write_atomic
     from mlgate.trust import load_settings
 

@@ -77,6 +77,8 @@ class Finding:
     fingerprint: str = ""
     fix: str | None = None
     waived_by: str | None = None
+    # Set by the policy's decision (never by a gate): the gate failed because of this finding.
+    blocking: bool = False
     also_reported_by: tuple[str, ...] = ()
     properties: Mapping[str, Any] = field(default_factory=dict)
 

@@ -9,6 +9,7 @@ from blocking; an expired waiver stops applying and is reported.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import fnmatch
 import functools
 import hashlib
@@ -523,16 +524,42 @@ class GateVerdict:
     advice: tuple[str, ...] = ()  # findings to review that do not block
 
 
+class Outcome(str, enum.Enum):
+    """The decision in one word; the CLI maps it to an exit code (`EXIT_CODES`)."""
+
+    PASS = "pass"  # noqa: S105  # nosec B105 (an outcome, not a password)
+    BLOCKED = "blocked"
+    ERROR = "error"  # a required gate could not run
+
+
+EXIT_CODES: Mapping[Outcome, int] = {
+    Outcome.PASS: EXIT_PASS,
+    Outcome.BLOCKED: EXIT_BLOCKED,
+    Outcome.ERROR: EXIT_GATE_ERROR,
+}
+
+
 @dataclass(frozen=True)
 class Decision:
-    passed: bool
-    exit_code: int
+    """What the policy decided. Each finding in `findings` carries `blocking`: whether its
+    gate failed because of it; reports read these marks and `outcome`, never thresholds."""
+
+    outcome: Outcome
     env: str | None
     verdicts: Mapping[str, GateVerdict]
     findings: tuple[Finding, ...]
     violations: tuple[str, ...]
     warnings: tuple[str, ...]
     expired_waivers: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome is Outcome.PASS
+
+    @property
+    def exit_code(self) -> int:
+        """The documented exit code of this outcome (the CLI exits with it; reports record it)."""
+        return EXIT_CODES[self.outcome]
 
 
 def decide(
@@ -566,8 +593,8 @@ def decide(
             _mark(contextualise(f, policy), active, policy)
             for f in (result.findings if result else ())
         ]
-        findings += marked
-        verdict = _verdict(name, settings, result, marked)
+        verdict, blocking = _verdict(name, settings, result, marked)
+        findings += _mark_blocking(marked, blocking)
         verdicts[name] = verdict
         if verdict.status is GateStatus.FAIL:
             blocked_by_findings = True
@@ -580,12 +607,15 @@ def decide(
         else:
             warnings += [f"{name}: {r}" for r in verdict.reasons]
         warnings += [f"{name}: {a}" for a in verdict.advice]
-    exit_code = (
-        EXIT_BLOCKED if blocked_by_findings else EXIT_GATE_ERROR if blocked_by_errors else EXIT_PASS
+    outcome = (
+        Outcome.BLOCKED
+        if blocked_by_findings
+        else Outcome.ERROR
+        if blocked_by_errors
+        else Outcome.PASS
     )
     return Decision(
-        passed=exit_code == EXIT_PASS,
-        exit_code=exit_code,
+        outcome=outcome,
         env=policy.env,
         verdicts=verdicts,
         findings=tuple(findings),
@@ -598,19 +628,31 @@ def decide(
 def _mark(finding: Finding, waivers: Sequence[Waiver], policy: Policy) -> Finding:
     for waiver in waivers:
         if waiver.matches(finding):
-            return finding.with_changes(waived_by=waiver.label())
+            return finding.with_changes(waived_by=waiver.label(), blocking=False)
     if finding.fingerprint in policy.baseline:
-        return finding.with_changes(waived_by=f"baseline {policy.baseline_source}")
+        return finding.with_changes(waived_by=f"baseline {policy.baseline_source}", blocking=False)
     # dataclasses.replace costs more than the rest of the decision: only when it changes
-    return finding if finding.waived_by is None else finding.with_changes(waived_by=None)
+    if finding.waived_by is None and not finding.blocking:
+        return finding
+    return finding.with_changes(waived_by=None, blocking=False)
+
+
+def _mark_blocking(findings: list[Finding], blocking: Sequence[Finding]) -> list[Finding]:
+    """The gate's findings, those its verdict failed for marked `blocking`."""
+    if not blocking:
+        return findings
+    chosen = {id(f) for f in blocking}
+    return [f.with_changes(blocking=True) if id(f) in chosen else f for f in findings]
 
 
 def _verdict(
     name: str, settings: GateSettings, result: GateResult | None, findings: Sequence[Finding]
-) -> GateVerdict:
+) -> tuple[GateVerdict, list[Finding]]:
+    """The gate's verdict, and the findings it failed for (at or above `fail_on`)."""
     if result is None:
         status = GateStatus.ERROR if settings.required else GateStatus.SKIPPED
-        return GateVerdict(name, status, settings.required, 0, 0, ("gate did not run",), ())
+        verdict = GateVerdict(name, status, settings.required, 0, 0, ("gate did not run",), ())
+        return verdict, []
     live = [f for f in findings if f.waived_by is None]
     blocking, warned = _partition(live, settings)
     reasons: list[str] = []
@@ -624,9 +666,10 @@ def _verdict(
         reasons.append(f"required gate skipped: {result.skipped}")
     advice = [_count_reason(warned, "to review, below the blocking threshold")] if warned else []
     status = _status(result, failed)
-    return GateVerdict(
+    verdict = GateVerdict(
         name, status, settings.required, len(blocking), len(warned), tuple(reasons), tuple(advice)
     )
+    return verdict, blocking
 
 
 def _partition(

@@ -25,6 +25,7 @@ from mlgate.findings import Finding, printable, printable_finding
 from mlgate.gates import GATES, Gate, GateContext, GateResult
 from mlgate.policy import Policy
 from mlgate.repo import Repo
+from mlgate.tools import submit
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,8 @@ def run_gates(repo: Repo, policy: Policy, config: RepoConfig, request: RunReques
     stats = StatIndex(request.cache, repo.root) if request.cache is not None else None
     pool = ThreadPoolExecutor(max_workers=max(1, request.jobs))
     try:
-        results = list(pool.map(lambda c: _timed(c, request, stats), contexts))
+        jobs = [submit(pool, _timed, c, request, stats) for c in contexts]
+        results = [job.result() for job in jobs]
     except BaseException:  # a signal: do not wait for the gates (their tools are killed)
         pool.shutdown(wait=False, cancel_futures=True)
         raise

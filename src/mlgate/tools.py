@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import json
 import os
@@ -13,10 +14,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from mlgate import lifecycle, toolenv
 
@@ -44,13 +46,35 @@ class ToolRun:
         return f"{command} ...: {head}" + (f": {words}" if words else "")
 
 
-# Set by the CLI for --verbose: called with every command line before it runs.
-_observers: list[Callable[[Sequence[str]], None]] = []
+CommandWatcher = Callable[[Sequence[str]], None]
+_T = TypeVar("_T")
+# Who sees each command line before it runs, in this context (no global list: a callback
+# given for one block of work, carried into the threads started with `submit`).
+_watcher: contextvars.ContextVar[CommandWatcher | None] = contextvars.ContextVar(
+    "mlgate_command_watcher", default=None
+)
 
 
-def observe_commands(callback: Callable[[Sequence[str]], None]) -> None:
-    """Register a callback that sees each tool command line (the CLI prints them)."""
-    _observers.append(callback)
+@contextlib.contextmanager
+def watching_commands(callback: CommandWatcher | None) -> Iterator[None]:
+    """Within this block, `callback` sees every tool command line before it starts (the
+    CLI's --verbose prints them; tests record them). Threads started with `submit` see it."""
+    token = _watcher.set(callback)
+    try:
+        yield
+    finally:
+        _watcher.reset(token)
+
+
+def submit(pool: Executor, fn: Callable[..., _T], *args: Any) -> Future[_T]:
+    """`pool.submit(fn, *args)` in a copy of the caller's context (its command watcher)."""
+    return pool.submit(contextvars.copy_context().run, fn, *args)
+
+
+def _announce(argv: Sequence[str]) -> None:
+    watcher = _watcher.get()
+    if watcher is not None:
+        watcher(list(argv))
 
 
 def find_tool(name: str) -> str | None:
@@ -82,8 +106,7 @@ def run_tool(
     if exe is None:
         return ToolRun(tuple(argv), None, "", "", 0.0, missing_problem(argv[0]))
     full_env = {**os.environ, **(env or {})}
-    for observer in _observers:
-        observer([exe, *argv[1:]])
+    _announce([exe, *argv[1:]])
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         try:
             proc, token = lifecycle.start(
@@ -346,8 +369,7 @@ def run_tool_measured(
         return MeasuredRun(
             ToolRun(tuple(argv), None, "", "", 0.0, missing_problem(argv[0])), None, False
         )
-    for observer in _observers:
-        observer([exe, *argv[1:]])
+    _announce([exe, *argv[1:]])
     with tempfile.TemporaryFile() as out_tmp, tempfile.TemporaryFile() as err_tmp:
         out = stdout_path.open("wb") if stdout_path is not None else out_tmp
         try:

@@ -73,7 +73,7 @@ def test_argument_batches_respect_the_budget_and_keep_every_target() -> None:
 
 
 def test_fifty_thousand_long_paths_do_not_overflow_the_command_line(
-    hostile: Hostile, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    hostile: Hostile, tmp_path: Path
 ) -> None:
     """One detect-secrets command line with 50,000 paths of 45 bytes is over Linux's 2 MB
     limit ("Argument list too long"): the secrets gate now splits it into batches."""
@@ -85,8 +85,8 @@ def test_fifty_thousand_long_paths_do_not_overflow_the_command_line(
         path.write_bytes(b"x\n")
     write(root, "policy.yml", "extends: default\n")
     commands: list[Sequence[str]] = []
-    monkeypatch.setattr(tools, "_observers", [commands.append])
-    result, status = run_gate(root, "secrets")
+    with tools.watching_commands(commands.append):
+        result, status = run_gate(root, "secrets")
     assert status == "pass", result.errors
     assert result.files_scanned == 50_001  # and policy.yml
     runs = [c for c in commands if Path(c[0]).name == "detect-secrets" and "--" in c]
@@ -107,8 +107,8 @@ def test_batched_real_tools_report_what_one_run_reports(
     monkeypatch.setattr(tools, "argument_budget", lambda *_a, **_k: 1)
     monkeypatch.setattr(sast, "argument_budget", lambda *_a, **_k: 1)
     commands: list[Sequence[str]] = []
-    monkeypatch.setattr(tools, "_observers", [commands.append])
-    batched, status = run_gate(root, "sast")
+    with tools.watching_commands(commands.append):
+        batched, status = run_gate(root, "sast")
     assert status == "fail", batched.errors
     assert len([c for c in commands if Path(c[0]).name == "bandit"]) == 3
     key = sorted((f.path, f.line, f.rule_id, f.tools) for f in whole.findings)

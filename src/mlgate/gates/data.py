@@ -37,7 +37,7 @@ from mlgate.gates.base import (
 from mlgate.lifecycle import temp_dir
 from mlgate.repo import Repo, read_text
 from mlgate.tabular import DataError, missing_data_stack
-from mlgate.tools import package_version
+from mlgate.tools import package_version, submit
 
 if TYPE_CHECKING:
     from mlgate.tabular.contracts import Contract, ContractReport, Violation
@@ -176,7 +176,7 @@ class DataGate(Gate):
         specs = _specs(ctx.inputs.options)
         out = Collector(properties={"datasets": []})
         with ThreadPoolExecutor(max_workers=1) as pool:
-            tests = pool.submit(repotests.run_for_gate, ctx, NAME)
+            tests = submit(pool, repotests.run_for_gate, ctx, NAME)
             if specs:
                 _check_datasets(ctx, specs, out)
             marked = tests.result()

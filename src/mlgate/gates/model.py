@@ -36,7 +36,7 @@ from mlgate.gates.base import (
     ToolInfo,
 )
 from mlgate.repo import Repo, read_text
-from mlgate.tools import MeasuredRun, package_version, run_tool_measured
+from mlgate.tools import MeasuredRun, package_version, run_tool_measured, submit
 
 NAME = "model"
 DEFAULT_SECTIONS = ("Intended use", "Training data", "Metrics", "Limitations")
@@ -163,7 +163,7 @@ class ModelGate(Gate):
             return GateResult(NAME, skipped=_nothing_configured(ctx), tools=self.tool_versions())
         out = ModelCollector()
         with ThreadPoolExecutor(max_workers=1) as pool:
-            tests = pool.submit(repotests.run_for_gate, ctx, NAME)
+            tests = submit(pool, repotests.run_for_gate, ctx, NAME)
             _check_metrics(ctx, out)
             _check_model_card(ctx, out)
             marked = tests.result()

@@ -66,6 +66,7 @@ from mlgate.tools import (
     merge_json,
     run_json_tool,
     run_tool,
+    submit,
     tool_version,
 )
 from mlgate.yamlfile import load_yaml, validate
@@ -230,8 +231,8 @@ def _scan(ctx: GateContext, targets: Sequence[str]) -> _Scan:
     skip = list(ctx.option("bandit_skip", BANDIT_DEFAULT_SKIP))
     deferred = sorted(set(superseded) - set(skip))
     with ThreadPoolExecutor(max_workers=2) as pool:
-        bandit_job = pool.submit(_run_bandit, ctx, targets, [*skip, *deferred])
-        semgrep_job = pool.submit(_run_semgrep, ctx, targets, configs)
+        bandit_job = submit(pool, _run_bandit, ctx, targets, [*skip, *deferred])
+        semgrep_job = submit(pool, _run_semgrep, ctx, targets, configs)
         bandit_findings, bandit_errors, bandit_notes = bandit_job.result()
         semgrep = semgrep_job.result()
     superseded = _ran(superseded, semgrep.skipped_rules)

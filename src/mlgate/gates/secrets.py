@@ -48,7 +48,7 @@ from mlgate.gates.base import (
 from mlgate.lifecycle import temp_dir
 from mlgate.notebooks import Notebook, NotebookProblem, read_notebook, split_lines
 from mlgate.repo import Repo, matches_any
-from mlgate.tools import run_json_tool, tool_version, unscanned
+from mlgate.tools import run_json_tool, submit, tool_version, unscanned
 
 NAME = "secrets"
 TOOL = "detect-secrets"
@@ -910,8 +910,8 @@ def _scan(ctx: GateContext, plan: Plan) -> tuple[list[Hit], list[str]]:
     """detect-secrets (two runs at once, see the module doc) and mlgate's patterns."""
     texts = Texts(ctx.root, plan)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        in_repo = pool.submit(_run_detect_secrets, ctx, plan.plain, ctx.root)
-        in_notebooks = pool.submit(_run_detect_secrets, ctx, list(plan.texts), plan.tmp)
+        in_repo = submit(pool, _run_detect_secrets, ctx, plan.plain, ctx.root)
+        in_notebooks = submit(pool, _run_detect_secrets, ctx, list(plan.texts), plan.tmp)
         hits = own_hits(plan, texts)
         repo_found, repo_errors = in_repo.result()
         nb_found, nb_errors = in_notebooks.result()

@@ -47,16 +47,6 @@ class Report:
             by_gate.setdefault(finding.gate, []).append(finding)
         return {gate: sorted(found, key=sort_key) for gate, found in by_gate.items()}
 
-    def blocks(self, finding: Finding) -> bool:
-        """Whether this finding is one the gate failed for: not waived, at or above `fail_on`.
-
-        This reads the decision and the policy's threshold; it does not re-decide anything.
-        """
-        if finding.waived_by is not None or self.status(finding.gate) is not GateStatus.FAIL:
-            return False
-        threshold = self.policy.settings(finding.gate).fail_on
-        return threshold is not None and finding.severity.at_least(threshold)
-
     def tool_version(self, gate: str, tool: str) -> str | None:
         """The version a gate reported for one of its tools; mlgate's own checks are mlgate's."""
         result = self.result(gate)
@@ -90,6 +80,7 @@ class Report:
             "started_at": self.run.started_at,
             "seconds": round(self.run.seconds, 3),
             "decision": {
+                "outcome": decision.outcome.value,
                 "passed": decision.passed,
                 "exit_code": decision.exit_code,
                 "violations": list(decision.violations),

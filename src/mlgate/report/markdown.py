@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from mlgate import __version__
 from mlgate.findings import Finding, Severity, severity_counts, sort_key
+from mlgate.policy import Outcome
 from mlgate.report.base import Report
 
 FILENAME = "summary.md"
@@ -44,8 +45,8 @@ def decision_text(report: Report) -> str:
     decision = report.decision
     if decision.passed:
         return "**Decision: PASSED**"
-    if decision.exit_code == 3:
-        return "**Decision: BLOCKED** (exit 3: a required gate could not run)"
+    if decision.outcome is Outcome.ERROR:
+        return f"**Decision: BLOCKED** (exit {decision.exit_code}: a required gate could not run)"
     return f"**Decision: BLOCKED** (exit {decision.exit_code})"
 
 

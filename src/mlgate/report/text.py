@@ -10,6 +10,7 @@ import click
 from mlgate import __version__
 from mlgate.findings import Finding, Severity, severity_counts
 from mlgate.gates import GateResult, GateStatus
+from mlgate.policy import Outcome
 from mlgate.report.base import Report
 
 STATUS_COLOURS = {
@@ -159,12 +160,14 @@ def _decision(report: Report, paint) -> list[str]:  # type: ignore[no-untyped-de
     decision = report.decision
     if decision.passed:
         head = paint("Decision: PASS", "green", bold=True)
-    elif decision.exit_code == 3:
+    elif decision.outcome is Outcome.ERROR:
         head = paint(
-            "Decision: BLOCKED: a required gate could not run (exit 3)", "magenta", bold=True
+            f"Decision: BLOCKED: a required gate could not run (exit {decision.exit_code})",
+            "magenta",
+            bold=True,
         )
     else:
-        head = paint("Decision: BLOCKED (exit 1)", "red", bold=True)
+        head = paint(f"Decision: BLOCKED (exit {decision.exit_code})", "red", bold=True)
     lines = [head]
     lines += [f"  - {v}" for v in decision.violations]
     if decision.warnings:

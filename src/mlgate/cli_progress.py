@@ -1,6 +1,7 @@
 """Progress while gates run: a live line per gate on a terminal, plain lines elsewhere.
 
-Writes to stderr only, so stdout stays the report (json can be piped).
+Part of the command line (only the CLI prints): writes to stderr only, so stdout stays
+the report (json can be piped).
 """
 
 from __future__ import annotations
