@@ -66,7 +66,8 @@ def run_gate(root: Path) -> tuple[float, float, dict[str, object]]:
 
 
 def gate_seconds(report: dict[str, object]) -> float:
-    for gate in report.get("gates", []) or []:  # type: ignore[union-attr]
+    gates = report.get("gates")
+    for gate in gates if isinstance(gates, list) else []:
         if isinstance(gate, dict) and gate.get("name") == "models":
             return float(gate.get("seconds") or 0.0)
     return float("nan")

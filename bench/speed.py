@@ -141,7 +141,7 @@ def shard_line(env: Env, tmp: Path, files: int) -> Line:
         if ratio is not None
         else "n/a"
     )
-    numbers = {"files": files, "unsharded_cpu": whole, "unsharded_wall": wall}
+    numbers: dict[str, object] = {"files": files, "unsharded_cpu": whole, "unsharded_wall": wall}
     numbers["shards_cpu"] = [cpu for _, cpu, _ in shards]
     passed = None if not measured or ratio is None else ratio <= 1.1
     return Line(f"`--shard I/{SHARDS}` CPU / unsharded", "<= 1.1x", value, passed, numbers)

@@ -146,7 +146,9 @@ class _Expr:
         text = text.strip()
         if text.startswith("${{") and text.endswith("}}"):
             text = text[3:-2]
-        python, pos, values = [], 0, {}
+        python: list[str] = []
+        pos = 0
+        values: dict[str, Any] = {}
         while pos < len(text.rstrip()):
             match = self._TOKEN.match(text, pos)
             if match is None:

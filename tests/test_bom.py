@@ -38,7 +38,10 @@ def _hash(component: dict[str, Any], alg: str = "SHA-256") -> str | None:
 
 @pytest.fixture(scope="session")
 def churn_bom(churn_production: Path) -> dict[str, Any]:
-    return json.loads((churn_production / "mlgate.cdx.json").read_text(encoding="utf-8"))
+    bom: dict[str, Any] = json.loads(
+        (churn_production / "mlgate.cdx.json").read_text(encoding="utf-8")
+    )
+    return bom
 
 
 def test_churn_bom_is_valid_cyclonedx_1_6(churn_production: Path) -> None:

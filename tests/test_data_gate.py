@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
@@ -128,7 +129,7 @@ def test_row_count_bounds_come_from_the_contract_metadata(tmp_path: Path) -> Non
 def test_parquet_and_jsonl_are_validated_too(tmp_path: Path) -> None:
     import pandas as pd
 
-    frame = pd.read_csv(pd.io.common.StringIO(_csv(GOOD_ROWS + BAD_ROWS[:1])))
+    frame = pd.read_csv(io.StringIO(_csv(GOOD_ROWS + BAD_ROWS[:1])))
     (tmp_path / "data").mkdir()
     frame.to_parquet(tmp_path / "data" / "people.parquet", index=False)
     frame.to_json(tmp_path / "data" / "people.jsonl", orient="records", lines=True)

@@ -421,7 +421,7 @@ def library_models() -> dict[str, Any]:
     )
     models: dict[str, Any] = {**sk, "pandas_object": frame, "pandas_pyarrow": arrow}
     x, y = _xy()
-    for module, factory in (
+    factories: tuple[tuple[str, Callable[[Any], Any]], ...] = (
         ("xgboost", lambda m: m.XGBClassifier(n_estimators=3).fit(x, y)),
         ("lightgbm", lambda m: m.LGBMClassifier(n_estimators=3, verbose=-1).fit(x, y)),
         (
@@ -430,7 +430,8 @@ def library_models() -> dict[str, Any]:
                 x, y
             ),
         ),
-    ):
+    )
+    for module, factory in factories:
         try:
             lib = __import__(module)
         except ImportError:

@@ -198,11 +198,11 @@ def joblib_array_then(tail: bytes) -> bytes:
     numpy_dtype(ops, "f8").text("allow_mmap").raw(b"\x89").text("numpy_array_alignment_bytes")
     ops.raw(b"K\x10ub")
     ops.raw(b"\x04" + b"\xff" * 4 + b"\xff" * 24)  # padding length, padding, 3 float64
-    return ops.raw(b"a" + tail).end()
+    return bytes(ops.raw(b"a" + tail).end())
 
 
 def os_system_call() -> bytes:
-    return Ops().glob("posix", "system").text("id").raw(b"\x85R").out[2:]
+    return bytes(Ops().glob("posix", "system").text("id").raw(b"\x85R").out[2:])
 
 
 def safetensors() -> bytes:
@@ -587,9 +587,9 @@ def test_zip_bomb_is_bounded(tmp_path: Path) -> None:
         for index in range(200):
             archive.writestr(f"archive/{index}.pkl", Ops().raw(b"N").end())
     found = run_gate(tmp_path, max_archive_mb=1, max_archive_members=100)
-    bomb = rules(found["bomb.pt"])
-    assert bomb["scan-limit-exceeded"] is Severity.MEDIUM
-    assert bomb["pickle-dangerous-global"] is Severity.CRITICAL  # found before the limit
+    in_bomb = rules(found["bomb.pt"])
+    assert in_bomb["scan-limit-exceeded"] is Severity.MEDIUM
+    assert in_bomb["pickle-dangerous-global"] is Severity.CRITICAL  # found before the limit
     assert rules(found["many.pt"]) == {"scan-limit-exceeded": Severity.MEDIUM}
 
 

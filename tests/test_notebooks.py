@@ -164,7 +164,7 @@ def test_pinned_means_one_exact_version() -> None:
 
 
 def test_outputs_text_streams_plain_html_and_tracebacks(tmp_path: Path) -> None:
-    outputs = [
+    outputs: list[dict[str, Any]] = [
         {"output_type": "stream", "name": "stdout", "text": ["line one\n", "line two\n"]},
         {"output_type": "execute_result", "data": {"text/plain": "plain", "image/png": "iVBOR"}},
         {"output_type": "display_data", "data": {"text/html": ["<b>html</b>"]}},

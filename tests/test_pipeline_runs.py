@@ -232,7 +232,9 @@ def test_github_forged_report_from_a_model_test_blocks(
     tmp = tmp_path_factory.mktemp("gh-forge")
     run = _github(tmp, _prepare(tmp, _forger, wheel), runner_env)
     assert run.status("model") == "success", _logs(run)
-    forged = run.jobs["model"].workdir / "mlgate-reports/deps/mlgate.json"
+    workdir = run.jobs["model"].workdir
+    assert workdir is not None
+    forged = workdir / "mlgate-reports/deps/mlgate.json"
     assert json.loads(forged.read_text()) == {"forged": True}  # the test did write it
     assert sorted(p.name for p in (run.artifacts / "mlgate-report-model").iterdir()) == [
         "mlgate.json"

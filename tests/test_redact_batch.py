@@ -8,6 +8,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -108,7 +109,7 @@ def test_redact_value_copies_only_what_changes() -> None:
     secret = SAMPLES[2]
     shared = _Item("x")
     value = {"items": [shared, _Item("y", (secret,), {"k": [secret, 2]})], "same": shared}
-    out = redact_value(value)
+    out: Any = redact_value(value)
     assert secret not in repr(out)
     assert out["items"][0] is out["same"]  # one copy of a shared object
     assert out["items"][1].notes == (redact_secrets(secret),)

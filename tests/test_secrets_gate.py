@@ -67,7 +67,7 @@ def build_repo(root: Path) -> Path:
     settings = f'"""Settings."""\n\nAWS_ACCESS_KEY_ID = "{AWS_KEY}"\nHF_TOKEN = "{HF_IN_CODE}"\n'
     write(root, "src/config.py", settings)
     write(root, "static/app.min.js", "/* bundle */\n" + minified_line(OPENAI_KEY) + "\n")
-    outputs = [
+    outputs: list[dict[str, Any]] = [
         {
             "output_type": "stream",
             "name": "stdout",
@@ -76,7 +76,7 @@ def build_repo(root: Path) -> Path:
         {"output_type": "execute_result", "data": {"text/plain": f"'{AWS_IN_OUTPUT}'"}},
         {"output_type": "display_data", "data": {"text/html": f"<pre>{HF_IN_OUTPUT}</pre>"}},
     ]
-    cells = [
+    cells: list[dict[str, Any]] = [
         {"cell_type": "markdown", "metadata": {}, "source": "FAKE credentials, test fixture."},
         {
             "cell_type": "code",

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from mlgate.gates.sast import merge_tool_findings
+from mlgate.gates.sast import _bandit_finding, merge_tool_findings
 from tests.conftest import EXAMPLES, run_cli, write
-from tests.test_sast import BANDIT_RESULT, _bandit_finding
+from tests.test_sast import BANDIT_RESULT
 
 BROKEN_YAML = "rules:\n  - id: mine\n    pattern: eval(...)\n   message: [unclosed\n"
 BROKEN_PATTERN = """\
