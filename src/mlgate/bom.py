@@ -50,10 +50,10 @@ from mlgate.findings import Finding, Severity
 from mlgate.gates import GATES, GateResult
 from mlgate.gates import data as data_gate
 from mlgate.gates import deps as deps_gate
-from mlgate.gates import model as quality_gate
-from mlgate.gates import models as files_gate
+from mlgate.gates import modelfiles as files_gate
+from mlgate.gates import quality as quality_gate
 from mlgate.gates.data import dvc_outputs
-from mlgate.gates.models import sniff
+from mlgate.gates.modelfiles import sniff
 from mlgate.modelcards import ModelCard, card_for, find_cards
 from mlgate.redact import redact_value
 from mlgate.repo import Repo

@@ -45,13 +45,13 @@ def find_cards(repo: Repo) -> list[ModelCard]:
 
 
 def _has_card_heading(text: str) -> bool:
-    from mlgate.gates.model import headings  # noqa: PLC0415 (gates import this module)
+    from mlgate.gates.quality import headings  # noqa: PLC0415 (gates import this module)
 
     return any("model card" in title.lower() for _, title, _ in headings(text))
 
 
 def _sections(text: str) -> dict[str, str]:
-    from mlgate.gates.model import headings  # noqa: PLC0415 (gates import this module)
+    from mlgate.gates.quality import headings  # noqa: PLC0415 (gates import this module)
 
     lines = text.splitlines()
     found = headings(text)

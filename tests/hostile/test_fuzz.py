@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlgate.gates.models import FileScan, Settings, scan_file
+from mlgate.gates.modelfiles import FileScan, Settings, scan_file
 from mlgate.gates.secrets import notebook_texts
 from mlgate.notebooks import Notebook, NotebookProblem, read_notebook
 

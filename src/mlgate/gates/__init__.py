@@ -22,8 +22,8 @@ from mlgate.gates.base import (
 )
 from mlgate.gates.data import DataGate
 from mlgate.gates.deps import DepsGate
-from mlgate.gates.model import ModelGate
-from mlgate.gates.models import ModelsGate
+from mlgate.gates.modelfiles import ModelFilesGate
+from mlgate.gates.quality import ModelQualityGate
 from mlgate.gates.sast import SastGate
 from mlgate.gates.secrets import SecretsGate
 
@@ -33,9 +33,9 @@ GATES: dict[str, Gate] = {
         SastGate(),
         SecretsGate(),
         DepsGate(),
-        ModelsGate(),
+        ModelFilesGate(),
         DataGate(),
-        ModelGate(),
+        ModelQualityGate(),
     )
 }
 

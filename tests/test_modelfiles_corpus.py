@@ -30,7 +30,7 @@ import pytest
 
 from mlgate.findings import Finding, Severity
 from mlgate.gates import GATES, GateContext
-from mlgate.gates.models import ModelsGate
+from mlgate.gates.modelfiles import ModelFilesGate
 from mlgate.repo import open_repo
 
 np = pytest.importorskip("numpy", reason="numpy is in the dev extra")
@@ -265,7 +265,7 @@ def torch_v7_tar(obj: object) -> bytes:
 def load_zip_like_torch(path: Path) -> None:
     """PyTorch's zip reader locates data.pkl through the central directory and checks no
     CRC (torch is not installed here: the same steps, done with mlgate's raw reader)."""
-    from mlgate.gates.models import raw_member
+    from mlgate.gates.modelfiles import raw_member
 
     with path.open("rb") as fh, zipfile.ZipFile(fh) as archive:
         info = archive.getinfo("archive/data.pkl")
@@ -512,7 +512,7 @@ def critical_globals(items: list[Finding]) -> set[str]:
 def test_every_variant_is_selected_and_critical(
     corpus: Path, findings: dict[str, list[Finding]], name: str
 ) -> None:
-    assert name in ModelsGate().inputs(open_repo(corpus), {}).files
+    assert name in ModelFilesGate().inputs(open_repo(corpus), {}).files
     assert critical_globals(findings.get(name, [])) == {"posix.system"}, findings.get(name)
 
 

@@ -1,4 +1,4 @@
-"""models gate: static scan of model files (pickle, joblib, PyTorch, NumPy, Keras, GGUF,
+"""The `models` gate (model files): static scan of model files (pickle, joblib, PyTorch, NumPy, Keras, GGUF,
 ONNX, TensorFlow SavedModel), never loaded.
 
 Files are read as bytes only: no `pickle.load`, `torch.load`, `joblib.load`, no template
@@ -1529,7 +1529,7 @@ def _is_model(path: Path) -> bool:
     return kind in _CONTENT_KINDS
 
 
-class ModelsGate(Gate):
+class ModelFilesGate(Gate):
     name = NAME
     summary = "static scan of model files (pickle, joblib, PyTorch, NumPy, Keras); never loads them"
     rules = (

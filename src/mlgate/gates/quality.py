@@ -1,4 +1,4 @@
-"""model gate: metric thresholds and regression against a baseline, inference budgets, the
+"""The `model` gate (model quality): metric thresholds and regression against a baseline, inference budgets, the
 model card, and the repository's own `pytest -m model` tests.
 
 Metrics come from JSON or YAML files (DVC-style `metrics.json`; nested keys are named by
@@ -85,7 +85,7 @@ class ModelCollector(Collector):
         self.add(finding, anchor)
 
 
-class ModelGate(Gate):
+class ModelQualityGate(Gate):
     name = NAME
     tools = (ToolInfo("pytest", "pytest", "https://docs.pytest.org/"),)
     rules = (

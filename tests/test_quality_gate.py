@@ -11,7 +11,7 @@ import pytest
 
 from mlgate.findings import Finding
 from mlgate.gates import GATES, GateContext, GateResult
-from mlgate.gates.model import card_sections, flatten, parse_metrics, percentile
+from mlgate.gates.quality import card_sections, flatten, parse_metrics, percentile
 from mlgate.repo import open_repo
 
 from .conftest import git_init, write

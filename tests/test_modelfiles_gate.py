@@ -27,7 +27,7 @@ import pytest
 
 from mlgate.findings import Finding, Severity
 from mlgate.gates import GATES, GateContext
-from mlgate.gates.models import ModelsGate, Settings, scan_file
+from mlgate.gates.modelfiles import ModelFilesGate, Settings, scan_file
 from mlgate.pickles import Allowlist, GlobalRef, Verdict, scan_pickles
 from mlgate.policy import load_policy
 from mlgate.repo import open_repo
@@ -533,7 +533,7 @@ def test_benign_files_have_nothing_at_medium_or_above(findings: dict[str, list[F
 
 def test_every_file_is_selected_and_text_is_not(repo_root: Path) -> None:
     repo = open_repo(repo_root)
-    files = set(ModelsGate().inputs(repo, {}).files)
+    files = set(ModelFilesGate().inputs(repo, {}).files)
     assert "evil/disguised.dat" in files  # a pickle by its first bytes
     assert "good/notes.txt" not in files
 
