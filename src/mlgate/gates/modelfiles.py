@@ -1,5 +1,5 @@
-"""The `models` gate (model files): static scan of model files (pickle, joblib, PyTorch, NumPy, Keras, GGUF,
-ONNX, TensorFlow SavedModel), never loaded.
+"""The `models` gate (model files): static scan of model files (pickle, joblib, PyTorch,
+NumPy, Keras, GGUF, ONNX, TensorFlow SavedModel), never loaded.
 
 Files are read as bytes only: no `pickle.load`, `torch.load`, `joblib.load`, no template
 rendering, no import of the repo's code. Pickles are walked opcode by opcode by

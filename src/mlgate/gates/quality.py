@@ -1,5 +1,5 @@
-"""The `model` gate (model quality): metric thresholds and regression against a baseline, inference budgets, the
-model card, and the repository's own `pytest -m model` tests.
+"""The `model` gate (model quality): metric thresholds and regression against a baseline,
+inference budgets, the model card, and the repository's own `pytest -m model` tests.
 
 Metrics come from JSON or YAML files (DVC-style `metrics.json`; nested keys are named by
 dotted path) and from an MLflow run directory read as files (`mlruns/<exp>/<run>/metrics/
