@@ -3,6 +3,10 @@ only the serial number and timestamp may differ, and they must have their usual 
 
 from __future__ import annotations
 
+import json
+import random
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -53,3 +57,78 @@ def test_unusual_serial_or_timestamp_is_always_validated(
     validate_bom(_bom(), cache)
     with pytest.raises(BomError):
         validate_bom({**_bom(), **changes}, cache)
+
+
+URLS = [
+    "https://osv.dev/vulnerability/PYSEC-2021-142",
+    "https://github.com/advisories/GHSA-8q59-q68h-6hv4?x=1&y=%20#frag/ment",
+    "http://localhost:8080/a/b;c=d/@e",
+    "git+ssh://host.example/repo.git",
+    "https://example.com/path with space",
+    "https://exa mple.com/",
+    "https://example.com/%zz",
+    "https://example.com/a\\b",
+    "https://example.com/<x>",
+    "https://[::1]/x",
+    "https://user@example.com/",
+    "http://\u00e9xample.com/\u00e9",
+    "relative/path",
+    "",
+    "://nothing",
+    "1http://x",
+]
+
+
+def test_plain_urls_are_iri_references_and_the_rest_goes_to_the_grammar() -> None:
+    from rfc3987_syntax import is_valid_syntax  # type: ignore[import-untyped]
+
+    from mlgate.bom import _SIMPLE_IRI
+
+    rng = random.Random(7)
+    samples = list(URLS)
+    for url in URLS[:4]:
+        for _ in range(50):
+            at = rng.randrange(len(url) + 1)
+            samples.append(url[:at] + rng.choice(' <>"{}|\\^`%#?/:@[]\u00e9') + url[at:])
+    fast = [s for s in samples if _SIMPLE_IRI.fullmatch(s)]
+    assert len(fast) >= 20  # the shortcut is taken for ordinary URLs
+    for text in fast:  # and only for what the full grammar accepts
+        assert is_valid_syntax("iri_reference", text), text
+        assert is_valid_syntax("iri", text), text
+
+
+PROBE = """
+import json, sys
+from mlgate.bom import validate_bom, BomError
+bom = json.loads(sys.argv[1])
+try:
+    validate_bom(bom)
+    print("valid", "rfc3987_syntax" in sys.modules)
+except BomError as exc:
+    print("invalid", "rfc3987_syntax" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://osv.dev/vulnerability/PYSEC-2021-142", "valid False"),
+        ("https://example.com/a b", "invalid True"),  # the grammar decides: a space
+        ("https://example.com/\u00e9t\u00e9", "valid True"),  # an IRI, not a plain URL
+    ],
+)
+def test_the_iri_grammar_is_loaded_only_for_unusual_urls(url: str, expected: str) -> None:
+    bom = _bom(
+        components=[
+            {
+                "type": "library",
+                "name": "x",
+                "externalReferences": [{"type": "website", "url": url}],
+            }
+        ]
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(bom)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == expected.split()
