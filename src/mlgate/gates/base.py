@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import abc
+import dataclasses
 import enum
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from mlgate.findings import Finding, Severity, assign_fingerprints
 from mlgate.repo import Repo
@@ -27,6 +28,32 @@ class GateInputs:
 
     files: tuple[str, ...]
     options: Mapping[str, Any] = field(default_factory=dict)
+
+
+_O = TypeVar("_O")
+
+
+def option(default: Any, schema: Mapping[str, Any]) -> Any:
+    """A field of a gate's frozen options dataclass: its default (the one place it is
+    written) and the JSON Schema of its value in the policy and `.mlgate.yml`."""
+    return field(default=default, metadata={"schema": schema})
+
+
+def options_schema_of(cls: type[Any]) -> dict[str, Any]:
+    """The `properties` of a gate's options, generated from its options dataclass."""
+    return {f.name: dict(f.metadata["schema"]) for f in dataclasses.fields(cls)}
+
+
+def parse_options(cls: type[_O], options: Mapping[str, Any]) -> _O:
+    """The typed options from the merged mapping (policy, `.mlgate.yml`, command line; the
+    schema validated it); a key it does not set keeps the dataclass default. Lists become
+    tuples, so the result is immutable."""
+    given = {
+        f.name: tuple(options[f.name]) if isinstance(options[f.name], list) else options[f.name]
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        if f.name in options
+    }
+    return cls(**given)
 
 
 @dataclass(frozen=True)

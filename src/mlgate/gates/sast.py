@@ -40,6 +40,9 @@ from mlgate.gates.base import (
     PipelineTraits,
     RuleInfo,
     ToolInfo,
+    option,
+    options_schema_of,
+    parse_options,
     split_readable,
     unreadable_findings,
 )
@@ -102,6 +105,23 @@ SEMGREP_CLASSIC = "classic"
 _SEMGREP_ENV = {"SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"}
 
 
+@dataclass(frozen=True)
+class SastOptions:
+    """The sast gate's options, typed, with their defaults and schema in one place."""
+
+    bandit_skip: tuple[str, ...] = option(
+        BANDIT_DEFAULT_SKIP,
+        {"type": "array", "items": {"type": "string", "pattern": "^B[0-9]{3}$"}},
+    )
+    semgrep_rules: tuple[str, ...] = option((), {"type": "array", "items": {"type": "string"}})
+    rule_pack: bool = option(True, {"type": "boolean"})
+    prefer_rule_pack: bool = option(True, {"type": "boolean"})
+
+    @classmethod
+    def of(cls, ctx: GateContext) -> SastOptions:
+        return parse_options(cls, ctx.inputs.options)
+
+
 class SastGate(Gate):
     name = NAME
     summary = "bandit and semgrep (with mlgate's ML rule pack) over Python code and notebooks"
@@ -127,12 +147,7 @@ class SastGate(Gate):
     option_kinds = OptionKinds(
         paths={"semgrep_rules": "paths"}, growing_lists=("bandit_skip",), switches=("rule_pack",)
     )
-    options_schema: ClassVar[Mapping[str, Any]] = {
-        "bandit_skip": {"type": "array", "items": {"type": "string", "pattern": "^B[0-9]{3}$"}},
-        "semgrep_rules": {"type": "array", "items": {"type": "string"}},
-        "rule_pack": {"type": "boolean"},
-        "prefer_rule_pack": {"type": "boolean"},
-    }
+    options_schema: ClassVar[Mapping[str, Any]] = options_schema_of(SastOptions)
     cache_scope = "file"  # a finding belongs to the file it is in
 
     def cache_salt(self, ctx: GateContext) -> str:
@@ -150,7 +165,7 @@ class SastGate(Gate):
         have the shape of semgrep rules (ConfigError, exit 2, naming file and line).
         Errors only semgrep itself finds (a pattern that does not parse) make the gate
         `error` when it runs, and then no bandit finding is dropped as superseded."""
-        for config in ctx.option("semgrep_rules", []):
+        for config in SastOptions.of(ctx).semgrep_rules:
             check_rule_files(ctx.root / config)
 
     def inputs(self, repo: Repo, options: Mapping[str, Any]) -> GateInputs:
@@ -227,8 +242,9 @@ def _scan(ctx: GateContext, targets: Sequence[str]) -> _Scan:
     if not targets:
         return _Scan()
     configs = _semgrep_configs(ctx)
-    superseded = _superseded_tests(configs) if ctx.option("prefer_rule_pack", True) else {}
-    skip = list(ctx.option("bandit_skip", BANDIT_DEFAULT_SKIP))
+    options = SastOptions.of(ctx)
+    superseded = _superseded_tests(configs) if options.prefer_rule_pack else {}
+    skip = list(options.bandit_skip)
     deferred = sorted(set(superseded) - set(skip))
     with ThreadPoolExecutor(max_workers=2) as pool:
         bandit_job = submit(pool, _run_bandit, ctx, targets, [*skip, *deferred])
@@ -349,8 +365,9 @@ def _bandit_error_note(item: Mapping[str, Any]) -> str:
 
 
 def _semgrep_configs(ctx: GateContext) -> list[Path]:
-    configs = [rule_pack_dir()] if ctx.option("rule_pack", True) else []
-    configs += [ctx.root / p for p in ctx.option("semgrep_rules", [])]
+    options = SastOptions.of(ctx)
+    configs = [rule_pack_dir()] if options.rule_pack else []
+    configs += [ctx.root / p for p in options.semgrep_rules]
     return configs
 
 
