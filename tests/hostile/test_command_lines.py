@@ -75,10 +75,18 @@ def _semgrep_expected(*cli: str) -> Argv:
     return ["semgrep", *cli, *SEMGREP_FLAGS, "--config", str(rule_pack_dir()), "--", "app.py"]
 
 
-def test_sast_runs_bandit_and_native_semgrep_with_exact_flags(
-    hostile: Hostile, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("cli", "expected"),
+    [("native", ["scan", "--experimental"]), ("classic", ["scan"])],
+)
+def test_sast_runs_bandit_and_semgrep_with_exact_flags(
+    hostile: Hostile,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cli: str,
+    expected: list[str],
 ) -> None:
-    monkeypatch.setenv(ENV_SEMGREP_CLI, "native")
+    monkeypatch.setenv(ENV_SEMGREP_CLI, cli)
     root = _repo(tmp_path / "repo")
     with recorded() as seen:
         _run(root, "sast")
@@ -87,18 +95,8 @@ def test_sast_runs_bandit_and_native_semgrep_with_exact_flags(
     assert _named(seen, "bandit", hostile.fakes) == [
         ["bandit", "-f", "json", "-q", "-x", BANDIT_NO_EXCLUDE, "-s", skip, "--", "app.py"],
     ]
-    assert _named(seen, "semgrep", hostile.fakes) == [_semgrep_expected("scan", "--experimental")]
+    assert _named(seen, "semgrep", hostile.fakes) == [_semgrep_expected(*expected)]
     assert _probes(seen, hostile.fakes) == {"bandit", "semgrep"}
-
-
-def test_sast_classic_semgrep_has_the_same_flags(
-    hostile: Hostile, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(ENV_SEMGREP_CLI, "classic")
-    root = _repo(tmp_path / "repo")
-    with recorded() as seen:
-        _run(root, "sast")
-    assert _named(seen, "semgrep", hostile.fakes) == [_semgrep_expected("scan")]
 
 
 def test_secrets_runs_detect_secrets_over_all_files(hostile: Hostile, tmp_path: Path) -> None:
