@@ -47,7 +47,8 @@ def _run(root: Path, gate: str, overrides: dict[str, dict[str, object]] | None =
 
 
 def _named(seen: Sequence[Argv], tool: str, fakes: Path) -> list[Argv]:
-    """The command lines of `tool` (its executable shown by name), but its version probe."""
+    """The command lines of `tool` (its executable shown by name), but its version probe
+    (`TOOL --version`, cached per process: whether it shows depends on the tests before)."""
     found = [[tool, *argv[1:]] for argv in seen if argv[0] == str(fakes / tool)]
     return [argv for argv in found if argv != [tool, "--version"]]
 
@@ -96,7 +97,6 @@ def test_sast_runs_bandit_and_semgrep_with_exact_flags(
         ["bandit", "-f", "json", "-q", "-x", BANDIT_NO_EXCLUDE, "-s", skip, "--", "app.py"],
     ]
     assert _named(seen, "semgrep", hostile.fakes) == [_semgrep_expected(*expected)]
-    assert _probes(seen, hostile.fakes) == {"bandit", "semgrep"}
 
 
 def test_secrets_runs_detect_secrets_over_all_files(hostile: Hostile, tmp_path: Path) -> None:
@@ -131,7 +131,6 @@ def test_deps_runs_pip_audit_without_resolving_or_installing(
         "-s",
         "pypi",
     ]
-    assert _probes(seen, hostile.fakes) == {"pip-audit"}
 
 
 def test_model_runs_the_marked_tests_with_the_repositorys_python(
@@ -158,8 +157,3 @@ def test_model_runs_the_marked_tests_with_the_repositorys_python(
         "junit_family=xunit1",
     ]
     assert Path(argv[0]).name.startswith("python")
-
-
-def _probes(seen: Sequence[Argv], fakes: Path) -> set[str]:
-    """The tools asked for their version, each with exactly `TOOL --version`."""
-    return {Path(a[0]).name for a in seen if a[1:] == ["--version"] and Path(a[0]).parent == fakes}
