@@ -10,6 +10,7 @@ import pytest
 from mlgate.gates import GATES
 from mlgate.gates.base import options_schema_of, parse_options
 from mlgate.gates.sast import BANDIT_DEFAULT_SKIP, SastOptions
+from mlgate.gates.secrets import DEFAULT_MAX_FILE_BYTES, SecretsOptions
 from mlgate.resources import schema_path
 
 
@@ -27,10 +28,18 @@ def test_merged_mapping_becomes_immutable_typed_options() -> None:
         options.rule_pack = True  # type: ignore[misc]
 
 
-def test_the_schema_is_generated_from_the_dataclass() -> None:
-    generated = options_schema_of(SastOptions)
-    assert GATES["sast"].options_schema == generated
-    assert list(generated) == [f.name for f in dataclasses.fields(SastOptions)]
+def test_secrets_defaults_and_entropy_severity() -> None:
+    assert SecretsOptions.of({}).max_file_bytes == DEFAULT_MAX_FILE_BYTES
+    assert SecretsOptions.of({}).entropy_severity is None  # bare entropy stays low
+    given = SecretsOptions.of({"exclude": ["*.csv"], "verify": True})
+    assert given.exclude == ("*.csv",) and given.verify is True
+
+
+@pytest.mark.parametrize(("gate", "options"), [("sast", SastOptions), ("secrets", SecretsOptions)])
+def test_the_schema_is_generated_from_the_dataclass(gate: str, options: type[object]) -> None:
+    generated = options_schema_of(options)
+    assert GATES[gate].options_schema == generated
+    assert list(generated) == [f.name for f in dataclasses.fields(options)]  # type: ignore[arg-type]
     published = json.loads(schema_path("config").read_text(encoding="utf-8"))
-    sast = published["properties"]["sast"]["properties"]
-    assert {k: v for k, v in sast.items() if k in generated} == generated
+    section = published["properties"][gate]["properties"]
+    assert {k: v for k, v in section.items() if k in generated} == generated

@@ -43,6 +43,9 @@ from mlgate.gates.base import (
     PipelineTraits,
     RuleInfo,
     ToolInfo,
+    option,
+    options_schema_of,
+    parse_options,
     unreadable_findings,
 )
 from mlgate.lifecycle import temp_dir
@@ -532,7 +535,7 @@ def _run_detect_secrets(
     if not targets:
         return [], []
     argv = [TOOL, "scan", "--all-files"]
-    for plugin in ctx.option("disable_plugins", []):
+    for plugin in SecretsOptions.of(ctx.inputs.options).disable_plugins:
         argv += ["--disable-plugin", str(plugin)]
     report = run_json_tool(argv, targets, ctx.timeout, TOOL_SHAPE, cwd=cwd)
     if not report.ok:
@@ -828,6 +831,28 @@ def verify_hits(hits: Sequence[Hit], opener: Opener = urlopen_status) -> dict[st
 # --- the gate -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SecretsOptions:
+    """The secrets gate's options, typed, with their defaults and schema in one place."""
+
+    exclude: tuple[str, ...] = option(
+        (), {"type": "array", "items": {"type": "string", "minLength": 1}}
+    )
+    max_file_bytes: int = option(DEFAULT_MAX_FILE_BYTES, {"type": "integer", "minimum": 1})
+    disable_plugins: tuple[str, ...] = option(
+        (), {"type": "array", "items": {"type": "string", "pattern": "^[A-Za-z0-9]+$"}}
+    )
+    verify: bool = option(False, {"type": "boolean"})
+    # None: bare entropy hits stay `low` (reported, not blocking).
+    entropy_severity: str | None = option(
+        None, {"enum": ["critical", "high", "medium", "low", "info"]}
+    )
+
+    @classmethod
+    def of(cls, options: Mapping[str, Any]) -> SecretsOptions:
+        return parse_options(cls, options)
+
+
 class SecretsGate(Gate):
     name = NAME
     summary = "detect-secrets and ML-platform token patterns over files and notebook outputs"
@@ -835,16 +860,7 @@ class SecretsGate(Gate):
     pipeline = PipelineTraits(shardable=True)
     gitlab_report = "sast"
     option_kinds = OptionKinds(growing_lists=("exclude", "disable_plugins"))
-    options_schema: ClassVar[Mapping[str, Any]] = {
-        "exclude": {"type": "array", "items": {"type": "string", "minLength": 1}},
-        "max_file_bytes": {"type": "integer", "minimum": 1},
-        "disable_plugins": {
-            "type": "array",
-            "items": {"type": "string", "pattern": "^[A-Za-z0-9]+$"},
-        },
-        "verify": {"type": "boolean"},
-        "entropy_severity": {"enum": ["critical", "high", "medium", "low", "info"]},
-    }
+    options_schema: ClassVar[Mapping[str, Any]] = options_schema_of(SecretsOptions)
 
     cache_scope = "file"  # a finding belongs to the file it is in
 
@@ -867,7 +883,7 @@ class SecretsGate(Gate):
         )
 
     def inputs(self, repo: Repo, options: Mapping[str, Any]) -> GateInputs:
-        exclude = tuple(str(p) for p in options.get("exclude") or ())
+        exclude = SecretsOptions.of(options).exclude
         files = tuple(f for f in repo.files if not matches_any(f, exclude))
         return GateInputs(files=files, options=dict(options))
 
@@ -878,12 +894,13 @@ class SecretsGate(Gate):
         started = time.monotonic()
         if not ctx.inputs.files:
             return GateResult(NAME, skipped="no files to scan", tools=self.tool_versions())
-        max_bytes = int(ctx.option("max_file_bytes", DEFAULT_MAX_FILE_BYTES))
+        options = SecretsOptions.of(ctx.inputs.options)
+        max_bytes = options.max_file_bytes
         with temp_dir("mlgate-secrets-") as tmp:
             plan = plan_scan(ctx.root, ctx.inputs.files, max_bytes, Path(tmp).resolve())
             hits, errors = _scan(ctx, plan)
-        verified = verify_hits(hits) if ctx.option("verify", False) else None
-        findings = [_entropy(f, ctx) for f in merge_hits(hits, verified)]
+        verified = verify_hits(hits) if options.verify else None
+        findings = [_entropy(f, options) for f in merge_hits(hits, verified)]
         unreadable = unreadable_findings(NAME, [*plan.unreadable, *ctx.repo.unreadable])
         findings += assign_fingerprints(unreadable, {})
         return GateResult(
@@ -898,9 +915,9 @@ class SecretsGate(Gate):
         )
 
 
-def _entropy(finding: Finding, ctx: GateContext) -> Finding:
+def _entropy(finding: Finding, options: SecretsOptions) -> Finding:
     """Bare entropy hits are `low` (reported, not blocking) unless `entropy_severity` says."""
-    wanted = ctx.option("entropy_severity")
+    wanted = options.entropy_severity
     if wanted is None or finding.rule_id not in ENTROPY_TYPES:
         return finding
     return finding.with_changes(severity=Severity.parse(str(wanted)))
