@@ -53,10 +53,11 @@ _TEST_LOW = (
     "ml-hardcoded-tmp-path", "ml-urlopen-unchecked-scheme", "ml-numpy-load-allow-pickle",
     "ml-pandas-read-pickle", "ml-yaml-unsafe-load", "ml-subprocess-shell-true",
     "ml-os-system-dynamic", "ml-tarfile-extractall-no-filter", "B108", "B310", "B324",
+    "ml-hf-download-caller-chosen", "ml-weak-hash",
 )  # fmt: skip
 _SHOWCASE_LOW = (
     "ml-hf-download-unpinned", "ml-torch-hub-load-unpinned", "notebook-unpinned-pip-install",
-    "ml-hardcoded-tmp-path",
+    "ml-hardcoded-tmp-path", "ml-hf-download-caller-chosen",
 )  # fmt: skip
 DEFAULT_CONTEXT_SEVERITY: Mapping[str, Mapping[str, str]] = {
     "tests": dict.fromkeys(_TEST_LOW, "low"),

@@ -1,5 +1,7 @@
-"""Test cases for ml-hf-download-unpinned: Hugging Face Hub downloads and revision pinning."""
+"""Test cases for ml-hf-download-unpinned and ml-hf-download-caller-chosen: Hugging Face Hub
+downloads and revision pinning."""
 
+import importlib
 import os
 
 import transformers
@@ -61,8 +63,19 @@ def load_config_literal_sha():
 
 
 def load_encoder(name):
-    # ruleid: ml-hf-download-unpinned
+    # The caller chooses the model: ml-hf-download-caller-chosen reports it.
+    # ruleid: ml-hf-download-caller-chosen
     return BertModel.from_pretrained(name, add_pooling_layer=False)
+
+
+def load_encoder_from_settings(settings):
+    # ruleid: ml-hf-download-unpinned
+    return BertModel.from_pretrained(settings.encoder_name)
+
+
+def load_everything(**kwargs):
+    # ruleid: ml-hf-download-unpinned
+    return load_dataset(**kwargs)
 
 
 def load_encoder_from_config(cfg):
@@ -159,3 +172,86 @@ def load_diffusion_pinned():
     return StableDiffusionPipeline.from_pretrained(
         "acme/sd-finetune", revision=os.environ["SD_REVISION"], use_safetensors=True
     )
+
+
+# --- ml-hf-download-caller-chosen ---
+
+# skorch 1.0.0, skorch/llm/classifier.py: the library loads the model its caller names.
+def _load_model_and_tokenizer(name, device, architectures=("Generation", "LMHead", "CausalLM")):
+    # ruleid: ml-hf-download-caller-chosen
+    config = AutoConfig.from_pretrained(name)
+    architecture = next(a for a in config.architectures if any(s in a for s in architectures))
+    cls = getattr(importlib.import_module("transformers"), architecture)
+    # A class found at run time is not known to come from transformers.
+    # ok: ml-hf-download-caller-chosen
+    model = cls.from_pretrained(name).to(device)
+    # ruleid: ml-hf-download-caller-chosen
+    tokenizer = AutoTokenizer.from_pretrained(name)
+    return model, tokenizer
+
+
+# skorch 1.0.0, skorch/hf.py: an sklearn-style estimator stores its constructor parameter
+# and downloads it in fit().
+class HuggingfacePretrainedTokenizer:
+    def __init__(self, tokenizer, train=False, max_length=256):
+        self.tokenizer = tokenizer
+        self.train = train
+        self.max_length = max_length
+
+    def fit(self, X, y=None):
+        if isinstance(self.tokenizer, (str, os.PathLike)):
+            # ruleid: ml-hf-download-caller-chosen
+            self.fast_tokenizer_ = AutoTokenizer.from_pretrained(self.tokenizer)
+        return self
+
+
+class FixedTokenizer:
+    def __init__(self):
+        self.tokenizer = MODEL_ID
+
+    def fit(self, X):
+        # The class chooses the model itself: ml-hf-download-unpinned reports it.
+        # ruleid: ml-hf-download-unpinned
+        return AutoTokenizer.from_pretrained(self.tokenizer)
+
+
+def fetch(repo, filename="model.safetensors"):
+    # ruleid: ml-hf-download-caller-chosen
+    return hf_hub_download(repo_id=repo, filename=filename)
+
+
+def fetch_forwarding_revision(repo, revision, filename="model.safetensors"):
+    # ok: ml-hf-download-caller-chosen
+    return hf_hub_download(repo_id=repo, filename=filename, revision=revision)
+
+
+def load_with_default(name="acme/sentiment-bert"):
+    # ruleid: ml-hf-download-caller-chosen
+    return AutoConfig.from_pretrained(pretrained_model_name_or_path=name)
+
+
+def load_data(path, split="train"):
+    # ruleid: ml-hf-download-caller-chosen
+    return load_dataset(path, split=split)
+
+
+def load_constant():
+    # ruleid: ml-hf-download-unpinned
+    return AutoConfig.from_pretrained(MODEL_ID)
+
+
+def load_from_settings(settings):
+    # An attribute of an argument is not the caller's choice of this call.
+    # ruleid: ml-hf-download-unpinned
+    return AutoConfig.from_pretrained(settings.model_id)
+
+
+def build_scorer(task):
+    # pipeline() downloads only a string model id, which this function chose.
+    # ruleid: ml-hf-download-unpinned
+    return pipeline(task, "acme/sentiment-bert")
+
+
+def load_local(output_dir):
+    # ok: ml-hf-download-caller-chosen
+    return AutoConfig.from_pretrained(output_dir, local_files_only=True)

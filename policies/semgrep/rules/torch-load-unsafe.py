@@ -1,6 +1,7 @@
 """Test cases for ml-torch-load-unsafe: checkpoint loading in training / serving code."""
 
 import io
+import tempfile
 import os
 
 import torch
@@ -130,3 +131,53 @@ def load_other_kwargs(f, map_location, other):
     load_kwargs = {"map_location": map_location, "weights_only": True}
     # ruleid: ml-torch-load-unsafe
     return torch.load(f, **other)
+
+
+# skorch 1.0.0, net.py (NeuralNet.__setstate__): the CUDA-dependent attributes were
+# torch.save()d into the state by __getstate__; loading them back from that state happens
+# while the object is being unpickled, so it opens no new trust boundary.
+class NeuralNet:
+    def __setstate__(self, state):
+        map_location = get_map_location(state["device"])
+        load_kwargs = {"map_location": map_location}
+        with tempfile.SpooledTemporaryFile() as f:
+            f.write(state["__cuda_dependent_attributes__"])
+            f.seek(0)
+            # ok: ml-torch-load-unsafe
+            cuda_attrs = torch.load(f, **load_kwargs)
+        state.update(cuda_attrs)
+        self.__dict__.update(state)
+
+
+class FromStateBytes:
+    def __setstate__(self, state):
+        # ok: ml-torch-load-unsafe
+        self.weights = torch.load(io.BytesIO(state["weights"]))
+
+
+class FromStatePath:
+    def __setstate__(self, state):
+        # A file the state names is another artifact, read from wherever the path points.
+        # ruleid: ml-torch-load-unsafe
+        self.weights = torch.load(state["weights_path"])
+
+
+class WritesOneLoadsAnother:
+    def __setstate__(self, state):
+        with tempfile.TemporaryFile() as f:
+            f.write(state["buffers"])
+            f.seek(0)
+            # ok: ml-torch-load-unsafe
+            buffers = torch.load(f)
+        # ruleid: ml-torch-load-unsafe
+        self.weights = torch.load(state["weights_path"])
+        self.buffers = buffers
+
+
+class NotUnpickling:
+    def load(self, state):
+        with tempfile.TemporaryFile() as f:
+            f.write(state["blob"])
+            f.seek(0)
+            # ruleid: ml-torch-load-unsafe
+            return torch.load(f)

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 import yaml
 
 from mlgate.cache import content_hash
+from mlgate.depfiles import is_dependency_file
 from mlgate.errors import ConfigError
 from mlgate.findings import Finding, Severity, assign_fingerprints, headline
 from mlgate.gates.base import (
@@ -46,6 +47,7 @@ from mlgate.gates.base import (
     split_readable,
     unreadable_findings,
 )
+from mlgate.gates.deps import project_kind
 from mlgate.gates.secrets import redact
 from mlgate.lifecycle import temp_dir
 from mlgate.notebooks import (
@@ -100,6 +102,9 @@ SEMGREP_SHAPE: Mapping[str, type] = {
     "paths.scanned": list,
 }
 ENV_SEMGREP_CLI = "MLGATE_SEMGREP_CLI"  # auto (default), native or classic
+# Set by inputs(): `library`, `locked` or `app` (see deps.project_kind). A rule-pack rule's
+# `metadata.mlgate.severity_in_library` applies in a library (the caller decides there).
+PROJECT_OPTION = "project_kind"
 SEMGREP_NATIVE = "native"
 SEMGREP_CLASSIC = "classic"
 _SEMGREP_ENV = {"SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"}
@@ -170,7 +175,8 @@ class SastGate(Gate):
 
     def inputs(self, repo: Repo, options: Mapping[str, Any]) -> GateInputs:
         files = tuple(repo.matching(PYTHON_GLOBS + NOTEBOOK_GLOBS))
-        return GateInputs(files=files, options=dict(options))
+        kind = project_kind(repo.root, [f for f in repo.files if is_dependency_file(f)])
+        return GateInputs(files=files, options={**options, PROJECT_OPTION: kind})
 
     def tool_versions(self) -> Mapping[str, str | None]:
         return {
@@ -193,7 +199,8 @@ class SastGate(Gate):
             )
             python = [notebooks.alias(ctx.root, f) for f in python]
             scan = _scan(ctx, [*python, *notebooks.targets])
-        merged = [notebooks.map_back(f) for f in scan.findings]
+        library = ctx.option(PROJECT_OPTION) == "library"
+        merged = [_in_project(notebooks.map_back(f), library) for f in scan.findings]
         own = [*notebooks.findings, *unreadable_findings(NAME, [*unreadable, *ctx.repo.unreadable])]
         findings = _fingerprinted(ctx.root, [*merged, *own], notebooks.notebooks)
         notes = [*notebooks.notes, *(notebooks.rename(n) for n in scan.notes)]
@@ -215,6 +222,7 @@ class SastGate(Gate):
                 "bandit_tests_left_to_rule_pack": scan.deferred,
                 "bandit_rechecked_files": scan.rechecked,
                 "notebooks": len(files) - len(python),
+                "project": ctx.option(PROJECT_OPTION),
                 **({"semgrep_cli": scan.semgrep_cli} if scan.semgrep_cli else {}),
             },
         )
@@ -574,8 +582,25 @@ def _semgrep_finding(item: Mapping[str, Any]) -> Finding:
         end_line=_int(item.get("end", {}).get("line")),
         cwe=cwe_text.split(":", 1)[0] or None,
         help_uri=str(refs[0]) if refs else None,
-        properties={"supersedes_bandit": list(ours.get("supersedes_bandit") or [])},
+        properties=_rule_properties(ours),
     )
+
+
+def _rule_properties(ours: Mapping[str, Any]) -> dict[str, Any]:
+    props: dict[str, Any] = {"supersedes_bandit": list(ours.get("supersedes_bandit") or [])}
+    if ours.get("severity_in_library"):
+        props["severity_in_library"] = str(ours["severity_in_library"])
+    return props
+
+
+def _in_project(item: Finding, library: bool) -> Finding:
+    """A rule's `severity_in_library` applied in a library (a build system and no lock
+    file): e.g. a download of the model the caller names is the caller's to pin there."""
+    wanted = item.properties.get("severity_in_library")
+    if not library or not wanted or wanted == item.severity.value:
+        return item
+    props = {**item.properties, "severity_outside_library": item.severity.value}
+    return item.with_changes(severity=Severity.parse(str(wanted), item.severity), properties=props)
 
 
 def _superseded_tests(configs: Sequence[Path]) -> dict[str, frozenset[str]]:
