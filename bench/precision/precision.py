@@ -36,28 +36,88 @@ Key = tuple[str, str, int, str]  # sdist, path, line, rule
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     corpus = json.loads((HERE / "corpus.json").read_text(encoding="utf-8"))["sdists"]
+    chosen = [e for e in corpus if _wanted(e, args)]
     labels = read_labels(HERE / "labels.csv")
     found: dict[Key, dict[str, Any]] = {}
-    for entry in corpus:
+    census: Counter[str] = Counter()
+    for entry in chosen:
         report = _report(entry, args)
-        name = entry["spec"].split("==")[0]
-        for finding in report.get("findings", []):
-            if finding.get("severity") in MEDIUM_PLUS and finding.get("waived_by") is None:
-                key = (
-                    name,
-                    str(finding.get("path")),
-                    int(finding.get("line") or 0),
-                    str(finding.get("rule_id")),
-                )
-                found[key] = finding
-    scores = score(found, labels)
-    print(table(scores))
+        found.update(medium_plus(sdist_name(entry), report))
+        census.update(secrets_census(report))
+    results: dict[str, Any] = {"secrets_census": dict(census)}
+    for title, names in _sets(chosen).items():
+        scores = score(_only(found, names), _only(labels, names))
+        results[title] = scores
+        print(f"{title} ({', '.join(sorted(names))}):")
+        print(table(scores))
+    print("secrets findings, all severities:", census_line(census))
     if args.unlabelled:
         for key in sorted(k for k in found if k not in labels):
             print("unlabelled:", ",".join(map(str, key)), found[key].get("gate"), sep=" ")
     if args.json:
-        Path(args.json).write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0
+
+
+def sdist_name(entry: dict[str, Any]) -> str:
+    return str(entry["spec"]).split("==")[0]
+
+
+def _wanted(entry: dict[str, Any], args: argparse.Namespace) -> bool:
+    if args.only:
+        return sdist_name(entry) in args.only
+    if args.held_out:
+        return bool(entry.get("held_out"))
+    return True
+
+
+def _sets(chosen: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """The tuning corpus, the held-out one (added after the rules were tuned), and both."""
+    tuned = {sdist_name(e) for e in chosen if not e.get("held_out")}
+    held = {sdist_name(e) for e in chosen if e.get("held_out")}
+    sets = {"tuning set": tuned, "held-out set": held}
+    if tuned and held:
+        sets["all"] = tuned | held
+    return {title: names for title, names in sets.items() if names}
+
+
+def _only(items: dict[Key, Any], names: set[str]) -> dict[Key, Any]:
+    return {key: value for key, value in items.items() if key[0] in names}
+
+
+def medium_plus(name: str, report: dict[str, Any]) -> dict[Key, dict[str, Any]]:
+    """The report's unwaived findings at medium or above, keyed as the labels are."""
+    found: dict[Key, dict[str, Any]] = {}
+    for finding in report.get("findings", []):
+        if finding.get("severity") in MEDIUM_PLUS and finding.get("waived_by") is None:
+            key = (
+                name,
+                str(finding.get("path")),
+                int(finding.get("line") or 0),
+                str(finding.get("rule_id")),
+            )
+            found[key] = finding
+    return found
+
+
+def secrets_census(report: dict[str, Any]) -> Counter[str]:
+    """Secrets findings by severity, and how much the secrets gate (and sast, for
+    notebooks) read: the secrets precision means little when nothing was a candidate."""
+    counts: Counter[str] = Counter()
+    for finding in report.get("findings", []):
+        if finding.get("gate") == "secrets":
+            counts[str(finding.get("severity"))] += 1
+    for gate in report.get("gates", []):
+        if gate.get("name") == "secrets":
+            counts["files scanned"] += int(gate.get("files_scanned") or 0)
+        if gate.get("name") == "sast":
+            counts["notebooks"] += int((gate.get("properties") or {}).get("notebooks") or 0)
+    return counts
+
+
+def census_line(census: Counter[str]) -> str:
+    order = ("critical", "high", "medium", "low", "info", "files scanned", "notebooks")
+    return ", ".join(f"{key} {census.get(key, 0)}" for key in order)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -70,6 +130,8 @@ def _parser() -> argparse.ArgumentParser:
         "--from-reports", type=Path, default=None, help="score reports kept by --reports"
     )
     parser.add_argument("--json", default=None)
+    parser.add_argument("--only", nargs="+", default=None, help="these sdists (names) only")
+    parser.add_argument("--held-out", action="store_true", help="the held-out sdists only")
     parser.add_argument("--unlabelled", action="store_true")
     return parser
 

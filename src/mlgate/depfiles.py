@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as _PackagingRequirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -408,6 +409,66 @@ def _poetry_exact(constraint: str) -> str | None:
     except InvalidVersion:
         return None
     return text
+
+
+def poetry_specifiers(constraint: str) -> list[str] | None:
+    """A Poetry version constraint as PEP 440 specifier sets, one per `||` alternative
+    (`^1.2.3` is `>=1.2.3,<2.0.0`, `^0.2` is `>=0.2,<0.3`, `~1.2.3` is `>=1.2.3,<1.3.0`,
+    `1.2.*` is `==1.2.*`, `*` is any version; `,` or spaces join clauses), or None when a
+    clause is not one Poetry accepts."""
+    alternatives: list[str] = []
+    for alternative in constraint.split("||"):
+        joined = re.sub(r"(\^|~=?|[<>=!]=?)\s+", r"\1", alternative.strip())
+        clauses = [c for c in re.split(r"[\s,]+", joined) if c]
+        converted = [_poetry_clause(c) for c in clauses]
+        if not clauses or any(c is None for c in converted):
+            return None
+        alternatives.append(",".join(c for c in converted if c))
+    return alternatives
+
+
+def _poetry_clause(clause: str) -> str | None:
+    text = clause.strip()
+    if text in ("*", ""):
+        return ""
+    if text.startswith("^"):
+        return _caret(text[1:])
+    if text.startswith("~") and not text.startswith("~="):
+        return _tilde(text[1:])
+    if text[0].isdigit():
+        text = "==" + text
+    try:
+        return str(SpecifierSet(text))
+    except InvalidSpecifier:
+        return None
+
+
+def _release(text: str) -> list[int] | None:
+    try:
+        version = Version(text)
+    except InvalidVersion:
+        return None
+    return list(version.release)
+
+
+def _caret(text: str) -> str | None:
+    """`^X.Y.Z`: up to the next change of the leftmost non-zero part."""
+    parts = _release(text)
+    if parts is None:
+        return None
+    first = next((i for i, p in enumerate(parts) if p != 0), len(parts) - 1)
+    upper = [*parts[:first], parts[first] + 1]
+    return f">={text},<{'.'.join(map(str, upper))}"
+
+
+def _tilde(text: str) -> str | None:
+    """`~X.Y.Z` and `~X.Y`: patch updates only; `~X`: minor updates."""
+    parts = _release(text)
+    if parts is None:
+        return None
+    keep = parts[:2] if len(parts) >= 2 else parts[:1]
+    upper = [*keep[:-1], keep[-1] + 1]
+    return f">={text},<{'.'.join(map(str, upper))}"
 
 
 # --- pylock.toml (PEP 751) --------------------------------------------------------------------

@@ -28,6 +28,7 @@ from mlgate.depfiles import (
     Requirement,
     is_dependency_file,
     is_lock_file,
+    poetry_specifiers,
     read_dependency_file,
 )
 from mlgate.errors import AdvisoryDBError
@@ -104,7 +105,8 @@ class DepsGate(Gate):
             if named
             else tuple(f for f in repo.files if is_dependency_file(f))
         )
-        files += tuple(f for f in _mlproject_envs(repo) if f not in files)
+        named = [*_mlproject_envs(repo), *_dvc_named_files(repo)]
+        files += tuple(dict.fromkeys(f for f in named if f not in files))
         opts = dict(options)
         db = _advisory_db_path(repo.root, options)
         if db is not None:
@@ -462,6 +464,49 @@ def _mlproject_envs(repo: Repo) -> list[str]:
     return found
 
 
+# In a dvc.yaml stage: `pip install -r FILE` / `--requirement FILE`, `conda env create -f FILE`.
+_DVC_CMD_FILES = re.compile(
+    r"(?:\s-r\s*|--requirement[=\s]\s*|conda\s+env\s+(?:create|update)\b[^;&|]*?(?:-f|--file)[=\s]\s*)"
+    r"(?P<path>[^\s;&|]+)"
+)
+
+
+def _dvc_named_files(repo: Repo) -> list[str]:
+    """The requirements and conda env files a `dvc.yaml` stage installs (its `cmd`) or names
+    among its `deps` (read as YAML, inside the repo; nothing is run)."""
+    found: list[str] = []
+    for rel in repo.files:
+        if rel.rsplit("/", 1)[-1] not in ("dvc.yaml", "dvc.yml"):
+            continue
+        try:
+            data = yaml.safe_load((repo.root / rel).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        stages = data.get("stages") if isinstance(data, dict) else None
+        base = rel.rsplit("/", 1)[0] + "/" if "/" in rel else ""
+        for stage in (stages or {}).values() if isinstance(stages, dict) else ():
+            found += _dvc_stage_files(repo, base, stage)
+    return found
+
+
+def _dvc_stage_files(repo: Repo, base: str, stage: Any) -> list[str]:
+    if not isinstance(stage, dict):
+        return []
+    wdir = stage.get("wdir")
+    here = posixpath.normpath(base + (wdir if isinstance(wdir, str) else ".")) + "/"
+    commands = stage.get("cmd")
+    lines = [commands] if isinstance(commands, str) else list(commands or [])
+    named = [m["path"] for c in lines if isinstance(c, str) for m in _DVC_CMD_FILES.finditer(c)]
+    deps = [d for d in stage.get("deps") or [] if isinstance(d, str)]
+    named += [d for d in deps if is_dependency_file(d)]
+    targets = [posixpath.normpath(here + n.strip("'\"")) for n in named]
+    return [t for t in targets if t in repo.files and _readable_as_deps(t)]
+
+
+def _readable_as_deps(rel: str) -> bool:
+    return rel.endswith((".txt", ".yml", ".yaml", ".in")) or is_dependency_file(rel)
+
+
 def _audit_ranges(ctx: GateContext, ranged: Sequence[Requirement]) -> tuple[list[Finding], str]:
     """A library's version ranges: a range admitting a vulnerable version that has a fix is a
     `low` finding naming the safe lower bound. Needs the offline database."""
@@ -476,22 +521,31 @@ def _audit_ranges(ctx: GateContext, ranged: Sequence[Requirement]) -> tuple[list
     findings: list[Finding] = []
     unread = 0
     for req in ranged:
-        specifier = _specifier(req.spec)
-        if specifier is None:
+        specifiers = _specifiers(req.spec)
+        if specifiers is None:
             unread += 1
             continue
-        admitted = db.admitted(req.name, specifier)
+        admitted = {a.id: (a, v) for spec in specifiers for a, v in db.admitted(req.name, spec)}
         if admitted:
-            findings.append(_range_finding(req, specifier, admitted))
+            shown = " || ".join(specifiers) if len(specifiers) > 1 else specifiers[0]
+            findings.append(_range_finding(req, shown, [admitted[i] for i in sorted(admitted)]))
     note = base + "audited against the advisory database instead of flagged as unpinned"
     if unread:
-        note += f"; {unread} not audited (not PEP 440, e.g. Poetry's ^/~ constraints)"
+        note += f"; {unread} not audited (neither PEP 440 nor a Poetry constraint)"
     return findings, note
 
 
-def _specifier(spec: str) -> str | None:
+_POETRY_SPEC = re.compile(r'^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*) = "(?P<constraint>.*)"$')
+
+
+def _specifiers(spec: str) -> list[str] | None:
+    """A range as PEP 440 specifier sets (several for Poetry's `||`), or None if unreadable.
+    Poetry constraints (`name = "^1.2"`, as depfiles records them) are translated."""
+    poetry = _POETRY_SPEC.match(spec)
+    if poetry is not None:
+        return poetry_specifiers(poetry["constraint"])
     try:
-        return str(PackagingRequirement(spec).specifier)
+        return [str(PackagingRequirement(spec).specifier)]
     except InvalidRequirement:
         return None
 
