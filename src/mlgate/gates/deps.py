@@ -9,7 +9,6 @@ audited is a gate error or a finding, never a pass.
 
 from __future__ import annotations
 
-import os
 import posixpath
 import re
 import time
@@ -184,8 +183,9 @@ def database_fingerprint(path: Path) -> str:
 
 
 def _advisory_db_path(root: Path, options: Mapping[str, Any]) -> Path | None:
-    """Where the offline database is: option (CLI/.mlgate.yml), environment, then the cache."""
-    given = options.get("advisory_db") or os.environ.get(ENV_DB)
+    """Where the offline database is: the option (the command line's `--advisory-db` or
+    `$MLGATE_ADVISORY_DB`, read by the CLI, winning over `.mlgate.yml`'s), else the cache."""
+    given = options.get("advisory_db")
     if given:
         path = Path(str(given)).expanduser()
         return path if path.is_absolute() else (root / path)
