@@ -24,7 +24,8 @@ import pytest
 import xmlschema
 
 from mlgate.findings import Finding, Severity
-from mlgate.gates import GateResult
+from mlgate.gates import GateResult, catalogued_rule, known_tools
+from mlgate.gates.sast import rule_pack_catalogue
 from mlgate.policy import Waiver, decide, load_policy
 from mlgate.repo import Repo
 from mlgate.report import FORMATS, Report
@@ -175,6 +176,33 @@ def test_sarif_reports_each_finding_once_with_level_and_driver(
     assert bandit["tool"]["driver"]["informationUri"].startswith("https://")
     tags = {t for rule in bandit["tool"]["driver"]["rules"] for t in rule["properties"]["tags"]}
     assert "security" in tags and any(t.startswith("external/cwe/cwe-") for t in tags)
+
+
+def test_sarif_rules_come_from_the_gates_catalogues(produced: Produced) -> None:
+    """A catalogued rule is described by its gate (title, CWE, help), not by the first
+    finding's message; a tool's rule mlgate does not catalogue (bandit's) by its findings."""
+    runs = produced.json("mlgate.sarif")["runs"]
+    catalogued = 0
+    for run in runs:
+        gate, tool = run["properties"]["gate"], run["tool"]["driver"]["name"]
+        assert run["tool"]["driver"]["informationUri"] == known_tools()[tool].homepage
+        for rule in run["tool"]["driver"]["rules"]:
+            known = catalogued_rule(gate, tool, rule["id"])
+            if known is None:
+                continue
+            catalogued += 1
+            assert rule["shortDescription"]["text"] == known.title, rule["id"]
+            assert rule["defaultConfiguration"]["level"] == LEVELS[known.severity]
+            if known.cwe:
+                assert f"external/cwe/{known.cwe.lower()}" in rule["properties"]["tags"]
+    pack = [
+        r
+        for run in runs
+        if run["tool"]["driver"]["name"] == "semgrep"
+        for r in run["tool"]["driver"]["rules"]
+    ]
+    assert pack and all(r["id"] in rule_pack_catalogue() for r in pack)
+    assert catalogued >= len(pack)
 
 
 def _gitlab_validator(name: str) -> jsonschema.Draft7Validator:

@@ -106,6 +106,7 @@ class DataGate(Gate):
     tools = (
         ToolInfo("pandera", "pandera", "https://pandera.readthedocs.io/"),
         ToolInfo("pytest", "pytest", "https://docs.pytest.org/"),
+        ToolInfo("mlgate-drift", "mlgate", "https://pypi.org/project/mlgate/"),  # its own check
     )
     rules = (
         UNREADABLE_RULE_INFO,
