@@ -9,6 +9,7 @@ import pytest
 
 from mlgate.gates import GATES
 from mlgate.gates.base import options_schema_of, parse_options
+from mlgate.gates.modelfiles import ModelFilesOptions
 from mlgate.gates.sast import BANDIT_DEFAULT_SKIP, SastOptions
 from mlgate.gates.secrets import DEFAULT_MAX_FILE_BYTES, SecretsOptions
 from mlgate.resources import schema_path
@@ -35,7 +36,10 @@ def test_secrets_defaults_and_entropy_severity() -> None:
     assert given.exclude == ("*.csv",) and given.verify is True
 
 
-@pytest.mark.parametrize(("gate", "options"), [("sast", SastOptions), ("secrets", SecretsOptions)])
+@pytest.mark.parametrize(
+    ("gate", "options"),
+    [("sast", SastOptions), ("secrets", SecretsOptions), ("models", ModelFilesOptions)],
+)
 def test_the_schema_is_generated_from_the_dataclass(gate: str, options: type[object]) -> None:
     generated = options_schema_of(options)
     assert GATES[gate].options_schema == generated

@@ -78,6 +78,9 @@ from mlgate.gates.base import (
     OptionKinds,
     PipelineTraits,
     RuleInfo,
+    option,
+    options_schema_of,
+    parse_options,
 )
 from mlgate.modelcards import find_cards
 from mlgate.modelformats import (
@@ -384,6 +387,34 @@ def raw_member(fh: IO[bytes], info: zipfile.ZipInfo) -> ByteSource:
 
 
 @dataclass(frozen=True)
+class ModelFilesOptions:
+    """The models gate's options, typed, with their defaults and schema in one place."""
+
+    allow_globals: tuple[str, ...] = option(
+        (), {"type": "array", "items": {"type": "string", "minLength": 1, "pattern": r"^[^\s]+$"}}
+    )
+    require_safe_formats: bool = option(False, {"type": "boolean"})
+    max_file_mb: float = option(DEFAULT_MAX_FILE_MB, {"type": "number", "exclusiveMinimum": 0})
+    max_archive_mb: float = option(
+        DEFAULT_MAX_ARCHIVE_MB, {"type": "number", "exclusiveMinimum": 0}
+    )
+    max_archive_members: int = option(
+        DEFAULT_MAX_ARCHIVE_MEMBERS, {"type": "integer", "minimum": 1}
+    )
+    # Files that are models whatever their format (e.g. JSON weights): scanned, and listed
+    # in the ML-BOM.
+    model_files: tuple[str, ...] = option(
+        (), {"type": "array", "items": {"type": "string", "minLength": 1}}
+    )
+    # Each model file must be named by a model card (mlgate.modelcards), else a finding.
+    require_model_card: bool = option(False, {"type": "boolean"})
+
+    @classmethod
+    def of(cls, options: Mapping[str, Any]) -> ModelFilesOptions:
+        return parse_options(cls, options)
+
+
+@dataclass(frozen=True)
 class Settings:
     allow: Allowlist
     require_safe_formats: bool
@@ -394,16 +425,13 @@ class Settings:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], deadline: float | None) -> Settings:
+        typed = ModelFilesOptions.of(options)
         return cls(
-            allow=Allowlist(tuple(str(p) for p in options.get("allow_globals") or ())),
-            require_safe_formats=bool(options.get("require_safe_formats", False)),
-            max_file_bytes=int(float(options.get("max_file_mb", DEFAULT_MAX_FILE_MB)) * MB),
-            max_archive_bytes=int(
-                float(options.get("max_archive_mb", DEFAULT_MAX_ARCHIVE_MB)) * MB
-            ),
-            max_archive_members=int(
-                options.get("max_archive_members", DEFAULT_MAX_ARCHIVE_MEMBERS)
-            ),
+            allow=Allowlist(typed.allow_globals),
+            require_safe_formats=typed.require_safe_formats,
+            max_file_bytes=int(float(typed.max_file_mb) * MB),
+            max_archive_bytes=int(float(typed.max_archive_mb) * MB),
+            max_archive_members=int(typed.max_archive_members),
             deadline=deadline,
         )
 
@@ -1600,24 +1628,10 @@ class ModelFilesGate(Gate):
     gitlab_report = "sast"
     option_kinds = OptionKinds(growing_lists=("allow_globals",), switches=("require_safe_formats",))
     cache_scope = "file"  # a file's findings depend only on its bytes and the options
-    options_schema: ClassVar[Mapping[str, Any]] = {
-        "allow_globals": {
-            "type": "array",
-            "items": {"type": "string", "minLength": 1, "pattern": r"^[^\s]+$"},
-        },
-        "require_safe_formats": {"type": "boolean"},
-        "max_file_mb": {"type": "number", "exclusiveMinimum": 0},
-        "max_archive_mb": {"type": "number", "exclusiveMinimum": 0},
-        "max_archive_members": {"type": "integer", "minimum": 1},
-        # Files that are models whatever their format (e.g. JSON weights): scanned, and
-        # listed in the ML-BOM.
-        "model_files": {"type": "array", "items": {"type": "string", "minLength": 1}},
-        # Each model file must be named by a model card (mlgate.modelcards), else a finding.
-        "require_model_card": {"type": "boolean"},
-    }
+    options_schema: ClassVar[Mapping[str, Any]] = options_schema_of(ModelFilesOptions)
 
     def inputs(self, repo: Repo, options: Mapping[str, Any]) -> GateInputs:
-        declared = repo.matching(options.get("model_files") or ())
+        declared = repo.matching(ModelFilesOptions.of(options).model_files)
         files = dict.fromkeys([*select_files(repo), *declared])
         return GateInputs(files=tuple(files), options=dict(options))
 
@@ -1632,7 +1646,7 @@ class ModelFilesGate(Gate):
             if spec is not None and spec.origin:
                 digest.update(Path(spec.origin).read_bytes())
         digest.update(json.dumps(inventory_versions(), sort_keys=True).encode())
-        if ctx.option("require_model_card"):  # the card findings depend on the cards' text
+        if ModelFilesOptions.of(ctx.inputs.options).require_model_card:  # cards' text counts
             for card in find_cards(ctx.repo):
                 digest.update(card.path.encode() + b"\0" + card.text.encode())
         return digest.hexdigest()[:16]
@@ -1645,7 +1659,7 @@ class ModelFilesGate(Gate):
         settings = Settings.from_options(ctx.inputs.options, started + ctx.timeout)
         scans, errors = _scan_all(ctx.root, files, settings)
         findings = _fingerprinted([f for s in scans for f in s.found])
-        if ctx.option("require_model_card"):
+        if ModelFilesOptions.of(ctx.inputs.options).require_model_card:
             findings += card_findings(ctx.repo, files)
         formats = Counter(s.formats[0] for s in scans if s.formats)
         return GateResult(
