@@ -1049,17 +1049,25 @@ Exit codes:
     "--force", is_flag=True, help="Overwrite files that exist (otherwise exit 2, nothing written)."
 )
 @click.option(
+    "--merge",
+    is_flag=True,
+    help="Append mlgate's GitLab jobs to your own .gitlab-ci.yml (between marker lines; only "
+    "when nothing else in it changes) instead of writing .gitlab/mlgate.yml to include.",
+)
+@click.option(
     "--dry-run",
     is_flag=True,
     help="Print what was detected and what would be written; write nothing.",
 )
-def init(path: Path, ci: str, level: str, force: bool, dry_run: bool) -> None:
+def init(path: Path, ci: str, level: str, force: bool, merge: bool, dry_run: bool) -> None:
     """Detect what the repository at PATH (default: .) is and write its CI setup.
 
     Writes .mlgate.yml (the detected facts as commented, editable settings),
     .mlgate/policy.yml (extends the default pack; an existing policy is kept) and the
     pipeline: .github/workflows/mlgate.yml (plus mlgate-train.yml from level 1)
-    and/or .gitlab-ci.yml. Every file is rendered and checked first, then all are
+    and/or .gitlab-ci.yml. A .gitlab-ci.yml you wrote is never replaced: mlgate's jobs
+    go into .gitlab/mlgate.yml (init prints the include: line to add), or with --merge
+    are appended to it. Every file is rendered and checked first, then all are
     written or none; an existing file is never overwritten without --force (exit 2).
     With --force, what you wrote in a valid .mlgate.yml (commands, environment,
     exclude, gate settings) is kept. The repository's code is never imported or run.
@@ -1067,7 +1075,7 @@ def init(path: Path, ci: str, level: str, force: bool, dry_run: bool) -> None:
     from mlgate.detect import describe
     from mlgate.generate.scaffold import apply_init, plan_init
 
-    plan = plan_init(path, _target_names() if ci == "both" else [ci], int(level))
+    plan = plan_init(path, _target_names() if ci == "both" else [ci], int(level), merge)
     click.echo("detected:")
     for line in describe(plan.facts):
         click.echo(f"  {line}")
@@ -1077,6 +1085,8 @@ def init(path: Path, ci: str, level: str, force: bool, dry_run: bool) -> None:
     written = apply_init(plan, force)
     click.echo(f"wrote {', '.join(written)}")
     click.echo(f"pipeline: {plan.sizing}")
+    for note in plan.notes:
+        click.echo(f"gitlab: {note}")
     for kept in plan.kept:
         click.echo(f"kept {kept} (the existing policy; it decides which gates run)")
     click.echo(
@@ -1089,10 +1099,13 @@ def _show_init_plan(plan: InitPlan, force: bool) -> None:
     click.echo("would write:")
     exists = " (exists: overwritten)" if force else " (exists: needs --force)"
     for planned in plan.files:
-        click.echo(f"  {planned.path}{exists if planned.exists else ''}")
+        state = " (exists: mlgate's jobs added)" if planned.merged else exists
+        click.echo(f"  {planned.path}{state if planned.exists else ''}")
     for kept in plan.kept:
         click.echo(f"would keep: {kept} (the existing policy)")
     click.echo(f"pipeline: {plan.sizing}")
+    for note in plan.notes:
+        click.echo(f"gitlab: {note}")
     click.echo(f"--- {plan.files[0].path} ---")
     click.echo(plan.config_text, nl=False)
     click.echo("nothing written (--dry-run)")

@@ -37,8 +37,13 @@ class PipelineSettings:
     shards: Mapping[str, int] = field(default_factory=dict)
     mlgate_install: str | None = None
     schedule: str | None = None
+    gitlab: str | None = None  # GITLAB_LAYOUTS: where the GitLab pipeline lives
 
 
+# `pipeline.gitlab`: `standalone` writes `.gitlab-ci.yml`; `include` writes `.gitlab/mlgate.yml`
+# for the repository's own `.gitlab-ci.yml` to include; `merge` keeps mlgate's jobs in a marked
+# block appended to it.
+GITLAB_LAYOUTS = ("standalone", "include", "merge")
 # `pipeline.mlgate_install`: where the generated jobs get mlgate from. A version pinned on the
 # package index, a VCS URL pinned to a full commit, or a wheel file.
 MLGATE_INSTALL_PATTERN = (
@@ -135,6 +140,7 @@ def _pipeline_schema() -> dict[str, Any]:
             "properties": {
                 "mlgate_install": {"type": "string", "pattern": MLGATE_INSTALL_PATTERN},
                 "schedule": {"type": "string", "pattern": CRON_PATTERN},
+                "gitlab": {"enum": list(GITLAB_LAYOUTS)},
             },
         },
     }
@@ -214,4 +220,5 @@ def _pipeline_settings(data: Mapping[str, Any]) -> PipelineSettings:
         },
         mlgate_install=pipeline.get("mlgate_install"),
         schedule=pipeline.get("schedule"),
+        gitlab=pipeline.get("gitlab"),
     )

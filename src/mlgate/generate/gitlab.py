@@ -1,4 +1,4 @@
-"""GitLab CI: `.gitlab-ci.yml`."""
+"""GitLab CI: `.gitlab-ci.yml`, or `.gitlab/mlgate.yml` beside the repository's own pipeline."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Any
 import yaml
 
 from mlgate.generate.base import GenerateError, Output
+from mlgate.generate.gitlab_host import HOST, INCLUDED
 from mlgate.generate.spec import PipelineSpec
 
-PIPELINE = ".gitlab-ci.yml"
+PIPELINE = HOST
 PINS = "pins.yml"
 
 
@@ -27,10 +28,11 @@ def load_images(path: Path) -> dict[str, str]:
 
 class GitLabTarget:
     name: str = "gitlab"
-    paths: tuple[str, ...] = (PIPELINE,)
+    paths: tuple[str, ...] = (PIPELINE, INCLUDED)
 
     def outputs(self, spec: PipelineSpec) -> tuple[Output, ...]:
-        return (Output(PIPELINE, "gitlab-ci.yml.j2"),)
+        path = INCLUDED if spec.gitlab_layout == "include" else PIPELINE
+        return (Output(path, "gitlab-ci.yml.j2"),)
 
     def template_globals(self, folder: Path, spec: PipelineSpec) -> Mapping[str, Any]:
         images = load_images(folder / PINS)
@@ -39,4 +41,4 @@ class GitLabTarget:
                 f"{folder / PINS}: no pinned image for Python {spec.python}",
                 hint=f"use one of {', '.join(sorted(images))} (`python:` in .mlgate.yml)",
             )
-        return {"image": images[spec.python]}
+        return {"image": images[spec.python], "embedded": spec.embedded}

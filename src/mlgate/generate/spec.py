@@ -93,6 +93,18 @@ class PipelineSpec:
     reports_dir: str = REPORTS_DIR
     decision_dir: str = DECISION_DIR
     train_minutes: int = TRAIN_MINUTES
+    # GitLab: `standalone` (mlgate's own .gitlab-ci.yml), or beside the repository's own
+    # pipeline (`include`, `merge`: see generate/gitlab_host.py), in the host's stages.
+    gitlab_layout: str = "standalone"
+    stage_gates: str = "gates"
+    stage_decide: str = "decide"
+    stage_train: str = "train"
+    stage_deploy: str = "deploy"
+
+    @property
+    def embedded(self) -> bool:
+        """mlgate's GitLab jobs live beside the repository's own: no global keys of ours."""
+        return self.gitlab_layout != "standalone"
 
 
 def default_train_command(facts: RepoFacts) -> str:
@@ -149,6 +161,7 @@ def build_spec(facts: RepoFacts, config: RepoConfig, policy: Policy) -> Pipeline
         train_gates=train_gates,
         test_markers=markers,
         deploy_command=_lines(settings.deploy_command or DEPLOY_PLACEHOLDER),
+        gitlab_layout=settings.gitlab or "standalone",
     )
 
 
