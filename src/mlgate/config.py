@@ -32,6 +32,7 @@ class PipelineSettings:
     install_files: tuple[str, ...] | None = None
     install_command: str | None = None
     train_command: str | None = None
+    train_outputs: tuple[str, ...] | None = None
     deploy_command: str | None = None
     test_markers: tuple[str, ...] | None = None
     shards: Mapping[str, int] = field(default_factory=dict)
@@ -132,6 +133,10 @@ def _pipeline_schema() -> dict[str, Any]:
             },
         },
         "train_command": command,
+        "train_outputs": {
+            "type": "array",
+            "items": {"type": "string", "pattern": "^(?!/)(?!\\.\\./)(?!.*\\$\\{\\{)[^\\r\\n]+$"},
+        },
         "deploy_command": command,
         "test_markers": {"type": "array", "items": {"enum": list(test_markers())}},
         "pipeline": {
@@ -211,6 +216,9 @@ def _pipeline_settings(data: Mapping[str, Any]) -> PipelineSettings:
         install_files=tuple(files) if files is not None else None,
         install_command=install.get("command"),
         train_command=data.get("train_command"),
+        train_outputs=tuple(outputs)
+        if (outputs := data.get("train_outputs")) is not None
+        else None,
         deploy_command=data.get("deploy_command"),
         test_markers=tuple(markers) if markers is not None else None,
         shards={

@@ -21,6 +21,7 @@ from mlgate.depfiles import is_dependency_file
 from mlgate.gates import GATES
 from mlgate.repo import Repo, open_repo, read_text
 from mlgate.tools import run_tool
+from mlgate.training import TrainingFacts, training_facts
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -80,6 +81,7 @@ class RepoFacts:
     default_branch: str
     default_branch_source: str
     notes: tuple[str, ...] = field(default=())
+    training: TrainingFacts = field(default_factory=TrainingFacts)
 
     @property
     def has_python(self) -> bool:
@@ -121,6 +123,7 @@ def detect(root: Path, exclude: Sequence[str] = ()) -> RepoFacts:
         test_markers=_test_markers(repo, tests, pyproject),
         default_branch=branch,
         default_branch_source=branch_source,
+        training=training_facts(repo, install_files),
     )
     return RepoFacts(**{**facts.__dict__, "notes": _notes(facts)})
 
@@ -136,7 +139,13 @@ def describe(facts: RepoFacts) -> list[str]:
         f"data files      {_count(facts.data_files)}",
         f"model files     {_count(facts.model_files)}",
         f"DVC             {_listing(facts.dvc_files) or 'no'}",
-        f"MLflow          {_listing(facts.mlflow_files) or 'no'}",
+        f"MLflow          {_listing(facts.mlflow_files) or 'no'}"
+        + (f" (environment {facts.training.mlflow_env})" if facts.training.mlflow_env else ""),
+        *(
+            [f"DVC remotes     {_listing(facts.training.dvc_remotes)}"]
+            if facts.training.dvc_remotes
+            else []
+        ),
         f"tests           {len(facts.test_files)} file(s); pytest markers: "
         + (", ".join(facts.test_markers) or "none of data, model"),
         f"default branch  {facts.default_branch} ({facts.default_branch_source})",

@@ -1624,7 +1624,8 @@ class ModelFilesGate(Gate):
         ),
         RuleInfo(RULE_TF_OP, "A TensorFlow SavedModel uses a risky operation", Severity.HIGH),
     )
-    pipeline = PipelineTraits(extras="")
+    # continuous training scans the model it just trained
+    pipeline = PipelineTraits(extras="", in_training=True)
     gitlab_report = "sast"
     option_kinds = OptionKinds(growing_lists=("allow_globals",), switches=("require_safe_formats",))
     cache_scope = "file"  # a file's findings depend only on its bytes and the options

@@ -33,6 +33,7 @@ from mlgate.generate.spec import (
     DEPLOY_PLACEHOLDER,
     TRAIN_PLACEHOLDER,
     default_train_command,
+    default_train_outputs,
 )
 from mlgate.policy import REPO_POLICY, Policy, find_policy, load_policy
 
@@ -170,6 +171,10 @@ def _config_context(facts: RepoFacts, level: int, previous: RepoConfig) -> dict[
         "install_lines": install_lines(facts.installer, facts.install_files, facts.buildable),
         "train_command": train.strip("\n").splitlines(),
         "train_source": _train_source(facts, train, kept.train_command is not None),
+        "train_outputs": kept.train_outputs or default_train_outputs(facts),
+        "train_outputs_source": "kept from the previous .mlgate.yml"
+        if kept.train_outputs
+        else _outputs_source(facts),
         "deploy_command": (kept.deploy_command or DEPLOY_PLACEHOLDER).strip("\n").splitlines(),
         "deploy_placeholder": DEPLOY_PLACEHOLDER,
         "test_markers_note": "detected in the tests" if facts.test_markers else "none detected",
@@ -226,7 +231,21 @@ def _train_source(facts: RepoFacts, train: str, kept: bool) -> str:
         return "kept from the previous .mlgate.yml"
     if train == TRAIN_PLACEHOLDER:
         return "none detected: a placeholder that fails until you set it"
-    return "DVC pipeline detected" if facts.dvc else "train.py detected"
+    if facts.dvc:
+        return "DVC pipeline detected" + (
+            ", with a remote: pull before, push after" if facts.training.dvc_remotes else ""
+        )
+    if facts.training.mlflow_command and train == facts.training.mlflow_command:
+        return "the MLflow project's main entry point"
+    return "train.py detected"
+
+
+def _outputs_source(facts: RepoFacts) -> str:
+    if facts.training.dvc_outputs:
+        return "the outs, metrics and plots of dvc.yaml"
+    if facts.model_files:
+        return "the folders of the committed model files"
+    return "nothing detected: the default folder"
 
 
 def _load_config_text(text: str) -> RepoConfig:

@@ -6,6 +6,7 @@ Every CI target renders the same spec, so GitHub and GitLab pipelines do the sam
 from __future__ import annotations
 
 import math
+import shlex
 from dataclasses import dataclass
 
 from mlgate import __version__
@@ -27,8 +28,8 @@ DECISION_DIR = "mlgate-out"
 MIN_JOB_MINUTES = 15
 INSTALL_MINUTES = 10
 TRAIN_MINUTES = 120
-# Tools a training command needs that the project may not install itself.
-TRAIN_TOOLS = {"dvc": ("python -m pip install dvc",)}
+# What training keeps when neither train_outputs nor DVC nor committed models say.
+DEFAULT_TRAIN_OUTPUTS = ("models",)
 DEFAULT_SCHEDULE = "17 3 * * *"
 DEPLOY_PLACEHOLDER = (
     'echo "mlgate: set deploy_command in .mlgate.yml to your deploy step" >&2\nexit 1'
@@ -87,6 +88,8 @@ class PipelineSpec:
     gate_jobs: tuple[GateJob, ...]
     train_command: tuple[str, ...]
     train_setup: tuple[str, ...]
+    train_outputs: tuple[str, ...]
+    train_env: tuple[tuple[str, str], ...]
     train_gates: tuple[str, ...]
     test_markers: tuple[str, ...]
     deploy_command: tuple[str, ...]
@@ -108,12 +111,45 @@ class PipelineSpec:
 
 
 def default_train_command(facts: RepoFacts) -> str:
-    """`dvc repro` when the repo has a DVC pipeline; a root train.py; else a placeholder."""
+    """A DVC pipeline: `dvc repro`, between `dvc pull` and `dvc push` when a remote is
+    configured; an MLflow project's main entry point; a root train.py; else a placeholder."""
     if "dvc.yaml" in facts.dvc_files:
+        if facts.training.dvc_remotes:
+            return "dvc pull --allow-missing\ndvc repro\ndvc push"
         return "dvc repro"
+    if facts.training.mlflow_command:
+        return facts.training.mlflow_command
     if "train.py" in facts.python_files:
         return "python train.py"
     return TRAIN_PLACEHOLDER
+
+
+def default_train_outputs(facts: RepoFacts) -> tuple[str, ...]:
+    """What training keeps: the DVC stages' outputs; else the folders of committed models."""
+    if facts.training.dvc_outputs:
+        return facts.training.dvc_outputs
+    folders = sorted({m.rsplit("/", 1)[0] for m in facts.model_files if "/" in m})
+    return tuple(folders) or DEFAULT_TRAIN_OUTPUTS
+
+
+def _train_setup(facts: RepoFacts, train: tuple[str, ...]) -> tuple[str, ...]:
+    """dvc (with the plugins of the repo's remotes) when training runs it and the project
+    does not install it."""
+    if not any(line.startswith("dvc ") for line in train) or facts.training.dvc_in_project:
+        return ()
+    plugins = facts.training.dvc_plugins
+    package = "dvc" + ("[" + ",".join(plugins) + "]" if plugins else "")
+    return (f"python -m pip install {shlex.quote(package)}",)
+
+
+def _project_install(facts: RepoFacts, settings: PipelineSettings, tool: str) -> tuple[str, ...]:
+    """The installer's recipe, plus the pip requirements of an MLflow project's environment."""
+    files = _install_files(facts, settings, tool)
+    lines = install_lines(tool, files, facts.buildable)
+    reqs = facts.training.mlflow_requirements
+    if reqs:
+        lines = (*lines, "python -m pip install " + " ".join(shlex.quote(r) for r in reqs))
+    return lines
 
 
 def build_spec(facts: RepoFacts, config: RepoConfig, policy: Policy) -> PipelineSpec:
@@ -147,8 +183,7 @@ def build_spec(facts: RepoFacts, config: RepoConfig, policy: Policy) -> Pipeline
         default_branch=settings.default_branch or facts.default_branch,
         environment=settings.environment or DEFAULT_ENVIRONMENT,
         install_files=files,
-        install_lines=_lines(settings.install_command)
-        or install_lines(tool, files, facts.buildable),
+        install_lines=_lines(settings.install_command) or _project_install(facts, settings, tool),
         mlgate_requirement=mlgate_requirement(settings.mlgate_install, ""),
         provenance_requirement=mlgate_requirement(settings.mlgate_install, "provenance"),
         train_requirement=mlgate_requirement(settings.mlgate_install, _extras(train_gates)),
@@ -157,7 +192,9 @@ def build_spec(facts: RepoFacts, config: RepoConfig, policy: Policy) -> Pipeline
         schedule=settings.schedule or DEFAULT_SCHEDULE,
         gate_jobs=tuple(job for name in enabled for job in _gate_jobs(name, settings, policy)),
         train_command=train,
-        train_setup=TRAIN_TOOLS["dvc"] if any(line.startswith("dvc ") for line in train) else (),
+        train_setup=_train_setup(facts, train),
+        train_outputs=settings.train_outputs or default_train_outputs(facts),
+        train_env=(("DVC_NO_ANALYTICS", "1"),) if any("dvc" in line for line in train) else (),
         train_gates=train_gates,
         test_markers=markers,
         deploy_command=_lines(settings.deploy_command or DEPLOY_PLACEHOLDER),
