@@ -30,17 +30,25 @@ What it does, and exactly what it emulates:
   in a job then installs the wheel for real and finds its dependencies satisfied. (So these
   runs prove what the jobs do, not that each install line pulls every dependency it needs.)
 - **`actions/upload-artifact`**: copies `path` (a file or a folder) into the run's artifact
-  store under `name`; a name uploaded twice, or `if-no-files-found: error` with nothing there,
-  fails the step. **`actions/download-artifact`** with `name:` copies that artifact into
+  store under `name`; several paths (one per line) are copied under their path relative to
+  the checkout (the action roots them at their least common ancestor: the same for the
+  generated workflows, whose paths share no folder); a name uploaded twice, or
+  `if-no-files-found: error` with any path missing, fails the step. **`actions/download-artifact`** with `name:` copies that artifact into
   `path` (a missing artifact fails the step); `pattern:`/`merge-multiple:` are not supported
   (the generated workflows no longer use them: the runner fails the step if they appear).
 - **`github/codeql-action/upload-sarif`**: checks `sarif_file` exists and is SARIF 2.1.0 JSON
   and records it (`Run.sarif`); nothing is uploaded.
+- **`actions/attest-build-provenance`**: records the sha256 of each `subject-path` file with
+  the repository (`example/repo`) and the workflow (`GITHUB_WORKFLOW_REF` without `@ref`) in
+  the run's attestation store; nothing is signed. **`gh attestation verify FILE --repo R
+  --signer-workflow W`** (a `gh` script first on `PATH`, the only `gh` command emulated)
+  succeeds only when FILE's sha256 was recorded for R and W.
 - Anything else in `uses:` fails the step (so a new action in a template is noticed).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -58,6 +66,27 @@ import yaml
 
 STEP_TIMEOUT = 900
 _TOOLS = ("bandit", "semgrep", "pip-audit", "detect-secrets")
+REPOSITORY = "example/repo"
+GH_SHIM = """#!/bin/bash
+# ghrunner: `gh attestation verify FILE --repo R --signer-workflow W`, nothing else.
+set -eu
+if [ "${1:-} ${2:-}" != "attestation verify" ]; then
+  echo "gh (ghrunner): only 'gh attestation verify' is emulated" >&2; exit 2
+fi
+file=$3; shift 3; repo=""; workflow=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --repo) repo=$2; shift 2 ;;
+    --signer-workflow) workflow=$2; shift 2 ;;
+    *) echo "gh (ghrunner): unsupported option $1" >&2; exit 2 ;;
+  esac
+done
+digest=$(sha256sum "$file" | cut -d ' ' -f 1)
+if ! grep -qxF "$digest $repo $workflow" "$GHRUNNER_ATTESTATIONS"; then
+  echo "gh (ghrunner): no attestation of $file ($digest) by $workflow in $repo" >&2; exit 1
+fi
+echo "gh (ghrunner): $file: attested by $workflow"
+"""
 
 
 @dataclass
@@ -199,12 +228,21 @@ class Runner:
         self.artifacts = workspace / "artifacts"
         self.artifacts.mkdir(parents=True)
         self.sarif: list[Path] = []
+        self.attestations = workspace / "attestations.txt"
+        self.attestations.write_text("")
+        self.bin = workspace / "bin"
+        self.bin.mkdir()
+        (self.bin / "gh").write_text(GH_SHIM)
+        (self.bin / "gh").chmod(0o755)
+        self.workflow_ref = ""
 
     # --- the workflow ---------------------------------------------------------------------
 
     def run(self, workflow: Path, hooks: Mapping[str, Any] | None = None) -> Run:
         """Run every job; `hooks[job](workdir)` runs after that job's checkout (test setup)."""
         flow = yaml.safe_load(workflow.read_text(encoding="utf-8"))
+        rel = workflow.resolve().relative_to(self.repo.resolve()).as_posix()
+        self.workflow_ref = f"{REPOSITORY}/{rel}@{self.ref}"
         jobs: dict[str, dict[str, Any]] = flow["jobs"]
         results: dict[str, JobResult] = {}
         for name in _order(jobs):
@@ -218,7 +256,7 @@ class Runner:
                 "ref": self.ref,
                 "event_name": self.event,
                 "workflow": "mlgate",
-                "repository": "example/repo",
+                "repository": REPOSITORY,
                 "event": {},
             },
             "needs": {n: {"result": r.status, "outputs": r.outputs} for n, r in results.items()},
@@ -309,6 +347,7 @@ class _JobRun:
             "actions/upload-artifact": self._upload,
             "actions/download-artifact": self._download,
             "github/codeql-action/upload-sarif": self._upload_sarif,
+            "actions/attest-build-provenance": self._attest,
         }.get(uses)
         if action is None:
             raise StepFailed(f"the runner does not emulate {uses}")
@@ -322,7 +361,12 @@ class _JobRun:
     ) -> dict[str, str]:
         base = os.environ.get("PATH", "").split(os.pathsep)
         here = str(Path(sys.executable).parent)
-        path = [*self.path, str(self.runner.environment.tools_bin), *(p for p in base if p != here)]
+        path = [
+            *self.path,
+            str(self.runner.bin),
+            str(self.runner.environment.tools_bin),
+            *(p for p in base if p != here),
+        ]
         env = {
             "PATH": os.pathsep.join(path),
             "HOME": os.environ.get("HOME", "/root"),
@@ -332,6 +376,9 @@ class _JobRun:
             "GITHUB_SHA": self.runner.sha,
             "GITHUB_REF": self.runner.ref,
             "GITHUB_EVENT_NAME": self.runner.event,
+            "GITHUB_REPOSITORY": REPOSITORY,
+            "GITHUB_WORKFLOW_REF": self.runner.workflow_ref,
+            "GHRUNNER_ATTESTATIONS": str(self.runner.attestations),
             "GITHUB_WORKSPACE": str(self.workdir),
             "GITHUB_OUTPUT": str(output),
             "GITHUB_STEP_SUMMARY": str(summary),
@@ -399,16 +446,39 @@ class _JobRun:
         target = self.runner.artifacts / name
         if target.exists():
             raise StepFailed(f"artifact {name} already exists")
-        source = self.workdir / inputs["path"]
-        if not source.exists():
+        paths = [p.strip() for p in inputs["path"].splitlines() if p.strip()]
+        missing = [p for p in paths if not (self.workdir / p).exists()]
+        if missing:
             if inputs.get("if-no-files-found", "warn") == "error":
-                raise StepFailed(f"no files at {inputs['path']}")
+                raise StepFailed(f"no files at {', '.join(missing)}")
+            paths = [p for p in paths if p not in missing]
+            if not paths:
+                return
+        if len(paths) == 1:
+            source = self.workdir / paths[0]
+            if source.is_dir():
+                shutil.copytree(source, target)
+            else:
+                target.mkdir()
+                shutil.copy2(source, target / source.name)
             return
-        if source.is_dir():
-            shutil.copytree(source, target)
-        else:
-            target.mkdir()
-            shutil.copy2(source, target / source.name)
+        for rel in paths:
+            source, dest = self.workdir / rel, target / rel.rstrip("/")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if source.is_dir():
+                shutil.copytree(source, dest)
+            else:
+                shutil.copy2(source, dest)
+
+    def _attest(self, inputs: Mapping[str, str]) -> None:
+        workflow = self.runner.workflow_ref.split("@", 1)[0]
+        with self.runner.attestations.open("a") as store:
+            for rel in (p.strip() for p in inputs["subject-path"].splitlines() if p.strip()):
+                path = self.workdir / rel
+                if not path.is_file():
+                    raise StepFailed(f"attest-build-provenance: no file {rel}")
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                store.write(f"{digest} {REPOSITORY} {workflow}\n")
 
     def _download(self, inputs: Mapping[str, str]) -> None:
         if "name" not in inputs or "pattern" in inputs or "merge-multiple" in inputs:

@@ -15,6 +15,7 @@ and notebook-only shapes (those are checked by the validators in test_generate.p
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -93,12 +94,24 @@ def runner_env(
     return ghrunner.prepare_environment(tmp_path_factory.mktemp("runner"), job_env)
 
 
-def _prepare(base: Path, source: Callable[[Path], None], wheel: Path, extra: str = "") -> Path:
+def _prepare(
+    base: Path,
+    source: Callable[[Path], None],
+    wheel: Path,
+    extra: str = "",
+    level: int = 0,
+    after_init: Callable[[Path, str], None] | None = None,
+) -> Path:
+    """Build the repository, `mlgate init` it at `level`, point mlgate_install at the wheel,
+    append `extra` to .mlgate.yml, regenerate and commit. `after_init(root, init output)`
+    runs before the regeneration (what a user does after init)."""
     root = base / "repo"
     source(root)
     git_init(root)
-    done = run_cli(["init", str(root), "--ci", "both", "--level", "0", "--force"])
+    done = run_cli(["init", str(root), "--ci", "both", "--level", str(level), "--force"])
     assert done.returncode == 0, done.stderr
+    if after_init is not None:
+        after_init(root, done.stdout)
     config = root / ".mlgate.yml"
     text = config.read_text().replace(
         'mlgate_install: "mlgate==0.1.0"', f"mlgate_install: {json.dumps(str(wheel))}"
@@ -452,3 +465,328 @@ def test_gitlab_missing_shard_blocks(
     run = _gitlab(tmp, root, gcl, runner_env, "mlgate-decide")
     assert run.status["mlgate-decide"] == "FAIL", run.output
     assert "mlgate-reports/sast-2-of-2/mlgate.json: no such report" in run.job_log("mlgate-decide")
+
+
+# --- repository shapes and levels -------------------------------------------------------------
+# One run per shape, each level on each runner once (see the module docstring).
+
+SHAPES = REPO_ROOT / "tests" / "data" / "shapes"
+NOTEBOOK = {
+    "cells": [
+        {"cell_type": "markdown", "metadata": {}, "source": ["# Explore"]},
+        {
+            "cell_type": "code",
+            "execution_count": 1,
+            "metadata": {},
+            "outputs": [{"name": "stdout", "output_type": "stream", "text": ["3\n"]}],
+            "source": ["values = [1, 2, 3]\n", "print(max(values))"],
+        },
+    ],
+    "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+    "nbformat": 4,
+    "nbformat_minor": 5,
+}
+OWN_PIPELINE = """\
+# The project's own pipeline, written before mlgate.
+stages: [build, test]
+
+own-check:
+  stage: build
+  script:
+    - echo "own job ran for $CI_COMMIT_SHORT_SHA"
+"""
+
+
+def _notebooks_with_own_ci(root: Path) -> None:
+    """Notebooks only (no .py, no dependency file), and a .gitlab-ci.yml of its own."""
+    write(root, "notebooks/explore.ipynb", json.dumps(NOTEBOOK, indent=1))
+    write(root, ".gitlab-ci.yml", OWN_PIPELINE)
+
+
+def _add_include(root: Path, init_output: str) -> None:
+    """What the user does after init: add the include: lines init printed."""
+    assert (root / ".gitlab-ci.yml").read_text() == OWN_PIPELINE  # init left it alone
+    lines = init_output.split("add these lines to .gitlab-ci.yml:\n", 1)[1].splitlines()[:2]
+    assert lines == ["include:", "  - local: .gitlab/mlgate.yml"], init_output
+    with (root / ".gitlab-ci.yml").open("a") as host:
+        host.write("\n" + "\n".join(lines) + "\n")
+
+
+@pytest.fixture(scope="session")
+def gl_own_ci(
+    tmp_path_factory: pytest.TempPathFactory,
+    wheel: Path,
+    runner_env: ghrunner.Environment,
+    gcl: Path,
+) -> GitLabRun:
+    tmp = tmp_path_factory.mktemp("gl-own-ci")
+    root = _prepare(tmp, _notebooks_with_own_ci, wheel, after_init=_add_include)
+    return _gitlab(tmp, root, gcl, runner_env)
+
+
+def test_gitlab_beside_the_repositorys_own_pipeline(gl_own_ci: GitLabRun) -> None:
+    """Level 0, notebooks only, GitLab: the repo's own job still runs, mlgate's jobs run from
+    the included .gitlab/mlgate.yml in the repo's stages, and the decision passes."""
+    run = gl_own_ci
+    jobs = [f"mlgate-{g}" for g in ("sast", "secrets", "deps", "models")]
+    assert run.status == {
+        "own-check": "PASS",
+        **dict.fromkeys(jobs, "PASS"),
+        "mlgate-decide": "PASS",
+    }, run.output
+    assert "own job ran for" in run.job_log("own-check")
+    receipt = json.loads(_gl_artifact(run, "mlgate-decide", "mlgate-out/receipt.json").read_text())
+    assert receipt["decision"] == "pass"
+    sast = json.loads(
+        _gl_artifact(run, "mlgate-sast", "mlgate-reports/sast/mlgate.json").read_text()
+    )
+    assert sast["gates"][0]["status"] == "pass"
+    assert "notebooks/explore.ipynb" in json.dumps(sast)  # the notebook was scanned
+
+
+# DVC with a local remote: the raw data is in the remote only (its .dvc file is committed).
+RAW = "feature,label\n1,0\n2,1\n3,1\n"
+DVC_TRAIN = """\
+import json
+import os
+import pickle
+
+rows = [line.split(",") for line in open("data/raw.csv").read().splitlines()[1:]]
+mean = sum(float(r[0]) for r in rows) / len(rows)
+os.makedirs("models", exist_ok=True)
+with open("models/model.pkl", "wb") as out:
+    pickle.dump({"threshold": mean}, out)
+with open("metrics.json", "w") as out:
+    json.dump({"rows": len(rows)}, out)
+"""
+DVC_YAML = """\
+stages:
+  train:
+    cmd: python train.py
+    deps: [data/raw.csv, train.py]
+    outs: [models/model.pkl]
+    metrics:
+      - metrics.json:
+          cache: false
+"""
+
+
+def _dvc_repo(remote: Path) -> Callable[[Path], None]:
+    def build(root: Path) -> None:
+        digest = hashlib.md5(RAW.encode(), usedforsecurity=False).hexdigest()  # DVC's address
+        stored = remote / "files" / "md5" / digest[:2] / digest[2:]
+        stored.parent.mkdir(parents=True)
+        stored.write_text(RAW)
+        write(root, "train.py", DVC_TRAIN)
+        write(root, "dvc.yaml", DVC_YAML)
+        write(root, "data/.gitignore", "/raw.csv\n")
+        write(
+            root,
+            "data/raw.csv.dvc",
+            f"outs:\n- md5: {digest}\n  size: {len(RAW)}\n  hash: md5\n  path: raw.csv\n",
+        )
+        write(root, ".dvc/.gitignore", "/config.local\n/tmp\n/cache\n")
+        write(
+            root,
+            ".dvc/config",
+            f"[core]\n    remote = store\n    analytics = false\n"
+            f"['remote \"store\"']\n    url = {remote}\n",
+        )
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def gl_dvc_train(
+    tmp_path_factory: pytest.TempPathFactory,
+    wheel: Path,
+    runner_env: ghrunner.Environment,
+    gcl: Path,
+) -> tuple[GitLabRun, Path]:
+    tmp = tmp_path_factory.mktemp("gl-dvc")
+    remote = tmp / "dvc-remote"
+    root = _prepare(tmp, _dvc_repo(remote), wheel, level=1)
+    # the training pipeline: the job run by name (as "Run pipeline" or a schedule would)
+    return _gitlab(tmp, root, gcl, runner_env, "mlgate-train"), remote
+
+
+def test_gitlab_dvc_training_pulls_trains_pushes_and_keeps_the_model(
+    gl_dvc_train: tuple[GitLabRun, Path],
+) -> None:
+    """Level 1, DVC with a local remote, GitLab: dvc pull, dvc repro, dvc push; the model is
+    kept as the job's artifact and the models gate that follows scanned it."""
+    run, remote = gl_dvc_train
+    assert run.status == {"mlgate-train": "PASS"}, run.output
+    log = run.job_log("mlgate-train")
+    assert "dvc pull --allow-missing" in log and "dvc push" in log
+    model = _gl_artifact(run, "mlgate-train", "models/model.pkl")
+    assert json.loads(_gl_artifact(run, "mlgate-train", "metrics.json").read_text()) == {"rows": 3}
+    digest = hashlib.md5(model.read_bytes(), usedforsecurity=False).hexdigest()
+    assert (remote / "files" / "md5" / digest[:2] / digest[2:]).is_file()  # dvc push
+    report = json.loads(
+        _gl_artifact(run, "mlgate-train", "mlgate-reports/train/mlgate.json").read_text()
+    )
+    models = next(g for g in report["gates"] if g["name"] == "models")
+    assert models["status"] == "pass"
+    assert any(f["path"] == "models/model.pkl" for f in models["findings"]), models
+
+
+# --- GitHub: pyproject + uv.lock at level 2; an MLflow project at level 1 ---------------------
+
+UV_MODEL_TEST = """\
+import pytest
+import six
+
+
+@pytest.mark.model
+def test_runs_in_the_locked_environment():
+    assert six.__version__ == "1.17.0"
+"""
+
+
+def _uv_repo(root: Path) -> None:
+    shutil.copytree(fixture_path(SHAPES / "uv-lock"), root)
+    write(root, "tests/test_model.py", UV_MODEL_TEST)
+    write(root, "serve.py", "def predict(x):\n    return x\n")
+
+
+DEPLOY = 'deploy_command: |\n  echo "deployed $GITHUB_SHA" > "$RUNNER_TEMP/deployed"\n'
+
+
+@pytest.fixture(scope="session")
+def gh_uv_deploy(
+    tmp_path_factory: pytest.TempPathFactory, wheel: Path, runner_env: ghrunner.Environment
+) -> ghrunner.Run:
+    tmp = tmp_path_factory.mktemp("gh-uv")
+
+    def set_deploy(root: Path, _: str) -> None:
+        config = root / ".mlgate.yml"
+        text = config.read_text()
+        start = text.index("deploy_command: |")
+        end = text.index("\n\n", start)
+        config.write_text(text[:start] + DEPLOY.rstrip("\n") + text[end:])
+
+    return _github(tmp, _prepare(tmp, _uv_repo, wheel, level=2, after_init=set_deploy), runner_env)
+
+
+def test_github_uv_lock_level_2_deploys_with_a_verified_receipt(
+    gh_uv_deploy: ghrunner.Run,
+) -> None:
+    """Level 2, pyproject + uv.lock, GitHub: the model gate's job installs the project from
+    the lock (uv export, hash-pinned) into its own environment; decide attests the receipt;
+    deploy verifies the attestations and the receipt for this commit, then deploys."""
+    run = gh_uv_deploy
+    assert {n: r.status for n, r in run.jobs.items()} == {
+        **{g: "success" for g in (*GATES_L0, "model")},
+        "decide": "success",
+        "code-scanning": "success",
+        "deploy": "success",
+    }, _logs(run)
+    workflow = run.jobs["model"].workdir / ".github/workflows/mlgate.yml"
+    assert "uv export --frozen" in workflow.read_text()
+    assert "1 passed" in run.jobs["model"].log  # the marked test ran with six from the lock
+    deploy = run.jobs["deploy"]
+    assert "attested by example/repo/.github/workflows/mlgate.yml" in deploy.log
+    assert (deploy.workdir.parent / "runner-temp" / "deployed").read_text().strip() == (
+        f"deployed {_head(deploy.workdir)}"
+    )
+    # the receipt deploy verified is for this commit only
+    receipt = _decision(run) / "receipt.json"
+    other = run_cli(["verify", str(receipt), "--commit", "0" * 40, "--env", "production"])
+    assert other.returncode != 0 and "commit" in (other.stdout + other.stderr)
+
+
+def _head(checkout: Path) -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=checkout, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+MLPROJECT = """\
+name: churn
+conda_env: conda.yaml
+entry_points:
+  main:
+    parameters:
+      rows: {type: float, default: 3}
+    command: "python train.py --rows {rows}"
+"""
+CONDA_YAML = """\
+name: churn
+channels: [conda-forge]
+dependencies:
+  - python=3.11
+  - pip
+  - tomli=2.0.1
+  - pip:
+      - six==1.17.0
+"""
+MLFLOW_TRAIN = """\
+import json
+import os
+import pickle
+import sys
+
+import six  # from conda.yaml's pip list
+import tomli  # from conda.yaml's conda list
+
+rows = int(float(sys.argv[sys.argv.index("--rows") + 1]))
+os.makedirs("models", exist_ok=True)
+with open("models/model.pkl", "wb") as out:
+    pickle.dump({"rows": rows, "six": six.__version__, "tomli": tomli.__name__}, out)
+"""
+
+
+def _mlflow_repo(root: Path) -> None:
+    write(root, "MLproject", MLPROJECT)
+    write(root, "conda.yaml", CONDA_YAML)
+    write(root, "train.py", MLFLOW_TRAIN)
+
+
+@pytest.fixture(scope="session")
+def gh_mlflow_train(
+    tmp_path_factory: pytest.TempPathFactory, wheel: Path, runner_env: ghrunner.Environment
+) -> ghrunner.Run:
+    tmp = tmp_path_factory.mktemp("gh-mlflow")
+    root = _prepare(tmp, _mlflow_repo, wheel, level=1)
+    runner = ghrunner.Runner(root, tmp / "gh", runner_env)
+    run = runner.run(root / ".github/workflows/mlgate-train.yml")
+    print(f"\nGitHub training run of {root}:\n{run.table()}")
+    return run
+
+
+def test_github_mlflow_training_keeps_the_model(gh_mlflow_train: ghrunner.Run) -> None:
+    """Level 1, MLflow project, GitHub: conda.yaml's requirements go into the project's
+    environment (no conda), the main entry point trains with its parameter defaults, the
+    models gate scans the new model, and the model is kept as the `mlgate-train` artifact."""
+    run = gh_mlflow_train
+    assert run.status("train") == "success", _logs(run)
+    kept = run.artifacts / "mlgate-train"
+    model = kept / "models" / "model.pkl"
+    assert model.is_file() and b"1.17.0" in model.read_bytes()
+    report = json.loads((kept / "mlgate-reports/train/mlgate.json").read_text())
+    models = next(g for g in report["gates"] if g["name"] == "models")
+    assert models["status"] == "pass"
+    assert any(f["path"] == "models/model.pkl" for f in models["findings"]), models
+    train = run.jobs["train"].workdir / ".github/workflows/mlgate-train.yml"
+    assert "python train.py --rows 3" in train.read_text()  # MLproject's main, defaults
+
+
+def test_placeholder_deploy_fails_saying_what_to_set(tmp_path: Path) -> None:
+    """The deploy step init writes, run with bash as the runner would: it fails, naming the
+    setting (a green deploy that deployed nothing is what the placeholder prevents)."""
+    write(tmp_path, "app.py", "x = 1\n")
+    git_init(tmp_path)
+    assert run_cli(["init", str(tmp_path), "--ci", "github", "--level", "2"]).returncode == 0
+    flow = yaml.safe_load((tmp_path / ".github/workflows/mlgate.yml").read_text())
+    step = flow["jobs"]["deploy"]["steps"][-1]
+    assert step["name"].startswith("Deploy")
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "set deploy_command in .mlgate.yml" in done.stderr
