@@ -1037,3 +1037,29 @@ def test_init_sizes_sast_and_secrets_shards_and_says_so(tmp_path: Path) -> None:
     assert config.pipeline.shards == {"sast": 2, "secrets": 2}
     flow = yaml.safe_load((tmp_path / GITHUB).read_text())
     assert {"sast-1-of-2", "sast-2-of-2", "secrets-1-of-2", "secrets-2-of-2"} <= set(flow["jobs"])
+
+
+def test_init_raises_gate_timeouts_when_shards_are_capped_and_says_so(tmp_path: Path) -> None:
+    """1,500 notebooks weigh 15,000 units: 8 shards (the cap) of 1,875, more than the default
+    600 s covers (1,500): init writes 780 s (750, in whole minutes) into the policy it
+    creates, and the jobs follow."""
+    notebook = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}\n'
+    for i in range(1500):
+        (tmp_path / f"n{i}.ipynb").write_text(notebook)
+    code, out, err = mlgate("init", tmp_path, "--ci", "both")
+    assert code == 0, err
+    assert "sast in 8 job(s), secrets in 8 job(s)" in out
+    assert "gate timeouts sast 780 s (job 23 min), secrets 780 s (job 23 min)" in out
+    policy = yaml.safe_load((tmp_path / ".mlgate/policy.yml").read_text())
+    assert policy["gates"] == {"sast": {"timeout": 780}, "secrets": {"timeout": 780}}
+    flow = yaml.safe_load((tmp_path / GITHUB).read_text())
+    assert flow["jobs"]["sast-8-of-8"]["timeout-minutes"] == 23
+    assert (
+        yaml.safe_load((tmp_path / GITLAB).read_text())["mlgate-secrets-1-of-8"]["timeout"] == "23m"
+    )
+    # a policy of the repository's own is kept; init says its timeouts look short
+    (tmp_path / ".mlgate/policy.yml").write_text("extends: default\n")
+    code, out, err = mlgate("init", tmp_path, "--ci", "github", "--force")
+    assert code == 0, err
+    assert "gate timeouts sast 600 s (job 20 min)" in out
+    assert "your policy's timeouts look short for this size: sast needs about 780 s" in out

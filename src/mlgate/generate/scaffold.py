@@ -31,6 +31,8 @@ from mlgate.generate.spec import (
     DEFAULT_ENVIRONMENT,
     DEFAULT_SCHEDULE,
     DEPLOY_PLACEHOLDER,
+    INSTALL_MINUTES,
+    MIN_JOB_MINUTES,
     TRAIN_PLACEHOLDER,
     default_train_command,
     default_train_outputs,
@@ -45,6 +47,8 @@ DEFAULT_EXCLUDE = (".cache/*",)
 NOTEBOOK_WEIGHT = 10
 UNITS_PER_SHARD = 1500
 MAX_INIT_SHARDS = 8
+# The policy's default gate timeout (seconds), which one shard of UNITS_PER_SHARD fits in.
+DEFAULT_GATE_TIMEOUT = 600
 INIT_TEMPLATES = "init"
 
 
@@ -94,7 +98,8 @@ def plan_init(path: Path, targets: Sequence[str], level: int, merge: bool = Fals
     )
     config = _load_config_text(config_text)
     planned = {CONFIG_FILE: config_text}
-    policy, kept = _policy(root, config, planned)
+    timeouts = gate_timeouts(facts, sizing(facts, previous))
+    policy, kept = _policy(root, config, planned, timeouts)
     merged: set[str] = set()
     notes: list[str] = []
     for target in dict.fromkeys(targets):
@@ -188,10 +193,28 @@ def _config_context(facts: RepoFacts, level: int, previous: RepoConfig) -> dict[
     }
 
 
+def _units(facts: RepoFacts) -> int:
+    return len(facts.python_files) + NOTEBOOK_WEIGHT * len(facts.notebooks)
+
+
 def suggested_shards(facts: RepoFacts) -> int:
-    """How many jobs each shardable gate needs for this repository's size."""
-    units = len(facts.python_files) + NOTEBOOK_WEIGHT * len(facts.notebooks)
-    return max(1, min(MAX_INIT_SHARDS, math.ceil(units / UNITS_PER_SHARD)))
+    """How many jobs the sast and secrets gates need for this repository's size."""
+    return max(1, min(MAX_INIT_SHARDS, math.ceil(_units(facts) / UNITS_PER_SHARD)))
+
+
+def suggested_timeout(facts: RepoFacts, shards: int) -> int:
+    """The gate timeout (seconds) one of `shards` jobs needs: the default covers
+    UNITS_PER_SHARD units; more per shard (the shard count is capped) gets proportionally
+    more, in whole minutes."""
+    per_shard = math.ceil(_units(facts) / max(1, shards))
+    needed = math.ceil(per_shard * DEFAULT_GATE_TIMEOUT / UNITS_PER_SHARD / 60) * 60
+    return max(DEFAULT_GATE_TIMEOUT, needed)
+
+
+def gate_timeouts(facts: RepoFacts, shards: dict[str, int]) -> dict[str, int]:
+    """The shardable gates whose timeout must be raised above the default for this size."""
+    found = {name: suggested_timeout(facts, count) for name, count in shards.items()}
+    return {name: t for name, t in found.items() if t > DEFAULT_GATE_TIMEOUT}
 
 
 def sizing(facts: RepoFacts, previous: RepoConfig) -> dict[str, int]:
@@ -204,13 +227,32 @@ def _describe_sizing(config: RepoConfig, policy: Policy, facts: RepoFacts) -> st
     shards = ", ".join(
         f"{name} in {config.pipeline.shards.get(name, 1)} job(s)" for name in shardable_gates()
     )
-    timeout = max(policy.settings(name).timeout for name in shardable_gates())
+    timeouts = ", ".join(
+        f"{name} {policy.settings(name).timeout:.0f} s (job {_job_minutes(policy, name)} min)"
+        for name in shardable_gates()
+    )
+    short = [
+        f"{name} needs about {need} s"
+        for name in shardable_gates()
+        if policy.settings(name).timeout
+        < (need := suggested_timeout(facts, config.pipeline.shards.get(name, 1)))
+    ]
     return (
         f"{shards} for {len(facts.python_files)} Python file(s) and {len(facts.notebooks)} "
-        f"notebook(s); each gate job times out after the policy's gate timeout ({timeout:.0f} s) "
-        f"plus 10 minutes to install ({', '.join(f'{n}.shards' for n in shardable_gates())} "
-        "in .mlgate.yml)"
+        f"notebook(s) ({', '.join(f'{n}.shards' for n in shardable_gates())} in .mlgate.yml); "
+        f"gate timeouts {timeouts}: "
+        "the policy's gate timeout plus 10 minutes to install"
+        + (
+            f"; your policy's timeouts look short for this size: {', '.join(short)} "
+            "(gates: {sast: {timeout: N}} in it)"
+            if short
+            else ""
+        )
     )
+
+
+def _job_minutes(policy: Policy, name: str) -> int:
+    return max(MIN_JOB_MINUTES, math.ceil(policy.settings(name).timeout / 60) + INSTALL_MINUTES)
 
 
 def _gate_sections(previous: RepoConfig, facts: RepoFacts) -> str:
@@ -256,7 +298,7 @@ def _load_config_text(text: str) -> RepoConfig:
 
 
 def _policy(
-    root: Path, config: RepoConfig, planned: dict[str, str]
+    root: Path, config: RepoConfig, planned: dict[str, str], timeouts: dict[str, int]
 ) -> tuple[Policy, tuple[str, ...]]:
     """The repo's existing policy (kept), else a new one extending the default (planned)."""
     env = config.pipeline.environment or DEFAULT_ENVIRONMENT
@@ -268,7 +310,11 @@ def _policy(
             else str(where)
         )
         return load_policy(where, env), (kept,)
-    text = render_template(templates_dir(INIT_TEMPLATES), "policy.yml.j2", {"version": __version__})
+    text = render_template(
+        templates_dir(INIT_TEMPLATES),
+        "policy.yml.j2",
+        {"version": __version__, "timeouts": timeouts, "default_timeout": DEFAULT_GATE_TIMEOUT},
+    )
     planned[REPO_POLICY.as_posix()] = text
     with tempfile.TemporaryDirectory(prefix="mlgate-init-") as tmp:
         scratch = Path(tmp) / REPO_POLICY
