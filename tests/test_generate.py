@@ -463,8 +463,14 @@ def test_level_1_adds_continuous_training(generated: dict[str, Generated]) -> No
     runs = [s.get("run", "") for s in steps]
     # a root train.py is the default train_command; it runs in the project's environment
     assert '. "$RUNNER_TEMP/mlgate-project/bin/activate"\npython train.py\n' in runs
-    # no data contract, metrics or marked tests: no data/model gate to run after training
-    assert not any("mlgate run" in r or '"$mlgate" run' in r for r in runs)
+    # no data contract, metrics or marked tests: only the models gate checks what it trained
+    checks = [r for r in runs if "mlgate run" in r or '"$mlgate" run' in r]
+    assert len(checks) == 1 and '"$mlgate" run . models --env production' in checks[0]
+    # what it trained must exist (default: models/), and is kept
+    assert any("for out in models; do" in r and "git add --force -- models" in r for r in runs)
+    keep = next(s for s in steps if s.get("with", {}).get("name") == "mlgate-train")
+    assert keep["with"]["path"] == "models\nmlgate-reports/train/\n"
+    assert keep["with"]["if-no-files-found"] == "error"
     assert "deploy" not in generated["requirements-level1"].load(GITHUB)["jobs"]
     gitlab = generated["requirements-level1"].load(GITLAB)
     rules = gitlab["mlgate-train"]["rules"]
@@ -576,7 +582,8 @@ def test_install_recipes(shape: str, expected: str, generated: dict[str, Generat
 def test_dvc_trains_with_dvc_repro(generated: dict[str, Generated]) -> None:
     steps = generated["dvc-notebooks"].load(GITHUB_TRAIN)["jobs"]["train"]["steps"]
     runs = [s.get("run", "") for s in steps]
-    assert any("python -m pip install dvc\n" in r for r in runs)
+    # requirements.txt pins dvc: the project's install brings it, nothing else installs it
+    assert not any("pip install dvc" in r for r in runs)
     assert any(r.endswith("dvc repro\n") for r in runs)
     assert "train_command: |\n  dvc repro\n" in generated["dvc-notebooks"].text(".mlgate.yml")
 
@@ -924,12 +931,20 @@ def test_data_and_model_jobs_only_when_they_would_check_something(
     plain = _gate_job_ids(generated["requirements-level2"].load(GITHUB))
     assert "data" not in plain and "model" not in plain
     assert "mlgate-data" not in generated["requirements-level2"].load(GITLAB)
+    # decide runs them itself (they say "skipped" without the project), so merge has them
+    decide = generated["requirements-level2"].load(GITHUB)["jobs"]["decide"]["steps"]
+    runs = "".join(s.get("run", "") for s in decide)
+    assert (
+        'mlgate run . data --env production --no-receipt --format json --output "$RUNNER_TEMP'
+        in runs
+    )
+    assert '"$RUNNER_TEMP/mlgate-reports/model/mlgate.json" \\\n' in runs
     marked = generated["data-model-tests"].load(GITHUB)
     assert {"data", "model"} <= set(_gate_job_ids(marked))
     churn = generated["example-churn-model"].load(GITHUB)
     assert {"data", "model"} <= set(_gate_job_ids(churn))
     train = generated["data-model-tests"].load(GITHUB_TRAIN)["jobs"]["train"]["steps"]
-    assert any('"$mlgate" run . data model' in s.get("run", "") for s in train)
+    assert any('"$mlgate" run . models data model' in s.get("run", "") for s in train)
 
 
 def test_jobs_install_mlgate_alone_and_the_project_apart(generated: dict[str, Generated]) -> None:
@@ -1063,3 +1078,40 @@ def test_init_raises_gate_timeouts_when_shards_are_capped_and_says_so(tmp_path: 
     assert code == 0, err
     assert "gate timeouts sast 600 s (job 20 min)" in out
     assert "your policy's timeouts look short for this size: sast needs about 780 s" in out
+
+
+def test_training_from_dvc_remote_and_mlflow_env(tmp_path: Path) -> None:
+    """DVC with an s3 remote: pull before repro, push after, `dvc[s3]` installed; an MLflow
+    project: its conda.yaml's requirements installed (conda entries as pins), its main
+    entry point with parameter defaults as the train command."""
+    dvc = tmp_path / "dvc"
+    write(dvc, "dvc.yaml", "stages:\n  t:\n    cmd: python t.py\n    outs: [model.pkl]\n")
+    write(dvc, ".dvc/config", "['remote \"s\"']\n    url = s3://bucket/x\n")
+    write(dvc, "t.py", "print(1)\n")
+    git_init(dvc)
+    assert mlgate("init", dvc, "--level", "1")[0] == 0
+    config = load_config(dvc)
+    assert config.pipeline.train_command == "dvc pull --allow-missing\ndvc repro\ndvc push\n"
+    assert config.pipeline.train_outputs == ("model.pkl",)
+    steps = yaml.safe_load((dvc / GITHUB_TRAIN).read_text())["jobs"]["train"]["steps"]
+    assert any("python -m pip install 'dvc[s3]'" in s.get("run", "") for s in steps)
+    mlflow = tmp_path / "mlflow"
+    write(
+        mlflow,
+        "MLproject",
+        "name: m\nconda_env: env/conda.yaml\nentry_points:\n  main:\n"
+        "    parameters: {alpha: {type: float, default: 0.5}}\n"
+        "    command: python train.py --alpha {alpha}\n",
+    )
+    write(
+        mlflow,
+        "env/conda.yaml",
+        "dependencies:\n  - python=3.11\n  - numpy=1.26.4=h1\n  - pip:\n    - six==1.17.0\n",
+    )
+    write(mlflow, "train.py", "print(1)\n")
+    git_init(mlflow)
+    code, out, _ = mlgate("init", mlflow, "--level", "1")
+    assert code == 0 and "MLflow          MLproject (environment env/conda.yaml)" in out
+    assert load_config(mlflow).pipeline.train_command == "python train.py --alpha 0.5\n"
+    text = (mlflow / GITHUB_TRAIN).read_text()
+    assert "python -m pip install numpy==1.26.4 six==1.17.0" in text

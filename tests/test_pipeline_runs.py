@@ -540,8 +540,13 @@ def test_gitlab_beside_the_repositorys_own_pipeline(gl_own_ci: GitLabRun) -> Non
     sast = json.loads(
         _gl_artifact(run, "mlgate-sast", "mlgate-reports/sast/mlgate.json").read_text()
     )
-    assert sast["gates"][0]["status"] == "pass"
-    assert "notebooks/explore.ipynb" in json.dumps(sast)  # the notebook was scanned
+    gate = sast["gates"][0]
+    assert gate["status"] == "pass" and gate["files_scanned"] == 1  # the notebook
+    assert gate["properties"]["notebooks"] == 1
+    # data and model have nothing to check: no job installs the project, decide runs them
+    merged = json.loads(_gl_artifact(run, "mlgate-decide", "mlgate-out/mlgate.json").read_text())
+    status = {g["name"]: g["status"] for g in merged["gates"]}
+    assert status["data"] == status["model"] == "skipped" and status["sast"] == "pass"
 
 
 # DVC with a local remote: the raw data is in the remote only (its .dvc file is committed).
@@ -606,6 +611,9 @@ def gl_dvc_train(
     tmp = tmp_path_factory.mktemp("gl-dvc")
     remote = tmp / "dvc-remote"
     root = _prepare(tmp, _dvc_repo(remote), wheel, level=1)
+    # gitlab-ci-local evaluates the job's `changes:` against origin/<default branch>
+    subprocess.run(["git", "remote", "add", "origin", str(root)], cwd=root, check=True)
+    subprocess.run(["git", "fetch", "-q", "origin"], cwd=root, check=True)
     # the training pipeline: the job run by name (as "Run pipeline" or a schedule would)
     return _gitlab(tmp, root, gcl, runner_env, "mlgate-train"), remote
 
@@ -628,7 +636,8 @@ def test_gitlab_dvc_training_pulls_trains_pushes_and_keeps_the_model(
     )
     models = next(g for g in report["gates"] if g["name"] == "models")
     assert models["status"] == "pass"
-    assert any(f["path"] == "models/model.pkl" for f in models["findings"]), models
+    scanned = [f["path"] for f in report["findings"] if f["gate"] == "models"]
+    assert "models/model.pkl" in scanned, report["findings"]
 
 
 # --- GitHub: pyproject + uv.lock at level 2; an MLflow project at level 1 ---------------------
@@ -767,7 +776,8 @@ def test_github_mlflow_training_keeps_the_model(gh_mlflow_train: ghrunner.Run) -
     report = json.loads((kept / "mlgate-reports/train/mlgate.json").read_text())
     models = next(g for g in report["gates"] if g["name"] == "models")
     assert models["status"] == "pass"
-    assert any(f["path"] == "models/model.pkl" for f in models["findings"]), models
+    scanned = [f["path"] for f in report["findings"] if f["gate"] == "models"]
+    assert "models/model.pkl" in scanned, report["findings"]
     train = run.jobs["train"].workdir / ".github/workflows/mlgate-train.yml"
     assert "python train.py --rows 3" in train.read_text()  # MLproject's main, defaults
 

@@ -86,6 +86,9 @@ class PipelineSpec:
     scheduled_gates: tuple[str, ...]
     schedule: str
     gate_jobs: tuple[GateJob, ...]
+    # Gates the policy enables that get no job (data, model with nothing to check): decide runs
+    # them itself — they say "skipped" without the project — so its merge has every gate.
+    decide_gates: tuple[str, ...]
     train_command: tuple[str, ...]
     train_setup: tuple[str, ...]
     train_outputs: tuple[str, ...]
@@ -191,6 +194,7 @@ def build_spec(facts: RepoFacts, config: RepoConfig, policy: Policy) -> Pipeline
         scheduled_gates=tuple(g for g in enabled if GATES[g].pipeline.scheduled),
         schedule=settings.schedule or DEFAULT_SCHEDULE,
         gate_jobs=tuple(job for name in enabled for job in _gate_jobs(name, settings, policy)),
+        decide_gates=tuple(g for g in GATES if g in policy.enabled_gates() and g not in enabled),
         train_command=train,
         train_setup=_train_setup(facts, train),
         train_outputs=settings.train_outputs or default_train_outputs(facts),
