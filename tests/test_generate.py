@@ -467,9 +467,9 @@ def test_level_1_adds_continuous_training(generated: dict[str, Generated]) -> No
     checks = [r for r in runs if "mlgate run" in r or '"$mlgate" run' in r]
     assert len(checks) == 1 and '"$mlgate" run . models --env production' in checks[0]
     # what it trained must exist (default: models/), and is kept
-    assert any("for out in models; do" in r and "git add --force -- models" in r for r in runs)
+    assert any("for out in models/; do" in r and "git add --force -- models/" in r for r in runs)
     keep = next(s for s in steps if s.get("with", {}).get("name") == "mlgate-train")
-    assert keep["with"]["path"] == "models\nmlgate-reports/train/\n"
+    assert keep["with"]["path"] == "models/\nmlgate-reports/train/\n"
     assert keep["with"]["if-no-files-found"] == "error"
     assert "deploy" not in generated["requirements-level1"].load(GITHUB)["jobs"]
     gitlab = generated["requirements-level1"].load(GITLAB)

@@ -29,7 +29,7 @@ MIN_JOB_MINUTES = 15
 INSTALL_MINUTES = 10
 TRAIN_MINUTES = 120
 # What training keeps when neither train_outputs nor DVC nor committed models say.
-DEFAULT_TRAIN_OUTPUTS = ("models",)
+DEFAULT_TRAIN_OUTPUTS = ("models/",)  # a folder
 DEFAULT_SCHEDULE = "17 3 * * *"
 DEPLOY_PLACEHOLDER = (
     'echo "mlgate: set deploy_command in .mlgate.yml to your deploy step" >&2\nexit 1'
