@@ -7,10 +7,27 @@ mlgate comes from a wheel built from this checkout, named in `.mlgate.yml`
 `pipeline.mlgate_install`; the deps gate uses the vendored OSV subset (tests/data/advisory-db)
 through `MLGATE_ADVISORY_DB`.
 
-Covered: examples/churn-model (clean) and examples/insecure-ml (blocked) at level 0 on both
-systems; a repository whose `model`-marked test forges another gate's report; a sharded run
-with one shard's report removed. Not covered here (yet): levels 1 and 2, DVC, MLflow, uv.lock
-and notebook-only shapes (those are checked by the validators in test_generate.py only).
+Which runs, and why these (CI time: each run costs 1-4 minutes on 2 shared cores):
+
+| run | runner | level | shape |
+|---|---|---|---|
+| gh_churn / gl_churn | both | 0 | examples/churn-model (requirements, data and model gates): passes |
+| gh_insecure / gl_insecure | both | 0 | examples/insecure-ml: stops at decide |
+| forger, missing shard | both | 0 | a `model` test forging a report; a removed shard: both block |
+| gl_own_ci | GitLab | 0 | notebooks only, with a `.gitlab-ci.yml` of its own + the include init printed |
+| gl_dvc_train | GitLab | 1 | DVC with a local remote: the training job (pull, repro, push, keep) |
+| gh_uv_deploy | GitHub | 2 | pyproject + uv.lock, a `model` test: deploy verifies the receipt |
+| gh_mlflow_train | GitHub | 1 | MLflow project (MLproject + conda.yaml): the training workflow |
+
+Each shape runs once and each level on each runner at least once (GitLab level 2 is not run:
+its decide signs with Sigstore through a GitLab OIDC token, which gitlab-ci-local cannot give;
+its deploy job shares the `mlgate verify` line GitHub's runs). The rest is the same code path
+rendered from the same spec: the install recipe (pip, uv, ...) is one macro per CI system used
+by every job that installs the project, the gate, decide and train jobs are one template each
+for any shape, and `tests/test_generate.py` validates every shape x level with
+check-jsonschema, actionlint and zizmor. The training runs exercise only the training job
+(level 1's gates are level 0's). `test_placeholder_deploy_fails_saying_what_to_set` runs the
+placeholder deploy step with bash.
 """
 
 from __future__ import annotations
