@@ -708,18 +708,24 @@ def test_github_uv_lock_level_2_deploys_with_a_verified_receipt(
         "code-scanning": "success",
         "deploy": "success",
     }, _logs(run)
-    workflow = run.jobs["model"].workdir / ".github/workflows/mlgate.yml"
+    workflow = _workdir(run, "model") / ".github/workflows/mlgate.yml"
     assert "uv export --frozen" in workflow.read_text()
     assert "1 passed" in run.jobs["model"].log  # the marked test ran with six from the lock
-    deploy = run.jobs["deploy"]
-    assert "attested by example/repo/.github/workflows/mlgate.yml" in deploy.log
-    assert (deploy.workdir.parent / "runner-temp" / "deployed").read_text().strip() == (
-        f"deployed {_head(deploy.workdir)}"
+    deploy = _workdir(run, "deploy")
+    assert "attested by example/repo/.github/workflows/mlgate.yml" in run.jobs["deploy"].log
+    assert (deploy.parent / "runner-temp" / "deployed").read_text().strip() == (
+        f"deployed {_head(deploy)}"
     )
     # the receipt deploy verified is for this commit only
     receipt = _decision(run) / "receipt.json"
     other = run_cli(["verify", str(receipt), "--commit", "0" * 40, "--env", "production"])
     assert other.returncode != 0 and "commit" in (other.stdout + other.stderr)
+
+
+def _workdir(run: ghrunner.Run, job: str) -> Path:
+    workdir = run.jobs[job].workdir
+    assert workdir is not None, f"{job} did not run"
+    return workdir
 
 
 def _head(checkout: Path) -> str:
@@ -795,7 +801,7 @@ def test_github_mlflow_training_keeps_the_model(gh_mlflow_train: ghrunner.Run) -
     assert models["status"] == "pass"
     scanned = [f["path"] for f in report["findings"] if f["gate"] == "models"]
     assert "models/model.pkl" in scanned, report["findings"]
-    train = run.jobs["train"].workdir / ".github/workflows/mlgate-train.yml"
+    train = _workdir(run, "train") / ".github/workflows/mlgate-train.yml"
     assert "python train.py --rows 3" in train.read_text()  # MLproject's main, defaults
 
 
