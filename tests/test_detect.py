@@ -29,6 +29,18 @@ def test_requirements_only(tmp_path: Path) -> None:
     assert facts.has_python and facts.notes == ()
 
 
+def test_requirements_in_src_install_the_project(tmp_path: Path) -> None:
+    """No root requirements: src/requirements.txt (or requirements/*.txt) is the installer's
+    file; deeper ones (docs/, tests/) never are."""
+    write(tmp_path, "src/requirements.txt", "numpy==1.26.4\n")
+    write(tmp_path, "docs/requirements.txt", "sphinx==8.1.3\n")
+    write(tmp_path, "src/train.py", "print('hi')\n")
+    facts = _facts(tmp_path)
+    assert facts.installer == "pip" and facts.install_files == ("src/requirements.txt",)
+    write(tmp_path, "requirements.txt", "pandas==2.2.3\n")
+    assert _facts(tmp_path).install_files == ("requirements.txt",)  # the root wins
+
+
 def test_pyproject_with_uv_lock_picks_python_from_requires_python(tmp_path: Path) -> None:
     write(
         tmp_path,

@@ -264,10 +264,17 @@ def _is_dependency(path: str) -> bool:
     return is_dependency_file(path) or name in ("uv.lock", "poetry.lock", "pdm.lock", *CONDA_FILES)
 
 
+# Where a project keeps the requirements that install it, when not at the root.
+REQUIREMENTS_DIRS = ("src", "requirements")
+
+
 def _root_requirements(repo: Repo) -> tuple[str, ...]:
-    return tuple(
-        f for f in repo.files if "/" not in f and is_dependency_file(f) and f.endswith(".txt")
-    )
+    """Requirements files at the root; else those directly in src/ or requirements/."""
+    found = [f for f in repo.files if f.endswith(".txt") and is_dependency_file(f)]
+    root = tuple(f for f in found if "/" not in f)
+    if root:
+        return root
+    return tuple(f for f in found if f.count("/") == 1 and f.split("/")[0] in REQUIREMENTS_DIRS)
 
 
 def _is_buildable(pyproject: Mapping[str, Any]) -> bool:
