@@ -6,6 +6,7 @@ declares about itself (`gates.base.Gate`) from `GATES` and never names a gate.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from mlgate.gates.base import (
@@ -42,8 +43,14 @@ GATES: dict[str, Gate] = {
 
 def known_tools() -> Mapping[str, ToolInfo]:
     """Every tool a registered gate declares, by name (mlgate's own checks included)."""
+    return _tool_index(tuple(GATES.values()))
+
+
+@functools.lru_cache(maxsize=4)
+def _tool_index(gates: tuple[Gate, ...]) -> Mapping[str, ToolInfo]:
+    """Built once per registry (reports ask once per finding)."""
     found = {MLGATE_TOOL.name: MLGATE_TOOL}
-    for gate in GATES.values():
+    for gate in gates:
         found.update((tool.name, tool) for tool in gate.tools)
     return found
 

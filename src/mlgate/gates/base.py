@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import enum
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -247,7 +248,12 @@ class Gate(abc.ABC):
 
     def rule(self, tool: str, rule_id: str) -> RuleInfo | None:
         """The catalogue entry of a rule, or None when the tool's rule is not catalogued."""
-        return next((r for r in self.rules if r.id == rule_id and r.tool == tool), None)
+        return self._rule_index.get((tool, rule_id))
+
+    @functools.cached_property
+    def _rule_index(self) -> Mapping[tuple[str, str], RuleInfo]:
+        """(tool, rule id) -> entry: reports look a rule up once per finding."""
+        return {(r.tool, r.id): r for r in self.rules}
 
     @abc.abstractmethod
     def inputs(self, repo: Repo, options: Mapping[str, Any]) -> GateInputs:
