@@ -100,35 +100,39 @@ def test_plain_urls_are_iri_references_and_the_rest_goes_to_the_grammar() -> Non
 PROBE = """
 import json, sys
 from mlgate.bom import validate_bom, BomError
-bom = json.loads(sys.argv[1])
-try:
-    validate_bom(bom)
-    print("valid", "rfc3987_syntax" in sys.modules)
-except BomError as exc:
-    print("invalid", "rfc3987_syntax" in sys.modules)
+for bom in json.loads(sys.argv[1]):
+    try:
+        validate_bom(bom)
+        print("valid", "rfc3987_syntax" in sys.modules)
+    except BomError as exc:
+        print("invalid", "rfc3987_syntax" in sys.modules)
 """
 
 
-@pytest.mark.parametrize(
-    ("url", "expected"),
-    [
-        ("https://osv.dev/vulnerability/PYSEC-2021-142", "valid False"),
-        ("https://example.com/a b", "invalid True"),  # the grammar decides: a space
-        ("https://example.com/\u00e9t\u00e9", "valid True"),  # an IRI, not a plain URL
-    ],
-)
-def test_the_iri_grammar_is_loaded_only_for_unusual_urls(url: str, expected: str) -> None:
-    bom = _bom(
-        components=[
-            {
-                "type": "library",
-                "name": "x",
-                "externalReferences": [{"type": "website", "url": url}],
-            }
-        ]
-    )
+def _probe(*urls: str) -> list[str]:
+    boms = [
+        _bom(
+            components=[
+                {
+                    "type": "library",
+                    "name": "x",
+                    "externalReferences": [{"type": "website", "url": url}],
+                }
+            ]
+        )
+        for url in urls
+    ]
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(bom)], capture_output=True, text=True, check=False
+        [sys.executable, "-c", PROBE, json.dumps(boms)], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == expected.split()
+    return done.stdout.splitlines()
+
+
+def test_the_iri_grammar_is_loaded_only_for_unusual_urls() -> None:
+    assert _probe("https://osv.dev/vulnerability/PYSEC-2021-142") == ["valid False"]
+    # the grammar decides the rest: a space is not allowed, an IRI's letters are
+    assert _probe("https://example.com/a b", "https://example.com/\u00e9t\u00e9") == [
+        "invalid True",
+        "valid True",
+    ]
