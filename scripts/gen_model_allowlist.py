@@ -5,6 +5,12 @@ A pickle names a global by `obj.__module__` and `obj.__qualname__`, so a pair is
 when the object found in a module's namespace says it was defined there, under that name
 (`__module__ == module`, `__qualname__ == name`): a re-export such as
 `sklearn.datasets._covtype.GzipFile` (which *is* `gzip.GzipFile`) is never recorded.
+pandas 3 renames its public classes' `__module__` to `pandas` (its `set_module` decorator,
+which keeps the defining module in the class's own `_module_source`): such a class is recorded
+under both names, since pickles written by pandas < 3 name the defining module
+(`pandas.core.indexes.base.Index`) and pandas 3 pickles name `pandas.Index`. The old
+locations pandas itself still maps when unpickling (`pandas.compat.pickle_compat`, e.g.
+`pandas.core.indexes.numeric.Int64Index` -> `Index`) are recorded as the class they map to.
 
 Installed libraries are imported and walked (pkgutil). PyTorch, too big to install here, is
 read from its wheel's own source (`--torch-wheel torch-*.whl`: top-level `class` statements
@@ -66,10 +72,18 @@ def walk(prefix: str) -> Iterator[ModuleType]:
         yield module
 
 
+def home(obj: object) -> object:
+    """The module that defines `obj`: `__module__`, or for a class whose `__module__` pandas'
+    `set_module` renamed, the original it kept in the class's own `_module_source`."""
+    if inspect.isclass(obj) and "_module_source" in vars(obj):
+        return vars(obj)["_module_source"]
+    return getattr(obj, "__module__", None)
+
+
 def defined(module: ModuleType, functions: bool) -> Iterator[tuple[str, str]]:
     """(kind, name) of the classes (and functions) defined in `module` under their name."""
     for name, obj in sorted(vars(module).items()):
-        if getattr(obj, "__module__", None) != module.__name__:
+        if module.__name__ not in (home(obj), getattr(obj, "__module__", None)):
             continue
         if getattr(obj, "__qualname__", name) != name:
             continue
@@ -77,6 +91,19 @@ def defined(module: ModuleType, functions: bool) -> Iterator[tuple[str, str]]:
             yield "classes", name
         elif functions and (inspect.isroutine(obj) or type(obj).__name__ in CYTHON):
             yield "functions", name
+
+
+def pandas_moved(modules: dict[str, dict[str, list[str]]]) -> None:
+    """Record the old class locations pandas maps when unpickling, as the class they map to
+    (only a class that is itself recorded)."""
+    try:
+        moved = importlib.import_module("pandas.compat.pickle_compat")._class_locations_map
+    except (ImportError, AttributeError):
+        print("skipped pandas' moved classes: no pickle_compat map", file=sys.stderr)
+        return
+    for (old_module, old_name), (module, name) in sorted(moved.items()):
+        if name in modules.get(module, {}).get("classes", []):
+            modules.setdefault(old_module, {}).setdefault("classes", []).append(old_name)
 
 
 def torch_from_wheel(path: str) -> tuple[str, dict[str, dict[str, list[str]]]]:
@@ -118,6 +145,8 @@ def main() -> int:
             for module in walk(prefix):
                 for kind, name in defined(module, "functions" in what):
                     modules.setdefault(module.__name__, {}).setdefault(kind, []).append(name)
+    if "pandas" in versions:
+        pandas_moved(modules)
     if args.torch_wheel:
         versions["torch"], torch_modules = torch_from_wheel(args.torch_wheel)
         modules.update(torch_modules)

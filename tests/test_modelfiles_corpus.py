@@ -606,11 +606,21 @@ def test_the_inventory_records_versions_and_defined_names() -> None:
         ("torch.nn.modules.linear", "Linear", "classes"),
         ("pyarrow.lib", "_restore_array", "functions"),
         ("xgboost.core", "Booster", "classes"),
+        # pandas 3 names them `pandas.X`; pickles of pandas < 3 name the defining module
+        ("pandas.core.indexes.base", "Index", "classes"),
+        ("pandas.core.indexes.range", "RangeIndex", "classes"),
+        ("pandas.core.frame", "DataFrame", "classes"),
+        ("pandas", "Index", "classes"),
+        # an old location pandas itself maps when unpickling (pandas.compat.pickle_compat)
+        ("pandas.core.indexes.numeric", "Int64Index", "classes"),
     ):
         assert defined_in(module, name, kind), (module, name)
         assert Allowlist().classify(GlobalRef(module, name)) is Verdict.SAFE
     # a loader of files by path is defined there, but not an estimator: not allowlisted
     assert Allowlist().classify(GlobalRef("xgboost.core", "DMatrix")) is Verdict.UNKNOWN
+    # pandas' readers and writers are recorded where they are defined, and still not safe
+    assert defined_in("pandas.io.excel._base", "ExcelFile", "classes")
+    assert Allowlist().classify(GlobalRef("pandas.io.excel._base", "ExcelFile")) is not Verdict.SAFE
 
 
 def test_real_library_models_are_only_info(findings: dict[str, list[Finding]]) -> None:
@@ -915,3 +925,135 @@ def test_compressed_stream_is_bounded_and_what_precedes_the_limit_is_reported(
     rules = {f.rule_id: f.severity for f in result.findings}
     assert rules["scan-limit-exceeded"] is Severity.MEDIUM
     assert rules["pickle-dangerous-global"] is Severity.CRITICAL
+
+
+# --- pandas indexes: an estimator fitted on a DataFrame keeps one --------------------------
+
+
+@contextlib.contextmanager
+def pandas_2_names(pd: Any) -> Any:
+    """Pickle pandas classes under the names pandas < 3 wrote: their defining module
+    (pandas 3's `set_module` renamed `__module__` to `pandas`, keeping the original in
+    `_module_source`)."""
+    renamed = {
+        cls: cls.__module__
+        for cls in vars(pd).values()
+        if isinstance(cls, type) and "_module_source" in vars(cls)
+    }
+    assert pd.Index in renamed, "pandas no longer keeps Index's defining module"
+    try:
+        for cls in renamed:
+            cls.__module__ = vars(cls)["_module_source"]
+        yield
+    finally:
+        for cls, module in renamed.items():
+            cls.__module__ = module
+
+
+def _estimator_on_columns(pd: Any) -> Any:
+    """Like dice-ml's sample models: a ColumnTransformer given `frame.columns[:2]` (a
+    pandas Index) keeps that Index in the fitted pipeline."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    x, y = _xy()
+    frame = pd.DataFrame({"n": x[:, 0], "m": x[:, 1], "c": np.where(y == 1, "u", "v")})
+    columns = ColumnTransformer(
+        [("num", StandardScaler(), frame.columns[:2]), ("cat", OneHotEncoder(), ["c"])]
+    )
+    return Pipeline([("columns", columns), ("forest", RandomForestClassifier(3))]).fit(frame, y)
+
+
+@pytest.fixture(scope="module")
+def dataframe_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    pd = pytest.importorskip("pandas")
+    model = _estimator_on_columns(pd)
+    root = tmp_path_factory.mktemp("dataframe_models")
+    writers: dict[str, Callable[[Any], bytes]] = {"pkl": lambda m: p(m, 5), "joblib": joblib_bytes}
+    for ext, write in writers.items():
+        _write(root / f"pandas3.{ext}", write(model))
+        with pandas_2_names(pd):
+            _write(root / f"pandas2.{ext}", write(model))
+    return root, _run_gate(root)
+
+
+@pytest.mark.parametrize("name", ["pandas3.pkl", "pandas3.joblib", "pandas2.pkl", "pandas2.joblib"])
+def test_estimator_fitted_on_a_dataframe_is_only_info(
+    dataframe_models: tuple[Path, dict[str, Any]], name: str
+) -> None:
+    from mlgate.pickles import scan_pickles
+
+    root, found = dataframe_models
+    data = (root / name).read_bytes()
+    index = "pandas.core.indexes.base.Index" if name.startswith("pandas2") else "pandas.Index"
+    names = {g.dotted for g in scan_pickles(io.BytesIO(data)).globals}
+    assert {index, "pandas.core.indexes.base._new_Index"} <= names, names
+    columns = joblib.load(root / name).named_steps["columns"].transformers_[0][2]
+    assert list(columns) == ["n", "m"]  # the real loader rebuilds the Index from these names
+    assert {(f.rule_id, f.severity) for f in found[name]} == {("pickle-format", Severity.INFO)}
+
+
+def _new_index() -> Callable[..., Any]:
+    import importlib
+
+    new_index: Callable[..., Any] = vars(importlib.import_module("pandas.core.indexes.base"))[
+        "_new_Index"
+    ]
+    return new_index
+
+
+def test_new_index_really_builds_whatever_class_it_is_given() -> None:
+    """Why the scanner constrains `_new_Index`'s class: it calls `cls.__new__(cls, **d)`."""
+    import collections
+
+    pytest.importorskip("pandas")
+    built = pickle.loads(p(Call(_new_index(), collections.OrderedDict, {"name": "x"}), 4))
+    assert type(built) is collections.OrderedDict
+
+
+@pytest.mark.parametrize(
+    ("cls", "rules"),
+    [
+        # a class the allowlist knows, but no index: _new_Index is misused
+        ("collections.OrderedDict", {"pickle-indirect-call": Severity.HIGH}),
+        ("sklearn.pipeline.Pipeline", {"pickle-indirect-call": Severity.HIGH}),
+        # a dangerous callable: the global itself is critical, and the misuse is reported
+        (
+            "os.system",
+            {"pickle-dangerous-global": Severity.CRITICAL, "pickle-indirect-call": Severity.HIGH},
+        ),
+        (
+            "subprocess.Popen",
+            {"pickle-dangerous-global": Severity.CRITICAL, "pickle-indirect-call": Severity.HIGH},
+        ),
+    ],
+)
+def test_new_index_with_a_class_that_is_no_pandas_index_is_flagged(
+    tmp_path: Path, cls: str, rules: dict[str, Severity]
+) -> None:
+    import importlib
+
+    pytest.importorskip("pandas")
+    module, _, attr = cls.rpartition(".")
+    (tmp_path / "evil.pkl").write_bytes(
+        p(Call(_new_index(), getattr(importlib.import_module(module), attr), {"name": "x"}), 4)
+    )
+    found = _run_gate(tmp_path)["evil.pkl"]
+    got = {f.rule_id: f.severity for f in found if f.severity.at_least(Severity.MEDIUM)}
+    assert got == rules, found
+    (indirect,) = [f for f in found if f.rule_id == "pickle-indirect-call"]
+    assert (
+        "_new_Index builds" in indirect.message and "not a pandas Index class" in indirect.message
+    )
+
+
+def test_new_index_with_a_class_built_in_the_pickle_is_flagged(tmp_path: Path) -> None:
+    """The class argument is a call result (`tuple([2])`), not a global the scanner classified."""
+    head = b"\x80\x04" + s4("pandas.core.indexes.base") + s4("_new_Index") + b"\x93"
+    (tmp_path / "evil.pkl").write_bytes(head + TRACKED_NOT + b"}\x86R.")
+    found = _run_gate(tmp_path)["evil.pkl"]
+    (indirect,) = [f for f in found if f.rule_id == "pickle-indirect-call"]
+    assert indirect.severity is Severity.HIGH
+    assert "builds an object built in the pickle" in indirect.message

@@ -595,8 +595,34 @@ class _Machine:
 
     def call(self, callee: object, args: object, opcode: str) -> None:
         self.report.add_call(callee, opcode)
+        misuse = _index_misuse(callee, args)
+        if misuse is not None:
+            self.report.add_indirect(misuse)
         origin = callee if isinstance(callee, GlobalRef) else CALL_RESULT
         self.stack.push(self.instance(origin, args, opcode))
+
+
+# pandas' index unpicklers (`_new_Index(cls, d)`, `_new_DatetimeIndex`, `_new_PeriodIndex`)
+# return `cls.__new__(cls, **d)`: allowlisted only as long as `cls` is a pandas index class the
+# pickle names (itself classified like every global), never another callable or a built object.
+_INDEX_HELPER = re.compile(r"^_+new_\w*Index$")
+_INDEX_CLASS = re.compile(r"^([A-Z]\w*)?Index$")
+
+
+def _index_misuse(callee: object, args: object) -> str | None:
+    """Why a call of a pandas index unpickler builds something other than an index, if it does."""
+    if not isinstance(callee, GlobalRef) or not _INDEX_HELPER.match(callee.name):
+        return None
+    if callee.module.split(".")[0] != "pandas":
+        return None
+    cls = args[0] if isinstance(args, tuple) and args else UNKNOWN
+    if isinstance(cls, GlobalRef) and _pandas_index_class(cls):
+        return None
+    return f"{callee.dotted} builds {describe(cls)}, not a pandas Index class"
+
+
+def _pandas_index_class(ref: GlobalRef) -> bool:
+    return ref.module.split(".")[0] == "pandas" and bool(_INDEX_CLASS.match(ref.name))
 
 
 def _op_push_arg(machine: _Machine, arg: object) -> None:
