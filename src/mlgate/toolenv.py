@@ -32,7 +32,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -346,6 +345,8 @@ def _system_version(tool: str) -> str | None:
     if exe is None:
         return None
     if Path(exe).parent == Path(sys.executable).parent:
+        from importlib import metadata  # noqa: PLC0415 (not on `mlgate --version`'s path)
+
         with contextlib.suppress(metadata.PackageNotFoundError):
             return metadata.version(TOOLS[tool])
     return cli_version(exe)
