@@ -133,3 +133,19 @@ def git_init(root: Path) -> None:
         ["git", "commit", "-q", "-m", "init", "--allow-empty"],
     ):
         subprocess.run(argv, cwd=root, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A wheel built from this checkout (once per session): what users and pipelines install."""
+    out = tmp_path_factory.mktemp("wheel")
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(REPO_ROOT)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    (found,) = out.glob("mlgate-*.whl")
+    return found

@@ -21,14 +21,29 @@ What it does, and exactly what it emulates:
   evaluated like a job's (`success()`: no earlier step failed). Job `outputs:` are resolved
   from the step outputs at the end of the job, failed or not.
 - **`actions/setup-python`** gives the job a fresh interpreter: a new virtual environment of
-  the Python running the tests (not `python-version`; `cache:` is ignored), first on `PATH`.
-  To avoid downloading mlgate's dependencies in every job, the environment sees the test
-  environment's installed packages *except mlgate itself* through a `.pth` file, and the
-  scanners (the pinned executables of `mlgate tools path`) are on `PATH` with
-  `MLGATE_TOOLS=system` (pip itself comes the same way):
-  `pip install <mlgate wheel>[...]`
-  in a job then installs the wheel for real and finds its dependencies satisfied. (So these
-  runs prove what the jobs do, not that each install line pulls every dependency it needs.)
+  the Python running the tests (not `python-version`; `cache:` is ignored), first on `PATH`;
+  its output `python-version` is that interpreter's exact version. To avoid downloading
+  mlgate's dependencies in every job, the environment sees the test environment's installed
+  packages *except mlgate itself* through a `.pth` file (pip itself comes the same way):
+  `pip install <mlgate wheel>[...]` in a job then installs the wheel for real and finds its
+  dependencies satisfied. (So these runs prove what the jobs do, not that each install line
+  pulls every dependency it needs.) No scanner is on `PATH` and `MLGATE_TOOLS` is not set:
+  the jobs get the pinned scanners the way the generated steps say (`mlgate tools install`,
+  with uv from this machine's `PATH` when it has one, else pip).
+- **Network**: the test machine's CA bundle, proxy and package-index variables
+  (`SSL_CERT_FILE`, `REQUESTS_CA_BUNDLE`, `PIP_CERT`, `HTTPS_PROXY`, ...) pass through to the
+  steps, as a hosted runner's own network settings would.
+- **`$RUNNER_TEMP`** is one path for every job of every run in the session (as on a hosted
+  runner, where it is `/home/runner/work/_temp`), emptied when a job starts; `runner.os` is
+  `Linux`, `runner.arch` `X64`.
+- **`actions/cache/restore`** and **`actions/cache/save`**: a cache store shared by every run
+  in the test session (GitHub keeps a cache across runs). `save` copies `path` (a folder)
+  under `key` unless that key exists (GitHub refuses to overwrite a key too; a warning, not a
+  failure), or does nothing when `path` does not exist; `restore` copies an exact `key`
+  match back to `path` and outputs `cache-hit` (`'true'` or `'false'`),
+  `cache-primary-key` and `cache-matched-key`. Copies are hard links (a saved entry
+  shares its files with what the job restored: the jobs only read them). `restore-keys`
+  (prefix matches) is not emulated: the step fails if it appears.
 - **`actions/upload-artifact`**: copies `path` (a file or a folder) into the run's artifact
   store under `name`; several paths (one per line) are copied under their path relative to
   the checkout (the action roots them at their least common ancestor: the same for the
@@ -64,8 +79,9 @@ from typing import Any
 
 import yaml
 
+from mlgate.toolenv import tools_dir
+
 STEP_TIMEOUT = 900
-_TOOLS = ("bandit", "semgrep", "pip-audit", "detect-secrets")
 REPOSITORY = "example/repo"
 GH_SHIM = """#!/bin/bash
 # ghrunner: `gh attestation verify FILE --repo R --signer-workflow W`, nothing else.
@@ -116,15 +132,19 @@ class Run:
 @dataclass(frozen=True)
 class Environment:
     """What the runner's jobs get: a site dir with the test environment's packages minus
-    mlgate, a bin dir with the scanners, extra variables for every step."""
+    mlgate, extra variables for every step, the one `$RUNNER_TEMP` and the cache store.
+    `tools_dir` is where the test session's pinned scanners are installed (the GitLab runs
+    point `MLGATE_TOOLS_DIR` at it)."""
 
     deps_site: Path
-    tools_bin: Path
+    tools_dir: Path
     env: Mapping[str, str]
+    runner_temp: Path
+    cache_store: Path
 
 
 def prepare_environment(base: Path, extra_env: Mapping[str, str]) -> Environment:
-    """Link every installed package except mlgate into one folder, and the scanners into one."""
+    """Link every installed package except mlgate into one folder; install the pinned tools."""
     site = Path(next(p for p in sys.path if p.endswith("site-packages")))
     deps = base / "deps-site"
     deps.mkdir(parents=True)
@@ -133,24 +153,19 @@ def prepare_environment(base: Path, extra_env: Mapping[str, str]) -> Environment
         if name.startswith(("mlgate", "__editable__", "_mlgate")) or name.endswith(".pth"):
             continue
         (deps / entry.name).symlink_to(entry)
-    tools = base / "tools-bin"
-    tools.mkdir()
-    for tool in _TOOLS:
-        found = subprocess.run(
-            [sys.executable, "-m", "mlgate", "tools", "path", tool],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=900,
-        )
-        if found.returncode != 0:
-            raise RuntimeError(f"mlgate tools path {tool}: {found.stderr.strip()}")
-        exe = Path(found.stdout.strip())
-        for sibling in exe.parent.iterdir():  # semgrep also needs pysemgrep beside it
-            if sibling.name.startswith(tool.split("-")[0]) and not (tools / sibling.name).exists():
-                (tools / sibling.name).symlink_to(sibling)
-    # the jobs use these (the pinned versions) from PATH instead of installing their own
-    return Environment(deps, tools, {**extra_env, "MLGATE_TOOLS": "system"})
+    done = subprocess.run(
+        [sys.executable, "-m", "mlgate", "tools", "install"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1800,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"mlgate tools install: {done.stdout}{done.stderr}")
+    (base / "cache-store").mkdir()
+    return Environment(
+        deps, tools_dir(), dict(extra_env), base / "runner-temp", base / "cache-store"
+    )
 
 
 class _Expr:
@@ -293,9 +308,11 @@ class _JobRun:
         self.context = {**context, "steps": {}, "runner": {}}
         self.root = runner.workspace / "jobs" / name
         self.workdir = self.root / "checkout"
-        self.temp = self.root / "runner-temp"
+        self.temp = runner.environment.runner_temp
+        shutil.rmtree(self.temp, ignore_errors=True)
         self.temp.mkdir(parents=True)
-        self.context["runner"] = {"temp": str(self.temp)}
+        self.root.mkdir(parents=True)
+        self.context["runner"] = {"temp": str(self.temp), "os": "Linux", "arch": "X64"}
         self.path: list[str] = []
         self.log: list[str] = []
         self.failed = False
@@ -348,11 +365,12 @@ class _JobRun:
             "actions/download-artifact": self._download,
             "github/codeql-action/upload-sarif": self._upload_sarif,
             "actions/attest-build-provenance": self._attest,
+            "actions/cache/restore": self._cache_restore,
+            "actions/cache/save": self._cache_save,
         }.get(uses)
         if action is None:
             raise StepFailed(f"the runner does not emulate {uses}")
-        action(inputs)
-        return {}
+        return action(inputs) or {}
 
     # --- run: ------------------------------------------------------------------------------
 
@@ -364,7 +382,6 @@ class _JobRun:
         path = [
             *self.path,
             str(self.runner.bin),
-            str(self.runner.environment.tools_bin),
             *(p for p in base if p != here),
         ]
         env = {
@@ -383,6 +400,7 @@ class _JobRun:
             "GITHUB_OUTPUT": str(output),
             "GITHUB_STEP_SUMMARY": str(summary),
             "RUNNER_TEMP": str(self.temp),
+            **_network_env(),
             **self.runner.environment.env,
         }
         for scope in (self.job.get("env") or {}, step.get("env") or {}):
@@ -429,7 +447,7 @@ class _JobRun:
         if self.hook is not None:
             self.hook(self.workdir)
 
-    def _setup_python(self, inputs: Mapping[str, str]) -> None:
+    def _setup_python(self, inputs: Mapping[str, str]) -> dict[str, str]:
         venv = self.root / "python"
         # no ensurepip (slow): pip comes from the test environment through the .pth file
         subprocess.run(
@@ -440,6 +458,40 @@ class _JobRun:
         site = next((venv / "lib").glob("python3*/site-packages"))
         (site / "_test_deps.pth").write_text(f"{self.runner.environment.deps_site}\n")
         self.path.insert(0, str(venv / "bin"))
+        return {"python-version": ".".join(str(n) for n in sys.version_info[:3])}
+
+    def _cache_path(self, inputs: Mapping[str, str]) -> tuple[Path, Path]:
+        if "restore-keys" in inputs or "\n" in inputs["path"].strip():
+            raise StepFailed("actions/cache: only one path and an exact key are emulated")
+        key = inputs["key"]
+        if not key or "/" in key or key.startswith("."):
+            raise StepFailed(f"actions/cache: bad key {key!r}")
+        path = Path(inputs["path"]).expanduser()
+        return self.runner.environment.cache_store / key, self.workdir / path
+
+    def _cache_restore(self, inputs: Mapping[str, str]) -> dict[str, str]:
+        stored, path = self._cache_path(inputs)
+        hit = stored.is_dir()
+        if hit:
+            _link_tree(stored, path)
+            self.log.append(f"Cache restored from key: {inputs['key']}")
+        else:
+            self.log.append(f"Cache not found for input keys: {inputs['key']}")
+        return {
+            "cache-hit": "true" if hit else "false",
+            "cache-primary-key": inputs["key"],
+            "cache-matched-key": inputs["key"] if hit else "",
+        }
+
+    def _cache_save(self, inputs: Mapping[str, str]) -> None:
+        stored, path = self._cache_path(inputs)
+        if stored.exists():
+            self.log.append(f"Warning: cache entry {inputs['key']} exists; not saved")
+        elif not path.is_dir():
+            self.log.append(f"Warning: {path} does not exist; no cache is saved")
+        else:
+            _link_tree(path, stored)
+            self.log.append(f"Cache saved with key: {inputs['key']}")
 
     def _upload(self, inputs: Mapping[str, str]) -> None:
         name = inputs["name"]
@@ -503,6 +555,34 @@ class StepFailed(Exception):
     def __init__(self, message: str, outputs: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.outputs = outputs or {}
+
+
+_NETWORK_VARS = frozenset(
+    {
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "PIP_CERT",
+        "PIP_INDEX_URL",
+        "UV_INDEX_URL",
+        "UV_NATIVE_TLS",
+    }
+)
+
+
+def _network_env() -> dict[str, str]:
+    """This machine's way out (CA bundle, proxy, package index), as a hosted runner has one."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k in _NETWORK_VARS or k.upper() in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
+    }
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    """Copy a folder as hard links (symbolic links stay links)."""
+    shutil.copytree(source, target, symlinks=True, copy_function=os.link, dirs_exist_ok=True)
 
 
 def _order(jobs: Mapping[str, Mapping[str, Any]]) -> list[str]:

@@ -8,6 +8,7 @@ session fixture), and the tests assert per file.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -33,6 +34,7 @@ from mlgate.generate.github import load_pins
 from mlgate.generate.gitlab import load_images
 from mlgate.generate.install import RECIPES
 from mlgate.generate.render import templates_dir
+from mlgate.toollock import PACKAGE_LOCK
 
 from .conftest import EXAMPLES, git_init, run_cli, write
 
@@ -953,7 +955,7 @@ def test_jobs_install_mlgate_alone_and_the_project_apart(generated: dict[str, Ge
         job: [s["run"] for s in flow["jobs"][job]["steps"] if "Install mlgate" in s.get("name", "")]
         for job in ("sast", "secrets", "models", "data", "model", "decide", "deploy")
     }
-    assert installs["sast"] == ["python -m pip install 'mlgate[tools]==0.1.0'"]
+    assert installs["sast"] == ["python -m pip install mlgate==0.1.0"]
     assert installs["models"] == ["python -m pip install mlgate==0.1.0"]
     assert installs["data"] == ["python -m pip install 'mlgate[data]==0.1.0'"]
     assert installs["decide"] == installs["deploy"] == ["python -m pip install mlgate==0.1.0"]
@@ -969,16 +971,14 @@ def test_jobs_install_mlgate_alone_and_the_project_apart(generated: dict[str, Ge
 @pytest.mark.parametrize(
     ("source", "line"),
     [
-        ("mlgate==0.1.0", "python -m pip install 'mlgate[tools]==0.1.0'"),
+        ("mlgate==0.1.0", "python -m pip install mlgate==0.1.0"),
         (
             "git+https://example.org/mlgate.git@" + "a" * 40,
-            "python -m pip install 'mlgate[tools] @ git+https://example.org/mlgate.git@"
-            + "a" * 40
-            + "'",
+            "python -m pip install 'mlgate @ git+https://example.org/mlgate.git@" + "a" * 40 + "'",
         ),
         (
             "dist/mlgate-0.1.0-py3-none-any.whl",
-            "python -m pip install 'dist/mlgate-0.1.0-py3-none-any.whl[tools]'",
+            "python -m pip install dist/mlgate-0.1.0-py3-none-any.whl",
         ),
     ],
 )
@@ -1115,3 +1115,95 @@ def test_training_from_dvc_remote_and_mlflow_env(tmp_path: Path) -> None:
     assert load_config(mlflow).pipeline.train_command == "python train.py --alpha 0.5\n"
     text = (mlflow / GITHUB_TRAIN).read_text()
     assert "python -m pip install numpy==1.26.4 six==1.17.0" in text
+
+
+SCANNER_JOBS = {"sast": ["bandit", "semgrep"], "secrets": ["detect-secrets"], "deps": ["pip-audit"]}
+
+
+def _lock_digest() -> str:
+    return hashlib.sha256(PACKAGE_LOCK.read_bytes()).hexdigest()[:16]
+
+
+def test_github_scanner_jobs_cache_and_install_the_pinned_tools(
+    generated: dict[str, Generated],
+) -> None:
+    gen = generated["example-churn-model"]
+    flow = gen.load(GITHUB)
+    for job_id, job in flow["jobs"].items():
+        steps = job.get("steps", [])
+        names = [s.get("uses", s.get("run", "")).split("@")[0] for s in steps]
+        installs = [s["run"] for s in steps if "tools install" in s.get("run", "")]
+        if job_id not in SCANNER_JOBS:  # data, model, models, decide, code-scanning, deploy
+            assert not installs and "actions/cache/restore" not in names, job_id
+            continue
+        tools = SCANNER_JOBS[job_id]
+        restore = names.index("actions/cache/restore")
+        install = names.index(f"mlgate tools install {' '.join(tools)}")
+        save = names.index("actions/cache/save")
+        gate = next(i for i, s in enumerate(steps) if s.get("name", "").startswith("Run the"))
+        assert names.index("python -m pip install mlgate==0.1.0") < restore < install < save < gate
+        key = steps[restore]["with"]["key"]
+        assert key == (
+            f"mlgate-tools-{_lock_digest()}-{'-'.join(tools)}"
+            "-py${{ steps.python.outputs.python-version }}-${{ runner.os }}-${{ runner.arch }}"
+        )
+        tools_dir = "${{ runner.temp }}/mlgate-tools"
+        assert steps[restore]["with"]["path"] == steps[save]["with"]["path"] == tools_dir
+        assert steps[install]["env"] == steps[gate]["env"] == {"MLGATE_TOOLS_DIR": tools_dir}
+        assert steps[save]["if"] == "${{ steps.tools-cache.outputs.cache-hit != 'true' }}"
+        assert steps[restore]["id"] == "tools-cache"
+    scheduled = generated["requirements-level2"].load(GITHUB_SCHEDULED)["jobs"]["scan"]["steps"]
+    assert any(
+        s.get("run") == "mlgate tools install bandit semgrep detect-secrets pip-audit"
+        for s in scheduled
+    )
+    for name in (GITHUB_TRAIN,):
+        assert "tools install" not in generated["requirements-level2"].text(name)
+
+
+def test_gitlab_scanner_jobs_cache_and_install_the_pinned_tools(
+    generated: dict[str, Generated],
+) -> None:
+    flow = generated["example-churn-model"].load(GITLAB)
+    for job_id, job in flow.items():
+        if not job_id.startswith("mlgate-"):
+            continue
+        script = "\n".join(job.get("script", []))
+        gate = job_id.removeprefix("mlgate-")
+        if gate == "scheduled":
+            assert job["cache"][1]["key"].startswith(f"mlgate-tools-{_lock_digest()}-bandit-")
+            continue
+        if gate not in SCANNER_JOBS:
+            assert "tools install" not in script and "MLGATE_TOOLS_DIR" not in json.dumps(job)
+            continue
+        tools = SCANNER_JOBS[gate]
+        assert job["variables"] == {"MLGATE_TOOLS_DIR": "$CI_PROJECT_DIR/.cache/mlgate-tools"}
+        pip, scanners = job["cache"]
+        assert pip["paths"] == [".cache/pip/"]
+        assert scanners == {
+            "key": f"mlgate-tools-{_lock_digest()}-{'-'.join(tools)}-python-3.12.12-bookworm",
+            "paths": [".cache/mlgate-tools/"],
+            "when": "always",
+        }
+        lines = job["script"]
+        install = lines.index(f"mlgate tools install {' '.join(tools)}")
+        assert lines.index("python -m pip install mlgate==0.1.0") < install
+        assert install < next(i for i, line in enumerate(lines) if "mlgate run" in line)
+        assert 'echo ".cache/" >> .git/info/exclude' in script  # the tools dir is not scanned
+
+
+def test_check_flags_a_new_tool_lock(
+    generated: dict[str, Generated], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Upgrading mlgate (a new tools.lock) changes the cache keys: `--check` says so."""
+    root = tmp_path / "repo"
+    shutil.copytree(generated["requirements-level1"].root, root)
+    for ci in TARGETS:
+        assert mlgate("generate", root, "--ci", ci, "--check")[0] == 0
+    newer = tmp_path / "tools.lock"
+    newer.write_bytes(PACKAGE_LOCK.read_bytes().replace(b'"1.9.4"', b'"1.9.5"', 1))
+    monkeypatch.setattr("mlgate.generate.spec.PACKAGE_LOCK", newer)
+    digest = hashlib.sha256(newer.read_bytes()).hexdigest()[:16]
+    for ci in TARGETS:
+        code, out, _ = mlgate("generate", root, "--ci", ci, "--check")
+        assert code == 1 and f"mlgate-tools-{digest}-bandit-semgrep" in out, out

@@ -7,25 +7,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pytest
-
-from .conftest import REPO_ROOT
-
-
-@pytest.fixture(scope="session")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(REPO_ROOT)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    (found,) = out.glob("mlgate-*.whl")
-    return found
-
 
 def test_wheel_contains_the_data_folders(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()

@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -63,31 +64,6 @@ class Prepared:
 
 
 @pytest.fixture(scope="session")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A wheel of this checkout: what `pipeline.mlgate_install` points the jobs at."""
-    out = tmp_path_factory.mktemp("wheel")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "-w",
-            str(out),
-            str(REPO_ROOT),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    return next(out.glob("mlgate-*.whl"))
-
-
-@pytest.fixture(scope="session")
 def job_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Variables every job gets: the vendored advisory database, cold caches of its own."""
     cache = tmp_path_factory.mktemp("job-cache")
@@ -111,6 +87,39 @@ def runner_env(
     return ghrunner.prepare_environment(tmp_path_factory.mktemp("runner"), job_env)
 
 
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+@pytest.fixture(scope="session")
+def mlgate_lock(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> dict[str, str]:
+    """`mlgate tools lock --mlgate` (real uv, real index) once for the wheel and this Python,
+    resolved within the versions this test environment holds (uv's own UV_CONSTRAINT), so a
+    job's `pip install --require-hashes --no-deps -r` hash-checks the wheel and finds the
+    dependencies installed (the jobs see them, see ghrunner)."""
+    root = tmp_path_factory.mktemp("mlgate-lock") / "repo"
+    write(root, "app.py", "x = 1\n")
+    config = f'python: "{PYTHON}"\npipeline:\n  mlgate_install: {json.dumps(str(wheel))}\n'
+    write(root, ".mlgate.yml", config)
+    frozen = subprocess.run(
+        [sys.executable, "-m", "pip", "freeze", "--exclude-editable"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    ).stdout
+    constraints = root.parent / "constraints.txt"
+    constraints.write_text("".join(f"{line}\n" for line in frozen.splitlines() if "==" in line))
+    done = run_cli(
+        ["tools", "lock", "--mlgate", "--path", str(root)],
+        env={"UV_CONSTRAINT": str(constraints)},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return {
+        p.relative_to(root).as_posix(): p.read_text()
+        for p in (root / ".mlgate").glob("mlgate-install*.txt")
+    }
+
+
 def _prepare(
     base: Path,
     source: Callable[[Path], None],
@@ -118,10 +127,12 @@ def _prepare(
     extra: str = "",
     level: int = 0,
     after_init: Callable[[Path, str], None] | None = None,
+    locked: dict[str, str] | None = None,
 ) -> Path:
     """Build the repository, `mlgate init` it at `level`, point mlgate_install at the wheel,
     append `extra` to .mlgate.yml, regenerate and commit. `after_init(root, init output)`
-    runs before the regeneration (what a user does after init)."""
+    runs before the regeneration (what a user does after init). With `locked` (the
+    `mlgate_lock` files): for this Python, mlgate installed hash-checked."""
     root = base / "repo"
     source(root)
     git_init(root)
@@ -133,11 +144,16 @@ def _prepare(
     text = config.read_text().replace(
         'mlgate_install: "mlgate==0.1.0"', f"mlgate_install: {json.dumps(str(wheel))}"
     )
+    if locked:
+        text = re.sub(r"(?m)^python: .*$", f'python: "{PYTHON}"', text)
+        for rel, lock in locked.items():
+            write(root, rel, lock)
     config.write_text(text + extra)
     for ci in ("github", "gitlab"):
         done = run_cli(["generate", str(root), "--ci", ci])
         assert done.returncode == 0, done.stderr
-    assert str(wheel) in (root / ".github/workflows/mlgate.yml").read_text()
+    workflow = (root / ".github/workflows/mlgate.yml").read_text()
+    assert ("--require-hashes" in workflow) if locked else (str(wheel) in workflow)
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
     subprocess.run(["git", "commit", "-qm", "mlgate init"], cwd=root, check=True)
     return root
@@ -197,10 +213,14 @@ def _decision(run: ghrunner.Run) -> Path:
 
 @pytest.fixture(scope="session")
 def gh_churn(
-    tmp_path_factory: pytest.TempPathFactory, wheel: Path, runner_env: ghrunner.Environment
+    tmp_path_factory: pytest.TempPathFactory,
+    wheel: Path,
+    runner_env: ghrunner.Environment,
+    mlgate_lock: dict[str, str],
 ) -> ghrunner.Run:
     tmp = tmp_path_factory.mktemp("gh-churn")
-    return _github(tmp, _prepare(tmp, _example("churn-model"), wheel), runner_env)
+    root = _prepare(tmp, _example("churn-model"), wheel, locked=mlgate_lock)
+    return _github(tmp, root, runner_env)
 
 
 @pytest.fixture(scope="session")
@@ -215,7 +235,9 @@ def _logs(run: ghrunner.Run) -> str:
     return "\n\n".join(f"=== {n} ({r.status})\n{r.log}" for n, r in run.jobs.items())
 
 
-def test_github_clean_repo_passes_end_to_end(gh_churn: ghrunner.Run) -> None:
+def test_github_clean_repo_passes_end_to_end(
+    gh_churn: ghrunner.Run, job_env: dict[str, str]
+) -> None:
     run = gh_churn
     assert {n: r.status for n, r in run.jobs.items()} == {
         **{g: "success" for g in (*GATES_L0, "data", "model")},
@@ -235,6 +257,20 @@ def test_github_clean_repo_passes_end_to_end(gh_churn: ghrunner.Run) -> None:
     model = json.loads((run.artifacts / "mlgate-report-model/mlgate.json").read_text())
     assert model["gates"][0]["status"] == "pass"  # the project's tests ran in its own env
     assert len(run.sarif) == 1
+    # mlgate hash-checked from .mlgate/mlgate-install*.txt; the scanners only where a
+    # gate runs them, from their cached environments (never the default tools dir)
+    for gate in (*GATES_L0, "data", "model"):
+        assert "Successfully installed mlgate-" in run.jobs[gate].log, gate
+        installed = "--- step: Install the pinned scanners" in run.jobs[gate].log
+        assert installed == (gate in ("sast", "secrets", "deps")), gate
+    for gate, tools in {"sast": "bandit semgrep", "deps": "pip-audit"}.items():
+        log = run.jobs[gate].log
+        assert "Cache restored from key: mlgate-tools-" in log or "Cache saved with key" in log
+        for tool in tools.split():
+            assert re.search(rf"{tool} +[0-9.]+ +pinned +(intact|installed)", log), log
+    sast = json.loads((run.artifacts / "mlgate-report-sast/mlgate.json").read_text())
+    assert sast["tools"]["semgrep"]["source"] == "pinned"
+    assert not (Path(job_env["XDG_CACHE_HOME"]) / "mlgate" / "tools").exists()
 
 
 def test_github_insecure_repo_stops_at_decide(gh_insecure: ghrunner.Run) -> None:
@@ -349,6 +385,9 @@ def _gitlab(
         "GCL_BASE_PYTHON": sys.executable,
         "GCL_DEPS_SITE": str(env.deps_site),
         "TMPDIR": str(tmp / "job-tmp"),
+        # over the job's own (a project variable wins): the session's pinned tools, so each
+        # job's `mlgate tools install` verifies them instead of downloading ~400 MB again
+        "MLGATE_TOOLS_DIR": str(env.tools_dir),
     }
     (tmp / "job-tmp").mkdir(exist_ok=True)
     home = tmp / "home"
@@ -359,7 +398,7 @@ def _gitlab(
     typed = {k: {"type": "variable", "values": {"*": v}} for k, v in variables.items()}
     varfile.write_text(yaml.safe_dump(typed))
     here = str(Path(sys.executable).parent)
-    path = [str(shims), str(env.tools_bin)]
+    path = [str(shims)]
     path += [p for p in os.environ.get("PATH", "").split(os.pathsep) if p != here]
     done = subprocess.run(
         [
@@ -411,9 +450,11 @@ def gl_churn(
     wheel: Path,
     runner_env: ghrunner.Environment,
     gcl: Path,
+    mlgate_lock: dict[str, str],
 ) -> GitLabRun:
     tmp = tmp_path_factory.mktemp("gl-churn")
-    return _gitlab(tmp, _prepare(tmp, _example("churn-model"), wheel), gcl, runner_env)
+    root = _prepare(tmp, _example("churn-model"), wheel, locked=mlgate_lock)
+    return _gitlab(tmp, root, gcl, runner_env)
 
 
 def test_gitlab_clean_repo_passes_end_to_end(gl_churn: GitLabRun) -> None:

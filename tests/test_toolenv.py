@@ -117,6 +117,36 @@ def test_pip_fallback_without_uv(fake_index: dict[str, str]) -> None:
     assert "intact" in run_cli(["tools", "install", "--check", "bandit"], env=env).stdout
 
 
+def test_env_restored_at_another_path_is_repaired_in_place(fake_index: dict[str, str]) -> None:
+    """A CI cache restores the tools dir where the project is now (GitLab: another build
+    dir): the scripts still name the old path, which is gone. `tools install` repoints them
+    without downloading (offline works), and leaves other hard-linked copies alone."""
+    assert run_cli(["tools", "install", "bandit"], env=fake_index).returncode == 0
+    old = Path(fake_index["MLGATE_TOOLS_DIR"])
+    (built,) = _env_dirs(old)
+    saved = old.parent / "cache-entry"  # what a cache keeps: hard links of the files
+    subprocess.run(["cp", "-al", str(old), str(saved)], check=True)
+    new = old.parent / "elsewhere" / "tools"
+    new.parent.mkdir()
+    old.rename(new)
+    env = {**fake_index, "MLGATE_TOOLS_DIR": str(new), "MLGATE_OFFLINE": "1"}
+    check = run_cli(["tools", "install", "--check", "bandit"], env=env)
+    assert check.returncode == 3 and f"moved: its scripts name {built}" in check.stdout
+    repair = run_cli(["tools", "install", "bandit"], env=env)
+    assert repair.returncode == 0, repair.stderr
+    assert "repaired in place" in repair.stderr and "installing" not in repair.stderr
+    (moved,) = _env_dirs(new)
+    ran = subprocess.run(
+        [str(moved / "bin" / "bandit")], capture_output=True, text=True, check=False
+    )
+    assert ran.stdout.strip() == "bandit 9.9.9", ran.stderr
+    assert json.loads((moved / "mlgate-env.json").read_text())["path"] == str(moved)
+    kept = (saved / built.name / "bin" / "bandit").read_bytes()
+    assert str(built).encode() in kept and str(moved).encode() not in kept
+    again = run_cli(["tools", "install", "--check", "bandit"], env=env)
+    assert again.returncode == 0 and "intact" in again.stdout
+
+
 @pytest.mark.parametrize("damage", ["marker", "module", "script"])
 def test_corrupted_env_is_detected_and_repaired(fake_index: dict[str, str], damage: str) -> None:
     assert run_cli(["tools", "install", "bandit"], env=fake_index).returncode == 0
@@ -219,6 +249,19 @@ def test_unwritable_tools_dir_is_a_clear_error(tmp_path: Path, fake_index: dict[
     assert done.returncode == 3
     assert f"cannot write the tool directory {tools}" in done.stderr
     assert "MLGATE_TOOLS_DIR" in done.stderr
+
+
+def test_unwritable_result_cache_is_named_and_the_run_still_decides(tmp_path: Path) -> None:
+    """The result cache (MLGATE_CACHE_DIR) only makes runs faster: one that cannot be
+    written is a warning naming the directory and the variable, not an error."""
+    blocker = tmp_path / "not-a-dir"  # root writes anywhere: a path below a regular file
+    blocker.write_text("")
+    repo = tmp_path / "repo"
+    write(repo, "app.py", "def add(a, b):\n    return a + b\n")
+    done = run_cli(["run", str(repo), "secrets"], env={"MLGATE_CACHE_DIR": str(blocker / "cache")})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"cannot write the result cache {blocker / 'cache'}" in done.stderr
+    assert "MLGATE_CACHE_DIR" in done.stderr and done.stderr.count("result cache") == 1
 
 
 def test_offline_missing_tool_is_a_gate_error(tmp_path: Path, fake_index: dict[str, str]) -> None:

@@ -61,6 +61,7 @@ class ResultCache:
         self.max_bytes = max_bytes
         self.hits = 0
         self.misses = 0
+        self.unwritable: str | None = None  # why the first write failed (the CLI says so)
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
@@ -88,8 +89,10 @@ class ResultCache:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(redact_value(value), handle, separators=(",", ":"))
             os.replace(tmp, path)
-        except OSError:
-            return  # a cache that cannot be written is only slower, never wrong
+        except OSError as exc:
+            # a cache that cannot be written is only slower, never wrong: the CLI warns once
+            if self.unwritable is None:
+                self.unwritable = " ".join(str(exc.strerror or exc).split())
 
     def prune(self) -> int:
         """Remove least recently used entries until the cache fits; returns entries removed."""

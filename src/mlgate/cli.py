@@ -354,6 +354,12 @@ def _run_gates(
         on_progress,
     )
     result = _with_check(run_gates(repo, policy, config, request), settings)
+    if cache is not None and cache.unwritable and not options.quiet:
+        click.echo(
+            f"mlgate: warning: cannot write the result cache {cache.root} ({cache.unwritable}): "
+            "results are not cached (set MLGATE_CACHE_DIR to a writable directory, or --no-cache)",
+            err=True,
+        )
     result = dataclasses.replace(result, tools=used_tools(result.results))
     scope = [*request.gates, *([POLICY_CHECK] if settings.check else [])]
     decision = decide(policy, result.results, scope=scope)

@@ -175,17 +175,33 @@ def tools_path(name: str, path: Path, offline: bool) -> None:
     help="Rewrite mlgate's own lock (every tool, newest unless TOOL==VERSION is given) "
     "instead of the repository's.",
 )
+@click.option(
+    "--mlgate",
+    "own",
+    is_flag=True,
+    help="Hash-pin mlgate itself for the generated pipelines instead: "
+    ".mlgate/mlgate-install[-EXTRAS].txt for pipeline.mlgate_install and the pipeline's "
+    "Python (`generate` then installs with pip --require-hashes).",
+)
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Lock file.")
 @click.option("--python", "pythons", multiple=True, help=f"Default: {', '.join(PYTHONS)}.")
 @PATH_OPTION
 def tools_lock(
-    pins: tuple[str, ...], package: bool, output: Path | None, pythons: tuple[str, ...], path: Path
+    pins: tuple[str, ...],
+    package: bool,
+    own: bool,
+    output: Path | None,
+    pythons: tuple[str, ...],
+    path: Path,
 ) -> None:
     """Resolve and hash-pin tool versions for every supported platform and Python (needs uv).
 
     Without --package: locks the versions `.mlgate.yml` pins under `tools:` (or the
     TOOL==VERSION given) into the repository's .mlgate/tools.lock.
     """
+    if own:
+        _lock_mlgate(path)
+        return
     versions = _lock_versions(pins, package, path)
     target = output or (PACKAGE_LOCK if package else path / REPO_LOCK)
     listing = ", ".join(f"{k} {v or '(newest)'}" for k, v in versions.items())
@@ -219,3 +235,29 @@ def _lock_versions(pins: Sequence[str], package: bool, path: Path) -> dict[str, 
             hint='pin one, e.g. `tools: {semgrep: "1.180.0"}`, or use --package',
         )
     return dict(wanted)
+
+
+def _lock_mlgate(path: Path) -> None:
+    from mlgate import __version__
+    from mlgate.config import load_config
+    from mlgate.detect import detect
+    from mlgate.generate.selflock import extras_sets, lock_path, lock_text
+
+    root = path.resolve()
+    config = load_config(root)
+    python = config.pipeline.python or detect(root, config.exclude).python
+    source = config.pipeline.mlgate_install or f"mlgate=={__version__}"
+    click.echo(f"locking mlgate ({source}) for Python {python} on Linux x86_64 ...")
+    texts = {
+        extras: lock_text(root, source, python, extras, toolenv.uv_compile, __version__)
+        for extras in extras_sets()
+    }
+    for extras, text in texts.items():
+        target = root / lock_path(extras)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        count = sum(1 for line in text.splitlines() if "--hash=" in line)
+        click.echo(f"wrote {lock_path(extras)} ({count} hash-pinned requirements)")
+    if source.startswith("git+"):
+        click.echo("mlgate itself comes from the commit (a VCS checkout cannot be hash-checked)")
+    click.echo("now run `mlgate generate` to install from them")

@@ -231,6 +231,8 @@ def status(p: Plan, deep: bool = False) -> Status:
         return Status(p, False, f"corrupted: {MARKER} is missing or unreadable")
     if marker.get("lock_hash") != p.lock_hash:
         return Status(p, False, "corrupted: its marker does not match the lock")
+    if _moved_from(p.env, marker) is not None:
+        return Status(p, False, f"moved: its scripts name {marker['path']}")
     tool_exe = p.executable
     if tool_exe is None or not (tool_exe.is_file() and os.access(tool_exe, os.X_OK)):
         return Status(p, False, f"corrupted: {tool_exe} is missing")
@@ -248,6 +250,13 @@ def _no_target(p: Plan) -> str:
         f"the lock has no {p.tool} wheels for this platform and Python ({p.lock_hash[5:]}); "
         f"use `{ENV_MODE}=system` or `tools: {{{p.tool}: system}}` with the tool on PATH"
     )
+
+
+def _moved_from(env: Path, marker: Mapping[str, Any]) -> str | None:
+    """Where an environment was built, when that is not where it is now (a CI cache restored
+    it elsewhere); None when it is in place (or its marker predates the `path` field)."""
+    path = marker.get("path")
+    return path if isinstance(path, str) and path != str(env) else None
 
 
 def _read_marker(env: Path) -> dict[str, Any] | None:
@@ -365,23 +374,33 @@ def install(
     """
     if p.env is None:
         raise ToolError(f"{p.tool} {p.version}: {_no_target(p)}")
-    if status(p, deep).intact:
+    state = status(p, deep)
+    if state.intact:
         return p.env
-    if offline:
-        raise ToolError(
-            f"{p.tool} {p.version} is not installed in {tools_dir()} and installing is off "
-            f"(--offline / {ENV_OFFLINE}=1)",
-            hint="run `mlgate tools install` once while the package index is reachable",
-        )
+    if offline and not state.reason.startswith("moved"):
+        raise _offline_error(p)
     root = _writable_root(p.env.parent)
     with _file_lock(root / ".locks" / f"{p.env.name}.lock", p.tool, notify):
         if status(p, deep).intact:  # another process built it while we waited
             return p.env
+        if _relocate(p) and status(p, deep).intact:
+            _say(notify, f"{p.tool} {p.version}: moved environment {p.env} repaired in place")
+            return p.env
+        if offline:
+            raise _offline_error(p)
         _say(notify, f"installing {p.tool} {p.version} (pinned, hash-checked) into {p.env} ...")
         started = time.monotonic()
         _build(p, root)
         _say(notify, f"installed {p.tool} {p.version} in {time.monotonic() - started:.0f}s")
     return p.env
+
+
+def _offline_error(p: Plan) -> ToolError:
+    return ToolError(
+        f"{p.tool} {p.version} is not installed in {tools_dir()} and installing is off "
+        f"(--offline / {ENV_OFFLINE}=1)",
+        hint="run `mlgate tools install` once while the package index is reachable",
+    )
 
 
 def _say(notify: Notify | None, message: str) -> None:
@@ -440,9 +459,10 @@ def _build(p: Plan, root: Path) -> None:
     try:
         installer = _create_env(tmp, p)
         _check_installed_version(tmp, p)
-        _relocate_scripts(tmp, p.env)
+        _relocate_scripts(_bin(tmp), str(tmp), str(p.env))
         marker = {
             "tool": p.tool,
+            "path": str(p.env),
             "version": p.version,
             "source": p.source,
             "python": sys.version.split()[0],
@@ -532,10 +552,31 @@ def _check_installed_version(env: Path, p: Plan) -> None:
         raise ToolError(f"{p.tool}: the installed distribution has no `{p.tool}` executable")
 
 
-def _relocate_scripts(env: Path, final: Path) -> None:
-    """Entry-point scripts name the interpreter by absolute path: point them at `final`."""
-    old, new = str(env).encode(), str(final).encode()
-    for script in _bin(env).iterdir():
+def _relocate(p: Plan) -> bool:
+    """Point the scripts of an environment restored at another path (a CI cache) at where
+    it is now, and record that path in its marker; False when it did not move."""
+    assert p.env is not None
+    marker = _read_marker(p.env)
+    old = None if marker is None else _moved_from(p.env, marker)
+    if marker is None or old is None or marker.get("lock_hash") != p.lock_hash:
+        return False
+    try:
+        _relocate_scripts(_bin(p.env), old, str(p.env))
+        marker["path"] = str(p.env)
+        _write_new(p.env / MARKER, (json.dumps(marker, indent=1) + "\n").encode("utf-8"))
+    except OSError:
+        return False  # rebuilt instead
+    return True
+
+
+def _relocate_scripts(scripts: Path, old_path: str, new_path: str) -> None:
+    """Entry-point scripts name the interpreter by absolute path: point them at `new_path`.
+
+    Each changed script is written as a new file renamed over the old one, so a file shared
+    with another copy of the environment (a hard link) is never changed in place.
+    """
+    old, new = old_path.encode(), new_path.encode()
+    for script in scripts.iterdir():
         if script.is_symlink() or not script.is_file():
             continue
         with script.open("rb") as handle:
@@ -543,7 +584,22 @@ def _relocate_scripts(env: Path, final: Path) -> None:
         if not head.startswith(b"#!") or old not in head:
             continue
         data = script.read_bytes()
-        script.write_bytes(data[:_SCRIPT_HEAD].replace(old, new) + data[_SCRIPT_HEAD:])
+        _write_new(script, data[:_SCRIPT_HEAD].replace(old, new) + data[_SCRIPT_HEAD:])
+
+
+def _write_new(target: Path, data: bytes) -> None:
+    """Replace `target` by a new file with `data` and the same mode (atomic rename)."""
+    mode = target.stat().st_mode & 0o7777
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.chmod(name, mode)
+        os.replace(name, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        raise
 
 
 def _bin(env: Path) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -41,4 +42,7 @@ class GitLabTarget:
                 f"{folder / PINS}: no pinned image for Python {spec.python}",
                 hint=f"use one of {', '.join(sorted(images))} (`python:` in .mlgate.yml)",
             )
-        return {"image": images[spec.python], "embedded": spec.embedded}
+        image = images[spec.python]
+        # the image (without a digest) in the scanner cache's key: it fixes the Python
+        key = re.sub(r"[^A-Za-z0-9._-]+", "-", image.split("@", 1)[0])
+        return {"image": image, "image_key": key, "embedded": spec.embedded}

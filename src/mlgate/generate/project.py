@@ -63,7 +63,7 @@ def render(
 ) -> Rendered:
     if target not in TARGETS:
         raise UsageError(f"unknown CI target {target!r} (targets: {', '.join(TARGETS)})")
-    spec = build_spec(facts, config, policy)
+    spec = build_spec(facts, config, policy, root)
     host = _gitlab_host(root, spec) if target == "gitlab" else None
     if host is not None:
         stages = stage_names(host)

@@ -5,9 +5,12 @@ Every CI target renders the same spec, so GitHub and GitLab pipelines do the sam
 
 from __future__ import annotations
 
+import hashlib
 import math
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from mlgate import __version__
 from mlgate.config import PipelineSettings, RepoConfig
@@ -15,7 +18,9 @@ from mlgate.detect import RepoFacts
 from mlgate.errors import ConfigError
 from mlgate.gates import GATES
 from mlgate.generate.install import install_lines
+from mlgate.generate.selflock import install_command
 from mlgate.policy import Policy
+from mlgate.toollock import PACKAGE_LOCK, REPO_LOCK, TOOLS
 
 DEFAULT_LEVEL = 0
 DEFAULT_ENVIRONMENT = "production"
@@ -30,6 +35,8 @@ INSTALL_MINUTES = 10
 TRAIN_MINUTES = 120
 # What training keeps when neither train_outputs nor DVC nor committed models say.
 DEFAULT_TRAIN_OUTPUTS = ("models/",)  # a folder
+# Characters of the tool lock's sha256 in the pipeline's cache keys.
+TOOLS_DIGEST_CHARS = 16
 DEFAULT_SCHEDULE = "17 3 * * *"
 DEPLOY_PLACEHOLDER = (
     'echo "mlgate: set deploy_command in .mlgate.yml to your deploy step" >&2\nexit 1'
@@ -48,7 +55,8 @@ class GateJob:
     shard: str | None
     needs_project: bool
     minutes: int
-    requirement: str = "mlgate"
+    requirement: str = "python -m pip install mlgate"  # the command that installs mlgate
+    tools: tuple[str, ...] = ()  # the pinned scanners the gate runs (_scanners)
 
     @property
     def digest_var(self) -> str:
@@ -79,11 +87,13 @@ class PipelineSpec:
     environment: str
     install_files: tuple[str, ...]
     install_lines: tuple[str, ...]
+    # The shell command each kind of job installs mlgate with (selflock.install_command).
     mlgate_requirement: str
     provenance_requirement: str  # level 2 on GitLab: decide signs, deploy verifies (sigstore)
     train_requirement: str
     scheduled_requirement: str
     scheduled_gates: tuple[str, ...]
+    scheduled_tools: tuple[str, ...]
     schedule: str
     gate_jobs: tuple[GateJob, ...]
     # Gates the policy enables that get no job (data, model with nothing to check): decide runs
@@ -96,6 +106,9 @@ class PipelineSpec:
     train_gates: tuple[str, ...]
     test_markers: tuple[str, ...]
     deploy_command: tuple[str, ...]
+    # sha256 (first TOOLS_DIGEST_CHARS hex) of the tool lock(s) the jobs install from: in the
+    # cache key of the scanner environments, so upgrading mlgate changes the pipeline.
+    tools_digest: str = ""
     reports_dir: str = REPORTS_DIR
     decision_dir: str = DECISION_DIR
     train_minutes: int = TRAIN_MINUTES
@@ -155,7 +168,9 @@ def _project_install(facts: RepoFacts, settings: PipelineSettings, tool: str) ->
     return lines
 
 
-def build_spec(facts: RepoFacts, config: RepoConfig, policy: Policy) -> PipelineSpec:
+def build_spec(
+    facts: RepoFacts, config: RepoConfig, policy: Policy, root: Path | None = None
+) -> PipelineSpec:
     """Combine detection, `.mlgate.yml` (which wins) and the policy's enabled gates.
 
     A gate that needs the project installed gets a job only when it would check something
@@ -179,21 +194,31 @@ def build_spec(facts: RepoFacts, config: RepoConfig, policy: Policy) -> Pipeline
     files = _install_files(facts, settings, tool)
     train = _lines(settings.train_command or default_train_command(facts))
     train_gates = tuple(g for g in enabled if GATES[g].pipeline.in_training)
+    scheduled = tuple(g for g in enabled if GATES[g].pipeline.scheduled)
+    python = settings.python or facts.python
+    source = settings.mlgate_install or f"mlgate=={__version__}"
+
+    def install(extras: str) -> str:
+        return install_command(root, source, python, extras)
+
     return PipelineSpec(
         version=__version__,
-        python=settings.python or facts.python,
+        python=python,
         level=DEFAULT_LEVEL if settings.level is None else settings.level,
         default_branch=settings.default_branch or facts.default_branch,
         environment=settings.environment or DEFAULT_ENVIRONMENT,
         install_files=files,
         install_lines=_lines(settings.install_command) or _project_install(facts, settings, tool),
-        mlgate_requirement=mlgate_requirement(settings.mlgate_install, ""),
-        provenance_requirement=mlgate_requirement(settings.mlgate_install, "provenance"),
-        train_requirement=mlgate_requirement(settings.mlgate_install, _extras(train_gates)),
-        scheduled_requirement=mlgate_requirement(settings.mlgate_install, "tools"),
-        scheduled_gates=tuple(g for g in enabled if GATES[g].pipeline.scheduled),
+        mlgate_requirement=install(""),
+        provenance_requirement=install("provenance"),
+        train_requirement=install(_extras(train_gates)),
+        scheduled_requirement=install(""),
+        scheduled_gates=scheduled,
+        scheduled_tools=tuple(t for g in scheduled for t in _scanners(g)),
         schedule=settings.schedule or DEFAULT_SCHEDULE,
-        gate_jobs=tuple(job for name in enabled for job in _gate_jobs(name, settings, policy)),
+        gate_jobs=tuple(
+            job for name in enabled for job in _gate_jobs(name, settings, policy, install)
+        ),
         decide_gates=tuple(g for g in GATES if g in policy.enabled_gates() and g not in enabled),
         train_command=train,
         train_setup=_train_setup(facts, train),
@@ -203,22 +228,27 @@ def build_spec(facts: RepoFacts, config: RepoConfig, policy: Policy) -> Pipeline
         test_markers=markers,
         deploy_command=_lines(settings.deploy_command or DEPLOY_PLACEHOLDER),
         gitlab_layout=settings.gitlab or "standalone",
+        tools_digest=tools_digest(root, config),
     )
 
 
-def mlgate_requirement(source: str | None, extras: str) -> str:
-    """What `pip install` gets mlgate from (`pipeline.mlgate_install`), with `extras`.
+def tools_digest(root: Path | None, config: RepoConfig) -> str:
+    """The identity of the pinned scanners the jobs install: mlgate's shipped tools.lock,
+    plus the repository's `.mlgate/tools.lock` when `.mlgate.yml` pins tool versions."""
+    digest = hashlib.sha256(_lock_bytes(PACKAGE_LOCK))
+    pinned = any(v not in ("system", "pinned") for v in config.tools.values())
+    if root is not None and pinned:
+        digest.update(_lock_bytes(root / REPO_LOCK))
+    return digest.hexdigest()[:TOOLS_DIGEST_CHARS]
 
-    The source is `mlgate==VERSION` (default: this version, from the package index), a VCS
-    URL pinned to a commit (`git+https://...@<sha>`) or a wheel file.
-    """
-    wanted = f"[{extras}]" if extras else ""
-    source = source or f"mlgate=={__version__}"
-    if source.startswith("mlgate=="):
-        return f"mlgate{wanted}{source[len('mlgate') :]}"
-    if source.startswith("git+"):
-        return f"mlgate{wanted} @ {source}"
-    return f"{source}{wanted}"
+
+def _lock_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return b""  # a repo pin without its lock: `mlgate run` reports that, not generate
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the tool lock: {exc}") from None
 
 
 def _install_files(facts: RepoFacts, settings: PipelineSettings, tool: str) -> tuple[str, ...]:
@@ -228,9 +258,18 @@ def _install_files(facts: RepoFacts, settings: PipelineSettings, tool: str) -> t
 
 
 def _extras(gates: tuple[str, ...]) -> str:
-    """The mlgate extras the given gates' checks need, comma-separated, in a stable order."""
-    wanted = {e for g in gates for e in GATES[g].pipeline.extras.split(",") if e}
+    """The mlgate extras the given gates' checks need, comma-separated, in a stable order
+    (`tools` is dropped: it installs nothing; the scanners come from `_scanners`)."""
+    wanted = {
+        e for g in gates for e in GATES[g].pipeline.extras.split(",") if e not in ("", "tools")
+    }
     return ",".join(sorted(wanted))
+
+
+def _scanners(gate: str) -> tuple[str, ...]:
+    """The pinned scanners (tools.lock) the gate runs: its job installs exactly these into
+    the cached $MLGATE_TOOLS_DIR before it runs the gate."""
+    return tuple(t.name for t in GATES[gate].tools if t.name in TOOLS)
 
 
 def _lines(command: str | None) -> tuple[str, ...]:
@@ -239,13 +278,16 @@ def _lines(command: str | None) -> tuple[str, ...]:
     return tuple(line.rstrip() for line in command.strip("\n").splitlines())
 
 
-def _gate_jobs(name: str, settings: PipelineSettings, policy: Policy) -> list[GateJob]:
+def _gate_jobs(
+    name: str, settings: PipelineSettings, policy: Policy, install: Callable[[str], str]
+) -> list[GateJob]:
     minutes = max(MIN_JOB_MINUTES, math.ceil(policy.settings(name).timeout / 60) + INSTALL_MINUTES)
     traits = GATES[name].pipeline
     shards = settings.shards.get(name, 1) if traits.shardable else 1
-    requirement = mlgate_requirement(settings.mlgate_install, traits.extras)
+    requirement = install(_extras((name,)))
+    tools = _scanners(name)
     if shards == 1:
-        return [GateJob(name, name, None, traits.needs_project, minutes, requirement)]
+        return [GateJob(name, name, None, traits.needs_project, minutes, requirement, tools)]
     return [
         GateJob(
             f"{name}-{i}-of-{shards}",
@@ -254,6 +296,7 @@ def _gate_jobs(name: str, settings: PipelineSettings, policy: Policy) -> list[Ga
             traits.needs_project,
             minutes,
             requirement,
+            tools,
         )
         for i in range(1, shards + 1)
     ]
