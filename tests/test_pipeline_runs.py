@@ -737,7 +737,7 @@ def gh_uv_deploy(
 
 
 def test_github_uv_lock_level_2_deploys_with_a_verified_receipt(
-    gh_uv_deploy: ghrunner.Run,
+    gh_uv_deploy: ghrunner.Run, runner_env: ghrunner.Environment
 ) -> None:
     """Level 2, pyproject + uv.lock, GitHub: the model gate's job installs the project from
     the lock (uv export, hash-pinned) into its own environment; decide attests the receipt;
@@ -754,7 +754,9 @@ def test_github_uv_lock_level_2_deploys_with_a_verified_receipt(
     assert "1 passed" in run.jobs["model"].log  # the marked test ran with six from the lock
     deploy = _workdir(run, "deploy")
     assert "attested by example/repo/.github/workflows/mlgate.yml" in run.jobs["deploy"].log
-    assert (deploy.parent / "runner-temp" / "deployed").read_text().strip() == (
+    # $RUNNER_TEMP is one path for every job (ghrunner), emptied when the next job starts:
+    # deploy ran last
+    assert (runner_env.runner_temp / "deployed").read_text().strip() == (
         f"deployed {_head(deploy)}"
     )
     # the receipt deploy verified is for this commit only
