@@ -40,5 +40,5 @@ echo "== mypy --strict"
 mypy
 echo "== semgrep --test (ML rule pack, the pinned semgrep)"
 "$(mlgate tools path semgrep)" --test --disable-version-check --metrics=off policies/semgrep/rules
-echo "== pytest"
-python -m pytest "$@"
+echo "== pytest (two workers; pass -n 0 to run in one process, e.g. with -s)"
+python -m pytest -n "${MLGATE_TEST_WORKERS:-2}" "$@"

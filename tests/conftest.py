@@ -6,12 +6,14 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 import pytest
+
+from mlgate import toolenv
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO_ROOT / "examples"
@@ -59,6 +61,16 @@ def isolated_caches(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ.setdefault("MLGATE_TOOLS_DIR", str(platformdirs.user_cache_path("mlgate") / "tools"))
     os.environ["XDG_CACHE_HOME"] = str(root)
     os.environ["MLGATE_CACHE_DIR"] = str(root / "mlgate-results")
+
+
+@pytest.fixture(autouse=True)
+def fresh_tool_plans() -> Iterator[None]:
+    """Where each scanner comes from is decided once per process and remembered
+    (`toolenv.plan`); a test that runs gates in-process under `MLGATE_TOOLS=system` (the
+    hostile cases' fake tools) must not leave its plans to the next test, whatever order
+    the tests run in (pytest-xdist gives each worker its own order)."""
+    yield
+    toolenv.configure(toolenv.Settings())
 
 
 @pytest.fixture(scope="session")

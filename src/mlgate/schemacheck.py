@@ -199,7 +199,7 @@ def _required(value: Any, _schema: Mapping[str, Any]) -> Check:
 def _properties(value: Any, schema: Mapping[str, Any]) -> Check:
     known = {name: _compile(sub) for name, sub in value.items()}
     extra_schema = schema.get("additionalProperties", True)
-    extra = _compile(extra_schema)
+    check_other = _compile(extra_schema)
     open_ended = extra_schema is True
 
     def check(v: Any) -> bool:
@@ -210,7 +210,7 @@ def _properties(value: Any, schema: Mapping[str, Any]) -> Check:
             if sub is not None:
                 if not sub(item):
                     return False
-            elif not open_ended and not extra(item):
+            elif not open_ended and not check_other(item):
                 return False
         return True
 
@@ -218,8 +218,8 @@ def _properties(value: Any, schema: Mapping[str, Any]) -> Check:
 
 
 def _additional(value: Any, _schema: Mapping[str, Any]) -> Check:
-    extra = _compile(value)
-    return lambda v: not isinstance(v, dict) or all(extra(x) for x in v.values())
+    check_other = _compile(value)
+    return lambda v: not isinstance(v, dict) or all(check_other(x) for x in v.values())
 
 
 def _any_of(value: Any, _schema: Mapping[str, Any]) -> Check:
