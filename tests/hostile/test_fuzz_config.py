@@ -99,6 +99,11 @@ JSON_VALUES = st.recursive(
 )
 
 
+def _first_is_object(items: Any) -> bool:
+    """A mutation above may have replaced the list with any JSON value (e.g. `[null]`)."""
+    return isinstance(items, list) and bool(items) and isinstance(items[0], dict)
+
+
 @st.composite
 def reports(draw: st.DrawFn) -> Any:
     data = report()
@@ -107,10 +112,10 @@ def reports(draw: st.DrawFn) -> Any:
         value = draw(JSON_VALUES)
         if where == "top":
             data[draw(st.sampled_from(FIELDS))] = value
-        elif where == "gate" and isinstance(data.get("gates"), list) and data["gates"]:
+        elif where == "gate" and _first_is_object(data.get("gates")):
             key = draw(st.sampled_from(["name", "status", "tools", "errors", "seconds", "skipped"]))
             data["gates"][0][key] = value
-        elif isinstance(data.get("findings"), list) and data["findings"]:
+        elif _first_is_object(data.get("findings")):
             key = draw(st.sampled_from(["severity", "line", "gate", "properties", "fingerprint"]))
             data["findings"][0][key] = value
     return data
