@@ -13,6 +13,7 @@ from __future__ import annotations
 import bz2
 import contextlib
 import gzip
+import importlib
 import io
 import lzma
 import os
@@ -26,15 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import joblib  # type: ignore[import-untyped]
+import numpy as np  # the dev extra: a missing one fails, never skips
 import pytest
 
 from mlgate.findings import Finding, Severity
 from mlgate.gates import GATES, GateContext
 from mlgate.gates.modelfiles import ModelFilesGate
 from mlgate.repo import open_repo
-
-np = pytest.importorskip("numpy", reason="numpy is in the dev extra")
-joblib = pytest.importorskip("joblib", reason="joblib is in the dev extra")
 
 MARKER = "MLGATE_CORPUS_PAYLOAD_RAN"
 
@@ -406,8 +406,8 @@ def library_models() -> dict[str, Any]:
     import warnings
 
     warnings.simplefilter("ignore")
-    pd = pytest.importorskip("pandas")
-    pytest.importorskip("pyarrow")
+    pd = importlib.import_module("pandas")
+    importlib.import_module("pyarrow")
     sk = _sklearn_models(pd)
     frame = pd.DataFrame({"s": pd.Series(["x", "y"], dtype=object), "n": [1.5, None]})
     arrow = pd.DataFrame(
@@ -576,8 +576,6 @@ def test_no_payload_ran(findings: dict[str, list[Finding]], corpus: Path) -> Non
     ],
 )
 def test_a_re_export_is_not_allowlisted(module: str, name: str, really: str) -> None:
-    import importlib
-
     from mlgate.pickles import Allowlist, GlobalRef, Verdict, defined_in
 
     try:
@@ -632,9 +630,11 @@ def test_real_library_models_are_only_info(findings: dict[str, list[Finding]]) -
             assert found == {("pickle-format", Severity.INFO)}, (path, findings.get(path))
 
 
-@pytest.mark.parametrize("library", ["xgboost", "lightgbm", "catboost"])
-def test_optional_boosting_library_models_are_covered(library: str) -> None:
-    pytest.importorskip(library)
+@pytest.mark.parametrize("library", ["xgboost", "lightgbm"])
+def test_boosting_library_models_are_covered(library: str) -> None:
+    """xgboost and lightgbm are in the dev extra: missing, they fail this test. catboost (not
+    installed by the test command: a large wheel) is covered by the allowlist, not here."""
+    importlib.import_module(library)
     assert library in library_models()
 
 
@@ -742,7 +742,7 @@ BENIGN_TEMPLATES = {
 
 def gguf_file(template: str) -> bytes:
     """A GGUF model written by the `gguf` package (llama.cpp's own writer)."""
-    gguf = pytest.importorskip("gguf", reason="gguf is in the dev extra")
+    gguf = importlib.import_module("gguf")  # the dev extra
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -968,7 +968,7 @@ def _estimator_on_columns(pd: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def dataframe_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    pd = pytest.importorskip("pandas")
+    pd = importlib.import_module("pandas")
     model = _estimator_on_columns(pd)
     root = tmp_path_factory.mktemp("dataframe_models")
     writers: dict[str, Callable[[Any], bytes]] = {"pkl": lambda m: p(m, 5), "joblib": joblib_bytes}
@@ -1008,7 +1008,7 @@ def test_new_index_really_builds_whatever_class_it_is_given() -> None:
     """Why the scanner constrains `_new_Index`'s class: it calls `cls.__new__(cls, **d)`."""
     import collections
 
-    pytest.importorskip("pandas")
+    importlib.import_module("pandas")
     built = pickle.loads(p(Call(_new_index(), collections.OrderedDict, {"name": "x"}), 4))
     assert type(built) is collections.OrderedDict
 
@@ -1035,7 +1035,7 @@ def test_new_index_with_a_class_that_is_no_pandas_index_is_flagged(
 ) -> None:
     import importlib
 
-    pytest.importorskip("pandas")
+    importlib.import_module("pandas")
     module, _, attr = cls.rpartition(".")
     (tmp_path / "evil.pkl").write_bytes(
         p(Call(_new_index(), getattr(importlib.import_module(module), attr), {"name": "x"}), 4)
