@@ -48,7 +48,7 @@ SRC = TESTS.parent / "src" / "mlgate"
 # String constants equal to a gate's name that are not the gate: a command group, GitLab's
 # report type, notebook and CycloneDX keys, a directory name.
 NOT_A_GATE = {
-    ("cli.py", "data"),  # `mlgate data infer`
+    ("cli/data.py", "data"),  # `mlgate data infer`
     ("report/gitlab.py", "sast"),  # GitLab's scan type `sast`
     ("notebooks.py", "data"),  # an output's `data` key in nbformat
     ("bom.py", "data"),  # CycloneDX's component `data`
@@ -88,7 +88,21 @@ def test_the_gate_name_guard_catches_a_literal(tmp_path: Path) -> None:
 
 # --- only the command line prints or exits --------------------------------------------------
 
-# Calls that print or end the process: only the CLI layer (`cli*.py`) makes them.
+
+def _in_cli_layer(path: Path) -> bool:
+    """The command-line layer is the `mlgate.cli` package."""
+    return path.relative_to(SRC).parts[0] == "cli"
+
+
+def test_the_cli_layer_is_the_cli_package() -> None:
+    assert _in_cli_layer(SRC / "cli" / "run.py")
+    assert not _in_cli_layer(SRC / "runner.py")
+    assert not _in_cli_layer(SRC / "client.py")
+    assert (SRC / "cli" / "__init__.py").is_file()
+    assert not list(SRC.glob("cli*.py")), "the CLI layer is the cli/ package, no cli*.py module"
+
+
+# Calls that print or end the process: only the CLI layer (the `cli/` package) makes them.
 PRINTING = {
     ("", "print"),
     ("click", "echo"),
@@ -124,7 +138,7 @@ def test_only_the_command_line_prints_or_exits() -> None:
     offenders = [
         f"{path.relative_to(SRC)}:{line}: {call}"
         for path in sorted(SRC.rglob("*.py"))
-        if not path.name.startswith("cli")
+        if not _in_cli_layer(path)
         for line, call in _prints_or_exits(path.read_text(encoding="utf-8"))
     ]
     assert offenders == []
@@ -176,7 +190,7 @@ def test_only_the_command_line_reads_the_environment() -> None:
     readers = {
         path.relative_to(SRC).as_posix()
         for path in sorted(SRC.rglob("*.py"))
-        if not path.name.startswith("cli")
+        if not _in_cli_layer(path)
         and re.search(r"os\.environ|os\.getenv", path.read_text(encoding="utf-8"))
     }
     assert readers == READS_ENVIRONMENT

@@ -1,0 +1,133 @@
+"""What `run`, `merge` and `bom` write: the report in each format, the ML-BOM and the receipt."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from mlgate.errors import MlgateError, ReportError, UsageError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from mlgate.config import RepoConfig
+    from mlgate.repo import Repo
+    from mlgate.report import Report
+    from mlgate.runner import RunResult
+    from mlgate.trust import Settings
+
+# Each command imports what it needs when it runs: `mlgate --version` and `--help` must not
+# pay for the gates, the policy's schema validator or the template engine (issue 16).
+# ruff: noqa: PLC0415
+
+
+def signing_key(spec: str | None, output: Path | None) -> Ed25519PrivateKey | None:
+    """The receipt signing key, loaded before any gate runs (a bad key is exit 2 at once)."""
+    if spec is None:
+        return None
+    if output is None:
+        raise UsageError("--sign-key signs the receipt written to --output DIR: give --output")
+    from mlgate.signing import load_private_key
+
+    return load_private_key(spec)
+
+
+def with_check(result: RunResult, settings: Settings) -> RunResult:
+    """The run's results plus the `policy` check of --trusted-config, when it ran."""
+    from mlgate.policy import POLICY_CHECK
+
+    if settings.check is None:
+        return result
+    kept = tuple(r for r in result.results if r.gate != POLICY_CHECK)
+    return dataclasses.replace(result, results=(*kept, settings.check))
+
+
+def write_provenance(
+    report: Report,
+    repo: Repo,
+    config: RepoConfig,
+    output: Path | None,
+    key: Ed25519PrivateKey | None = None,
+    receipt: bool = True,
+    use_cache: bool = False,
+) -> None:
+    """With --output: the ML-BOM always, the receipt (naming the BOM's digest) on a pass."""
+    from mlgate.bom import build_bom, render_bom
+    from mlgate.cache import ResultCache
+    from mlgate.receipt import BOM_FILE, RECEIPT_FILE, make_receipt, text_digest
+    from mlgate.report import write_atomic
+
+    if output is None:
+        return
+    bom_text = render_bom(build_bom(report, repo, config, ResultCache() if use_cache else None))
+    write_atomic(output / BOM_FILE, bom_text)
+    click.echo(f"ML-BOM written to {output / BOM_FILE}")
+    if receipt and report.decision.passed:
+        written = make_receipt(report, bom_digest=text_digest(bom_text))
+        if key is not None:
+            from mlgate.signing import sign_receipt
+
+            written = sign_receipt(written, key)
+        write_atomic(output / RECEIPT_FILE, json.dumps(written, indent=2) + "\n")
+
+
+def prepare_output(output: Path | None) -> None:
+    """Fail before any gate runs when the report directory cannot be written."""
+    if output is None:
+        return
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=output):
+            pass
+    except OSError as exc:
+        reason = " ".join(str(exc.strerror or exc).split())
+        raise ReportError(f"cannot write reports to {output}: {reason}") from None
+
+
+def check_formats(formats: Sequence[str], output: Path | None) -> None:
+    if output is None and len(set(formats)) > 1:
+        raise UsageError("several --format values need --output DIR to write them to")
+
+
+def emit(report: Report, formats: Sequence[str], output: Path | None) -> None:
+    """Print the report; with --output also write every format's files (text: stdout only)."""
+    from mlgate.redact import already_redacted
+    from mlgate.report import FORMATS, publishable, write_reports
+
+    shown = publishable(report)
+    if output is None:
+        fmt = FORMATS[formats[0]]
+        with already_redacted():
+            click.echo(fmt.render(shown, color=fmt.name == "text" and _tty()), nl=False)
+    else:
+        written = write_reports(shown, formats, output, redacted=True)
+        with already_redacted():
+            click.echo(FORMATS["text"].render(shown, color=_tty()), nl=False)
+        if written:
+            click.echo(f"reports written to {output}: " + ", ".join(p.name for p in written))
+    _step_summary(shown)
+
+
+def _step_summary(report: Report) -> None:
+    """On GitHub Actions, append the markdown summary to the job's summary on every run."""
+    from mlgate.report import append_summary
+
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    try:
+        append_summary(report, Path(target))
+    except MlgateError as exc:  # the decision matters more than its summary
+        click.echo(f"mlgate: warning: {exc.message}", err=True)
+
+
+def _tty() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
