@@ -1,5 +1,6 @@
-"""Generate src/mlgate/model_globals.json: the classes and functions each ML library DEFINES,
-as exact `module` -> names pairs, for the models gate's allowlist (development time only).
+"""Generate src/mlgate/modelfiles/model_globals.json: the classes and functions each ML
+library DEFINES, as exact `module` -> names pairs, for the models gate's allowlist
+(development time only).
 
 A pickle names a global by `obj.__module__` and `obj.__qualname__`, so a pair is recorded only
 when the object found in a module's namespace says it was defined there, under that name
@@ -16,11 +17,12 @@ Installed libraries are imported and walked (pkgutil). PyTorch, too big to insta
 read from its wheel's own source (`--torch-wheel torch-*.whl`: top-level `class` statements
 of torch/nn/modules/*.py, parsed with ast, nothing imported).
 
-Which families of these names are safe is decided in mlgate.pickles (e.g. scikit-learn
-classes, sklearn.metrics functions); this file only records what exists where, with the
-library versions it was generated from.
+Which families of these names are safe is decided in mlgate.modelfiles.allowlist (e.g.
+scikit-learn classes, sklearn.metrics functions); this file only records what exists
+where, with the library versions it was generated from.
 
-    python scripts/gen_model_allowlist.py [--torch-wheel PATH] > src/mlgate/model_globals.json
+    OUT=src/mlgate/modelfiles/model_globals.json
+    python scripts/gen_model_allowlist.py [--torch-wheel PATH] > "$OUT"
 """
 
 from __future__ import annotations

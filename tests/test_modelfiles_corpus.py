@@ -265,7 +265,7 @@ def torch_v7_tar(obj: object) -> bytes:
 def load_zip_like_torch(path: Path) -> None:
     """PyTorch's zip reader locates data.pkl through the central directory and checks no
     CRC (torch is not installed here: the same steps, done with mlgate's raw reader)."""
-    from mlgate.gates.modelfiles import raw_member
+    from mlgate.modelfiles import raw_member
 
     with path.open("rb") as fh, zipfile.ZipFile(fh) as archive:
         info = archive.getinfo("archive/data.pkl")
@@ -576,7 +576,7 @@ def test_no_payload_ran(findings: dict[str, list[Finding]], corpus: Path) -> Non
     ],
 )
 def test_a_re_export_is_not_allowlisted(module: str, name: str, really: str) -> None:
-    from mlgate.pickles import Allowlist, GlobalRef, Verdict, defined_in
+    from mlgate.modelfiles import Allowlist, GlobalRef, Verdict, defined_in
 
     try:
         obj = getattr(importlib.import_module(module), name)
@@ -592,9 +592,11 @@ def test_the_inventory_records_versions_and_defined_names() -> None:
     import json
     from importlib import resources
 
-    from mlgate.pickles import Allowlist, GlobalRef, Verdict, defined_in
+    from mlgate.modelfiles import Allowlist, GlobalRef, Verdict, defined_in
 
-    data = json.loads(resources.files("mlgate").joinpath("model_globals.json").read_text())
+    data = json.loads(
+        resources.files("mlgate.modelfiles").joinpath("model_globals.json").read_text()
+    )
     assert data["generated_by"] == "scripts/gen_model_allowlist.py"
     assert {"scikit-learn", "pandas", "pyarrow", "xgboost-cpu", "lightgbm", "torch"} <= set(
         data["versions"]
@@ -983,7 +985,7 @@ def dataframe_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, di
 def test_estimator_fitted_on_a_dataframe_is_only_info(
     dataframe_models: tuple[Path, dict[str, Any]], name: str
 ) -> None:
-    from mlgate.pickles import scan_pickles
+    from mlgate.modelfiles import scan_pickles
 
     root, found = dataframe_models
     data = (root / name).read_bytes()

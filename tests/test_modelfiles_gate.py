@@ -28,7 +28,7 @@ import pytest
 from mlgate.findings import Finding, Severity
 from mlgate.gates import GATES, GateContext
 from mlgate.gates.modelfiles import ModelFilesGate, Settings, scan_file
-from mlgate.pickles import Allowlist, GlobalRef, Verdict, scan_pickles
+from mlgate.modelfiles import Allowlist, GlobalRef, Verdict, scan_pickles
 from mlgate.policy import load_policy
 from mlgate.repo import open_repo
 

@@ -16,6 +16,7 @@ def test_wheel_contains_the_data_folders(wheel: Path) -> None:
     )
     assert any(n.startswith("mlgate/_data/pipeline_templates/") for n in names)
     assert "mlgate/schemas/policy.schema.json" in names
+    assert "mlgate/modelfiles/model_globals.json" in names  # the models gate's allowlist data
     assert "mlgate/py.typed" in names
 
 
@@ -44,6 +45,8 @@ def test_installed_wheel_reads_its_packaged_data(wheel: Path, tmp_path: Path) ->
         "assert str(r.policies_dir()).startswith(sys.argv[1]), r.policies_dir();"
         "assert (r.rule_pack_dir() / 'pickle-load.yaml').is_file();"
         "assert r.data_dir('pipeline_templates').is_dir();"
+        "import mlgate.modelfiles.allowlist as a;"
+        "assert a.defined_in('sklearn.linear_model._logistic', 'LogisticRegression', 'classes');"
         "print(p.load_policy('strict').source)"
     )
     done = subprocess.run(

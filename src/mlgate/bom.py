@@ -54,8 +54,8 @@ from mlgate.gates import deps as deps_gate
 from mlgate.gates import modelfiles as files_gate
 from mlgate.gates import quality as quality_gate
 from mlgate.gates.data import dvc_outputs
-from mlgate.gates.modelfiles import sniff
 from mlgate.modelcards import ModelCard, card_for, find_cards
+from mlgate.modelfiles import sniff
 from mlgate.redact import redact_value
 from mlgate.repo import Repo
 from mlgate.report.base import Report

@@ -13,28 +13,22 @@ numbers, and tolerates missing memo entries) and stops only where CPython stops 
 unknown opcode, truncated data, a stack underflow), so a crafted stream cannot make it give
 up before a payload that `pickle.load` would still reach.
 
-`Allowlist.classify` turns a global into safe, unknown or dangerous: see `_SAFE_EXACT`,
-`_safe_by_rule` (whole families, e.g. scikit-learn classes) and `_DANGEROUS_*`.
+Which of the globals are safe is decided apart, in `mlgate.modelfiles.allowlist`.
 """
 
 from __future__ import annotations
 
 import bisect
 import codecs
-import enum
-import fnmatch
-import functools
 import io
-import json
 import math
 import pickletools
 import re
-import time
-from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Protocol
+
+from mlgate.modelfiles.errors import check_deadline
 
 # --- limits -------------------------------------------------------------------------------
 
@@ -74,10 +68,6 @@ class Truncated(ParseError):
 class Unprovable(ParseError):
     """The scanner cannot tell where the pickle goes on (e.g. raw joblib array data of a size
     it cannot compute): what follows cannot be proven safe."""
-
-
-class ScanTimeout(Exception):
-    """The deadline passed while scanning."""
 
 
 # --- values on the symbolic stack ---------------------------------------------------------
@@ -582,8 +572,7 @@ class _Machine:
                 )
 
     def _check_deadline(self) -> None:
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise ScanTimeout(f"scan timed out after {self.report.opcodes} opcodes")
+        check_deadline(self.deadline, f"scan timed out after {self.report.opcodes} opcodes")
 
     def instance(self, origin: GlobalRef, args: object, opcode: str = "") -> Instance:
         if _tracked(origin):
@@ -1068,8 +1057,7 @@ def sweep_globals(reader: _Reader, report: PickleReport, deadline: float | None)
     so a payload after the lost position is still named. Bounded by the caller's stream."""
     carry = b""
     while True:
-        if deadline is not None and time.monotonic() > deadline:
-            raise ScanTimeout("scan timed out in the byte search")
+        check_deadline(deadline, "scan timed out in the byte search")
         try:
             chunk = reader.take(CHUNK)
         except Truncated:
@@ -1133,381 +1121,3 @@ def _record_error(report: PickleReport, start: int, message: str) -> None:
             f"the {report.pickles} pickle(s) were followed by data at byte {start} that is "
             f"not a complete pickle ({message}); it was scanned as far as it parses"
         )
-
-
-# --- classification ---------------------------------------------------------------------------
-
-
-class Verdict(str, enum.Enum):
-    SAFE = "safe"
-    UNKNOWN = "unknown"
-    DANGEROUS = "dangerous"
-
-
-def canonical_pair(ref: GlobalRef) -> tuple[str, str]:
-    """The Python 3 name of a global: Python 2 names (`__builtin__`, `copy_reg`) mapped as
-    the unpickler's fix_imports would."""
-    pair = (ref.module, ref.name)
-    if pair in NAME_MAPPING:
-        return NAME_MAPPING[pair]
-    return IMPORT_MAPPING.get(ref.module, ref.module), ref.name
-
-
-def canonical(ref: GlobalRef) -> str:
-    module, name = canonical_pair(ref)
-    return f"{module}.{name}"
-
-
-def _words(text: str) -> tuple[str, ...]:
-    return tuple(text.split())
-
-
-# Always dangerous: modules whose import already reaches code execution, processes, files,
-# the network, or the import system, whatever name is taken from them.
-_DANGEROUS_MODULES = frozenset(
-    _words("""os posix nt subprocess _posixsubprocess pty runpy webbrowser socket _socket
-    socketserver ssl shutil importlib sys ctypes _ctypes multiprocessing _multiprocessing
-    concurrent code codeop commands popen2 pdb bdb timeit profile cProfile trace doctest
-    pydoc pkgutil zipimport imp marshal pickle _pickle cPickle dill cloudpickle shelve
-    asyncio http urllib urllib2 urllib3 httplib ftplib smtplib telnetlib poplib imaplib
-    nntplib xmlrpc xmlrpclib requests httpx aiohttp pip setuptools distutils ensurepip venv
-    io _io fileinput tempfile signal _thread thread types mmap tarfile zipfile sqlite3
-    logging.config numpy.testing numpy.f2py numpy.distutils numpy.ctypeslib torch.hub
-    torch.utils.cpp_extension torch.package torch.serialization pandas.io.pickle
-    pandas.core.computation""")
-)
-# Dangerous names within otherwise unremarkable modules.
-_DANGEROUS_NAMES: dict[str, frozenset[str]] = {
-    "builtins": frozenset(
-        _words("""eval exec execfile compile __import__ getattr setattr delattr open input
-        raw_input breakpoint globals locals vars apply file reload exit quit help
-        memoryview""")
-    ),
-    "operator": frozenset({"attrgetter", "methodcaller", "call"}),
-    "_operator": frozenset({"attrgetter", "methodcaller", "call"}),
-    **dict.fromkeys(("codecs", "gzip", "bz2", "lzma"), frozenset({"open", "EncodedFile"})),
-    "torch": frozenset({"load"}),
-    "torch.storage": frozenset({"_load_from_bytes"}),
-    "torch.jit": frozenset(
-        {"load", "CompilationUnit", "script", "trace", "_load_for_lite_interpreter"}
-    ),
-    "numpy": frozenset({"load", "fromfile", "loadtxt", "genfromtxt"}),
-    "numpy.lib.npyio": frozenset({"load", "loadtxt", "genfromtxt"}),
-    "numpy.lib.format": frozenset({"read_array", "open_memmap"}),
-    "pandas": frozenset({"read_pickle", "eval"}),
-    "joblib": frozenset({"load"}),
-    "joblib.numpy_pickle": frozenset({"load"}),
-    "yaml": frozenset(
-        {"load", "unsafe_load", "full_load", "load_all", "unsafe_load_all", "full_load_all"}
-    ),
-}
-# A name part that reaches one of these is dangerous wherever it starts (`posixpath.os.system`,
-# `collections._sys.modules`, `Foo.__init__.__globals__`).
-_DANGEROUS_ATTRS = frozenset(
-    _words("""system popen popen2 popen3 popen4 spawn spawnl spawnle spawnlp spawnv spawnve spawnvp
-    execv execve execvp execl eval exec execfile getattr setattr delattr __import__
-    check_output check_call startfile load_module""")
-)
-_DANGEROUS_TOPS = frozenset(m.split(".")[0] for m in _DANGEROUS_MODULES) | {"builtins"}
-# A module that imported one of these exposes it as an attribute (`pathlib.os`, `x._sys`).
-_MODULE_ALIASES = frozenset(
-    _words("""os posix nt sys subprocess builtins importlib shutil socket pty runpy ctypes marshal
-    pickle types""")
-)
-
-# Known safe: constructors of plain data (containers, numbers, dates), numpy array and
-# dtype reconstruction, torch tensor/storage rebuild functions and dtypes, and the helpers
-# the pickle protocol itself emits (copyreg). None of them runs code chosen by the pickle.
-_SAFE_EXACT = frozenset(
-    [
-        *(
-            f"builtins.{n}"
-            for n in _words("""set frozenset slice complex bytearray bytes object range int float
-            str list dict tuple bool Ellipsis NotImplemented""")
-        ),
-        "copyreg._reconstructor",
-        "copyreg.__newobj__",
-        "copyreg.__newobj_ex__",
-        "_codecs.encode",
-        "collections.OrderedDict",
-        "collections.defaultdict",
-        "collections.Counter",
-        "collections.deque",
-        "datetime.date",
-        "datetime.datetime",
-        "datetime.time",
-        "datetime.timedelta",
-        "datetime.timezone",
-        "decimal.Decimal",
-        "fractions.Fraction",
-        "uuid.UUID",
-        "functools.partial",
-        "re._compile",
-        "array.array",
-        "array._array_reconstructor",
-        *(
-            f"pathlib.{n}"
-            for n in _words("Path PosixPath WindowsPath PurePath PurePosixPath PureWindowsPath")
-        ),
-        # numpy
-        *(
-            f"{m}.{n}"
-            for m in ("numpy.core.multiarray", "numpy._core.multiarray")
-            for n in ("_reconstruct", "scalar")
-        ),
-        "numpy.core.numeric._frombuffer",
-        "numpy._core.numeric._frombuffer",
-        "numpy.ndarray",
-        "numpy.dtype",
-        "numpy.ma.core._mareconstruct",
-        "numpy.ma.core.MaskedArray",
-        "numpy.ma.MaskedArray",
-        "numpy.ma.core.MaskedConstant",
-        *(
-            f"numpy.random._pickle.{n}"
-            for n in ("__randomstate_ctor", "__bit_generator_ctor", "__generator_ctor")
-        ),
-        "numpy.random.mtrand.RandomState",
-        "numpy.random._generator.Generator",
-        "numpy.random._mt19937.MT19937",
-        "numpy.random._pcg64.PCG64",
-        "numpy.random._pcg64.PCG64DXSM",
-        "numpy.random._philox.Philox",
-        "numpy.random._sfc64.SFC64",
-        "numpy.random.bit_generator.SeedSequence",
-        *(
-            f"numpy.{n}"
-            for n in _words("""bool_ bool int8 int16 int32 int64 uint8 uint16 uint32 uint64 float16
-            float32 float64 longdouble complex64 complex128 clongdouble str_ bytes_ void
-            object_ datetime64 timedelta64 intc uintc intp uintp longlong ulonglong half
-            single double csingle cdouble byte ubyte short ushort int_ uint float_ complex_
-            unicode_ string_""")
-        ),
-        # torch
-        *(
-            f"torch._utils.{n}"
-            for n in _words("""_rebuild_tensor _rebuild_tensor_v2 _rebuild_tensor_v3
-            _rebuild_parameter _rebuild_parameter_with_state _rebuild_qtensor
-            _rebuild_sparse_tensor _rebuild_nested_tensor _rebuild_device_tensor_from_numpy
-            _rebuild_device_tensor_from_cpu_tensor _rebuild_meta_tensor_no_storage
-            _rebuild_wrapper_subclass""")
-        ),
-        "torch._tensor._rebuild_from_type",
-        "torch._tensor._rebuild_from_type_v2",
-        "torch.serialization._get_layout",
-        "torch.storage.UntypedStorage",
-        "torch.storage.TypedStorage",
-        "torch.storage._TypedStorage",
-        "torch.nn.parameter.Parameter",
-        "torch.nn.parameter.UninitializedParameter",
-        "torch.nn.parameter.Buffer",
-        *(
-            f"torch.{n}"
-            for n in _words("""Size Tensor device dtype layout memory_format strided sparse_coo
-            sparse_csr sparse_csc sparse_bsr sparse_bsc _mkldnn contiguous_format
-            channels_last channels_last_3d preserve_format""")
-        ),
-        *(
-            f"torch.jit._pickle.{n}"
-            for n in _words("""build_intlist build_floatlist build_boollist build_tensorlist
-            build_doublelist build_tensor_from_id restore_type_tag""")
-        ),
-        # joblib's array wrapper (its raw data is skipped by the scanner)
-        "joblib.numpy_pickle.NumpyArrayWrapper",
-        "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
-        # pandas helpers that rebuild frames, indexes and blocks from plain data
-        "pandas.NA",
-        "pandas._libs.missing.NA",
-        "pandas.NaT",
-        "pandas._libs.tslibs.nattype.NaT",
-        "pandas.core.indexes.base._new_Index",
-        "pandas._libs.internals._unpickle_block",
-        "pandas._libs.internals.BlockPlacement",
-        "pandas.core.internals.blocks.new_block",
-        "pandas._libs.tslibs.timestamps._unpickle_timestamp",
-        "pandas._libs.tslibs.timestamps.Timestamp",
-        "pandas._libs.tslibs.timedeltas._timedelta_unpickle",
-        "pandas._libs.tslibs.nattype.__nat_unpickle",
-        "pandas._libs.arrays.__pyx_unpickle_NDArrayBacked",
-    ]
-)
-_NUMPY_UFUNCS = frozenset(
-    _words(
-        """abs absolute acos acosh add arccos arccosh arcsin arcsinh arctan arctan2 arctanh
-        asin asinh atan atan2 atanh bitwise_and bitwise_count bitwise_invert
-        bitwise_left_shift bitwise_not bitwise_or bitwise_right_shift bitwise_xor cbrt ceil
-        conj conjugate copysign cos cosh deg2rad degrees divide divmod equal exp exp2 expm1
-        fabs float_power floor floor_divide fmax fmin fmod frexp gcd greater greater_equal
-        heaviside hypot invert isfinite isinf isnan isnat lcm ldexp left_shift less less_equal
-        log log10 log1p log2 logaddexp logaddexp2 logical_and logical_not logical_or
-        logical_xor matmul matvec maximum minimum mod modf multiply negative nextafter
-        not_equal positive pow power rad2deg radians reciprocal remainder right_shift rint sign
-        signbit sin sinh spacing sqrt square subtract tan tanh true_divide trunc vecdot vecmat"""
-    )
-)
-_CLASS_NAME = re.compile(r"^_?[A-Z][A-Za-z0-9_]*$")
-_TORCH_DTYPE = re.compile(
-    r"^(u?int\d+|float\d+\w*|bfloat16|complex\d+|bool|half|float|double|long|int|short"
-    r"|cfloat|cdouble|chalf|q?u?int\d+x?\d*|[A-Z][A-Za-z0-9]*Storage)$"
-)
-_SCIPY_SPARSE = frozenset(
-    f"{kind}_{shape}"
-    for kind in _words("csr csc coo bsr lil dok dia")
-    for shape in ("matrix", "array")
-)
-_PANDAS_HELPER = re.compile(r"^_+(new_\w*Index|\w*unpickle\w*)$")
-_PANDAS_IO_CLASSES = frozenset({"ExcelWriter", "ExcelFile", "HDFStore"})
-# Cython's unpickle helpers, and scikit-learn's Cython `newObj(cls)` (cls.__new__(cls)).
-_CYTHON_UNPICKLE = re.compile(r"^(__pyx_unpickle_\w+|newObj)$")
-_DATA_LIBRARIES = ("numpy", "pandas", "sklearn", "scipy")
-
-
-def _in_modules(module: str, modules: Iterable[str]) -> bool:
-    return any(module == m or module.startswith(m + ".") for m in modules)
-
-
-def _is_dunder(part: str) -> bool:
-    return len(part) > 4 and part.startswith("__") and part.endswith("__")
-
-
-def is_dangerous(module: str, name: str) -> bool:
-    """Whether importing `module.name` (a canonical name) reaches code execution or I/O."""
-    parts = name.split(".")
-    if _in_modules(module, _DANGEROUS_MODULES):
-        return True
-    if parts[0] in _DANGEROUS_NAMES.get(module, frozenset()):
-        return True
-    if any(p in _DANGEROUS_ATTRS or _is_dunder(p) for p in parts):
-        return True
-    if len(parts) > 1:
-        return any(p.lstrip("_") in _DANGEROUS_TOPS for p in parts[1:])
-    return name.lstrip("_") in _MODULE_ALIASES
-
-
-# Library parts whose own classes open files, sockets or threads, or fetch data sets.
-_SKLEARN_BANNED = _words("""sklearn.externals sklearn.datasets sklearn.callback
-    sklearn.utils._testing sklearn.utils._show_versions""")
-_PANDAS_BANNED = ("pandas.io", "pandas.core.computation", "pandas.plotting", "pandas.util")
-# Gradient-boosting libraries: their estimators and boosters (whose pickled state is the
-# model itself), not their data loaders (DMatrix, Dataset, Pool read files by path).
-_BOOSTING_EXACT = frozenset(
-    _words("""xgboost.sklearn.XGBModel xgboost.sklearn.XGBClassifier xgboost.sklearn.XGBRegressor
-    xgboost.sklearn.XGBRanker xgboost.sklearn.XGBRFClassifier xgboost.sklearn.XGBRFRegressor
-    xgboost.core.Booster lightgbm.sklearn.LGBMModel lightgbm.sklearn.LGBMClassifier
-    lightgbm.sklearn.LGBMRegressor lightgbm.sklearn.LGBMRanker lightgbm.basic.Booster
-    catboost.core.CatBoost catboost.core.CatBoostClassifier catboost.core.CatBoostRegressor
-    catboost.core.CatBoostRanker""")
-)
-# pyarrow's pickle helpers that pandas (string and Arrow-backed columns) emits.
-_PYARROW_EXACT = frozenset(
-    f"pyarrow.lib.{n}" for n in _words("_restore_array py_buffer type_for_alias")
-)
-
-
-@functools.cache
-def _inventory() -> dict[str, dict[str, frozenset[str]]]:
-    """model_globals.json: what each library defines where (scripts/gen_model_allowlist.py)."""
-    text = resources.files("mlgate").joinpath("model_globals.json").read_text("utf-8")
-    modules = json.loads(text)["modules"]
-    return {
-        module: {kind: frozenset(names) for kind, names in kinds.items()}
-        for module, kinds in modules.items()
-    }
-
-
-def defined_in(module: str, name: str, kind: str) -> bool:
-    """Whether `module` itself defines the class or function `name` (not a re-export)."""
-    return name in _inventory().get(module, {}).get(kind, frozenset())
-
-
-def inventory_versions() -> dict[str, str]:
-    text = resources.files("mlgate").joinpath("model_globals.json").read_text("utf-8")
-    versions: dict[str, str] = json.loads(text)["versions"]
-    return versions
-
-
-def _safe_class(module: str, name: str) -> bool:
-    """Classes (CamelCase names) DEFINED in scikit-learn, pandas' data structures, torch.nn
-    modules, numpy DTypes, and the estimators of xgboost, lightgbm and catboost: constructing
-    them and setting their state runs no chosen code. A name a module merely imports
-    (`sklearn.datasets._covtype.GzipFile` is gzip.GzipFile) is not one of them."""
-    if not _CLASS_NAME.match(name):
-        return False
-    if f"{module}.{name}" in _BOOSTING_EXACT:
-        return defined_in(module, name, "classes")
-    if _in_modules(module, ("sklearn",)):
-        family = not _in_modules(module, _SKLEARN_BANNED)
-    elif _in_modules(module, ("pandas",)):
-        family = not _in_modules(module, _PANDAS_BANNED) and name not in _PANDAS_IO_CLASSES
-    else:
-        family = _in_modules(module, ("torch.nn.modules", "numpy.dtypes"))
-    return family and defined_in(module, name, "classes")
-
-
-def _safe_function(module: str, name: str) -> bool:
-    """Functions that only compute or rebuild data: numpy ufuncs, scikit-learn metrics and
-    feature-selection scores, pandas' and Cython's unpickle helpers, torch dtypes, pyarrow's
-    array rebuilders (each one defined in the module that names it)."""
-    if module == "numpy" and name in _NUMPY_UFUNCS:
-        return True
-    if module == "torch" and _TORCH_DTYPE.match(name):
-        return True
-    if f"{module}.{name}" in _PYARROW_EXACT:
-        return defined_in(module, name, "functions")
-    if _CYTHON_UNPICKLE.match(name):
-        family = _in_modules(module, _DATA_LIBRARIES)
-    elif _in_modules(module, ("sklearn.metrics", "sklearn.feature_selection")):
-        family = name.islower() and not name.startswith("_")
-    else:
-        family = _in_modules(module, ("pandas",)) and bool(_PANDAS_HELPER.match(name))
-        family = family and not _in_modules(module, _PANDAS_BANNED)
-    return family and (defined_in(module, name, "functions") or not _inventoried(module))
-
-
-def _inventoried(module: str) -> bool:
-    """Whether the inventory covers this module's library (numpy and scipy are inventoried
-    only in part: their Cython unpickle helpers are matched by name there)."""
-    return module.split(".", maxsplit=1)[0] in ("sklearn", "pandas")
-
-
-def _safe_by_rule(module: str, name: str) -> bool:
-    """Whole families, never a name that walks attributes (`Class.attr`); see the helpers.
-    scipy.sparse matrices and TorchScript's own `__torch__` classes are safe too."""
-    if "." in name:
-        return False
-    if _safe_class(module, name) or _safe_function(module, name):
-        return True
-    if _in_modules(module, ("scipy.sparse",)) and name in _SCIPY_SPARSE:
-        return True
-    return _in_modules(module, ("__torch__",))
-
-
-@dataclass(frozen=True)
-class Allowlist:
-    """The built-in allowlist plus the policy's `allow_globals` (exact names or globs).
-
-    An exact entry the user names wins even over the danger list (a conscious decision);
-    a glob never allows a dangerous global, nor a name that walks attributes via dunders."""
-
-    extra: tuple[str, ...] = ()
-
-    def classify(self, ref: GlobalRef) -> Verdict:
-        if ref.module.startswith("<"):
-            return Verdict.UNKNOWN
-        module, name = canonical_pair(ref)
-        full = f"{module}.{name}"
-        exact = {p for p in self.extra if not _has_glob(p)}
-        if full in _SAFE_EXACT or full in exact or ref.dotted in exact:
-            return Verdict.SAFE
-        if is_dangerous(module, name):
-            return Verdict.DANGEROUS
-        if _safe_by_rule(module, name):
-            return Verdict.SAFE
-        globs = [p for p in self.extra if _has_glob(p)]
-        if any(fnmatch.fnmatchcase(full, p) for p in globs):
-            return Verdict.SAFE
-        return Verdict.UNKNOWN
-
-
-def _has_glob(pattern: str) -> bool:
-    return any(c in pattern for c in "*?[")

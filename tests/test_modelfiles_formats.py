@@ -1,0 +1,151 @@
+"""The model-file engine's format registry and its records: which format recognises which
+bytes, which reads which file (content first, name second), which names select a file,
+and the neutral records the engine returns before the gate makes findings of them.
+Nothing here unpickles: the pickles are written, and read back only by the scanner."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import io
+import pickle
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from mlgate.findings import Severity
+from mlgate.gates.modelfiles import Settings, scan_file
+from mlgate.modelfiles import FORMATS, FileReport, engine, sniff
+from mlgate.modelfiles.formats import BY_KIND, MODEL_EXTS, STRICT_EXTS, reader_of
+from mlgate.modelfiles.formats.base import ModelFormat, Sniffed
+
+# A pickle that would call os.system('true') if it were loaded (protocol 0, by hand).
+PAYLOAD = b"cos\nsystem\n(S'true'\ntR."
+
+
+def _tar_head() -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        info = tarfile.TarInfo("pickle")
+        data = pickle.dumps({}, protocol=2)
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+HEADS = {
+    "zip": b"PK\x03\x04" + bytes(60),
+    "npy": b"\x93NUMPY\x01\x00" + bytes(60),
+    "hdf5": b"\x89HDF\r\n\x1a\n" + bytes(60),
+    "gguf": b"GGUF\x03\x00\x00\x00" + bytes(60),
+    "zfile": b"ZF0x" + b"0" * 17 + b"x",
+    "gzip": gzip.compress(pickle.dumps([1, 2], protocol=4)),
+    "tar": _tar_head(),
+    "pickle": pickle.dumps({"a": 1}, protocol=4),
+}
+
+
+@pytest.mark.parametrize(("kind", "head"), sorted(HEADS.items()))
+def test_each_kind_is_recognised_first_by_its_format(kind: str, head: bytes) -> None:
+    """Registry order is recognition order: a tar header also parses as the start of a
+    pickle (`p` is PUT), so tar is asked first."""
+    recognised = [f.name for f in FORMATS.values() if f.recognise(head, len(head), True)]
+    assert recognised[0] == BY_KIND[kind].name
+    assert sniff(head, len(head)) == kind
+
+
+def test_the_registry_is_one_format_per_kind_and_name() -> None:
+    kinds = [kind for f in FORMATS.values() for kind in f.kinds]
+    assert len(kinds) == len(set(kinds))
+    assert all(isinstance(f, ModelFormat) and FORMATS[f.name] is f for f in FORMATS.values())
+    assert sniff(b"just some text\n" * 20) is None
+
+
+def test_names_that_select_a_model_file() -> None:
+    assert {
+        *(".pkl", ".pickle", ".joblib", ".pt", ".pth", ".bin", ".ckpt", ".npy", ".npz"),
+        *(".h5", ".hdf5", ".keras", ".safetensors", ".onnx", ".gguf", ".zip"),
+    } == MODEL_EXTS
+    assert {".zip"} == MODEL_EXTS - STRICT_EXTS  # a plain zip need not hold a model
+
+
+def _reader(kind: str | None, ext: str, base: str = "") -> str | None:
+    head = HEADS.get(kind or "", b"")
+    found = reader_of(Sniffed(kind, head, ext, base or f"model{ext}"))
+    return None if found is None else found.name
+
+
+@pytest.mark.parametrize(
+    ("kind", "ext", "base", "reader"),
+    [
+        ("pickle", ".onnx", "", "pickle"),  # content first: a pickle named .onnx
+        (None, ".npy", "", "pickle"),  # np.load unpickles what is neither zip nor npy
+        (None, ".pt", "", "pickle"),
+        (None, ".bin", "", None),  # raw weights: only a .bin that parses is a pickle
+        (None, ".h5", "", None),  # not HDF5: nothing reads it as Keras
+        (None, ".zip", "", None),
+        ("gguf", ".safetensors", "", "safetensors"),  # the name decides for safetensors
+        ("gguf", ".pkl", "", "gguf"),
+        ("gzip", ".txt", "", "joblib-compressed"),  # it inflates to a pickle
+        ("zip", ".npy", "", "zip"),
+        ("tar", ".pt", "", "pytorch-tar"),
+        (None, ".pb", "saved_model.pb", "tf-savedmodel"),
+        (None, ".pb", "keras_metadata.pb", "tf-savedmodel"),
+        (None, ".pb", "other.pb", None),
+    ],
+)
+def test_content_first_then_name(kind: str | None, ext: str, base: str, reader: str) -> None:
+    assert _reader(kind, ext, base) == reader
+
+
+def test_a_compressed_file_that_is_not_a_pickle_is_read_only_by_a_pickle_name() -> None:
+    text = gzip.compress(b"plain text, not a pickle\n" * 10)
+    assert sniff(text) == "gzip"
+    assert reader_of(Sniffed("gzip", text, ".txt", "notes.txt")) is None
+    assert reader_of(Sniffed("gzip", text, ".joblib", "m.joblib")) is BY_KIND["gzip"]
+
+
+def test_the_engine_returns_records_and_the_gate_makes_the_findings(tmp_path: Path) -> None:
+    (tmp_path / "model.pkl").write_bytes(PAYLOAD)
+    settings = Settings.from_options({}, deadline=None)
+    report = engine.scan_file(tmp_path, "model.pkl", settings)
+    assert isinstance(report, FileReport)
+    assert report.formats == ("pickle",)
+    assert report.pickle_based
+    (issue,) = report.issues
+    assert (issue.rule, issue.severity, issue.member) == (
+        "pickle-dangerous-global",
+        Severity.CRITICAL,
+        None,
+    )
+    assert dict(issue.evidence) == {"globals": ["os.system"], "calls": {"os.system": ["REDUCE"]}}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        issue.rule = "x"  # type: ignore[misc]
+
+    (found,) = scan_file(tmp_path, "model.pkl", settings).found
+    finding = found.finding
+    assert (finding.gate, finding.rule_id, finding.message) == ("models", issue.rule, issue.message)
+    assert finding.cwe == "CWE-502"
+    assert finding.properties == {
+        "member": None,
+        "globals": ["os.system"],
+        "calls": {"os.system": ["REDUCE"]},
+        "format": "pickle",
+    }
+    assert found.anchor == "|os.system"
+
+
+def test_the_gate_adds_the_format_policy(tmp_path: Path) -> None:
+    (tmp_path / "clean.pkl").write_bytes(pickle.dumps({"weights": [1.0, 2.0]}, protocol=4))
+    info = scan_file(tmp_path, "clean.pkl", Settings.from_options({}, None))
+    strict = scan_file(
+        tmp_path, "clean.pkl", Settings.from_options({"require_safe_formats": True}, None)
+    )
+    assert engine.scan_file(tmp_path, "clean.pkl", Settings.from_options({}, None)).issues == ()
+    assert [(f.finding.rule_id, f.finding.severity) for f in info.found] == [
+        ("pickle-format", Severity.INFO)
+    ]
+    assert [(f.finding.rule_id, f.finding.severity) for f in strict.found] == [
+        ("unsafe-format", Severity.HIGH)
+    ]
