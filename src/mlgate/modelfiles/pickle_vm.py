@@ -1091,9 +1091,6 @@ def _swept(data: bytes) -> list[GlobalRef]:
     return found
 
 
-SNIFF_BYTES = 1 << 16
-
-
 def parses_as_pickle(head: bytes, size: int) -> bool:
     """Whether a file of `size` bytes that starts with `head` is a pickle stream: the first
     pickle's opcodes, run as strictly as CPython runs them (any protocol, any first opcode,

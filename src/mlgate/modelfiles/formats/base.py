@@ -71,6 +71,9 @@ class ModelFormat(ABC):
     # A file selected by one of its extensions that does not parse is a medium finding (low
     # for a file selected by content, or with an extension of a plain container: `.zip`).
     strict: ClassVar[bool] = True
+    # Whether its names alone make it read a file whose content no format claimed (formats
+    # without magic); a format recognised by content reads only what it recognises.
+    by_name: ClassVar[bool] = False
 
     def recognise(self, head: bytes, size: int | None, fast: bool) -> str | None:
         """The kind these first bytes are (`size`: the whole file's, when known), or None."""
@@ -86,7 +89,7 @@ class ModelFormat(ABC):
 
     def reads_name(self, file: Sniffed) -> bool:
         """Whether this format reads, by its name, a file whose content no format claimed."""
-        return False
+        return self.by_name and (file.ext in self.extensions or file.base in self.filenames)
 
     @abstractmethod
     def scan(

@@ -122,9 +122,7 @@ def scan_onnx(scan: Scan, where: Where, fh: IO[bytes]) -> None:
 class OnnxFormat(ModelFormat):
     name = "onnx"
     extensions: ClassVar[frozenset[str]] = frozenset({".onnx"})
-
-    def reads_name(self, file: Sniffed) -> bool:
-        return file.ext in self.extensions
+    by_name = True
 
     def scan(
         self, engine: Engine, fh: IO[bytes], where: Where, file: Sniffed, path: Path | None

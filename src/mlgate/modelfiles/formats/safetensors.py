@@ -50,9 +50,7 @@ def _tensor_entry_ok(entry: Any, data_size: int) -> bool:
 class SafetensorsFormat(ModelFormat):
     name = "safetensors"
     extensions: ClassVar[frozenset[str]] = frozenset({".safetensors"})
-
-    def reads_name(self, file: Sniffed) -> bool:
-        return file.ext in self.extensions
+    by_name = True
 
     def scan(
         self, engine: Engine, fh: IO[bytes], where: Where, file: Sniffed, path: Path | None

@@ -116,9 +116,7 @@ def scan_tf_protobuf(scan: Scan, where: Where, fh: IO[bytes], base: str) -> None
 class TensorFlowFormat(ModelFormat):
     name = "tf-savedmodel"
     filenames: ClassVar[frozenset[str]] = TF_PROTOBUFS
-
-    def reads_name(self, file: Sniffed) -> bool:
-        return file.base in self.filenames
+    by_name = True
 
     def scan(
         self, engine: Engine, fh: IO[bytes], where: Where, file: Sniffed, path: Path | None
