@@ -149,3 +149,18 @@ def test_the_gate_adds_the_format_policy(tmp_path: Path) -> None:
     assert [(f.finding.rule_id, f.finding.severity) for f in strict.found] == [
         ("unsafe-format", Severity.HIGH)
     ]
+
+
+def test_the_cache_salt_covers_every_engine_file_and_the_allowlist_data() -> None:
+    from mlgate.gates import modelfiles as gate
+
+    names = {
+        p.relative_to(Path(gate.__file__).parents[1]).as_posix() for p in gate._engine_sources()
+    }
+    assert {
+        "gates/modelfiles.py",
+        "modelfiles/allowlist.py",
+        "modelfiles/model_globals.json",
+        "modelfiles/pickle_vm.py",
+        *(f"modelfiles/formats/{f}.py" for f in ("zip", "pickle", "gguf", "onnx", "keras")),
+    } <= names

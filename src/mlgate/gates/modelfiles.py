@@ -288,7 +288,8 @@ class ModelFilesGate(Gate):
         return {TOOL: __version__}
 
     def cache_salt(self, ctx: GateContext) -> str:
-        """The scanner's own rules: a change to the module invalidates cached results."""
+        """The scanner's own rules: a change to the engine or its data invalidates cached
+        results."""
         digest = hashlib.sha256()
         for source in _engine_sources():
             digest.update(source.read_bytes())
