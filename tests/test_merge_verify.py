@@ -221,3 +221,40 @@ def test_receipt_with_a_missing_field_exits_2(receipt: Path, tmp_path: Path) -> 
 
 def test_blocked_run_writes_no_receipt(split_runs: Path) -> None:
     assert not (split_runs / "full" / "receipt.json").exists()
+
+
+# --- the cores behind `merge` and `verify`: data in, data out, nothing printed ------------
+
+
+def test_merge_core_returns_the_report_the_command_writes(
+    split_runs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlgate.merge import MergeOptions, load_reports, merge_reports
+    from mlgate.policy import Outcome
+
+    paths = [split_runs / g / "mlgate.json" for g in _gates(split_runs)]
+    merged = merge_reports(MergeOptions(tuple(load_reports(paths)), REPO_ROOT))
+    decision = merged.report.decision
+    assert decision.outcome is Outcome.BLOCKED and decision.exit_code == 1
+    assert merged.report.mode == {"kind": "merge", "inputs": [str(p) for p in paths]}
+    full = json.loads((split_runs / "full" / "mlgate.json").read_text())
+    assert sorted(r.gate for r in merged.report.run.results) == sorted(
+        g["name"] for g in full["gates"]
+    )
+    assert capsys.readouterr() == ("", "")
+
+
+def test_verify_core_lists_every_problem(
+    receipt: Path, receipt_keys: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlgate.receipt import VerifyOptions, verify
+
+    head = _head()
+    ok = verify(VerifyOptions(receipt, head, "production", CHURN, public_keys=(receipt_keys[1],)))
+    assert ok.allowed and ok.signed and ok.problems == ()
+    assert ok.receipt["commit"] == head
+    refused = verify(VerifyOptions(receipt, "f" * 40, "staging", CHURN))
+    assert not refused.allowed and not refused.signed
+    assert any("not " + "f" * 40 in p for p in refused.problems)
+    assert any("environment 'production', not 'staging'" in p for p in refused.problems)
+    assert capsys.readouterr() == ("", "")

@@ -15,14 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import __version__
+from mlgate.config import RepoConfig
 from mlgate.errors import ReportError
 from mlgate.findings import Finding, sort_key
 from mlgate.gates import GateResult
 from mlgate.inputs import validate_input
-from mlgate.repo import Repo
-from mlgate.report.base import REPORT_SCHEMA_VERSION
+from mlgate.policy import POLICY_CHECK, decide
+from mlgate.repo import Repo, open_repo
+from mlgate.report.base import REPORT_SCHEMA_VERSION, Report
 from mlgate.runner import RunResult
 from mlgate.toollock import TOOLS
+from mlgate.trust import load_settings, with_policy_check
 
 REQUIRED_KEYS = ("schema_version", "mlgate_version", "commit", "gates", "findings", "started_at")
 # The folder a generated pipeline downloads a gate job's report into: the job's id, `GATE`
@@ -49,6 +52,49 @@ class Binding:
 class LoadedReport:
     path: Path
     data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class MergeOptions:
+    """What `mlgate merge` decides over: the loaded reports, and where the policy comes from."""
+
+    reports: tuple[LoadedReport, ...]  # read and bound by `load_reports`
+    root: Path  # the checkout whose policy and .mlgate.yml apply
+    policy_file: Path | None = None
+    env: str | None = None
+    trusted_config: str | None = None  # git ref to read the policy and .mlgate.yml from
+
+
+@dataclass(frozen=True)
+class Merged:
+    """The merged report, decided again under the policy, and the configuration it used."""
+
+    report: Report
+    config: RepoConfig
+
+
+def merge_reports(options: MergeOptions) -> Merged:
+    """One report and decision from the reports of separate jobs (nothing is printed)."""
+    settings = load_settings(options.root, options.policy_file, options.env, options.trusted_config)
+    policy = settings.policy
+    result = with_policy_check(merge_results(options.reports), settings)
+    checked = [POLICY_CHECK] if any(r.gate == POLICY_CHECK for r in result.results) else []
+    decision = decide(policy, result.results, scope=[*policy.enabled_gates(), *checked])
+    inputs = [str(r.path) for r in options.reports]
+    report = Report(result, policy, decision, {"kind": "merge", "inputs": inputs})
+    return Merged(report, settings.config)
+
+
+def merge_checkout(root: Path, config: RepoConfig, commit: str | None) -> Repo:
+    """The checkout `merge` hashes for the ML-BOM: it must be the reports' commit."""
+    checkout = open_repo(root, config.exclude)
+    if checkout.commit != commit:
+        raise ReportError(
+            f"the ML-BOM hashes the files of {root}, which is at commit {checkout.commit}, "
+            f"but the reports are for {commit}",
+            hint="run `mlgate merge` in a checkout of the reports' commit",
+        )
+    return checkout
 
 
 def load_reports(paths: Sequence[Path], binding: Binding | None = None) -> list[LoadedReport]:

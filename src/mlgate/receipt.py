@@ -12,13 +12,16 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlgate import __version__
-from mlgate.errors import ReportError
+from mlgate.config import load_config
+from mlgate.errors import ReportError, UsageError
 from mlgate.gates import GateStatus
 from mlgate.inputs import validate_input
+from mlgate.policy import find_policy, load_policy
 from mlgate.redact import redact_value
 from mlgate.report.base import Report
 
@@ -26,6 +29,94 @@ RECEIPT_FILE = "receipt.json"
 UNSIGNED_KEYS = frozenset({"digest", "signature"})
 BOM_FILE = "mlgate.cdx.json"
 RECEIPT_KEYS = ("commit", "policy_digest", "env", "gates", "decision", "created_at", "digest")
+
+# `mlgate.signing` reads receipts' canonical bytes from here: it is imported when a check
+# needs it (and the `cryptography` package only then).
+# ruff: noqa: PLC0415
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """What `mlgate verify` checks a receipt against (see its --help)."""
+
+    receipt: Path
+    commit: str
+    env: str
+    root: Path  # the checkout whose policy (and .mlgate.yml) is in force
+    policy_file: Path | None = None
+    allow_dirty: bool = False
+    public_keys: tuple[Path, ...] = ()
+    max_age: str | None = None  # a duration, e.g. 24h
+    bom: Path | None = None
+    bundle: Path | None = None  # a Sigstore bundle over the receipt file
+    identity: str | None = None
+    issuer: str | None = None
+    trusted_root: Path | None = None
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The receipt read, and every reason it does not allow the deployment."""
+
+    receipt: Mapping[str, Any]
+    problems: tuple[str, ...]
+    signed: bool  # a signature (key or Sigstore bundle) was required and checked
+
+    @property
+    def allowed(self) -> bool:
+        return not self.problems
+
+
+def verify(options: VerifyOptions) -> VerifyResult:
+    """Check a receipt against the deployment; a problem is data, an unusable input an error."""
+    if options.bundle is not None and not (options.identity and options.issuer):
+        raise UsageError("--bundle needs --identity and --issuer (who must have signed it)")
+    data = load_receipt(options.receipt)
+    root = options.root
+    config = load_config(root)
+    policy = load_policy(
+        find_policy(root, options.policy_file, config.policy), options.env, root=root
+    )
+    required = [n for n, s in policy.gates.items() if s.enabled and s.required]
+    problems = verify_receipt(data, options.commit, options.env, policy.digest)
+    problems += coverage_problems(data, required, options.allow_dirty)
+    problems += _provenance_problems(data, options)
+    if options.bundle is not None and options.identity and options.issuer:
+        from mlgate.signing import check_bundle
+
+        problems += check_bundle(
+            options.receipt.read_bytes(),
+            options.bundle,
+            options.identity,
+            options.issuer,
+            options.trusted_root,
+        )
+    signed = bool(options.public_keys) or options.bundle is not None
+    return VerifyResult(data, tuple(problems), signed)
+
+
+def _provenance_problems(data: Mapping[str, Any], options: VerifyOptions) -> list[str]:
+    from mlgate.signing import check_age, check_signature, load_public_key, parse_duration
+
+    problems: list[str] = []
+    if options.public_keys:
+        problems += check_signature(data, [load_public_key(p) for p in options.public_keys])
+    if options.max_age is not None:
+        problems += check_age(data, parse_duration(options.max_age))
+    if options.bom is not None:
+        problems += _bom_problems(data, options.bom)
+    return problems
+
+
+def _bom_problems(data: Mapping[str, Any], bom: Path) -> list[str]:
+    try:
+        text = bom.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{bom}: cannot read the ML-BOM: {exc}") from None
+    named = (data.get("bom") or {}).get("digest")
+    if named != text_digest(text):
+        return [f"{bom} is not the ML-BOM the receipt names ({named or 'none'})"]
+    return []
 
 
 def make_receipt(

@@ -12,10 +12,11 @@ a warning, until the change lands on the trusted branch.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgate import __version__
 from mlgate.config import CONFIG_FILE, RepoConfig, config_from_doc, load_config
@@ -32,6 +33,9 @@ from mlgate.policy import (
     load_policy,
 )
 from mlgate.yamlfile import parse_yaml
+
+if TYPE_CHECKING:
+    from mlgate.runner import RunResult
 
 RULE = "policy-weakened"
 # What a change of each gate option means (weaker or not) is declared by the gate itself
@@ -74,6 +78,14 @@ def load_settings(
     )
     check = _check_result(changes, trusted_ref, commit)
     return Settings(trusted_config, trusted, check)
+
+
+def with_policy_check(result: RunResult, settings: Settings) -> RunResult:
+    """The run's results plus the `policy` check of --trusted-config, when it ran."""
+    if settings.check is None:
+        return result
+    kept = tuple(r for r in result.results if r.gate != POLICY_CHECK)
+    return dataclasses.replace(result, results=(*kept, settings.check))
 
 
 def _resolve_ref(root: Path, ref: str) -> str:

@@ -19,14 +19,12 @@ from mlgate.cli.output import (
     emit,
     prepare_output,
     signing_key,
-    with_check,
     write_provenance,
 )
-from mlgate.errors import ReportError, UsageError
+from mlgate.errors import UsageError
 
 if TYPE_CHECKING:
-    from mlgate.config import RepoConfig
-    from mlgate.repo import Repo
+    pass
 
 # Each command imports what it needs when it runs: `mlgate --version` and `--help` must not
 # pay for the gates, the policy's schema validator or the template engine (issue 16).
@@ -90,29 +88,22 @@ def merge(
     In CI, --bound, --commit and --digest tie each report to the job that made it
     (see README, "How reports are bound to the jobs that made them").
     """
-    from mlgate.merge import Binding, load_reports, merge_results
-    from mlgate.policy import POLICY_CHECK, decide
-    from mlgate.report import Report
-    from mlgate.trust import load_settings
+    from mlgate.merge import Binding, MergeOptions, load_reports, merge_checkout, merge_reports
 
     binding = Binding(bound, commit, _digests(digests) if digests else None)
     loaded = load_reports(list(reports), binding)
     check_formats(formats or ("text",), output)
     key = signing_key(sign_key, output)
     prepare_output(output)
-    settings = load_settings(Path.cwd(), policy_file, env, trusted_config)
-    policy = settings.policy
-    result = with_check(merge_results(loaded), settings)
-    checked = [POLICY_CHECK] if any(r.gate == POLICY_CHECK for r in result.results) else []
-    decision = decide(policy, result.results, scope=[*policy.enabled_gates(), *checked])
-    report = Report(
-        result, policy, decision, {"kind": "merge", "inputs": [str(p) for p in reports]}
+    merged = merge_reports(
+        MergeOptions(tuple(loaded), Path.cwd(), policy_file, env, trusted_config)
     )
+    report = merged.report
     emit(report, formats or ("text",), output)
     if output is not None:
-        checkout = _merge_checkout(Path.cwd(), settings.config, result.repo.commit)
-        write_provenance(report, checkout, settings.config, output, key)
-    exit_with(decision.exit_code)
+        checkout = merge_checkout(Path.cwd(), merged.config, report.run.repo.commit)
+        write_provenance(report, checkout, merged.config, output, key)
+    exit_with(report.decision.exit_code)
 
 
 def _digests(values: tuple[str, ...]) -> dict[str, str]:
@@ -123,17 +114,3 @@ def _digests(values: tuple[str, ...]) -> dict[str, str]:
             raise UsageError(f"--digest {value!r}: expected REPORT=SHA256")
         found[path] = digest.strip().lower()
     return found
-
-
-def _merge_checkout(root: Path, config: RepoConfig, commit: str | None) -> Repo:
-    """The checkout `merge` hashes for the ML-BOM: it must be the reports' commit."""
-    from mlgate.repo import open_repo
-
-    checkout = open_repo(root, config.exclude)
-    if checkout.commit != commit:
-        raise ReportError(
-            f"the ML-BOM hashes the files of {root}, which is at commit {checkout.commit}, "
-            f"but the reports are for {commit}",
-            hint="run `mlgate merge` in a checkout of the reports' commit",
-        )
-    return checkout

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sys
@@ -21,8 +20,6 @@ if TYPE_CHECKING:
     from mlgate.config import RepoConfig
     from mlgate.repo import Repo
     from mlgate.report import Report
-    from mlgate.runner import RunResult
-    from mlgate.trust import Settings
 
 # Each command imports what it needs when it runs: `mlgate --version` and `--help` must not
 # pay for the gates, the policy's schema validator or the template engine (issue 16).
@@ -38,16 +35,6 @@ def signing_key(spec: str | None, output: Path | None) -> Ed25519PrivateKey | No
     from mlgate.signing import load_private_key
 
     return load_private_key(spec)
-
-
-def with_check(result: RunResult, settings: Settings) -> RunResult:
-    """The run's results plus the `policy` check of --trusted-config, when it ran."""
-    from mlgate.policy import POLICY_CHECK
-
-    if settings.check is None:
-        return result
-    kept = tuple(r for r in result.results if r.gate != POLICY_CHECK)
-    return dataclasses.replace(result, results=(*kept, settings.check))
 
 
 def write_provenance(

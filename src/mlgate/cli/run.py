@@ -25,7 +25,6 @@ from mlgate.cli.output import (
     emit,
     prepare_output,
     signing_key,
-    with_check,
     write_provenance,
 )
 from mlgate.errors import UsageError
@@ -219,7 +218,7 @@ def run_and_decide(
     from mlgate.repo import open_repo
     from mlgate.report import Report
     from mlgate.runner import RunRequest, run_gates, select_gates
-    from mlgate.trust import load_settings
+    from mlgate.trust import load_settings, with_policy_check
 
     unknown = [g for g in options.gates if g not in GATES]
     if unknown:
@@ -240,7 +239,7 @@ def run_and_decide(
         cache,
         on_progress,
     )
-    result = with_check(run_gates(repo, policy, config, request), settings)
+    result = with_policy_check(run_gates(repo, policy, config, request), settings)
     if cache is not None and cache.unwritable and not options.quiet:
         click.echo(
             f"mlgate: warning: cannot write the result cache {cache.root} ({cache.unwritable}): "

@@ -65,32 +65,6 @@ def used_tools(results: Sequence[GateResult]) -> dict[str, dict[str, Any]]:
     return {name: toolenv.provenance(name) for name in names}
 
 
-def doctor_tools(path: Path) -> int:
-    """Print each pinned scanner's version, source, environment and state; count the bad."""
-    try:
-        configure_tools(path, quiet=True)
-    except ConfigError as exc:
-        click.echo(f"tools  {exc.message}")
-        return len(TOOLS)
-    bad = 0
-    for name in TOOLS:
-        try:
-            plan = toolenv.plan(name)
-        except ConfigError as exc:
-            click.echo(f"tool   {name:14} ERROR: {exc.message}")
-            bad += 1
-            continue
-        state = toolenv.status(plan, deep=True)
-        version = plan.version or toolenv.version(name) or "?"
-        click.echo(
-            f"tool   {name:14} {version:10} {plan.source:11} "
-            f"{'intact' if state.intact else state.reason.upper()}  {toolenv.where(plan)}"
-        )
-        bad += not state.intact
-    click.echo(f"tools  directory {toolenv.tools_dir()} (MLGATE_TOOLS_DIR)")
-    return bad
-
-
 def _names(names: Sequence[str]) -> tuple[str, ...]:
     unknown = [n for n in names if n not in TOOLS]
     if unknown:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -109,54 +107,34 @@ def verify(
     --issuer; with --max-age: its age; with --bom: the ML-BOM it names. Without a
     signature check the digest only detects edits (see README, "Provenance").
     """
-    from mlgate.config import load_config
-    from mlgate.policy import find_policy, load_policy
-    from mlgate.receipt import coverage_problems, load_receipt, verify_receipt
+    from mlgate.receipt import VerifyOptions
+    from mlgate.receipt import verify as verify_receipt
 
-    if bundle is not None and not (identity and issuer):
-        raise UsageError("--bundle needs --identity and --issuer (who must have signed it)")
-    data = load_receipt(receipt)
-    root = Path.cwd()
-    config = load_config(root)
-    policy = load_policy(find_policy(root, policy_file, config.policy), env, root=root)
-    required = [n for n, s in policy.gates.items() if s.enabled and s.required]
-    problems = verify_receipt(data, commit, env, policy.digest)
-    problems += coverage_problems(data, required, allow_dirty)
-    problems += _provenance_problems(data, public_keys, max_age, bom_file)
-    if bundle is not None and identity and issuer:
-        from mlgate.signing import check_bundle
-
-        problems += check_bundle(receipt.read_bytes(), bundle, identity, issuer, trusted_root)
-    if problems:
-        for problem in problems:
+    options = VerifyOptions(
+        receipt,
+        commit,
+        env,
+        Path.cwd(),
+        policy_file,
+        allow_dirty,
+        public_keys,
+        max_age,
+        bom_file,
+        bundle,
+        identity,
+        issuer,
+        trusted_root,
+    )
+    result = verify_receipt(options)
+    if not result.allowed:
+        for problem in result.problems:
             click.echo(f"mlgate: verify: {problem}", err=True)
         exit_with(EXIT_BLOCKED)
-    signed = " (signature verified)" if public_keys or bundle else ""
+    data = result.receipt
+    signed = " (signature verified)" if result.signed else ""
     click.echo(
         f"receipt verified: commit {data['commit']}, env {data['env']}, decision pass{signed}"
     )
-
-
-def _provenance_problems(
-    data: dict[str, Any], public_keys: Sequence[Path], max_age: str | None, bom: Path | None
-) -> list[str]:
-    from mlgate.receipt import text_digest
-    from mlgate.signing import check_age, check_signature, load_public_key, parse_duration
-
-    problems: list[str] = []
-    if public_keys:
-        problems += check_signature(data, [load_public_key(p) for p in public_keys])
-    if max_age is not None:
-        problems += check_age(data, parse_duration(max_age))
-    if bom is not None:
-        try:
-            text = bom.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"{bom}: cannot read the ML-BOM: {exc}") from None
-        named = (data.get("bom") or {}).get("digest")
-        if named != text_digest(text):
-            problems.append(f"{bom} is not the ML-BOM the receipt names ({named or 'none'})")
-    return problems
 
 
 @click.command()
