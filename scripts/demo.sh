@@ -20,7 +20,7 @@ export MLGATE_TOOLS_DIR="${MLGATE_TOOLS_DIR:-$PWD/.venv/mlgate-tools}"
 if [ -z "${MLGATE_ADVISORY_DB:-}" ]; then
   if [ -d ../shared/advisory-db ]; then
     export MLGATE_ADVISORY_DB="$PWD/../shared/advisory-db"
-  elif [ -z "$(.venv/bin/python -c 'from mlgate.advisories import cached_db; print(cached_db() or "")')" ]; then
+  elif [ -z "$(.venv/bin/python -c 'from mlgate.deps.dbupdate import cached_db; print(cached_db() or "")')" ]; then
     export MLGATE_ADVISORY_DB="$PWD/examples/advisory-db"
   fi
 fi

@@ -13,13 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from mlgate.advisories import (
-    AdvisoryDB,
-    cached_db,
-    cvss3_base_score,
-    severity_rating,
-    update_db,
-)
+from mlgate.deps.advisorydb import AdvisoryDB
+from mlgate.deps.cvss import cvss3_base_score, severity_rating
+from mlgate.deps.dbupdate import cached_db, update_db
 from mlgate.errors import AdvisoryDBError
 from tests.conftest import ADVISORY_DB, fixture_path
 

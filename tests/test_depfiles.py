@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from mlgate.depfiles import (
+from mlgate.deps.sources import (
     LOCAL_OR_URL,
     DepFileProblem,
     Requirement,

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mlgate.depfiles import Requirement, read_dependency_file
+from mlgate.deps.sources import Requirement, read_dependency_file
 from mlgate.findings import Severity
 from mlgate.gates import GATES, GateContext
 from mlgate.gates.deps import parse_pip_audit

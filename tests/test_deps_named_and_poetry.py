@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mlgate.depfiles import poetry_specifiers
+from mlgate.deps.sources.poetry import poetry_specifiers
 
 from .conftest import run_cli, write
 

@@ -53,6 +53,7 @@ NOT_A_GATE = {
     ("notebooks.py", "data"),  # an output's `data` key in nbformat
     ("bom.py", "data"),  # CycloneDX's component `data`
     ("detect.py", "data"),  # a `data/` directory
+    ("deps/sources/named.py", "deps"),  # a dvc.yaml stage's `deps` list
 }
 
 

@@ -20,7 +20,7 @@ HEAVY = (
     "mlgate.report",
     "mlgate.runner",
     "mlgate.generate",
-    "mlgate.advisories",
+    "mlgate.deps",
     "jsonschema",
     "yaml",
     "jinja2",

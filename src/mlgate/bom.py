@@ -45,7 +45,7 @@ from packageurl import PackageURL
 from mlgate import __version__
 from mlgate.cache import ResultCache, make_key
 from mlgate.config import RepoConfig
-from mlgate.depfiles import Requirement, read_dependency_file
+from mlgate.deps.sources import Requirement, read_dependency_file
 from mlgate.errors import MlgateError
 from mlgate.findings import Finding, Severity
 from mlgate.gates import GATES, GateResult

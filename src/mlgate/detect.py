@@ -17,7 +17,7 @@ from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from mlgate.depfiles import is_dependency_file
+from mlgate.deps.sources import is_dependency_file
 from mlgate.gates import GATES
 from mlgate.repo import Repo, open_repo, read_text
 from mlgate.tools import run_tool

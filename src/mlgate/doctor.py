@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlgate import toolenv
-from mlgate.advisories import AdvisoryDB, cached_db
+from mlgate.deps.advisorydb import AdvisoryDB
+from mlgate.deps.dbupdate import cached_db
 from mlgate.errors import ConfigError, MlgateError
 from mlgate.gates import GATES
 from mlgate.toollock import TOOLS

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from mlgate.confine import is_inside
-from mlgate.depfiles import read_dependency_file
+from mlgate.deps.sources import read_dependency_file
 from mlgate.repo import Repo, read_text
 
 DVC_CONFIG = ".dvc/config"

@@ -10,7 +10,7 @@ import click
 
 
 def _advisories_default_url() -> str:
-    from mlgate.advisories import DEFAULT_DB_URL
+    from mlgate.deps.dbupdate import DEFAULT_DB_URL
 
     return DEFAULT_DB_URL
 
@@ -29,7 +29,7 @@ def db() -> None:
 )
 def db_update(url: str) -> None:
     """Download the OSV PyPI advisories into the user cache and switch to them atomically."""
-    from mlgate.advisories import update_db
+    from mlgate.deps.dbupdate import update_db
 
     loaded = update_db(url)
     click.echo(

@@ -1,36 +1,30 @@
 """deps gate: known vulnerabilities in every dependency file the repo has.
 
-Two sources. Offline: a local OSV advisory database (`--advisory-db`, `MLGATE_ADVISORY_DB`,
-`deps.advisory_db` in .mlgate.yml, or the one `mlgate db update` cached). Online: pip-audit.
-pip-audit fails open when its service is unreachable (every dependency gets a `skip_reason`
-and it still says "No known vulnerabilities found"): here any dependency that could not be
-audited is a gate error or a finding, never a pass.
+The engine is `mlgate.deps` (sources, services, the range audit); this module turns its
+neutral records into findings. Two services: offline, a local OSV advisory database
+(`--advisory-db`, `MLGATE_ADVISORY_DB`, `deps.advisory_db` in .mlgate.yml, or the one
+`mlgate db update` cached); online, pip-audit. Any dependency that could not be audited is a
+gate error or a finding, never a pass.
 """
 
 from __future__ import annotations
 
-import posixpath
-import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-import yaml
-from packaging.requirements import InvalidRequirement
-from packaging.requirements import Requirement as PackagingRequirement
 from packaging.version import InvalidVersion, Version
 
-from mlgate.advisories import Advisory, AdvisoryDB, cached_db
-from mlgate.cache import make_key
-from mlgate.depfiles import (
-    Requirement,
-    is_dependency_file,
-    is_lock_file,
-    poetry_specifiers,
-    read_dependency_file,
-)
-from mlgate.errors import AdvisoryDBError
+from mlgate.deps.advisorydb import Advisory
+from mlgate.deps.audit import DepsAudit, audit
+from mlgate.deps.dbupdate import cached_db
+from mlgate.deps.ranges import VulnerableRange
+from mlgate.deps.services import ServiceAudit, VulnerabilityService, Vulnerable
+from mlgate.deps.services.osv import OsvDatabaseService, database_fingerprint
+from mlgate.deps.services.pip_audit import PipAuditService
+from mlgate.deps.sources import DepFileProblem, Requirement, is_dependency_file
+from mlgate.deps.sources.named import named_dependency_files
 from mlgate.findings import Finding, Severity, assign_fingerprints
 from mlgate.gates.base import (
     UNREADABLE_RULE_INFO,
@@ -42,13 +36,11 @@ from mlgate.gates.base import (
     RuleInfo,
     ToolInfo,
 )
-from mlgate.lifecycle import temp_dir
 from mlgate.repo import Repo
-from mlgate.tools import run_json_tool, tool_version
+from mlgate.tools import tool_version
 
 NAME = "deps"
 ENV_DB = "MLGATE_ADVISORY_DB"
-PIP_AUDIT_SHAPE: Mapping[str, type] = {"dependencies": list}  # what pip-audit always reports
 
 
 class DepsGate(Gate):
@@ -104,8 +96,7 @@ class DepsGate(Gate):
             if named
             else tuple(f for f in repo.files if is_dependency_file(f))
         )
-        named = [*_mlproject_envs(repo), *_dvc_named_files(repo)]
-        files += tuple(dict.fromkeys(f for f in named if f not in files))
+        files += tuple(dict.fromkeys(f for f in named_dependency_files(repo) if f not in files))
         opts = dict(options)
         db = _advisory_db_path(repo.root, options)
         if db is not None:
@@ -127,59 +118,40 @@ class DepsGate(Gate):
         started = time.monotonic()
         if not ctx.inputs.files:
             return GateResult(NAME, skipped="no dependency files found")
-        requirements, findings, notes = _read_all(ctx)
-        kind = project_kind(ctx.root, ctx.inputs.files)
-        ranged = [r for r in requirements if r.version is None]
-        if ctx.option("advisory_db"):
-            result = _audit_offline(ctx, requirements)
-        else:
-            result = _audit_online(ctx, requirements)
-        found, errors, source, tools = result
-        unpinned: list[Finding] = []
-        if kind == "library":
-            unpinned, note = _audit_ranges(ctx, ranged)
-            notes.append(note)
-        else:
-            covered = kind == "locked"
-            unpinned = [
-                _unpinned_finding(ctx, r) for r in ranged if not (covered and _is_manifest(r.path))
-            ]
-            if covered:
-                notes.append(
-                    "lock file present: its pinned versions are audited; version ranges in "
-                    "pyproject.toml/setup.cfg/setup.py are not reported as unpinned"
-                )
-        everything = assign_fingerprints(
-            [*found, *unpinned, *findings],
-            {i: _anchor(f) for i, f in enumerate([*found, *unpinned, *findings])},
+        db = ctx.option("advisory_db")
+        database = Path(str(db)) if db else None
+        found = audit(ctx.root, ctx.inputs.files, _service(ctx, database), database)
+        vulnerable, errors = _service_findings(ctx, found)
+        everything = [
+            *vulnerable,
+            *(_unpinned_finding(ctx, r) for r in found.unpinned),
+            *(_range_finding(r) for r in found.ranges),
+            *(_problem_finding(p) for p in found.problems),
+        ]
+        fingerprinted = assign_fingerprints(
+            everything, {i: _anchor(f) for i, f in enumerate(everything)}
         )
         return GateResult(
             NAME,
-            findings=tuple(everything),
+            findings=tuple(fingerprinted),
             errors=tuple(errors),
-            tools=tools,
+            tools=dict(found.tools),
             seconds=time.monotonic() - started,
             files_scanned=len(ctx.inputs.files),
-            notes=tuple(notes),
-            properties={"source": source, "dependencies": len(requirements), "project": kind},
+            notes=found.notes,
+            properties={
+                "source": dict(found.source),
+                "dependencies": len(found.requirements),
+                "project": found.project,
+            },
         )
 
 
-# findings, errors, where the vulnerability data came from, tool versions
-AuditResult = tuple[list[Finding], list[str], dict[str, Any], dict[str, str | None]]
-
-
-def database_fingerprint(path: Path) -> str:
-    """A cheap identity of an advisory database: every record file's name, size and mtime."""
-    try:
-        entries = sorted(
-            f"{p.relative_to(path)}:{st.st_size}:{st.st_mtime_ns}"
-            for p in path.rglob("*")
-            if p.is_file() and (st := p.stat())
-        )
-    except OSError:
-        return f"unreadable:{path}"
-    return make_key(str(path.resolve()), entries)
+def _service(ctx: GateContext, database: Path | None) -> VulnerabilityService:
+    """The offline database when there is one, else pip-audit with the configured service."""
+    if database is not None:
+        return OsvDatabaseService(database)
+    return PipAuditService(str(ctx.option("vulnerability_service", "pypi")), ctx.root, ctx.timeout)
 
 
 def _advisory_db_path(root: Path, options: Mapping[str, Any]) -> Path | None:
@@ -192,146 +164,34 @@ def _advisory_db_path(root: Path, options: Mapping[str, Any]) -> Path | None:
     return cached_db()
 
 
-def _read_all(ctx: GateContext) -> tuple[list[Requirement], list[Finding], list[str]]:
-    requirements: list[Requirement] = []
-    problems: list[Finding] = []
-    for rel in ctx.inputs.files:
-        found, issues = read_dependency_file(ctx.root, rel)
-        requirements += found
-        problems += [
-            Finding(
-                gate=NAME,
-                tool="mlgate",
-                rule_id="unreadable-requirement",
-                severity=Severity.parse(p.severity),
-                message=f"could not audit: {p.message}",
-                path=p.path,
-                line=p.line,
-            )
-            for p in issues
-        ]
-    unique = {(r.name, r.version, r.path, r.line): r for r in requirements}
-    return list(unique.values()), problems, []
+def _service_findings(ctx: GateContext, found: DepsAudit) -> tuple[list[Finding], list[str]]:
+    if found.service is None:
+        return [], [found.error or "the vulnerability service did not answer"]
+    return service_findings(ctx, found.service)
 
 
-def _audit_offline(ctx: GateContext, requirements: Sequence[Requirement]) -> AuditResult:
-    path = Path(str(ctx.option("advisory_db")))
-    source: dict[str, Any] = {"kind": "osv-offline", "path": str(path)}
+def service_findings(ctx: GateContext, answer: ServiceAudit) -> tuple[list[Finding], list[str]]:
+    """A service's answer -> findings, and errors for every dependency it could not audit
+    (findings instead when the `unaudited` option says so)."""
     default = Severity.parse(str(ctx.option("default_severity", "high")))
-    try:
-        db = AdvisoryDB.load(path)
-        matches = [
-            (req, adv)
-            for req in requirements
-            if req.version is not None
-            for adv in db.match(req.name, req.version)
-        ]
-    except AdvisoryDBError as exc:
-        return [], [f"advisory database: {exc.message}"], source, {}
-    grouped: dict[tuple[str, int, str, str | None], list[Advisory]] = {}
-    owners: dict[tuple[str, int, str, str | None], Requirement] = {}
-    for req, adv in matches:
-        key = (req.path, req.line, req.name, req.version)
-        grouped.setdefault(key, []).append(adv)
-        owners[key] = req
-    findings = [
-        _package_finding(owners[key], "osv-database", advs, default)
-        for key, advs in grouped.items()
-    ]
-    source.update(path=str(db.path), revision=db.revision, records=db.record_count)
-    return findings, [], source, {"osv-database": db.revision}
-
-
-def _severity(adv: Advisory, default: Severity) -> Severity:
-    return Severity.parse(adv.severity, default) if adv.severity else default
-
-
-def _audit_online(ctx: GateContext, requirements: Sequence[Requirement]) -> AuditResult:
-    service = str(ctx.option("vulnerability_service", "pypi"))
-    source: dict[str, Any] = {"kind": "pip-audit", "service": service}
-    tools = dict(DepsGate().tool_versions())
-    pinned = [r for r in requirements if r.version is not None]
-    if not pinned:
-        return [], [], source, tools
-    with temp_dir("mlgate-deps-") as tmp:
-        reqfile = Path(tmp) / "requirements.txt"
-        reqfile.write_text("".join(f"{r.name}=={r.version}\n" for r in pinned), encoding="utf-8")
-        argv = [
-            "pip-audit",
-            "-r",
-            str(reqfile),
-            "--no-deps",
-            "--disable-pip",
-            "--format",
-            "json",
-            "--progress-spinner",
-            "off",
-            "-s",
-            service,
-        ]
-        report = run_json_tool(
-            argv, [], ctx.timeout, PIP_AUDIT_SHAPE, cwd=ctx.root, ok_codes=(0, 1)
-        )
-    if not report.ok:
-        return [], [f"pip-audit: {report.problem}"], source, tools
-    missing = _not_reported(report.data["dependencies"], pinned)
-    if missing:
-        error = (
-            f"pip-audit: its report leaves out {len(missing)} of the {len(pinned)} pinned "
-            f"dependencies it was given, so they were not audited: {', '.join(missing[:5])}"
-        )
-        return [], [error], source, tools
-    findings, errors = parse_pip_audit(ctx, report.data, pinned)
-    return findings, errors, source, tools
-
-
-def _not_reported(dependencies: Sequence[Any], pinned: Sequence[Requirement]) -> list[str]:
-    """The pinned requirements pip-audit's report does not mention (by normalised name)."""
-    named = {_normalised(d.get("name")) for d in dependencies if isinstance(d, dict)}
-    return [r.name for r in pinned if _normalised(r.name) not in named]
-
-
-def _normalised(name: Any) -> str:
-    return re.sub(r"[-_.]+", "-", str(name)).lower()
+    to_finding = _package_finding if answer.grouped else _advisory_finding
+    findings = [to_finding(v, answer.tool, default) for v in answer.vulnerable]
+    errors = _unaudited(answer.unaudited, answer.given)
+    if answer.unaudited and ctx.option("unaudited", "error") == "finding":
+        findings += [_unaudited_finding(answer.tool, reason) for reason in answer.unaudited]
+        errors = []
+    return findings, errors
 
 
 def parse_pip_audit(
     ctx: GateContext, data: Mapping[str, Any], pinned: Sequence[Requirement]
 ) -> tuple[list[Finding], list[str]]:
     """pip-audit's JSON -> findings, and errors for every dependency it could not audit."""
-    where = {(r.name, r.version): r for r in pinned}
-    default = Severity.parse(str(ctx.option("default_severity", "high")))
-    findings: list[Finding] = []
-    skipped: list[str] = []
-    for dep in data.get("dependencies", []):
-        key = (str(dep.get("name", "")).lower().replace("_", "-"), dep.get("version"))
-        req = where.get(key) or next((r for r in pinned if r.name == key[0]), None)
-        if dep.get("skip_reason"):
-            skipped.append(str(dep["skip_reason"]))
-            continue
-        if req is None:
-            continue
-        for vuln in dep.get("vulns", []):
-            findings.append(
-                _vuln_finding(
-                    req,
-                    "pip-audit",
-                    str(vuln.get("id")),
-                    tuple(vuln.get("aliases") or ()),
-                    str(vuln.get("description") or "")[:200],
-                    tuple(vuln.get("fix_versions") or ()),
-                    f"https://osv.dev/vulnerability/{vuln.get('id')}",
-                    default,
-                )
-            )
-    errors = _unaudited(ctx, skipped, len(pinned))
-    if ctx.option("unaudited", "error") == "finding":
-        findings += [_unaudited_finding(reason) for reason in skipped]
-        errors = []
-    return findings, errors
+    service = PipAuditService("pypi", ctx.root, ctx.timeout)
+    return service_findings(ctx, service.read_report(data, pinned))
 
 
-def _unaudited(ctx: GateContext, skipped: Sequence[str], total: int) -> list[str]:
+def _unaudited(skipped: Sequence[str], total: int) -> list[str]:
     if not skipped:
         return []
     hint = (
@@ -347,13 +207,37 @@ def _unaudited(ctx: GateContext, skipped: Sequence[str], total: int) -> list[str
     ]
 
 
-def _unaudited_finding(reason: str) -> Finding:
+def _unaudited_finding(tool: str, reason: str) -> Finding:
     return Finding(
         gate=NAME,
-        tool="pip-audit",
+        tool=tool,
         rule_id="unaudited-dependency",
         severity=Severity.MEDIUM,
         message=reason,
+    )
+
+
+def _problem_finding(problem: DepFileProblem) -> Finding:
+    return Finding(
+        gate=NAME,
+        tool="mlgate",
+        rule_id="unreadable-requirement",
+        severity=Severity.parse(problem.severity),
+        message=f"could not audit: {problem.message}",
+        path=problem.path,
+        line=problem.line,
+    )
+
+
+def _severity(adv: Advisory, default: Severity) -> Severity:
+    return Severity.parse(adv.severity, default) if adv.severity else default
+
+
+def _advisory_finding(found: Vulnerable, tool: str, default: Severity) -> Finding:
+    """One finding per advisory, as the service reported it (pip-audit)."""
+    (adv,) = found.advisories
+    return _vuln_finding(
+        found.requirement, tool, adv.id, adv.aliases, adv.summary, adv.fixed, adv.url, default
     )
 
 
@@ -411,150 +295,10 @@ def _anchor(finding: Finding) -> str:
     return str(finding.properties.get("package", finding.message))
 
 
-# --- project kind, ranges, grouping ------------------------------------------------------------
-
-MANIFESTS = ("pyproject.toml", "setup.cfg", "setup.py")
-
-
-def _is_manifest(path: str) -> bool:
-    return path.rsplit("/", 1)[-1] in MANIFESTS
-
-
-def project_kind(root: Path, files: Sequence[str]) -> str:
-    """`locked` (a lock file or a hashed requirements file), `library` (a build system at the
-    root: `[build-system]` in pyproject.toml, or setup.py/setup.cfg, and no lock), else `app`."""
-    if any(is_lock_file(f) or _hashed(root, f) for f in files):
-        return "locked"
-    pyproject = root / "pyproject.toml"
-    try:
-        declares = "[build-system]" in pyproject.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        declares = False
-    if declares or (root / "setup.py").is_file() or (root / "setup.cfg").is_file():
-        return "library"
-    return "app"
-
-
-def _hashed(root: Path, rel: str) -> bool:
-    if not rel.endswith(".txt"):
-        return False
-    try:
-        return "--hash=" in (root / rel).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-
-
-def _mlproject_envs(repo: Repo) -> list[str]:
-    """The conda/python env files an MLflow `MLproject` names (read as YAML, inside the repo)."""
-    found: list[str] = []
-    for rel in repo.files:
-        if rel.rsplit("/", 1)[-1] != "MLproject":
-            continue
-        try:
-            data = yaml.safe_load((repo.root / rel).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            continue
-        for key in ("conda_env", "python_env"):
-            value = data.get(key) if isinstance(data, dict) else None
-            if isinstance(value, str) and value.strip():
-                base = rel.rsplit("/", 1)[0] + "/" if "/" in rel else ""
-                target = posixpath.normpath(base + value.strip())
-                if target in repo.files and target.endswith((".yml", ".yaml")):
-                    found.append(target)
-    return found
-
-
-# In a dvc.yaml stage: `pip install -r FILE` / `--requirement FILE`, `conda env create -f FILE`.
-_DVC_CMD_FILES = re.compile(
-    r"(?:\s-r\s*|--requirement[=\s]\s*|conda\s+env\s+(?:create|update)\b[^;&|]*?(?:-f|--file)[=\s]\s*)"
-    r"(?P<path>[^\s;&|]+)"
-)
-
-
-def _dvc_named_files(repo: Repo) -> list[str]:
-    """The requirements and conda env files a `dvc.yaml` stage installs (its `cmd`) or names
-    among its `deps` (read as YAML, inside the repo; nothing is run)."""
-    found: list[str] = []
-    for rel in repo.files:
-        if rel.rsplit("/", 1)[-1] not in ("dvc.yaml", "dvc.yml"):
-            continue
-        try:
-            data = yaml.safe_load((repo.root / rel).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            continue
-        stages = data.get("stages") if isinstance(data, dict) else None
-        base = rel.rsplit("/", 1)[0] + "/" if "/" in rel else ""
-        for stage in (stages or {}).values() if isinstance(stages, dict) else ():
-            found += _dvc_stage_files(repo, base, stage)
-    return found
-
-
-def _dvc_stage_files(repo: Repo, base: str, stage: Any) -> list[str]:
-    if not isinstance(stage, dict):
-        return []
-    wdir = stage.get("wdir")
-    here = posixpath.normpath(base + (wdir if isinstance(wdir, str) else ".")) + "/"
-    commands = stage.get("cmd")
-    lines = [commands] if isinstance(commands, str) else list(commands or [])
-    named = [m["path"] for c in lines if isinstance(c, str) for m in _DVC_CMD_FILES.finditer(c)]
-    deps = [d for d in stage.get("deps") or [] if isinstance(d, str)]
-    named += [d for d in deps if is_dependency_file(d)]
-    targets = [posixpath.normpath(here + n.strip("'\"")) for n in named]
-    return [t for t in targets if t in repo.files and _readable_as_deps(t)]
-
-
-def _readable_as_deps(rel: str) -> bool:
-    return rel.endswith((".txt", ".yml", ".yaml", ".in")) or is_dependency_file(rel)
-
-
-def _audit_ranges(ctx: GateContext, ranged: Sequence[Requirement]) -> tuple[list[Finding], str]:
-    """A library's version ranges: a range admitting a vulnerable version that has a fix is a
-    `low` finding naming the safe lower bound. Needs the offline database."""
-    base = f"library (build system, no lock file): {len(ranged)} version range(s) "
-    path = ctx.option("advisory_db")
-    if not path:
-        return [], base + "not audited (range audit needs the offline advisory database)"
-    try:
-        db = AdvisoryDB.load(Path(str(path)))
-    except AdvisoryDBError:
-        return [], base + "not audited (advisory database unreadable)"
-    findings: list[Finding] = []
-    unread = 0
-    for req in ranged:
-        specifiers = _specifiers(req.spec)
-        if specifiers is None:
-            unread += 1
-            continue
-        admitted = {a.id: (a, v) for spec in specifiers for a, v in db.admitted(req.name, spec)}
-        if admitted:
-            shown = " || ".join(specifiers) if len(specifiers) > 1 else specifiers[0]
-            findings.append(_range_finding(req, shown, [admitted[i] for i in sorted(admitted)]))
-    note = base + "audited against the advisory database instead of flagged as unpinned"
-    if unread:
-        note += f"; {unread} not audited (neither PEP 440 nor a Poetry constraint)"
-    return findings, note
-
-
-_POETRY_SPEC = re.compile(r'^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*) = "(?P<constraint>.*)"$')
-
-
-def _specifiers(spec: str) -> list[str] | None:
-    """A range as PEP 440 specifier sets (several for Poetry's `||`), or None if unreadable.
-    Poetry constraints (`name = "^1.2"`, as depfiles records them) are translated."""
-    poetry = _POETRY_SPEC.match(spec)
-    if poetry is not None:
-        return poetry_specifiers(poetry["constraint"])
-    try:
-        return [str(PackagingRequirement(spec).specifier)]
-    except InvalidRequirement:
-        return None
-
-
-def _range_finding(
-    req: Requirement, specifier: str, admitted: Sequence[tuple[Advisory, Version]]
-) -> Finding:
-    safe = max(v for _, v in admitted)
-    ids = [a.id for a, _ in admitted]
+def _range_finding(found: VulnerableRange) -> Finding:
+    req, specifier = found.requirement, found.specifier
+    safe = found.safe_lower_bound
+    ids = [a.id for a, _ in found.admitted]
     shown = specifier or "any version"
     return Finding(
         gate=NAME,
@@ -576,12 +320,11 @@ def _range_finding(
     )
 
 
-def _package_finding(
-    req: Requirement, tool: str, advisories: Sequence[Advisory], default: Severity
-) -> Finding:
+def _package_finding(found: Vulnerable, tool: str, default: Severity) -> Finding:
     """One finding per vulnerable package: every advisory, the worst severity, and the single
     minimal version that fixes them all."""
-    advisories = sorted(advisories, key=lambda a: (-_severity(a, default).rank, a.id))
+    req = found.requirement
+    advisories = sorted(found.advisories, key=lambda a: (-_severity(a, default).rank, a.id))
     worst = advisories[0]
     ids = [a.id for a in advisories]
     aliases = sorted({alias for a in advisories for alias in a.aliases})

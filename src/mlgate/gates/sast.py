@@ -28,7 +28,8 @@ from typing import Any, ClassVar
 import yaml
 
 from mlgate.cache import content_hash
-from mlgate.depfiles import is_dependency_file
+from mlgate.deps.project import project_kind
+from mlgate.deps.sources import is_dependency_file
 from mlgate.errors import ConfigError
 from mlgate.findings import Finding, Severity, assign_fingerprints, headline
 from mlgate.gates.base import (
@@ -47,7 +48,6 @@ from mlgate.gates.base import (
     split_readable,
     unreadable_findings,
 )
-from mlgate.gates.deps import project_kind
 from mlgate.gates.secrets import redact
 from mlgate.lifecycle import temp_dir
 from mlgate.notebooks import (

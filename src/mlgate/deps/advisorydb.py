@@ -4,39 +4,26 @@ Two layouts load the same way: the PyPA advisory database (`vulns/<package>/<ID>
 OSV's PyPI export (a flat set of `<ID>.json`). Records under `vulns/<package>/` are parsed on
 the first `match` for that package (parsing all ~2,700 YAML records of the PyPA database takes
 about a second; the index, record count and revision take a fraction of that); every other
-record is parsed at load time.
-
-`update_db` downloads an OSV zip, validates it, rewrites it as `vulns/<package>/<ID>.json` plus
-a manifest (so a later load reads no record until a package is matched) and switches the cache's
-`current` pointer atomically.
+record is parsed at load time. `dbupdate` downloads and installs such a database.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
-import math
 import os
 import re
-import shutil
-import tempfile
-import urllib.parse
-import urllib.request
-import zipfile
-import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import IO, Any
+from pathlib import Path
+from typing import Any
 
-import platformdirs
 import yaml
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from mlgate import __version__
+from mlgate.deps.cvss import cvss3_base_score, severity_rating
 from mlgate.errors import AdvisoryDBError
 
 try:
@@ -44,13 +31,8 @@ try:
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
-DEFAULT_DB_URL = "https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip"
 RECORD_SUFFIXES = (".yaml", ".yml", ".json")
 MANIFEST = "mlgate-db.json"
-POINTER = "current"
-MAX_DOWNLOAD = 1 << 30  # bytes
-MAX_MEMBER = 16 << 20  # bytes of one uncompressed record
-MAX_UNPACKED = 2 << 30  # bytes of all uncompressed records
 SUMMARY_CHARS = 200
 _DB_SEVERITY = {
     "critical": "critical",
@@ -60,9 +42,6 @@ _DB_SEVERITY = {
     "low": "low",
 }
 _YAML_MODIFIED = re.compile(r"""^modified:[ \t]*(['"]?)([0-9][^'"#\n]*?)\1[ \t]*$""", re.M)
-_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_SAFE_PACKAGE = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
-_STAGING = re.compile(r"db-[A-Za-z0-9_]+")
 _EPOCH = datetime(1, 1, 1, tzinfo=timezone.utc)
 _ZERO = Version("0")
 _KEPT_YAML_TAGS = ("tag:yaml.org,2002:null", "tag:yaml.org,2002:bool")
@@ -151,7 +130,7 @@ class AdvisoryDB:
                 f"advisory database {path} {what}",
                 hint="download one with `mlgate db update`, or unzip an OSV export there",
             )
-        manifest = _read_manifest(path)
+        manifest = read_manifest(path)
         if manifest is not None:
             return cls._from_manifest(path, manifest)
         return cls._from_tree(path)
@@ -188,7 +167,7 @@ class AdvisoryDB:
             raise AdvisoryDBError(
                 f"advisory database {path} contains no records (*.yaml, *.yml or *.json)"
             )
-        return cls(path, _latest(stamps), count, records, lazy)
+        return cls(path, latest_stamp(stamps), count, records, lazy)
 
     def match(self, name: str, version: str) -> list[Advisory]:
         """The advisories (withdrawn ones excluded) that affect `name` at `version`, by id."""
@@ -240,110 +219,6 @@ class AdvisoryDB:
         return self._index.get(key, [])
 
 
-def default_cache_dir() -> Path:
-    """Where `mlgate db update` keeps downloaded databases."""
-    return platformdirs.user_cache_path("mlgate") / "advisory-db"
-
-
-def cached_db(cache_dir: Path | None = None) -> Path | None:
-    """The database directory `update_db` last installed, or None when there is none."""
-    return _read_pointer(cache_dir if cache_dir is not None else default_cache_dir())
-
-
-def update_db(url: str, cache_dir: Path | None = None, timeout: float = 120.0) -> AdvisoryDB:
-    """Download an OSV zip from `url`, validate it and make it the cached database.
-
-    Any failure leaves the previously cached database in place.
-    """
-    cache = cache_dir if cache_dir is not None else default_cache_dir()
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".download-", suffix=".zip", dir=cache)
-    except OSError as exc:
-        raise AdvisoryDBError(f"cannot write to the advisory cache {cache}: {exc}") from exc
-    archive = Path(name)
-    staging: Path | None = None
-    try:
-        with os.fdopen(fd, "wb") as out:
-            _download(url, out, timeout)
-        staging = Path(tempfile.mkdtemp(prefix="db-", dir=cache))
-        revision, count = _unpack(url, archive, staging)
-        _write_json(staging / MANIFEST, _manifest(url, revision, count))
-        db = AdvisoryDB.load(staging)
-        _switch(cache, staging)
-    except BaseException:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-        raise
-    finally:
-        archive.unlink(missing_ok=True)
-    return db
-
-
-# --- CVSS -------------------------------------------------------------------------------------
-
-_CVSS3 = {
-    "AV": {"N": 0.85, "A": 0.62, "L": 0.55, "P": 0.2},
-    "AC": {"L": 0.77, "H": 0.44},
-    "PR": {"N": 0.85, "L": 0.62, "H": 0.27},
-    "UI": {"N": 0.85, "R": 0.62},
-    "S": {"U": 0.0, "C": 0.0},
-    "C": {"H": 0.56, "L": 0.22, "N": 0.0},
-    "I": {"H": 0.56, "L": 0.22, "N": 0.0},
-    "A": {"H": 0.56, "L": 0.22, "N": 0.0},
-}
-_PR_CHANGED = {"N": 0.85, "L": 0.68, "H": 0.5}  # privileges required when S:C
-
-
-def cvss3_base_score(vector: str) -> float | None:
-    """The CVSS v3.0/v3.1 base score of a vector string, None when it is not a valid vector."""
-    metrics = _cvss3_metrics(vector)
-    if metrics is None:
-        return None
-    changed = metrics["S"] == "C"
-    pr = (_PR_CHANGED if changed else _CVSS3["PR"])[metrics["PR"]]
-    c, i, a = (_CVSS3[m][metrics[m]] for m in ("C", "I", "A"))
-    iss = 1 - (1 - c) * (1 - i) * (1 - a)
-    impact = 7.52 * (iss - 0.029) - 3.25 * (iss - 0.02) ** 15 if changed else 6.42 * iss
-    if impact <= 0:
-        return 0.0
-    exploitability = 8.22 * pr * math.prod(_CVSS3[m][metrics[m]] for m in ("AV", "AC", "UI"))
-    total = impact + exploitability
-    return _roundup(min(1.08 * total if changed else total, 10.0))
-
-
-def severity_rating(score: float) -> str | None:
-    """CVSS qualitative rating; None for a score of 0 (CVSS "none")."""
-    if score >= 9.0:
-        return "critical"
-    if score >= 7.0:
-        return "high"
-    if score >= 4.0:
-        return "medium"
-    return "low" if score > 0 else None
-
-
-def _cvss3_metrics(vector: str) -> dict[str, str] | None:
-    head, _, rest = vector.strip().partition("/")
-    if head not in ("CVSS:3.0", "CVSS:3.1"):
-        return None
-    metrics: dict[str, str] = {}
-    for part in rest.split("/"):
-        key, _, value = part.partition(":")
-        metrics[key] = value
-    if any(metrics.get(key) not in table for key, table in _CVSS3.items()):
-        return None
-    return metrics
-
-
-def _roundup(value: float) -> float:
-    """CVSS v3.1 Roundup: the smallest one-decimal number >= value, robust to float noise."""
-    scaled = round(value * 100_000)
-    if scaled % 10_000 == 0:
-        return scaled / 100_000.0
-    return (math.floor(scaled / 10_000) + 1) / 10.0
-
-
 # --- parsing records --------------------------------------------------------------------------
 
 
@@ -382,7 +257,7 @@ def _scan_modified(file: Path) -> str | None:
 
 def _load_record(file: Path) -> _Record:
     try:
-        data = _parse_text(file.name, file.read_bytes())
+        data = parse_text(file.name, file.read_bytes())
     except FileNotFoundError as exc:
         raise AdvisoryDBError(
             f"advisory record {file} disappeared",
@@ -395,7 +270,7 @@ def _load_record(file: Path) -> _Record:
     return _parse_record(data)
 
 
-def _parse_text(name: str, raw: bytes) -> Any:
+def parse_text(name: str, raw: bytes) -> Any:
     text = raw.decode("utf-8-sig")
     if name.lower().endswith(".json"):
         return json.loads(text)
@@ -414,11 +289,11 @@ def _parse_record(data: Mapping[str, Any]) -> _Record:
         url=_url(data, record_id),
         modified=_str(data.get("modified")),
         withdrawn=bool(data.get("withdrawn")),
-        affected=tuple(_iter_affected(data)),
+        affected=tuple(iter_affected(data)),
     )
 
 
-def _iter_affected(data: Mapping[str, Any]) -> Iterator[_Affected]:
+def iter_affected(data: Mapping[str, Any]) -> Iterator[_Affected]:
     for entry in _list(data.get("affected")):
         package = _dict(_dict(entry).get("package"))
         name = package.get("name")
@@ -539,7 +414,7 @@ def _version(text: object) -> Version | None:
         return None
 
 
-def _latest(stamps: Iterable[str]) -> str:
+def latest_stamp(stamps: Iterable[str]) -> str:
     return max((s for s in stamps if s), key=_timestamp, default="")
 
 
@@ -567,10 +442,7 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-# --- the cache --------------------------------------------------------------------------------
-
-
-def _read_manifest(path: Path) -> dict[str, Any] | None:
+def read_manifest(path: Path) -> dict[str, Any] | None:
     try:
         data = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -583,124 +455,3 @@ def _read_manifest(path: Path) -> dict[str, Any] | None:
     ):
         return None
     return data
-
-
-def _manifest(url: str, revision: str, count: int) -> dict[str, Any]:
-    return {
-        "format": 1,
-        "source": url,
-        "fetched": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "revision": revision,
-        "record_count": count,
-        "mlgate": __version__,
-    }
-
-
-def _read_pointer(cache: Path) -> Path | None:
-    try:
-        name = (cache / POINTER).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    if not _STAGING.fullmatch(name) or not (cache / name).is_dir():
-        return None
-    return cache / name
-
-
-def _switch(cache: Path, staging: Path) -> None:
-    """Point `current` at `staging` with one atomic rename, then drop the previous database."""
-    previous = _read_pointer(cache)
-    pending = cache / f".{POINTER}-{staging.name}"
-    pending.write_text(staging.name + "\n", encoding="utf-8")
-    os.replace(pending, cache / POINTER)
-    if previous is not None and previous != staging:
-        shutil.rmtree(previous, ignore_errors=True)
-
-
-def _download(url: str, out: IO[bytes], timeout: float) -> None:
-    scheme = urllib.parse.urlsplit(url).scheme.lower()
-    if scheme not in ("http", "https", "file"):
-        raise AdvisoryDBError(
-            f"cannot download the advisory database from {url!r}: use an http(s):// or file:// URL"
-        )
-    headers = {"User-Agent": f"mlgate/{__version__}"}
-    # The scheme was checked above (http, https or file: the operator's own URL).
-    request = urllib.request.Request(url, headers=headers)  # noqa: S310 # nosemgrep
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 # nosemgrep
-            _copy(response, out, url)
-    except (OSError, ValueError, http.client.HTTPException) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise AdvisoryDBError(
-            f"could not download the advisory database from {url}: {reason}",
-            hint="the cached database (if any) was left unchanged",
-        ) from exc
-
-
-def _copy(source: IO[bytes], out: IO[bytes], url: str) -> None:
-    total = 0
-    while chunk := source.read(1 << 20):
-        total += len(chunk)
-        if total > MAX_DOWNLOAD:
-            raise AdvisoryDBError(f"{url} is larger than {MAX_DOWNLOAD} bytes; refusing it")
-        out.write(chunk)
-
-
-def _unpack(url: str, archive: Path, staging: Path) -> tuple[str, int]:
-    """Validate the zip and write its PyPI records as `vulns/<package>/<ID>.json`."""
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            members = _checked_members(url, zf)
-            written = [_unpack_member(url, zf, info, staging) for info in members]
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
-        raise AdvisoryDBError(f"{url} is not a readable zip archive: {exc}") from exc
-    except OSError as exc:
-        raise AdvisoryDBError(f"could not unpack {url} into {staging}: {exc}") from exc
-    stamps = {record_id: stamp for record_id, stamp in filter(None, written)}
-    if not stamps:
-        raise AdvisoryDBError(
-            f"{url} contains no OSV records for PyPI (no file with an `id` and `affected`)"
-        )
-    return _latest(stamps.values()), len(stamps)
-
-
-def _checked_members(url: str, zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
-    members: list[zipfile.ZipInfo] = []
-    total = 0
-    for info in zf.infolist():
-        name = info.filename.replace("\\", "/")
-        if name.startswith("/") or PureWindowsPath(info.filename).drive:
-            raise AdvisoryDBError(f"refusing {url}: zip member {info.filename!r} is absolute")
-        if ".." in PurePosixPath(name).parts:
-            raise AdvisoryDBError(f"refusing {url}: zip member {info.filename!r} contains '..'")
-        if info.is_dir() or not name.lower().endswith(RECORD_SUFFIXES):
-            continue
-        total += info.file_size
-        if info.file_size > MAX_MEMBER or total > MAX_UNPACKED:
-            raise AdvisoryDBError(f"refusing {url}: zip member {info.filename!r} is too large")
-        members.append(info)
-    return members
-
-
-def _unpack_member(
-    url: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo, staging: Path
-) -> tuple[str, str] | None:
-    """Write one record under each PyPI package it affects; (id, modified) or None if skipped."""
-    try:
-        data = _parse_text(info.filename, zf.read(info))
-    except (ValueError, RecursionError, yaml.YAMLError) as exc:
-        raise AdvisoryDBError(f"{url}: unparseable record {info.filename}: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("affected"), list):
-        return None
-    record_id = data.get("id")
-    if not isinstance(record_id, str) or not _SAFE_ID.fullmatch(record_id):
-        raise AdvisoryDBError(f"refusing {url}: record {info.filename} has a bad id {record_id!r}")
-    names = {a.name for a in _iter_affected(data) if _SAFE_PACKAGE.fullmatch(a.name)}
-    for name in sorted(names):
-        folder = staging / "vulns" / name
-        folder.mkdir(parents=True, exist_ok=True)
-        _write_json(folder / f"{record_id}.json", data)
-    return (record_id, _str(data.get("modified"))) if names else None
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
