@@ -11,14 +11,17 @@ import io
 import pickle
 import tarfile
 from pathlib import Path
+from typing import IO, ClassVar
 
 import pytest
 
 from mlgate.findings import Severity
+from mlgate.gates import GATES
 from mlgate.gates.modelfiles import Settings, scan_file
-from mlgate.modelfiles import FORMATS, FileReport, engine, sniff
-from mlgate.modelfiles.formats import BY_KIND, MODEL_EXTS, STRICT_EXTS, reader_of
-from mlgate.modelfiles.formats.base import ModelFormat, Sniffed
+from mlgate.modelfiles import FORMATS, FileReport, Where, engine, sniff
+from mlgate.modelfiles.formats import index, reader_of
+from mlgate.modelfiles.formats.base import Engine, ModelFormat, Sniffed
+from mlgate.repo import open_repo
 
 # A pickle that would call os.system('true') if it were loaded (protocol 0, by hand).
 PAYLOAD = b"cos\nsystem\n(S'true'\ntR."
@@ -51,7 +54,7 @@ def test_each_kind_is_recognised_first_by_its_format(kind: str, head: bytes) -> 
     """Registry order is recognition order: a tar header also parses as the start of a
     pickle (`p` is PUT), so tar is asked first."""
     recognised = [f.name for f in FORMATS.values() if f.recognise(head, len(head), True)]
-    assert recognised[0] == BY_KIND[kind].name
+    assert recognised[0] == index().by_kind[kind].name
     assert sniff(head, len(head)) == kind
 
 
@@ -66,8 +69,10 @@ def test_names_that_select_a_model_file() -> None:
     assert {
         *(".pkl", ".pickle", ".joblib", ".pt", ".pth", ".bin", ".ckpt", ".npy", ".npz"),
         *(".h5", ".hdf5", ".keras", ".safetensors", ".onnx", ".gguf", ".zip"),
-    } == MODEL_EXTS
-    assert {".zip"} == MODEL_EXTS - STRICT_EXTS  # a plain zip need not hold a model
+    } == index().extensions
+    assert {
+        ".zip"
+    } == index().extensions - index().strict_extensions  # a plain zip need not hold a model
 
 
 def _reader(kind: str | None, ext: str, base: str = "") -> str | None:
@@ -103,7 +108,7 @@ def test_a_compressed_file_that_is_not_a_pickle_is_read_only_by_a_pickle_name() 
     text = gzip.compress(b"plain text, not a pickle\n" * 10)
     assert sniff(text) == "gzip"
     assert reader_of(Sniffed("gzip", text, ".txt", "notes.txt")) is None
-    assert reader_of(Sniffed("gzip", text, ".joblib", "m.joblib")) is BY_KIND["gzip"]
+    assert reader_of(Sniffed("gzip", text, ".joblib", "m.joblib")) is index().by_kind["gzip"]
 
 
 def test_the_engine_returns_records_and_the_gate_makes_the_findings(tmp_path: Path) -> None:
@@ -164,3 +169,50 @@ def test_the_cache_salt_covers_every_engine_file_and_the_allowlist_data() -> Non
         "modelfiles/pickle_vm.py",
         *(f"modelfiles/formats/{f}.py" for f in ("zip", "pickle", "gguf", "onnx", "keras")),
     } <= names
+
+
+# --- adding a format is one module --------------------------------------------------------
+
+
+class ToyFormat(ModelFormat):
+    """A format defined here, as a new module of mlgate.modelfiles.formats would define it:
+    `TOYM` magic, `.toy` files; it reports any file whose header byte says `x`."""
+
+    name = "toy"
+    kinds: ClassVar[frozenset[str]] = frozenset({"toy"})
+    extensions: ClassVar[frozenset[str]] = frozenset({".toy"})
+
+    def recognise(self, head: bytes, size: int | None, fast: bool) -> str | None:
+        return "toy" if head.startswith(b"TOYM") else None
+
+    def scan(
+        self, engine: Engine, fh: IO[bytes], where: Where, file: Sniffed, path: Path | None
+    ) -> None:
+        engine.scan.format("toy")
+        if fh.read(5)[4:] == b"x":
+            engine.scan.add(where, "toy-executes", Severity.HIGH, "toy model runs code", "x")
+
+
+def test_a_format_registered_in_one_place_is_selected_sniffed_and_scanned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a.toy").write_bytes(b"TOYMx")
+    (tmp_path / "renamed.dat").write_bytes(b"TOYMx")  # selected by its content alone
+    (tmp_path / "b.toy").write_bytes(b"TOYM-")
+    (tmp_path / "notes.txt").write_text("hello\n")
+    repo = open_repo(tmp_path)
+    gate = GATES["models"]
+    assert list(gate.inputs(repo, {}).files) == []  # unknown before it is registered
+
+    monkeypatch.setitem(FORMATS, "toy", ToyFormat())
+    assert sorted(gate.inputs(repo, {}).files) == ["a.toy", "b.toy", "renamed.dat"]
+    assert sniff(b"TOYM-") == "toy"
+    assert ".toy" in index().strict_extensions
+    settings = Settings.from_options({}, None)
+    found = {rel: scan_file(tmp_path, rel, settings) for rel in ("a.toy", "b.toy", "renamed.dat")}
+    assert [(f.finding.rule_id, f.finding.path) for f in found["a.toy"].found] == [
+        ("toy-executes", "a.toy")
+    ]
+    assert found["a.toy"].found[0].finding.properties["format"] == "toy"
+    assert found["b.toy"].found == ()
+    assert [f.finding.rule_id for f in found["renamed.dat"].found] == ["toy-executes"]

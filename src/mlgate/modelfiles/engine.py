@@ -11,7 +11,7 @@ from typing import IO
 
 from mlgate.findings import Severity
 from mlgate.modelfiles.errors import LimitReached, ScanTimeout
-from mlgate.modelfiles.formats import MODEL_EXTS, MODEL_FILENAMES, STRICT_EXTS, reader_of
+from mlgate.modelfiles.formats import index, reader_of
 from mlgate.modelfiles.formats import selects as selects_content
 from mlgate.modelfiles.formats import sniff as sniff_head
 from mlgate.modelfiles.formats.base import SNIFF, sniffed, suffix
@@ -62,7 +62,7 @@ def scan_file(root: Path, rel: str, settings: ScanSettings) -> FileReport:
     scan = Scan(rel, settings)
     path = root / rel
     ext = suffix(rel)
-    where = Where(rel, strict=ext in STRICT_EXTS)
+    where = Where(rel, strict=ext in index().strict_extensions)
     budget = Budget(settings.max_archive_bytes, settings.max_archive_members)
     try:
         if path.stat().st_size == 0:
@@ -87,9 +87,10 @@ def is_model_file(root: Path, rel: str) -> bool:
     """Whether a repository file is one the engine scans: a model extension or file name,
     or content a model loader reads (a pickle stream of any protocol and first opcode, a
     joblib-compressed pickle, a NumPy array, a zip, tar or HDF5 container, a GGUF model)."""
+    names = index()
     return (
-        suffix(rel) in MODEL_EXTS
-        or PurePosixPath(rel).name in MODEL_FILENAMES
+        suffix(rel) in names.extensions
+        or PurePosixPath(rel).name in names.filenames
         or _is_model_content(root / rel)
     )
 

@@ -8,10 +8,15 @@ content when that format `reads_content`; otherwise to the first format that `re
 (safetensors before GGUF: a `.safetensors` file is checked as one whatever its bytes).
 
 Adding a format is one module: subclass `ModelFormat` (what it recognises, which names
-select it, `scan`), and add an instance here.
+select it, `scan`), and add an instance here; everything else (`index()`: the format of
+each kind, the names that select a model file, which must parse) is derived from it.
 """
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from mlgate.modelfiles.formats.base import ModelFormat, Sniffed
 from mlgate.modelfiles.formats.gguf import GgufFormat
@@ -40,11 +45,32 @@ FORMATS: dict[str, ModelFormat] = {
         TensorFlowFormat(),
     )
 }
-BY_KIND: dict[str, ModelFormat] = {kind: f for f in FORMATS.values() for kind in f.kinds}
-# Names that make a file a model file; a strict one that does not parse is a medium finding.
-MODEL_EXTS = frozenset(ext for f in FORMATS.values() for ext in f.extensions)
-STRICT_EXTS = frozenset(ext for f in FORMATS.values() if f.strict for ext in f.extensions)
-MODEL_FILENAMES = frozenset(name for f in FORMATS.values() for name in f.filenames)
+
+
+@dataclass(frozen=True)
+class Index:
+    """What the registry's formats declare, gathered: the format of each kind, the names that
+    make a file a model file, and the extensions whose files must parse (else medium)."""
+
+    by_kind: Mapping[str, ModelFormat]
+    extensions: frozenset[str]
+    strict_extensions: frozenset[str]
+    filenames: frozenset[str]
+
+
+@functools.cache
+def _index_of(formats: tuple[ModelFormat, ...]) -> Index:
+    return Index(
+        by_kind={kind: f for f in formats for kind in f.kinds},
+        extensions=frozenset(ext for f in formats for ext in f.extensions),
+        strict_extensions=frozenset(ext for f in formats if f.strict for ext in f.extensions),
+        filenames=frozenset(name for f in formats for name in f.filenames),
+    )
+
+
+def index() -> Index:
+    """The registry's index, for the formats registered now."""
+    return _index_of(tuple(FORMATS.values()))
 
 
 def sniff(head: bytes, size: int | None = None, fast: bool = True) -> str | None:
@@ -60,26 +86,24 @@ def sniff(head: bytes, size: int | None = None, fast: bool = True) -> str | None
 
 def selects(kind: str | None, head: bytes) -> bool:
     """Whether content sniffed as `kind` makes a file a model file, whatever its name."""
-    model_format = BY_KIND.get(kind) if kind is not None else None
+    model_format = index().by_kind.get(kind) if kind is not None else None
     return model_format is not None and model_format.selects(kind, head)
 
 
 def reader_of(file: Sniffed) -> ModelFormat | None:
     """The format that reads a file: by content, else by name; None: not a model format."""
-    by_content = BY_KIND.get(file.kind) if file.kind is not None else None
+    by_content = index().by_kind.get(file.kind) if file.kind is not None else None
     if by_content is not None and by_content.reads_content(file):
         return by_content
     return next((f for f in FORMATS.values() if f.reads_name(file)), None)
 
 
 __all__ = [
-    "BY_KIND",
     "FORMATS",
-    "MODEL_EXTS",
-    "MODEL_FILENAMES",
-    "STRICT_EXTS",
+    "Index",
     "ModelFormat",
     "Sniffed",
+    "index",
     "reader_of",
     "selects",
     "sniff",
