@@ -40,5 +40,13 @@ echo "== mypy --strict"
 mypy
 echo "== semgrep --test (ML rule pack, the pinned semgrep)"
 "$(mlgate tools path semgrep)" --test --disable-version-check --metrics=off policies/semgrep/rules
-echo "== pytest (two workers; pass -n 0 to run in one process, e.g. with -s)"
-python -m pytest -n "${MLGATE_TEST_WORKERS:-2}" "$@"
+echo "== pytest (two workers; pass -n 0 to run in one process, e.g. with -s), with coverage"
+# Coverage of src/mlgate, including the `python -m mlgate` processes the tests start (their
+# data goes to one absolute file); MLGATE_COVERAGE=0 turns it off for a faster loop.
+COVERAGE_ARGS=()
+if [ "${MLGATE_COVERAGE:-1}" != 0 ]; then
+  export COVERAGE_FILE="$PWD/.coverage"
+  rm -f .coverage .coverage.*
+  COVERAGE_ARGS=(--cov --cov-report=term)
+fi
+python -m pytest -n "${MLGATE_TEST_WORKERS:-2}" "${COVERAGE_ARGS[@]}" "$@"
