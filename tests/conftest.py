@@ -22,6 +22,99 @@ TEST_DATA = Path(__file__).resolve().parent / "data"
 ADVISORY_DB = TEST_DATA / "advisory-db"
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 
+# --- `slow`: what `-m "not slow"` leaves out ------------------------------------------------
+# Marked by hand (`@pytest.mark.slow`): whole pipelines, wheels, golden repositories. Marked
+# here, by need: a test using one of these fixtures (a whole real run of an example, or a
+# real scanner over a fixture repository) ...
+SLOW_FIXTURES = frozenset(
+    {
+        "insecure_run",
+        "churn_run",
+        "churn_production",
+        "wheel",
+        "example_run",
+        "regressed_churn",
+        "split_runs",
+        "both_reports",
+        "rule_pack_scan",
+        "sast_result",
+        "people_result",
+        "drift_repo",
+        "corpus",
+        "dataframe_models",
+        "signed",
+        "receipt",
+    }
+)
+# ... and, by measurement, the tests that took about a second or more each on a 2-core
+# machine (`pytest --durations=0`), named `file::function` so a move keeps them
+# (tests/test_house.py checks every name still exists).
+SLOW_TESTS = frozenset(
+    {
+        "test_inputs_and_receipts.py::test_merge_names_the_file_and_field_of_a_malformed_report",
+        "test_inputs_and_receipts.py::test_verify_names_the_field_of_a_malformed_receipt",
+        "test_scale.py::test_fifty_thousand_long_paths_do_not_overflow_the_command_line",
+        "test_tool_faults.py::test_tool_fault",
+        "test_bom_validity_cache.py::test_the_iri_grammar_is_loaded_only_for_unusual_urls",
+        "test_cache_and_changed.py::test_policy_change_re_decides_without_rerunning_tools",
+        "test_cache_and_changed.py::test_two_runs_can_share_the_cache_at_once",
+        "test_contexts.py::test_json_report_records_context_of_a_real_run",
+        "test_contexts.py::test_one_finding_per_pip_install_line_listing_the_packages",
+        "test_data_gate.py::test_a_collection_error_is_a_gate_error",
+        "test_data_gate.py::test_churn_example_passes_the_data_and_model_gates",
+        "test_data_gate.py::test_failing_marked_tests_are_findings",
+        "test_data_gate.py::test_infer_writes_a_contract_that_the_file_passes",
+        "test_data_gate.py::test_marker_mentioned_but_no_test_collected_is_skipped",
+        "test_deps.py::test_advisory_db_from_environment",
+        "test_deps.py::test_library_ranges_are_audited_not_flagged_unpinned",
+        "test_deps.py::test_missing_advisory_db_is_an_error",
+        "test_deps.py::test_offline_audit_of_the_insecure_example",
+        "test_deps.py::test_online_pip_audit_really_runs_and_never_passes_without_data",
+        "test_doctor_demo.py::test_insecure_example_deps_with_the_bundled_subset",
+        "test_generate.py::test_check_flags_a_new_tool_lock",
+        "test_generate.py::test_console_script_on_an_example",
+        "test_generate.py::test_github_workflows_pass_every_validator",
+        "test_generate.py::test_validators_really_find_problems",
+        "test_hooks.py::test_hook_lets_a_clean_push_through",
+        "test_merge_verify.py::test_merge_bad_inputs_exit_2",
+        "test_merge_verify.py::test_merge_refuses_incompatible_reports",
+        "test_merge_verify.py::test_receipt_with_a_missing_field_exits_2",
+        "test_modelfiles_gate.py::test_big_pickle_is_streamed_with_bounded_memory",
+        "test_own_ci.py::test_self_scan_passes_under_its_policy",
+        "test_own_ci.py::test_own_workflow_is_valid_pinned_and_clean",
+        "test_policy.py::test_cli_policy_errors_are_one_line_exit_2",
+        "test_provenance_policy.py::test_a_card_and_a_contract_satisfy_the_policy",
+        "test_provenance_policy.py::test_uncarded_models_and_uncontracted_data_are_findings",
+        "test_quality_gate.py::test_budgets_measure_latency_and_the_memory_of_the_process_tree",
+        "test_quality_gate.py::test_model_tests_run_and_failures_are_findings",
+        "test_report_binding.py::test_a_changed_report_is_refused",
+        "test_report_binding.py::test_a_missing_shard_is_named",
+        "test_report_binding.py::test_a_report_in_another_gates_folder_is_refused",
+        "test_report_binding.py::test_a_report_without_its_digest_is_refused",
+        "test_reports.py::test_step_summary_is_written_even_without_markdown",
+        "test_secrets_gate.py::test_mlgate_yml_excludes_and_size_limit",
+        "test_signing.py::test_bad_keys_exit_2",
+        "test_signing.py::test_keygen_private_key_is_owner_only",
+        "test_signing.py::test_rotation_any_listed_key_may_have_signed",
+        "test_toolenv.py::test_corrupted_env_is_detected_and_repaired",
+        "test_toolenv.py::test_hash_mismatch_is_refused_and_named",
+        "test_toolenv.py::test_offline_missing_tool_is_a_gate_error",
+        "test_toolenv.py::test_pip_fallback_without_uv",
+        "test_toolenv.py::test_repo_pin_uses_the_repo_lock",
+        "test_toolenv.py::test_two_concurrent_first_runs_build_one_env",
+        "test_toolenv.py::test_unreachable_index_with_nothing_cached_is_a_gate_error",
+        "test_toolenv.py::test_unwritable_result_cache_is_named_and_the_run_still_decides",
+    }
+)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        name = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
+        if name in SLOW_TESTS or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 def fixture_path(path: Path) -> Path:
     """A fixture file of the repository; its absence fails the test, it never skips it."""

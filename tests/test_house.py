@@ -195,3 +195,20 @@ def test_only_the_command_line_reads_the_environment() -> None:
         and re.search(r"os\.environ|os\.getenv", path.read_text(encoding="utf-8"))
     }
     assert readers == READS_ENVIRONMENT
+
+
+# --- the `slow` marks name tests and fixtures that exist ----------------------------------------
+
+
+def test_every_test_and_fixture_marked_slow_exists() -> None:
+    from .conftest import SLOW_FIXTURES, SLOW_TESTS
+
+    sources = {path.name: path.read_text(encoding="utf-8") for path in TESTS.rglob("test_*.py")}
+    every = "\n".join([*sources.values(), (TESTS / "conftest.py").read_text(encoding="utf-8")])
+    missing = [
+        name
+        for name in sorted(SLOW_TESTS)
+        if f"def {name.split('::')[1]}(" not in sources.get(name.split("::")[0], "")
+    ]
+    missing += [f for f in sorted(SLOW_FIXTURES) if f"def {f}(" not in every]
+    assert missing == []
