@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
+import operator
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -87,11 +88,16 @@ class Finding:
         return (self.tool, *self.also_reported_by)
 
     def with_changes(self, **changes: Any) -> Finding:
-        return dataclasses.replace(self, **changes)
+        """A copy with `changes` (as `dataclasses.replace`, which costs 5x more: it calls
+        `__init__`, and a frozen class's `__init__` sets each field through a slow path)."""
+        unknown = changes.keys() - _FIELD_SET
+        if unknown:
+            raise TypeError(f"Finding has no field(s) {', '.join(sorted(unknown))}")
+        return _made(type(self), {**self.__dict__, **changes})  # keeps the field order
 
     def to_dict(self) -> dict[str, Any]:
         # Not dataclasses.asdict: it deep-copies every value, 15x slower for the same result.
-        data = {name: getattr(self, name) for name in _FIELD_NAMES}
+        data = dict(zip(_FIELD_NAMES, _FIELD_VALUES(self), strict=True))
         data["severity"] = self.severity.value
         data["also_reported_by"] = list(self.also_reported_by)
         data["properties"] = dict(self.properties)
@@ -103,11 +109,33 @@ class Finding:
         values["severity"] = Severity.parse(str(values["severity"]))
         values["also_reported_by"] = tuple(values.get("also_reported_by") or ())
         values["properties"] = dict(values.get("properties") or {})
-        return cls(**values)
+        missing = _REQUIRED - values.keys()
+        if missing:
+            raise TypeError(f"Finding is missing {', '.join(sorted(missing))}")
+        values = {**_DEFAULTS, **values}
+        return _made(cls, {name: values[name] for name in _FIELD_NAMES})
+
+
+def _made(kind: type[Finding], values: dict[str, Any]) -> Finding:
+    """A Finding holding `values` (every field, in field order), made without `__init__`."""
+    made = object.__new__(kind)
+    object.__setattr__(made, "__dict__", values)
+    return made
 
 
 _FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Finding))
 _FIELD_SET = frozenset(_FIELD_NAMES)
+_FIELD_VALUES = operator.attrgetter(*_FIELD_NAMES)
+_DEFAULTS = {
+    f.name: f.default
+    for f in dataclasses.fields(Finding)
+    if f.default is not dataclasses.MISSING  # properties: from_dict always sets it
+}
+_REQUIRED = frozenset(
+    f.name
+    for f in dataclasses.fields(Finding)
+    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+)
 _SPACE = re.compile(r"\s+")
 
 

@@ -39,6 +39,7 @@ from pathlib import Path, PurePath
 from typing import Any, TextIO, TypeVar, cast
 
 from mlgate.cache import default_cache_dir
+from mlgate.findings import Finding
 from mlgate.gates.secrets import (
     AWS_KEY_ID,
     HEURISTIC_TYPES,
@@ -348,12 +349,55 @@ def _collect(value: Any, out: set[str], seen: set[int]) -> None:
             if isinstance(item, _LEAVES):
                 continue
             if isinstance(item, _SEQUENCES):
-                push(item)
+                rows = _rows_kind(item)
+                if rows is None:
+                    push(item)
+                else:  # 100,000 findings: a column at a time, not a value at a time
+                    fresh = [row for row in item if id(row) not in seen]
+                    seen.update(map(id, fresh))
+                    for column in _columns(fresh, rows):
+                        what = _column_kind(column)
+                        if what is _STRINGS:
+                            out.update(column)
+                        elif what is _MIXED:  # an empty container holds no string
+                            push(filter(None, column))
             elif isinstance(item, Mapping):
                 push(item.keys())
                 push(item.values())
             elif dataclasses.is_dataclass(item) and not isinstance(item, type):
                 push(_fields_getter(cast(Hashable, kind))(item))
+    out.discard(cast(str, None))  # a column of optional strings added its Nones
+
+
+_COLUMNS_FROM = 32  # a list or tuple this long of one dataclass type: walked by columns
+_STRINGS, _LEAF_VALUES, _MIXED = "strings", "leaves", "mixed"
+_OPTIONAL_STR = frozenset({str, type(None)})
+
+
+def _rows_kind(item: Any) -> type | None:
+    """The dataclass type of every element of a long list or tuple (else None)."""
+    if type(item) not in (list, tuple) or len(item) < _COLUMNS_FROM:
+        return None
+    kinds = set(map(type, item))
+    kind = kinds.pop() if len(kinds) == 1 else None
+    return kind if kind is not None and dataclasses.is_dataclass(kind) else None
+
+
+def _columns(rows: Sequence[Any], kind: type) -> list[tuple[Any, ...]]:
+    """The values of each init field of `rows` (all of type `kind`), one tuple per field."""
+    if not rows or not _init_fields(kind):
+        return []
+    return list(zip(*map(_fields_getter(cast(Hashable, kind)), rows), strict=True))
+
+
+def _column_kind(column: Sequence[Any]) -> str:
+    """_STRINGS: strings or None; _LEAF_VALUES: nothing to redact; _MIXED: anything else."""
+    types = set(map(type, column))
+    if types <= _OPTIONAL_STR and str in types:
+        return _STRINGS
+    if all(t in _ATOMS or issubclass(t, _LEAVES) for t in types):
+        return _LEAF_VALUES
+    return _MIXED
 
 
 def _walk(value: Any, memo: dict[int, Any], replaced: Mapping[str, str]) -> Any:
@@ -378,15 +422,63 @@ def _walk_container(value: Any, memo: dict[int, Any], replaced: Mapping[str, str
             new = _walk(old, memo, replaced)
             if new is not old:
                 changes[name] = new
-        return dataclasses.replace(value, **changes) if changes else value
+        return _replaced(value, changes)
     if isinstance(value, Mapping):
-        return {_walk(k, memo, replaced): _walk(v, memo, replaced) for k, v in value.items()}
+        pairs = []
+        changed = False
+        for key, item in value.items():
+            new_key, new_item = _walk(key, memo, replaced), _walk(item, memo, replaced)
+            changed = changed or new_key is not key or new_item is not item
+            pairs.append((new_key, new_item))
+        return dict(pairs) if changed else value
     if isinstance(value, _SEQUENCES):
-        items = [_walk(v, memo, replaced) for v in value]
-        if isinstance(value, tuple) and all(n is o for n, o in zip(items, value, strict=True)):
+        rows = _rows_kind(value)
+        items = _walk_rows(value, rows, memo, replaced) if rows else None
+        if items is None:
+            items = [_walk(v, memo, replaced) for v in value]
+        if all(n is o for n, o in zip(items, value, strict=True)):
             return value
         return type(value)(items)
     return value
+
+
+def _walk_rows(
+    rows: Sequence[Any], kind: type, memo: dict[int, Any], replaced: Mapping[str, str]
+) -> list[Any]:
+    """`_walk` of each of `rows` (all of dataclass type `kind`), column by column: a column
+    of strings none of which is redacted is skipped at once."""
+    changes: dict[int, dict[str, Any]] = {}
+    for name, column in zip(_init_fields(kind), _columns(rows, kind), strict=True):
+        what = _column_kind(column)
+        if what is _LEAF_VALUES or replaced.keys().isdisjoint(_strings_in(column, what)):
+            continue
+        for index, old in enumerate(column):
+            new = _walk(old, memo, replaced)
+            if new is not old:
+                changes.setdefault(index, {})[name] = new
+    out = []
+    for index, row in enumerate(rows):
+        key = id(row)
+        if key not in memo:
+            memo[key] = _replaced(row, changes.get(index))
+        out.append(memo[key])
+    return out
+
+
+def _strings_in(column: Sequence[Any], what: str) -> Collection[Any]:
+    if what is _STRINGS:
+        return column
+    found: set[str] = set()
+    _collect(list(filter(None, column)), found, set())  # an empty container holds no string
+    return found
+
+
+def _replaced(value: Any, changes: Mapping[str, Any] | None) -> Any:
+    if not changes:
+        return value
+    if isinstance(value, Finding):  # much cheaper than dataclasses.replace
+        return value.with_changes(**changes)
+    return dataclasses.replace(value, **changes)
 
 
 # --- the process's own output ---------------------------------------------------------------
