@@ -433,8 +433,9 @@ def _walk_container(value: Any, memo: dict[int, Any], replaced: Mapping[str, str
         return dict(pairs) if changed else value
     if isinstance(value, _SEQUENCES):
         rows = _rows_kind(value)
-        items = _walk_rows(value, rows, memo, replaced) if rows else None
-        if items is None:
+        if rows is not None:  # only a list or a tuple
+            items = _walk_rows(cast(Sequence[Any], value), rows, memo, replaced)
+        else:
             items = [_walk(v, memo, replaced) for v in value]
         if all(n is o for n, o in zip(items, value, strict=True)):
             return value
