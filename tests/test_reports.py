@@ -31,7 +31,6 @@ from mlgate.repo import Repo
 from mlgate.report import FORMATS, Report
 from mlgate.report.gitlab import SAST as GITLAB_SAST
 from mlgate.report.gitlab import SEVERITIES, security_report, vulnerability_id
-from mlgate.report.junit import junit_tree
 from mlgate.report.sarif import LEVELS, SECURITY_SEVERITY, sarif_log
 from mlgate.runner import RunResult
 from tests.conftest import EXAMPLES, SCHEMAS, fixture_path
@@ -374,6 +373,10 @@ def test_severity_maps_cover_every_severity() -> None:
 # --- unit: hand-made reports --------------------------------------------------------------
 
 TODAY = dt.date(2026, 1, 1)
+
+
+def junit_tree(report: Report) -> ET.Element:
+    return ET.fromstring(FORMATS["junit"].render(report).encode("utf-8"))  # our own output
 
 
 def make_report(items: Sequence[Finding], waivers: Sequence[Waiver] = ()) -> Report:

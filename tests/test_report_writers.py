@@ -1,0 +1,236 @@
+"""The fast paths of deciding and writing reports give what the plain ones gave.
+
+Writing 100,000 findings (issue 16) made some code take shortcuts: JUnit XML written as
+text instead of through ElementTree, findings copied without `dataclasses.replace`, long
+lists of findings redacted column by column, GitLab ids made without `uuid.uuid5`. Each is
+compared here with the plain way, on findings that exercise every branch (XML-illegal and
+escaped characters, notebook cells, waivers, secrets in every kind of field).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET  # builds the reference document only
+
+import pytest
+
+from mlgate.findings import Finding, Severity, headline
+from mlgate.gates import GateResult, GateStatus
+from mlgate.policy import Waiver, decide, load_policy
+from mlgate.redact import redact_secrets, redact_value
+from mlgate.repo import Repo
+from mlgate.report import FORMATS, Report, publishable
+from mlgate.report.gitlab import ID_NAMESPACE, vulnerability_id
+from mlgate.report.junit import MESSAGE_WIDTH, _clean, _details, _where, _why_passing
+from mlgate.runner import RunResult
+
+TODAY = dt.date(2026, 6, 1)
+AWS = "AKIA" + "IOSFODNN7EXAMPLE"  # AWS's documented example key id
+MESSAGES = (
+    "plain message. second sentence here",
+    "quote \" amp & lt < gt > apos '",
+    "tab\tnl\ncr\rend",
+    "bad \x07 byte \x00 \ufffe",
+    "non-ascii é 中文",
+    "",
+    f"leaked key {AWS} in here",
+    "x" * 300,
+)
+PATHS = (
+    None,
+    "src/a b.py",
+    "tests/x.py",
+    "nb/eda.ipynb",
+    "w/\"q&<>'.py",
+    "a\nb\r\tc.py",
+    "req.txt",
+)
+
+
+def varied_findings() -> list[Finding]:
+    out = []
+    rules = [("sast", "semgrep", "ml-pickle-load"), ("sast", "bandit", "B602")]
+    rules += [("secrets", "detect-secrets", "AWSKeyDetector"), ("deps", "osv", "PYSEC-1")]
+    for index in range(60):
+        gate, tool, rule = rules[index % len(rules)]
+        path = PATHS[index % len(PATHS)]
+        props: dict[str, Any] = {"nested": {"a": [1, {"b": AWS}]}} if index % 9 == 4 else {}
+        if gate == "deps":
+            props |= {"package": "pyyaml", "version": "5.1", "advisory": rule}
+            props["aliases"] = ["CVE-2020-1", "GHSA-aaaa", "OSV-1", " "]
+        out.append(
+            Finding(
+                gate=gate,
+                tool=tool,
+                rule_id=rule,
+                severity=list(Severity)[index % 5],
+                message=MESSAGES[index % len(MESSAGES)],
+                path=path,
+                line=(None, 1, 7, 0)[index % 4],
+                column=(None, 3)[index % 2],
+                end_line=(None, 9, 2)[index % 3],
+                cell=2 if path and path.endswith(".ipynb") else None,
+                confidence=(None, "HIGH")[index % 2],
+                cwe=(None, "CWE-502", "cwe-78: x")[index % 3],
+                help_uri=(None, "https://example.com/r?x=1&y=2", "not a url")[index % 3],
+                fingerprint="" if index % 7 == 0 else f"{index:032x}",
+                fix=(None, "use safe_load", f"rotate {AWS}")[index % 3],
+                also_reported_by=((), ("bandit",), (f"x {AWS}",))[index % 3],
+                properties=props,
+            )
+        )
+    return out
+
+
+def varied_report() -> Report:
+    found = varied_findings()
+    gates = dict.fromkeys(f.gate for f in found)
+    results = [
+        GateResult(
+            gate,
+            findings=tuple(f for f in found if f.gate == gate),
+            tools={"semgrep": "1.0 \t<x>", "bandit": None} if gate == "sast" else {},
+            notes=("a note & <more>",) if gate == "sast" else (),
+            errors=("crashed <&>",) if gate == "secrets" else (),
+            seconds=1.25,
+        )
+        for gate in gates
+    ]
+    results.append(GateResult("models", skipped="no model files"))
+    waivers = (
+        Waiver("accepted <&>", dt.date(2027, 1, 1), "me", "policy.yml:3", fingerprint=f"{5:032x}"),
+        Waiver("rule wide", dt.date(2027, 1, 1), "team", "policy.yml:9", rule="B602", path="src/*"),
+    )
+    policy = dataclasses.replace(load_policy("default"), waivers=waivers)
+    repo = Repo(root=Path("/nowhere"), files=(), is_git=True, commit="0" * 40)
+    run = RunResult(repo, tuple(results), "2026-01-01T12:00:00+02:00", 3.5)
+    return Report(run, policy, decide(policy, run.results, today=TODAY), {"kind": "full"})
+
+
+# --- JUnit: the text writer against ElementTree ---------------------------------------------
+
+
+def reference_junit(report: Report) -> str:
+    """The JUnit document as mlgate built it with ElementTree before it was written as text."""
+    root = ET.Element("testsuites", name="mlgate", time=_seconds(report.run.seconds))
+    suites = [_reference_suite(report, result) for result in report.run.results]
+    for key in ("tests", "failures", "errors"):
+        root.set(key, str(sum(int(s.get(key, "0")) for s in suites)))
+    root.extend(suites)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _reference_suite(report: Report, result: GateResult) -> ET.Element:
+    cases = [_reference_gate_case(report, result)]
+    for finding in report.findings_of(result.gate):
+        case = ET.Element(
+            "testcase",
+            name=f"{finding.rule_id} {_where(finding)}",
+            classname=f"mlgate.{finding.gate}.{finding.tool}",
+        )
+        details = _details(finding, _where(finding))
+        if finding.blocking:
+            _reference_child(case, "failure", finding.message, details, finding.severity.value)
+        else:
+            _reference_child(case, "system-out", None, details + _why_passing(finding), None)
+        cases.append(case)
+    suite = ET.Element(
+        "testsuite",
+        name=f"mlgate.{result.gate}",
+        tests=str(len(cases)),
+        failures=str(sum(1 for c in cases if c.find("failure") is not None)),
+        errors=str(sum(1 for c in cases if c.find("error") is not None)),
+        skipped=str(sum(1 for c in cases if c.find("skipped") is not None)),
+        time=_seconds(result.seconds),
+        timestamp=report.started().strftime("%Y-%m-%dT%H:%M:%S"),
+    )
+    props = ET.SubElement(suite, "properties")
+    for tool, version in result.tools.items():
+        ET.SubElement(props, "property", name=tool, value=version or "missing")
+    suite.extend(cases)
+    return suite
+
+
+def _reference_gate_case(report: Report, result: GateResult) -> ET.Element:
+    case = ET.Element(
+        "testcase",
+        name="gate status",
+        classname=f"mlgate.{result.gate}",
+        time=_seconds(result.seconds),
+    )
+    verdict = report.decision.verdicts.get(result.gate)
+    reasons = list(verdict.reasons) if verdict else ["not in the decision's scope"]
+    status = report.status(result.gate)
+    if status is GateStatus.FAIL:
+        _reference_child(case, "failure", "; ".join(reasons), "\n".join(reasons), "gate-failed")
+    elif status is GateStatus.ERROR:
+        _reference_child(case, "error", "; ".join(reasons), "\n".join(reasons), "gate-error")
+    elif status is GateStatus.SKIPPED:
+        _reference_child(case, "skipped", result.skipped or "; ".join(reasons), None, None)
+    notes = [*(verdict.advice if verdict else ()), *result.notes]
+    if notes:
+        _reference_child(case, "system-out", None, "\n".join(notes), None)
+    return case
+
+
+def _reference_child(
+    parent: ET.Element, tag: str, message: str | None, text: str | None, kind: str | None
+) -> None:
+    child = ET.SubElement(parent, tag)
+    if message is not None:
+        child.set("message", _clean(headline(message, MESSAGE_WIDTH)))
+    if kind is not None:
+        child.set("type", kind)
+    if text:
+        child.text = _clean(text)
+
+
+def _seconds(value: float) -> str:
+    return f"{max(value, 0.0):.3f}"
+
+
+def test_junit_text_is_what_elementtree_wrote() -> None:
+    report = publishable(varied_report())
+    text = FORMATS["junit"].render(report)
+    assert text == reference_junit(report)
+    for escaped in ("&quot;", "&#10;", "&#13;", "&#09;", "&amp;", "&lt;", "<properties />"):
+        assert escaped in text  # the cases are covered
+    assert ET.fromstring(text.encode("utf-8")).tag == "testsuites"  # our own output
+
+
+# --- findings, redaction, GitLab ids ---------------------------------------------------------
+
+
+def test_finding_copies_are_dataclasses_replace() -> None:
+    for item in varied_findings():
+        changes = {"blocking": True, "waived_by": "w", "properties": {"k": 1}}
+        assert item.with_changes(**changes) == dataclasses.replace(item, **changes)
+        assert Finding.from_dict(item.to_dict()) == item
+    with pytest.raises(TypeError, match="no field"):
+        varied_findings()[0].with_changes(nope=1)
+    with pytest.raises(TypeError, match="missing"):
+        Finding.from_dict({"severity": "low", "gate": "sast"})
+
+
+def test_redacting_many_findings_at_once_is_redacting_each() -> None:
+    found = varied_findings()
+    together = redact_value(found)  # long enough to be walked column by column
+    one_by_one = [redact_value([f])[0] for f in found]
+    assert together == one_by_one
+    assert AWS not in repr(together)
+    assert together[6].message == redact_secrets(MESSAGES[6]) != MESSAGES[6]
+    clean = [f for f in found if AWS not in repr(f)] * 2
+    assert len(clean) >= 32 and all(a is b for a, b in zip(redact_value(clean), clean, strict=True))
+
+
+def test_gitlab_ids_are_uuid5() -> None:
+    for item in varied_findings():
+        key = item.fingerprint or "\x1f".join(
+            [item.tool, item.rule_id, item.path or "", item.message]
+        )
+        assert vulnerability_id(item) == str(uuid.uuid5(ID_NAMESPACE, key))
