@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -164,6 +165,12 @@ def fresh_tool_plans() -> Iterator[None]:
     the tests run in (pytest-xdist gives each worker its own order)."""
     yield
     toolenv.configure(toolenv.Settings())
+
+
+def choose_semgrep_cli(choice: str) -> None:
+    """For an in-process gate run: semgrep's command line, as the CLI sets it from
+    MLGATE_SEMGREP_CLI (`fresh_tool_plans` resets it after the test)."""
+    toolenv.configure(dataclasses.replace(toolenv.settings(), semgrep_cli=choice))
 
 
 @pytest.fixture(scope="session")

@@ -174,16 +174,20 @@ def test_reports_read_the_decision_never_thresholds() -> None:
 
 # --- environment variables are operator settings: the CLI reads them ---------------------------
 
-# Modules that still read the environment themselves (issue 15, step 3, not done for them):
-# a ratchet, so no new module starts. `tools` passes the environment on to the tools it runs.
+# Modules outside the CLI that still read the environment: a ratchet, so no new module starts.
+# The CLI reads the operator's variables (`cli/environment.py`: MLGATE_CACHE_DIR,
+# MLGATE_SEMGREP_CLI, MLGATE_ADVISORY_DB; `--sign-key env:VAR`) and passes them down as
+# settings (`cache.configure`, `toolenv.Settings`, `signing.load_private_key(spec, environ)`).
 READS_ENVIRONMENT = {
-    "gates/sast.py",  # MLGATE_SEMGREP_CLI
-    "gates/repotests.py",  # VIRTUAL_ENV: the repository's interpreter
-    "signing.py",  # --sign-key env:VAR
-    "cache.py",  # MLGATE_CACHE_DIR
-    "tools.py",  # the child's environment
-    "toolenv.py",  # MLGATE_TOOLS_DIR, MLGATE_OFFLINE, index settings
-    "toollock.py",  # MLGATE_TOOLS_LOCK
+    # the environment the child processes inherit: a tool needs PATH, HOME, proxies...
+    "tools.py",
+    # VIRTUAL_ENV: the interpreter the pipeline activated for the repository's own tests
+    # (part of the child's environment, like PATH; issue 15 step 3, not moved yet)
+    "gates/repotests.py",
+    # MLGATE_TOOLS_DIR, MLGATE_TOOLS, MLGATE_OFFLINE, the index settings (not moved yet:
+    # in-process tests and the benchmark configure the pinned tools through them)
+    "toolenv.py",
+    "toollock.py",  # MLGATE_TOOLS_LOCK (not moved yet, with toolenv's)
 }
 
 

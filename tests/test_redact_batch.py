@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from mlgate import redact
+from mlgate import cache, redact
 from mlgate.redact import detectors, redact_secrets, redact_value, redacted_strings
 from mlgate.regexlit import fold, required_literals
 
@@ -119,7 +119,8 @@ def test_redact_value_copies_only_what_changes() -> None:
 def test_detect_secrets_regexes_are_remembered_per_installed_copy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MLGATE_CACHE_DIR", str(tmp_path))
+    # where the CLI puts the cache for MLGATE_CACHE_DIR (cache.configure)
+    monkeypatch.setattr(cache, "_configured_dir", tmp_path)
     imported = list(redact._import_specs())
     assert len(imported) >= 20  # detect-secrets is a dependency: its regex plugins
     assert redact._detect_secrets_specs() == imported  # first run: imported, then stored

@@ -16,7 +16,6 @@ import pytest
 
 from mlgate.gates import GATES, GateContext
 from mlgate.gates.sast import (
-    ENV_SEMGREP_CLI,
     SEMGREP_CLASSIC,
     SEMGREP_NATIVE,
     _semgrep_arguments,
@@ -26,7 +25,7 @@ from mlgate.gates.sast import (
 from mlgate.repo import open_repo
 from mlgate.resources import rule_pack_dir
 
-from .conftest import EXAMPLES, write
+from .conftest import EXAMPLES, choose_semgrep_cli, write
 
 
 def _targets(tmp: Path) -> list[str]:
@@ -68,13 +67,13 @@ def both_reports(
     tmp = tmp_path_factory.mktemp("semgrep-cli")
     options = _semgrep_arguments([rule_pack_dir()], _targets(tmp))
     reports = {}
-    with pytest.MonkeyPatch.context() as patch:
-        for cli in (SEMGREP_NATIVE, SEMGREP_CLASSIC):
-            patch.setenv(ENV_SEMGREP_CLI, cli)
-            run = semgrep_json(options, tmp, 600)
-            assert run.cli == cli and not run.notes
-            assert isinstance(run.data, dict), run.data
-            reports[cli] = run.data
+    for cli in (SEMGREP_NATIVE, SEMGREP_CLASSIC):
+        choose_semgrep_cli(cli)
+        run = semgrep_json(options, tmp, 600)
+        assert run.cli == cli and not run.notes
+        assert isinstance(run.data, dict), run.data
+        reports[cli] = run.data
+    choose_semgrep_cli("auto")
     return reports
 
 
@@ -97,27 +96,25 @@ def test_native_semgrep_honours_the_options(both_reports: dict[str, dict[str, An
     assert native["version"] == both_reports[SEMGREP_CLASSIC]["version"]
 
 
-def test_broken_native_cli_falls_back_to_classic(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_broken_native_cli_falls_back_to_classic(tmp_path: Path) -> None:
     """A native run that does not produce a report (here: an option only the classic
     command line knows is rejected) makes the classic one run; the note says why."""
     write(tmp_path, "a.py", "import pickle\npickle.loads(b)\n")
-    monkeypatch.setenv(ENV_SEMGREP_CLI, "auto")
+    choose_semgrep_cli("auto")
     options = _semgrep_arguments([rule_pack_dir()], ["a.py"])
     run = semgrep_json(["--no-such-option-anywhere", *options], tmp_path, 300)
     assert run.cli == SEMGREP_CLASSIC and isinstance(run.data, str)  # both reject it
     assert run.notes and "native command line failed" in run.notes[0]
     run = semgrep_json(options, tmp_path, 300)
     assert run.cli == SEMGREP_NATIVE and isinstance(run.data, dict) and not run.notes
-    monkeypatch.setenv(ENV_SEMGREP_CLI, SEMGREP_NATIVE)
+    choose_semgrep_cli(SEMGREP_NATIVE)
     run = semgrep_json(["--no-such-option-anywhere", *options], tmp_path, 300)
     assert run.cli == SEMGREP_NATIVE and isinstance(run.data, str) and not run.notes
 
 
-def test_gate_records_which_semgrep_ran(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gate_records_which_semgrep_ran(tmp_path: Path) -> None:
     write(tmp_path, "a.py", "import pickle\npickle.loads(b)\n")
-    monkeypatch.setenv(ENV_SEMGREP_CLI, "auto")
+    choose_semgrep_cli("auto")
     repo = open_repo(tmp_path)
     gate = GATES["sast"]
     result = gate.run(GateContext(repo, gate.inputs(repo, {}), 300))

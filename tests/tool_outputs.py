@@ -18,7 +18,6 @@ asserts that the fresh output parses to the same findings, so a stale recording 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import sys
@@ -35,7 +34,7 @@ from mlgate.gates import sast as sast_gate
 from mlgate.repo import open_repo
 from mlgate.resources import rule_pack_dir
 
-from .conftest import REPO_ROOT, git_init
+from .conftest import REPO_ROOT, choose_semgrep_cli, git_init
 
 DATA = REPO_ROOT / "tests" / "data" / "tools"
 CASE = "insecure-ml"
@@ -93,7 +92,8 @@ def _run_gates(root: Path) -> list[tools.ToolRun]:
     for name, cli in plan:
         gate = GATES[name]
         ran: list[tools.ToolRun] = []
-        with _capturing(ran), mock.patch.dict(os.environ, {sast_gate.ENV_SEMGREP_CLI: cli}):
+        choose_semgrep_cli(cli)
+        with _capturing(ran):
             result = gate.run(GateContext(repo, gate.inputs(repo, {}), 600))
         if result.errors:
             raise RuntimeError(f"{name} could not run: {result.errors}")

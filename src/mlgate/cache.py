@@ -26,15 +26,22 @@ from typing import Any
 
 import platformdirs
 
-ENV_CACHE_DIR = "MLGATE_CACHE_DIR"
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 _CHUNK = 1 << 20
 
 
+_configured_dir: Path | None = None  # the operator's (MLGATE_CACHE_DIR), set by the CLI
+
+
+def configure(directory: Path | None) -> None:
+    """Where this process keeps cached results (None: the user cache dir); called by the CLI."""
+    global _configured_dir  # noqa: PLW0603 (one process-wide setting, like toolenv's)
+    _configured_dir = directory
+
+
 def default_cache_dir() -> Path:
-    override = os.environ.get(ENV_CACHE_DIR)
-    if override:
-        return Path(override)
+    if _configured_dir is not None:
+        return _configured_dir
     return platformdirs.user_cache_path("mlgate") / "results"
 
 

@@ -18,7 +18,6 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
-import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -57,14 +56,15 @@ def _crypto() -> Any:
     return serialization
 
 
-def load_private_key(spec: str) -> Ed25519PrivateKey:
-    """The signing key from FILE or env:VAR (PEM text); UsageError (exit 2) when unusable."""
+def load_private_key(spec: str, environ: Mapping[str, str] | None = None) -> Ed25519PrivateKey:
+    """The signing key from FILE or env:VAR (PEM text; VAR looked up in `environ`, the
+    operator's environment the CLI passes); UsageError (exit 2) when unusable."""
     serialization = _crypto()  # first: a usage error naming the extra when it is missing
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (  # noqa: PLC0415
         Ed25519PrivateKey,
     )
 
-    label, pem = _key_text(spec)
+    label, pem = _key_text(spec, environ or {})
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError) as exc:
@@ -74,10 +74,10 @@ def load_private_key(spec: str) -> Ed25519PrivateKey:
     return key
 
 
-def _key_text(spec: str) -> tuple[str, bytes]:
+def _key_text(spec: str, environ: Mapping[str, str]) -> tuple[str, bytes]:
     if spec.startswith(ENV_PREFIX):
         name = spec[len(ENV_PREFIX) :]
-        value = os.environ.get(name)
+        value = environ.get(name)
         if not value:
             raise UsageError(f"--sign-key {spec}: the environment variable {name} is not set")
         return f"${name}", value.encode("utf-8")

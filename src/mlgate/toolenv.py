@@ -77,6 +77,9 @@ class Settings:
     repo_root: Path | None = None
     offline: bool = False
     notify: Notify | None = None
+    # semgrep's command line: native (`scan --experimental`), classic, or auto (native, classic
+    # when native cannot start); the operator's MLGATE_SEMGREP_CLI, read by the CLI
+    semgrep_cli: str = "auto"
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ from mlgate import tools
 from mlgate.config import load_config
 from mlgate.gates.sast import (
     BANDIT_NO_EXCLUDE,
-    ENV_SEMGREP_CLI,
     SEMGREP_RULE_TIMEOUT,
     _superseded_tests,
 )
@@ -28,7 +27,7 @@ from mlgate.policy import load_policy
 from mlgate.repo import open_repo
 from mlgate.resources import rule_pack_dir
 from mlgate.runner import RunRequest, run_gates
-from tests.conftest import write
+from tests.conftest import choose_semgrep_cli, write
 from tests.hostile.conftest import Hostile
 
 Argv = list[str]
@@ -87,7 +86,7 @@ def test_sast_runs_bandit_and_semgrep_with_exact_flags(
     cli: str,
     expected: list[str],
 ) -> None:
-    monkeypatch.setenv(ENV_SEMGREP_CLI, cli)
+    choose_semgrep_cli(cli)
     root = _repo(tmp_path / "repo")
     with recorded() as seen:
         _run(root, "sast")

@@ -82,8 +82,11 @@ def run_main(argv: Sequence[str] | None) -> int:
     args = list(argv) if argv is not None else sys.argv[1:]
     if not args or {"--version", "--help", "-h"} & set(args):
         return _dispatch(argv)
+    from mlgate import cache
+    from mlgate.cli import environment
     from mlgate.redact import redacted_streams
 
+    cache.configure(environment.cache_dir())
     with redacted_streams():
         return _dispatch(argv)
 

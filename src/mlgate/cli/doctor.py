@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
 def doctor(path: Path) -> None:
     """Show each tool mlgate calls (a pinned scanner: its version, source, environment and
     whether it is intact), and the vulnerability service's reachability."""
+    from mlgate.cli import environment
     from mlgate.cli.tools import configure_tools
     from mlgate.doctor import DoctorOptions, check
 
@@ -32,8 +32,7 @@ def doctor(path: Path) -> None:
         problem = None
     except ConfigError as exc:
         problem = exc.message
-    env_db = os.environ.get("MLGATE_ADVISORY_DB")
-    found = check(DoctorOptions(Path(env_db) if env_db else None, problem))
+    found = check(DoctorOptions(environment.advisory_db(), problem))
     _show(found)
     if found.healthy:
         return

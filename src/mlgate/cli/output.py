@@ -34,7 +34,7 @@ def signing_key(spec: str | None, output: Path | None) -> Ed25519PrivateKey | No
         raise UsageError("--sign-key signs the receipt written to --output DIR: give --output")
     from mlgate.signing import load_private_key
 
-    return load_private_key(spec)
+    return load_private_key(spec, os.environ)
 
 
 def write_provenance(

@@ -256,9 +256,10 @@ def run_and_decide(
 def _operator_overrides(advisory_db: Path | None) -> dict[str, dict[str, Any]]:
     """Settings the operator gave (command line, then environment): they win over the
     repository's `.mlgate.yml` and policy."""
-    from mlgate.gates.deps import ENV_DB, NAME
+    from mlgate.cli import environment
+    from mlgate.gates.deps import NAME
 
-    chosen = advisory_db or (Path(os.environ[ENV_DB]) if os.environ.get(ENV_DB) else None)
+    chosen = advisory_db or environment.advisory_db()
     if chosen is None:
         return {}
     return {NAME: {"advisory_db": str(chosen.expanduser().resolve())}}

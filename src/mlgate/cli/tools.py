@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mlgate import toolenv
+from mlgate.cli import environment
 from mlgate.errors import ConfigError, UsageError
 from mlgate.toollock import (
     PACKAGE_LOCK,
@@ -55,6 +56,7 @@ def configure_tools(
             repo_root=root.resolve(),
             offline=offline or toolenv.offline_requested(),
             notify=None if quiet else (lambda message: click.echo(f"mlgate: {message}", err=True)),
+            semgrep_cli=environment.semgrep_cli(),
         )
     )
 

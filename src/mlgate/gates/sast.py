@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 import yaml
 
+from mlgate import toolenv
 from mlgate.cache import content_hash
 from mlgate.deps.project import project_kind
 from mlgate.deps.sources import is_dependency_file
@@ -101,7 +102,6 @@ SEMGREP_SHAPE: Mapping[str, type] = {
     "paths": dict,
     "paths.scanned": list,
 }
-ENV_SEMGREP_CLI = "MLGATE_SEMGREP_CLI"  # auto (default), native or classic
 # Set by inputs(): `library`, `locked` or `app` (see deps.project_kind). A rule-pack rule's
 # `metadata.mlgate.severity_in_library` applies in a library (the caller decides there).
 PROJECT_OPTION = "project_kind"
@@ -508,8 +508,9 @@ class SemgrepJson:
 
 def semgrep_cli_choice() -> str:
     """`native`, `classic` or `auto` (native, classic when native cannot start): the
-    operator's `MLGATE_SEMGREP_CLI`, else auto. Native semgrep is not built for Windows."""
-    choice = os.environ.get(ENV_SEMGREP_CLI, "").strip().lower() or "auto"
+    operator's choice (`toolenv.Settings.semgrep_cli`, from MLGATE_SEMGREP_CLI), else auto.
+    Native semgrep is not built for Windows."""
+    choice = toolenv.settings().semgrep_cli.strip().lower() or "auto"
     if choice not in ("auto", SEMGREP_NATIVE, SEMGREP_CLASSIC):
         choice = "auto"
     if choice == "auto" and sys.platform == "win32":

@@ -1,4 +1,5 @@
 """Loads a model published at a URL the caller picks: pickle runs whatever it was given."""
+
 import pickle
 
 import requests

@@ -1,4 +1,5 @@
 """The safe counterparts of what the fail cases do: nothing here runs data as code."""
+
 import json
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """Credentials come from the environment; the examples below are placeholders."""
+
 import os
 
 HF_TOKEN = os.environ["HF_TOKEN"]
