@@ -17,10 +17,10 @@ from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+from mlgate import git
 from mlgate.deps.sources import is_dependency_file
 from mlgate.gates import GATES
 from mlgate.repo import Repo, open_repo, read_text
-from mlgate.tools import run_tool
 from mlgate.training import TrainingFacts, training_facts
 
 if sys.version_info >= (3, 11):
@@ -53,7 +53,6 @@ DVC_NAMES = ("dvc.yaml", "dvc.lock")
 MLFLOW_NAMES = ("MLproject",)
 CONDA_FILES = ("environment.yml", "environment.yaml")
 _MAX_TEST_FILE = 1_000_000
-_GIT_TIMEOUT = 30.0
 _MARK_USE = re.compile(r"\bmark\.([A-Za-z_][A-Za-z0-9_]*)\b")
 _VERSION_FILE = re.compile(r"(?:python-)?(3\.\d+)")
 # Branch names that are safe inside CI expressions and YAML without quoting tricks.
@@ -403,10 +402,7 @@ def _ini_markers(text: str, section: str) -> list[str]:
 
 
 def _git(repo: Repo, *args: str) -> str | None:
-    done = run_tool(["git", *args], _GIT_TIMEOUT, cwd=repo.root)
-    if not done.ok or done.returncode != 0:
-        return None
-    return done.stdout.strip() or None
+    return git.output_or_none(repo.root, *args)
 
 
 def _default_branch(repo: Repo) -> tuple[str, str]:

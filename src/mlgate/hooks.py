@@ -14,8 +14,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlgate import git
 from mlgate.errors import UsageError
-from mlgate.tools import run_tool
 
 MARKER = "# mlgate-hook v1"
 CHAINED = "pre-push.mlgate-chained"
@@ -61,10 +61,10 @@ class HookChange:
 
 def hooks_dir(root: Path) -> Path:
     """Where git looks for hooks in the repo at root (core.hooksPath respected)."""
-    done = run_tool(["git", "rev-parse", "--git-path", "hooks"], 60, cwd=root)
-    if not done.ok or done.returncode != 0:
-        raise UsageError(f"{root}: not a git repository (hooks need one)")
-    path = Path(done.stdout.strip())
+    try:
+        path = Path(git.output(root, "rev-parse", "--git-path", "hooks").strip())
+    except git.GitError as exc:
+        raise UsageError(f"{root}: not a git repository (hooks need one)") from exc
     return path if path.is_absolute() else (root / path)
 
 

@@ -24,6 +24,7 @@ from mlgate.confine import check_policy, is_inside
 from mlgate.errors import EXIT_BLOCKED, EXIT_GATE_ERROR, EXIT_PASS, ConfigError
 from mlgate.findings import Finding, Severity, severity_counts
 from mlgate.gates import GATES, GateResult, GateStatus, gitref
+from mlgate.git import GitError
 from mlgate.resources import policies_dir
 from mlgate.yamlfile import YamlDoc, load_yaml, parse_yaml, validate
 
@@ -245,7 +246,7 @@ class PolicyFiles:
                 self._texts[path] = gitref.read_text(
                     self.root or Path.cwd(), gitref.GitRef(self.ref, path.as_posix())
                 )
-            except gitref.GitRefError as exc:
+            except GitError as exc:
                 raise ConfigError(f"--trusted-config {self.ref}: {exc}") from None
         return self._texts[path]
 

@@ -8,8 +8,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlgate import git
 from mlgate.errors import UsageError
-from mlgate.tools import run_tool
 
 # Directories that hold installed or generated code, never the repo's own.
 SKIP_DIRS = frozenset(
@@ -32,7 +32,6 @@ SKIP_DIRS = frozenset(
         "mlruns",
     }
 )
-GIT_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -130,32 +129,24 @@ def _safe_link(link: Path, root: Path) -> bool:
 
 def _git_files(root: Path) -> set[str] | None:
     """Tracked plus untracked-but-not-ignored files, or None outside a git work tree."""
-    top = run_tool(["git", "rev-parse", "--show-toplevel"], GIT_TIMEOUT, cwd=root)
-    if not top.ok or top.returncode != 0:
+    try:
+        git.output(root, "rev-parse", "--show-toplevel")
+        listing = git.output(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    except git.GitError:
         return None
-    listing = run_tool(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        GIT_TIMEOUT,
-        cwd=root,
-    )
-    if not listing.ok or listing.returncode != 0:
-        return None
-    return {p for p in listing.stdout.split("\0") if p}
+    return {p for p in listing.split("\0") if p}
 
 
 def _git_commit(root: Path) -> str | None:
-    head = run_tool(["git", "rev-parse", "HEAD"], GIT_TIMEOUT, cwd=root)
-    if head.ok and head.returncode == 0:
-        return head.stdout.strip() or None
-    return None
+    return git.output_or_none(root, "rev-parse", "HEAD")
 
 
 def _git_clean(root: Path) -> bool | None:
     """Whether nothing under `root` differs from HEAD (untracked files count, ignored not)."""
-    status = run_tool(["git", "status", "--porcelain", "--", "."], GIT_TIMEOUT, cwd=root)
-    if status.ok and status.returncode == 0:
-        return not status.stdout.strip()
-    return None
+    try:
+        return not git.output(root, "status", "--porcelain", "--", ".").strip()
+    except git.GitError:
+        return None
 
 
 def read_text(root: Path, rel: str) -> str:
@@ -170,20 +161,14 @@ def changed_files(root: Path, since: str | None) -> tuple[str, tuple[str, ...]]:
     """Files changed relative to REF (default: the upstream branch): committed since the
     merge base, modified in the work tree, or new and not ignored. Returns (base, files)."""
     ref = since or "@{upstream}"
-    base = run_tool(["git", "merge-base", "HEAD", ref], GIT_TIMEOUT, cwd=root)
-    if not base.ok or base.returncode != 0:
-        why = (base.stderr or base.problem or "").strip().splitlines()
-        detail = why[-1] if why else "unknown reference"
+    try:
+        commit = git.output(root, "merge-base", "HEAD", ref).strip()
+    except git.GitError as exc:
         hint = "" if since else " (no upstream branch? use --since REF)"
-        raise UsageError(f"cannot compare with {ref}: {detail}{hint}")
-    commit = base.stdout.strip()
-    diff = run_tool(
-        ["git", "diff", "--relative", "--name-only", "-z", "--diff-filter=d", commit],
-        GIT_TIMEOUT,
-        cwd=root,
-    )
-    new = run_tool(
-        ["git", "ls-files", "-z", "--others", "--exclude-standard"], GIT_TIMEOUT, cwd=root
-    )
+        raise UsageError(
+            f"cannot compare with {ref}: {exc.detail or 'unknown reference'}{hint}"
+        ) from exc
+    diff = git.run(root, "diff", "--relative", "--name-only", "-z", "--diff-filter=d", commit)
+    new = git.run(root, "ls-files", "-z", "--others", "--exclude-standard")
     names = {p for run in (diff, new) if run.ok for p in run.stdout.split("\0") if p}
     return commit, tuple(sorted(names))

@@ -23,6 +23,7 @@ from mlgate.config import CONFIG_FILE, RepoConfig, config_from_doc, load_config
 from mlgate.errors import ConfigError
 from mlgate.findings import Finding, Severity, assign_fingerprints
 from mlgate.gates import GATES, GateResult, OptionKinds, gitref
+from mlgate.git import GitError
 from mlgate.policy import (
     POLICY_CHECK,
     REPO_POLICY,
@@ -91,14 +92,14 @@ def with_policy_check(result: RunResult, settings: Settings) -> RunResult:
 def _resolve_ref(root: Path, ref: str) -> str:
     try:
         return gitref.resolve(root, ref)
-    except gitref.GitRefError as exc:
+    except GitError as exc:
         raise ConfigError(f"--trusted-config {ref}: {exc}") from None
 
 
 def _exists_at(root: Path, commit: str, rel: str) -> bool:
     try:
         gitref.read_text(root, gitref.GitRef(commit, rel), commit)
-    except gitref.GitRefError:
+    except GitError:
         return False
     return True
 

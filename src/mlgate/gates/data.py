@@ -34,6 +34,7 @@ from mlgate.gates.base import (
     RuleInfo,
     ToolInfo,
 )
+from mlgate.git import GitError
 from mlgate.lifecycle import temp_dir
 from mlgate.repo import Repo, read_text
 from mlgate.tabular import DataError, missing_data_stack
@@ -226,7 +227,7 @@ def _resolved_refs(root: Path, specs: Sequence[DatasetSpec]) -> dict[str, str | 
             ref = gitref.parse(spec.reference or "")
             if ref is not None and ref.ref not in resolved:
                 resolved[ref.ref] = gitref.resolve(root, ref.ref)
-        except gitref.GitRefError:
+        except GitError:
             continue
     return resolved
 
@@ -492,7 +493,7 @@ class _ReferenceCache:
             dest = self.tmp / str(len(self.cache)) / Path(ref.path or rel).name
             commit = (self.ctx.option("resolved_refs") or {}).get(ref.ref)
             return ref.label(), gitref.copy_to(self.ctx.root, ref, dest, commit)
-        except gitref.GitRefError as exc:
+        except GitError as exc:
             raise DataError(f"reference {text}: {exc}") from None
 
 

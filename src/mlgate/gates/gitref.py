@@ -1,7 +1,8 @@
 """Files as they were at a git ref (`git:REF` or `git:REF:path`), read without a checkout.
 
 The data gate reads drift references and the model gate reads metric baselines this way;
-this module is the one place that calls `git rev-parse` / `git cat-file` for them.
+the trusted configuration (`--trusted-config REF`) too. Every git command goes through
+`mlgate.git`; a ref or a path that cannot be read is a `GitError`.
 """
 
 from __future__ import annotations
@@ -9,14 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlgate.tools import run_tool, run_tool_measured
+from mlgate import git
+from mlgate.git import GitError
 
 PREFIX = "git:"
-GIT_TIMEOUT = 120.0
-
-
-class GitRefError(Exception):
-    """A ref or a path at a ref that cannot be read; the message says which and why."""
 
 
 @dataclass(frozen=True)
@@ -39,21 +36,17 @@ def parse(text: str) -> GitRef | None:
         return None
     ref, _, path = text[len(PREFIX) :].partition(":")
     if not ref:
-        raise GitRefError(f"{text!r}: empty git ref (write git:REF or git:REF:path)")
+        raise GitError(f"{text!r}: empty git ref (write git:REF or git:REF:path)")
     return GitRef(ref, path.lstrip("/") or None)
 
 
 def resolve(root: Path, ref: str) -> str:
-    """The commit a ref names; GitRefError when it does not exist or root is not in git."""
-    run = run_tool(
-        ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
-        GIT_TIMEOUT,
-        cwd=root,
-    )
+    """The commit a ref names; GitError when it does not exist or root is not in git."""
+    run = git.run(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
     if not run.ok:
-        raise GitRefError(f"git: {run.describe()}")
+        raise GitError(f"git: {run.describe()}")
     if run.returncode != 0 or not run.stdout.strip():
-        raise GitRefError(f"git ref {ref!r} does not exist (or {root} is not in a git repository)")
+        raise GitError(f"git ref {ref!r} does not exist (or {root} is not in a git repository)")
     return run.stdout.strip()
 
 
@@ -65,7 +58,7 @@ def _object(commit: str, path: str) -> str:
 def read_text(root: Path, ref: GitRef, commit: str | None = None) -> str:
     """The text of ref.path at ref.ref (at `commit` when the caller resolved it already)."""
     commit, path = _locate(root, ref, commit)
-    run = run_tool(["git", "cat-file", "blob", _object(commit, path)], GIT_TIMEOUT, cwd=root)
+    run = git.run(root, "cat-file", "blob", _object(commit, path))
     _check(run.ok, run.returncode, run.describe(), ref, path)
     return run.stdout
 
@@ -74,22 +67,19 @@ def copy_to(root: Path, ref: GitRef, dest: Path, commit: str | None = None) -> P
     """Write ref.path at ref.ref to dest byte for byte (binary files such as Parquet too)."""
     commit, path = _locate(root, ref, commit)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    measured = run_tool_measured(
-        ["git", "cat-file", "blob", _object(commit, path)], GIT_TIMEOUT, cwd=root, stdout_path=dest
-    )
-    run = measured.run
+    run = git.copy_blob(root, _object(commit, path), dest)
     _check(run.ok, run.returncode, run.describe(), ref, path)
     return dest
 
 
 def _locate(root: Path, ref: GitRef, commit: str | None) -> tuple[str, str]:
     if not ref.path:
-        raise GitRefError(f"{ref.label()}: no path (write git:REF:path)")
+        raise GitError(f"{ref.label()}: no path (write git:REF:path)")
     return commit or resolve(root, ref.ref), ref.path
 
 
 def _check(ok: bool, code: int | None, description: str, ref: GitRef, path: str) -> None:
     if not ok:
-        raise GitRefError(f"git: {description}")
+        raise GitError(f"git: {description}")
     if code != 0:
-        raise GitRefError(f"{path} does not exist at git ref {ref.ref!r}")
+        raise GitError(f"{path} does not exist at git ref {ref.ref!r}")

@@ -35,6 +35,7 @@ from mlgate.gates.base import (
     RuleInfo,
     ToolInfo,
 )
+from mlgate.git import GitError
 from mlgate.repo import Repo, read_text
 from mlgate.tools import MeasuredRun, package_version, run_tool_measured, submit
 
@@ -190,7 +191,7 @@ def _resolved_ref(root: Path, baseline: Any) -> dict[str, str | None]:
     try:
         ref = gitref.parse(str(baseline or ""))
         return {} if ref is None else {ref.ref: gitref.resolve(root, ref.ref)}
-    except gitref.GitRefError:
+    except GitError:
         return {}
 
 
@@ -302,7 +303,7 @@ def _read_file(root: Path, rel: str) -> str:
 
 
 def _baseline_metrics(ctx: GateContext) -> tuple[str, dict[str, float]] | None:
-    """(label, metrics) of the baseline; None without one; MetricsError/GitRefError if unusable."""
+    """(label, metrics) of the baseline; None without one; MetricsError/GitError if unusable."""
     text = ctx.option("baseline")
     if not text:
         return None
@@ -336,7 +337,7 @@ def _check_metrics(ctx: GateContext, out: ModelCollector) -> None:
     current, sources = _current_metrics(ctx, out)
     try:
         baseline = _baseline_metrics(ctx)
-    except (MetricsError, gitref.GitRefError) as exc:
+    except (MetricsError, GitError) as exc:
         out.errors.append(f"baseline: {exc}")
         baseline = None
     label, base = baseline if baseline is not None else (None, {})
