@@ -208,7 +208,7 @@ def test_junit_text_is_what_elementtree_wrote() -> None:
 
 def test_finding_copies_are_dataclasses_replace() -> None:
     for item in varied_findings():
-        changes = {"blocking": True, "waived_by": "w", "properties": {"k": 1}}
+        changes: dict[str, Any] = {"blocking": True, "waived_by": "w", "properties": {"k": 1}}
         assert item.with_changes(**changes) == dataclasses.replace(item, **changes)
         assert Finding.from_dict(item.to_dict()) == item
     with pytest.raises(TypeError, match="no field"):
