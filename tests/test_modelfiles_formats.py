@@ -216,3 +216,94 @@ def test_a_format_registered_in_one_place_is_selected_sniffed_and_scanned(
     assert found["a.toy"].found[0].finding.properties["format"] == "toy"
     assert found["b.toy"].found == ()
     assert [f.finding.rule_id for f in found["renamed.dat"].found] == ["toy-executes"]
+
+
+# --- the engine never loads what it reads ---------------------------------------------------
+
+# Modules whose loaders run what they read; the engine reads bytes and must import none.
+LOADERS = frozenset(
+    [
+        "pickle",
+        "_pickle",
+        "cPickle",
+        "marshal",
+        "dill",
+        "cloudpickle",
+        "shelve",
+        "joblib",
+        "torch",
+        "numpy",
+        "tensorflow",
+        "keras",
+        "tf_keras",
+        "onnx",
+        "onnxruntime",
+        "yaml",
+        "jinja2",
+        "safetensors",
+        "gguf",
+        "xgboost",
+        "lightgbm",
+    ]
+)
+RUNS_CODE = frozenset({"eval", "exec", "compile", "__import__"})
+# The only modules imported by name at run time: decompressors and HDF5's attribute reader.
+IMPORTED_BY_NAME = frozenset({"lz4.frame", "h5py"})
+ENGINE = Path(__file__).parents[1] / "src" / "mlgate" / "modelfiles"
+# Reviewed: numpy, when installed, interprets a dtype *string* (`numpy.dtype("<f8")`), which
+# parses it and runs nothing from the file.
+REVIEWED = frozenset({("pickle_vm.py", "import numpy")})
+
+
+def _loading_calls(path: Path) -> list[str]:
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+            )
+            found += [f"{node.lineno}: import {n}" for n in names if n.split(".")[0] in LOADERS]
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+        if isinstance(func, ast.Name) and name in RUNS_CODE:  # the builtins, not re.compile
+            found.append(f"{node.lineno}: {name}()")
+        if name == "import_module":
+            arg = node.args[0] if node.args else None
+            literal = arg.value if isinstance(arg, ast.Constant) else None
+            if literal not in IMPORTED_BY_NAME:
+                found.append(f"{node.lineno}: import_module({ast.unparse(arg) if arg else ''})")
+    return found
+
+
+def test_the_engine_imports_no_loader_and_runs_no_code() -> None:
+    sources = sorted(ENGINE.rglob("*.py"))
+    assert len(sources) >= 20, "the engine package was not found"
+    offenders = [
+        f"{rel}:{call}"
+        for path in sources
+        for rel in [path.relative_to(ENGINE).as_posix()]
+        for call in _loading_calls(path)
+        if (rel, call.split(": ", 1)[1]) not in REVIEWED
+    ]
+    assert offenders == []
+
+
+def test_the_loader_guard_catches_a_load(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "import pickle\nfrom torch import load\nimport importlib\n"
+        "pickle.loads(b'')\neval('1')\nimportlib.import_module(name)\n",
+        encoding="utf-8",
+    )
+    assert _loading_calls(bad) == [
+        "1: import pickle",
+        "2: import torch",
+        "5: eval()",
+        "6: import_module(name)",
+    ]
