@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Iterable
@@ -25,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+from mlgate import atomic
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 _CHUNK = 1 << 20
@@ -92,10 +93,8 @@ class ResultCache:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(redact_value(value), handle, separators=(",", ":"))
-            os.replace(tmp, path)
+            text = json.dumps(redact_value(value), separators=(",", ":"))
+            atomic.write(path, text, create_mode=0o600)
         except OSError as exc:
             # a cache that cannot be written is only slower, never wrong: the CLI warns once
             if self.unwritable is None:

@@ -7,14 +7,12 @@ replaces it, `--chain` keeps it and runs it first.
 
 from __future__ import annotations
 
-import os
 import shlex
-import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlgate import git
+from mlgate import atomic, git
 from mlgate.errors import UsageError
 
 MARKER = "# mlgate-hook v1"
@@ -120,7 +118,4 @@ def _script(mode: str) -> str:
 
 
 def _write_executable(target: Path, text: str) -> None:
-    tmp = target.with_name(f".{target.name}.mlgate-tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    os.replace(tmp, target)
+    atomic.write(target, text, create_mode=0o777)  # executable, less the umask

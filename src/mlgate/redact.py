@@ -28,16 +28,15 @@ import io
 import itertools
 import json
 import operator
-import os
 import re
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any, TextIO, TypeVar, cast
 
+from mlgate import atomic
 from mlgate.cache import default_cache_dir
 from mlgate.findings import Finding
 from mlgate.gates.secrets import (
@@ -147,14 +146,7 @@ def _read_specs(path: Path) -> list[Spec] | None:
 def _write_specs(path: Path, specs: Sequence[Spec]) -> None:
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump([list(spec) for spec in specs], handle)
-            os.replace(tmp, path)
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+        atomic.write(path, json.dumps([list(spec) for spec in specs]), create_mode=0o600)
 
 
 def _import_specs() -> Iterator[Spec]:

@@ -37,6 +37,7 @@ from typing import Any
 
 import platformdirs
 
+from mlgate import atomic
 from mlgate.errors import ConfigError
 from mlgate.toollock import (
     REPO_LOCK,
@@ -592,17 +593,7 @@ def _relocate_scripts(scripts: Path, old_path: str, new_path: str) -> None:
 
 def _write_new(target: Path, data: bytes) -> None:
     """Replace `target` by a new file with `data` and the same mode (atomic rename)."""
-    mode = target.stat().st_mode & 0o7777
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.chmod(name, mode)
-        os.replace(name, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(name)
-        raise
+    atomic.write(target, data, mode=target.stat().st_mode & 0o7777)
 
 
 def _bin(env: Path) -> Path:

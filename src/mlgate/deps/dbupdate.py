@@ -24,7 +24,7 @@ from typing import IO, Any
 import platformdirs
 import yaml
 
-from mlgate import __version__
+from mlgate import __version__, atomic
 from mlgate.deps.advisorydb import (
     MANIFEST,
     RECORD_SUFFIXES,
@@ -109,9 +109,7 @@ def _read_pointer(cache: Path) -> Path | None:
 def _switch(cache: Path, staging: Path) -> None:
     """Point `current` at `staging` with one atomic rename, then drop the previous database."""
     previous = _read_pointer(cache)
-    pending = cache / f".{POINTER}-{staging.name}"
-    pending.write_text(staging.name + "\n", encoding="utf-8")
-    os.replace(pending, cache / POINTER)
+    atomic.write(cache / POINTER, staging.name + "\n")
     if previous is not None and previous != staging:
         shutil.rmtree(previous, ignore_errors=True)
 

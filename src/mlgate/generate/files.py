@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from mlgate import atomic
 from mlgate.generate.base import GenerateError
 
 FILE_MODE = 0o644
@@ -44,13 +44,4 @@ def write_all(root: Path, files: Mapping[str, str], remove: Iterable[str] = ()) 
 
 def _stage(target: Path, text: str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-        tmp.chmod(FILE_MODE)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
+    return atomic.stage(target, text, mode=FILE_MODE)

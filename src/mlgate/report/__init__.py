@@ -5,11 +5,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
-import os
-import secrets
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from mlgate import atomic
 from mlgate.errors import ReportError
 from mlgate.redact import redact_value
 from mlgate.report.base import Report, ReportFormat
@@ -80,24 +79,12 @@ def without_cycle_collection() -> Iterator[None]:
 
 
 def write_atomic(target: Path, text: str) -> Path:
-    """Write to a temporary file beside `target`, then rename it over `target`.
-
-    The temporary file is created like any other (mode 0666 less the umask), so the
-    report is as readable as a plainly written one.
-    """
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    """Put a report in place atomically (`mlgate.atomic`), created like any other file
+    (mode 0666 less the umask), so it is as readable as a plainly written one."""
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
+        return atomic.write(target, text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ReportError(f"cannot write the report {target}: {_reason(exc)}") from None
-    except BaseException:  # interrupted: no partial file is left in the output directory
-        tmp.unlink(missing_ok=True)
-        raise
-    return target
 
 
 def append_summary(report: Report, path: Path) -> None:
