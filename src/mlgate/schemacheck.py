@@ -22,7 +22,7 @@ from typing import Any, cast
 
 Check = Callable[[Any], bool]
 
-_IGNORED = frozenset({"$schema", "$id", "$comment", "title", "description", "examples"})
+_IGNORED = frozenset({"$schema", "$id", "$comment", "title", "description", "examples", "default"})
 
 
 class Unsupported(Exception):

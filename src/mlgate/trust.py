@@ -23,6 +23,7 @@ from mlgate.config import CONFIG_FILE, RepoConfig, config_from_doc, load_config
 from mlgate.errors import ConfigError
 from mlgate.findings import Finding, Severity, assign_fingerprints
 from mlgate.gates import GATES, GateResult, OptionKinds, gitref
+from mlgate.gates.base import default_options
 from mlgate.git import GitError
 from mlgate.policy import (
     POLICY_CHECK,
@@ -158,7 +159,10 @@ def weakenings(trusted: Side, working: Side, root: Path) -> list[str]:
 
 
 def _options(policy: Policy, config: RepoConfig, gate: str) -> dict[str, Any]:
-    return {**policy.settings(gate).options, **config.options_for(gate)}
+    """A gate's effective options: its declared defaults, the policy's, then `.mlgate.yml`'s
+    (an option unset on one side is compared at its default, never as missing)."""
+    defaults = default_options(GATES[gate]) if gate in GATES else {}
+    return {**defaults, **policy.settings(gate).options, **config.options_for(gate)}
 
 
 def _gate_changes(

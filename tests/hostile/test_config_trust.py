@@ -324,3 +324,20 @@ def test_unknown_trusted_ref_is_a_usage_error(pull_request: Path) -> None:
     done = run_cli(["run", str(pull_request), "secrets", "--trusted-config", "no-such-branch"])
     assert done.returncode == 2
     assert "--trusted-config no-such-branch" in done.stderr
+
+
+def test_an_option_left_at_its_default_is_compared_at_that_default(tmp_path: Path) -> None:
+    """The packs no longer restate the gates' defaults: a pull request that lowers a severity
+    or grows a skip list is still measured against the gate's declared default."""
+    root = tmp_path / "defaults"
+    write(root, ".mlgate/policy.yml", "extends: default\n")
+    git_init(root)
+    write(
+        root,
+        ".mlgate/policy.yml",
+        "extends: default\ngates:\n  data:\n    options:\n      contract_severity: low\n"
+        "  sast:\n    options:\n      bandit_skip: [B101, B301]\n",
+    )
+    changes = "\n".join(_changes(root))
+    assert "data: options.contract_severity: lowered from high to low" in changes, changes
+    assert "sast: options.bandit_skip: added B301" in changes, changes

@@ -54,6 +54,8 @@ def policy_show(policy_file: Path | None, env: str | None, path: Path) -> None:
     import yaml
 
     from mlgate.config import load_config
+    from mlgate.gates import GATES
+    from mlgate.gates.base import default_options
     from mlgate.policy import find_policy, load_policy
 
     config = load_config(path.resolve())
@@ -67,7 +69,9 @@ def policy_show(policy_file: Path | None, env: str | None, path: Path) -> None:
             "max_findings": s.max_findings,
             "on_error": s.on_error,
             "timeout": s.timeout,
-            "options": dict(s.options),
+            "options": {**default_options(GATES[name]), **s.options}
+            if name in GATES
+            else dict(s.options),
         }
         for name, s in loaded.gates.items()
     }

@@ -41,8 +41,25 @@ def option(default: Any, schema: Mapping[str, Any]) -> Any:
 
 
 def options_schema_of(cls: type[Any]) -> dict[str, Any]:
-    """The `properties` of a gate's options, generated from its options dataclass."""
-    return {f.name: dict(f.metadata["schema"]) for f in dataclasses.fields(cls)}
+    """The `properties` of a gate's options, generated from its options dataclass; a field
+    with a default other than None carries it as the schema's `default` (editors show it;
+    `default_options` reads it back)."""
+    return {f.name: _with_default(f) for f in dataclasses.fields(cls)}
+
+
+def _with_default(f: dataclasses.Field[Any]) -> dict[str, Any]:
+    schema = dict(f.metadata["schema"])
+    if f.default is not None and f.default is not dataclasses.MISSING:
+        schema["default"] = list(f.default) if isinstance(f.default, tuple) else f.default
+    return schema
+
+
+def default_options(gate: Gate) -> dict[str, Any]:
+    """A gate's declared option defaults (from its options schema): what an option the
+    policy and `.mlgate.yml` leave unset means."""
+    return {
+        key: schema["default"] for key, schema in gate.options_schema.items() if "default" in schema
+    }
 
 
 def parse_options(cls: type[_O], options: Mapping[str, Any]) -> _O:

@@ -33,6 +33,9 @@ from mlgate.gates.base import (
     PipelineTraits,
     RuleInfo,
     ToolInfo,
+    option,
+    options_schema_of,
+    parse_options,
 )
 from mlgate.git import GitError
 from mlgate.lifecycle import temp_dir
@@ -102,6 +105,39 @@ class DatasetSpec:
         )
 
 
+@dataclass(frozen=True)
+class DataOptions:
+    """The data gate's options, typed, with their defaults and schema in one place."""
+
+    datasets: tuple[Mapping[str, Any], ...] = option(
+        (), {"type": "array", "items": _DATASET_SCHEMA}
+    )
+    # population stability index above this: the column drifted
+    psi: float = option(0.2, {"type": "number", "exclusiveMinimum": 0})
+    # Kolmogorov-Smirnov p-value below this: the column drifted (0: off)
+    ks_pvalue: float = option(0.01, {"type": "number", "minimum": 0, "maximum": 1})
+    psi_bins: int = option(10, {"type": "integer", "minimum": 2, "maximum": 100})
+    max_categories: int = option(50, {"type": "integer", "minimum": 1})
+    # columns whose failing values are never shown in reports
+    redact_columns: tuple[str, ...] = option((), _STRINGS)
+    chunk_rows: int = option(200_000, {"type": "integer", "minimum": 1})
+    drift_sample_rows: int = option(1_000_000, {"type": "integer", "minimum": 100})
+    # a failing contract check, a missing or unreadable dataset
+    contract_severity: str = option("high", {"enum": SEVERITIES})
+    drift_severity: str = option("high", {"enum": SEVERITIES})
+    run_tests: bool = option(True, repotests.RUN_TESTS_SCHEMA)
+    # Each dataset the repository tracks (files under data/, `.dvc` pointers' outputs)
+    # must be covered by a dataset entry with a contract, else a finding.
+    require_contract: bool = option(False, {"type": "boolean"})
+    test_marker: str | None = option(None, repotests.TEST_MARKER_SCHEMA)
+    test_command: tuple[str, ...] | None = option(None, repotests.TEST_COMMAND_SCHEMA)
+    test_python: str | None = option(None, repotests.TEST_PYTHON_SCHEMA)
+
+    @classmethod
+    def of(cls, options: Mapping[str, Any]) -> DataOptions:
+        return parse_options(cls, options)
+
+
 class DataGate(Gate):
     name = NAME
     tools = (
@@ -138,34 +174,17 @@ class DataGate(Gate):
     summary = (
         "data contracts (pandera), drift against a reference, and the repo's `pytest -m data` tests"
     )
-    options_schema: ClassVar[Mapping[str, Any]] = {
-        "datasets": {"type": "array", "items": _DATASET_SCHEMA},
-        "psi": {"type": "number", "exclusiveMinimum": 0},
-        "ks_pvalue": {"type": "number", "minimum": 0, "maximum": 1},
-        "psi_bins": {"type": "integer", "minimum": 2, "maximum": 100},
-        "max_categories": {"type": "integer", "minimum": 1},
-        "redact_columns": _STRINGS,
-        "chunk_rows": {"type": "integer", "minimum": 1},
-        "drift_sample_rows": {"type": "integer", "minimum": 100},
-        "contract_severity": {"enum": SEVERITIES},
-        "drift_severity": {"enum": SEVERITIES},
-        "run_tests": {"type": "boolean"},
-        # Each dataset the repository tracks (files under data/, `.dvc` pointers' outputs)
-        # must be covered by a dataset entry with a contract, else a finding.
-        "require_contract": {"type": "boolean"},
-        "test_marker": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
-        "test_command": {**_STRINGS, "minItems": 1},
-        "test_python": {"type": "string", "minLength": 1},
-    }
+    options_schema: ClassVar[Mapping[str, Any]] = options_schema_of(DataOptions)
 
     def inputs(self, repo: Repo, options: Mapping[str, Any]) -> GateInputs:
-        specs = _specs(options)
+        typed = DataOptions.of(options)
+        specs = _specs(typed)
         files: set[str] = set()
         for spec in specs:
             files.update(_inputs_of(repo.root, spec))
-        if repotests.tests_wanted(repo, options, NAME):
+        if repotests.tests_wanted(repo, typed, NAME):
             files.update(repo.files)  # the tests may read any file of the repository
-        if options.get("require_contract"):
+        if typed.require_contract:
             files.update(tracked_data(repo))
         opts = {**options, "resolved_refs": _resolved_refs(repo.root, specs)}
         return GateInputs(files=tuple(sorted(files)), options=opts)
@@ -175,14 +194,15 @@ class DataGate(Gate):
         return {name: package_version(name) for name in names}
 
     def run(self, ctx: GateContext) -> GateResult:
-        specs = _specs(ctx.inputs.options)
+        options = _options(ctx)
+        specs = _specs(options)
         out = Collector(properties={"datasets": []})
         with ThreadPoolExecutor(max_workers=1) as pool:
-            tests = submit(pool, repotests.run_for_gate, ctx, NAME)
+            tests = submit(pool, repotests.run_for_gate, ctx, options, NAME)
             if specs:
                 _check_datasets(ctx, specs, out)
             marked = tests.result()
-        uncovered = _uncontracted(ctx, specs) if ctx.option("require_contract") else []
+        uncovered = _uncontracted(ctx, specs) if options.require_contract else []
         for finding in uncovered:
             out.add(finding, f"{finding.path}|no-contract")
         if not specs and marked is None and not uncovered:
@@ -199,13 +219,17 @@ class DataGate(Gate):
 # --- options ------------------------------------------------------------------------------
 
 
-def _specs(options: Mapping[str, Any]) -> list[DatasetSpec]:
-    redact = list(options.get("redact_columns") or ())
-    return [DatasetSpec.parse(raw, redact) for raw in options.get("datasets") or ()]
+def _options(ctx: GateContext) -> DataOptions:
+    return DataOptions.of(ctx.inputs.options)
+
+
+def _specs(options: DataOptions) -> list[DatasetSpec]:
+    redact = list(options.redact_columns)
+    return [DatasetSpec.parse(raw, redact) for raw in options.datasets]
 
 
 def _marker(ctx: GateContext) -> str:
-    return repotests.marker_of(ctx.inputs.options, NAME)
+    return repotests.marker_of(_options(ctx), NAME)
 
 
 def _inputs_of(root: Path, spec: DatasetSpec) -> list[str]:
@@ -283,7 +307,7 @@ def _uncontracted(ctx: GateContext, specs: Sequence[DatasetSpec]) -> list[Findin
             covered.append(spec.path)
             if spec.reference and not spec.reference.startswith(gitref.PREFIX):
                 covered.append(spec.reference)
-    severity = Severity.parse(str(ctx.option("contract_severity", "high")))
+    severity = Severity.parse(_options(ctx).contract_severity)
     return [
         Finding(
             gate=NAME,
@@ -372,7 +396,7 @@ def _check_file(
 def _read_options(ctx: GateContext, spec: DatasetSpec) -> ReadOptions:
     from mlgate.tabular.readers import ReadOptions  # noqa: PLC0415 (optional extra)
 
-    return ReadOptions(chunk_rows=int(ctx.option("chunk_rows", 200_000)), encoding=spec.encoding)
+    return ReadOptions(chunk_rows=_options(ctx).chunk_rows, encoding=spec.encoding)
 
 
 def _validate(
@@ -389,7 +413,7 @@ def _validate(
 def _contract_findings(
     ctx: GateContext, spec: DatasetSpec, rel: str, fmt: str, report: ContractReport, out: Collector
 ) -> None:
-    severity = Severity.parse(str(ctx.option("contract_severity", "high")))
+    severity = Severity.parse(_options(ctx).contract_severity)
     for violation in report.violations:
         redacted = _redacted(violation.column, spec.redact)
         samples = [REDACTED] * len(violation.samples) if redacted else list(violation.samples)
@@ -458,7 +482,7 @@ def _unreadable_finding(ctx: GateContext, rel: str, reason: str) -> Finding:
         gate=NAME,
         tool="mlgate",
         rule_id="dataset-unreadable",
-        severity=Severity.parse(str(ctx.option("contract_severity", "high"))),
+        severity=Severity.parse(_options(ctx).contract_severity),
         confidence="high",
         message=f"{rel}: {reason}",
         path=rel,
@@ -523,14 +547,13 @@ def _profile(
 def _drift_options(ctx: GateContext, spec: DatasetSpec) -> DriftOptions:
     from mlgate.tabular.drift import DriftOptions  # noqa: PLC0415 (optional extra)
 
+    options = _options(ctx)
     return DriftOptions(
-        psi=float(spec.psi if spec.psi is not None else ctx.option("psi", 0.2)),
-        ks_pvalue=float(
-            spec.ks_pvalue if spec.ks_pvalue is not None else ctx.option("ks_pvalue", 0.01)
-        ),
-        bins=int(ctx.option("psi_bins", 10)),
-        max_categories=int(ctx.option("max_categories", 50)),
-        sample_rows=int(ctx.option("drift_sample_rows", 1_000_000)),
+        psi=float(spec.psi if spec.psi is not None else options.psi),
+        ks_pvalue=float(spec.ks_pvalue if spec.ks_pvalue is not None else options.ks_pvalue),
+        bins=options.psi_bins,
+        max_categories=options.max_categories,
+        sample_rows=options.drift_sample_rows,
         columns=spec.drift_columns,
         exclude=spec.drift_exclude,
     )
@@ -560,7 +583,7 @@ def _drift(
         "columns": [c.to_dict() for c in columns],
     }
     out.notes.append(_drift_note(rel, label, columns))
-    severity = Severity.parse(str(ctx.option("drift_severity", "high")))
+    severity = Severity.parse(_options(ctx).drift_severity)
     for column in columns:
         if column.drifted:
             out.add(

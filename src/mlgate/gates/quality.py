@@ -16,6 +16,7 @@ import re
 import shlex
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -34,6 +35,9 @@ from mlgate.gates.base import (
     PipelineTraits,
     RuleInfo,
     ToolInfo,
+    option,
+    options_schema_of,
+    parse_options,
 )
 from mlgate.git import GitError
 from mlgate.repo import Repo, read_text
@@ -86,6 +90,43 @@ class ModelCollector(Collector):
         self.add(finding, anchor)
 
 
+@dataclass(frozen=True)
+class ModelQualityOptions:
+    """The model gate's options, typed, with their defaults and schema in one place."""
+
+    metrics_files: tuple[str, ...] = option((), _STRINGS)
+    mlflow_run: str | None = option(None, {"type": "string", "minLength": 1})
+    # {metric: {min, max, max_drop, max_rise}}
+    metrics: Mapping[str, Mapping[str, float]] | None = option(
+        None, {"type": "object", "additionalProperties": _THRESHOLD}
+    )
+    baseline: str | None = option(None, {"type": "string", "minLength": 1})
+    predict: Mapping[str, Any] | None = option(None, _PREDICT)
+    latency_p95_ms: float | None = option(None, {"type": "number", "exclusiveMinimum": 0})
+    peak_rss_mb: float | None = option(None, {"type": "number", "exclusiveMinimum": 0})
+    # a model card naming intended use, training data, metrics and limitations must exist
+    model_card: bool = option(False, {"type": "boolean"})
+    model_card_path: str | None = option(None, {"type": "string", "minLength": 1})
+    model_card_sections: tuple[str, ...] = option(DEFAULT_SECTIONS, {**_STRINGS, "minItems": 1})
+    run_tests: bool = option(True, repotests.RUN_TESTS_SCHEMA)
+    test_marker: str | None = option(None, repotests.TEST_MARKER_SCHEMA)
+    test_command: tuple[str, ...] | None = option(None, repotests.TEST_COMMAND_SCHEMA)
+    test_python: str | None = option(None, repotests.TEST_PYTHON_SCHEMA)
+
+    @classmethod
+    def of(cls, options: Mapping[str, Any]) -> ModelQualityOptions:
+        return parse_options(cls, options)
+
+    def budgets(self) -> dict[str, float]:
+        """The inference budgets set (latency_p95_ms, peak_rss_mb)."""
+        given = {"latency_p95_ms": self.latency_p95_ms, "peak_rss_mb": self.peak_rss_mb}
+        return {k: v for k, v in given.items() if v is not None}
+
+
+def _options(ctx: GateContext) -> ModelQualityOptions:
+    return ModelQualityOptions.of(ctx.inputs.options)
+
+
 class ModelQualityGate(Gate):
     name = NAME
     tools = (ToolInfo("pytest", "pytest", "https://docs.pytest.org/"),)
@@ -125,31 +166,17 @@ class ModelQualityGate(Gate):
     summary = (
         "metric thresholds and regression, inference budgets, model card, `pytest -m model` tests"
     )
-    options_schema: ClassVar[Mapping[str, Any]] = {
-        "metrics_files": _STRINGS,
-        "mlflow_run": {"type": "string", "minLength": 1},
-        "metrics": {"type": "object", "additionalProperties": _THRESHOLD},
-        "baseline": {"type": "string", "minLength": 1},
-        "predict": _PREDICT,
-        "latency_p95_ms": {"type": "number", "exclusiveMinimum": 0},
-        "peak_rss_mb": {"type": "number", "exclusiveMinimum": 0},
-        "model_card": {"type": "boolean"},
-        "model_card_path": {"type": "string", "minLength": 1},
-        "model_card_sections": {**_STRINGS, "minItems": 1},
-        "run_tests": {"type": "boolean"},
-        "test_marker": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
-        "test_command": {**_STRINGS, "minItems": 1},
-        "test_python": {"type": "string", "minLength": 1},
-    }
+    options_schema: ClassVar[Mapping[str, Any]] = options_schema_of(ModelQualityOptions)
 
     def inputs(self, repo: Repo, options: Mapping[str, Any]) -> GateInputs:
-        files = set(options.get("metrics_files") or ())
-        baseline = options.get("baseline")
+        typed = ModelQualityOptions.of(options)
+        files = set(typed.metrics_files)
+        baseline = typed.baseline
         if baseline and not str(baseline).startswith(gitref.PREFIX):
             files.add(str(baseline))
-        files.add(_card_path(repo.root, options))
-        files.update(_mlflow_files(repo.root, options.get("mlflow_run")))
-        if options.get("predict") or repotests.tests_wanted(repo, options, NAME):
+        files.add(_card_path(repo.root, typed))
+        files.update(_mlflow_files(repo.root, typed.mlflow_run))
+        if typed.predict or repotests.tests_wanted(repo, typed, NAME):
             files.update(repo.files)  # the command and the tests may read any file
         opts = {**options, "resolved_refs": _resolved_ref(repo.root, baseline)}
         return GateInputs(
@@ -164,7 +191,7 @@ class ModelQualityGate(Gate):
             return GateResult(NAME, skipped=_nothing_configured(ctx), tools=self.tool_versions())
         out = ModelCollector()
         with ThreadPoolExecutor(max_workers=1) as pool:
-            tests = submit(pool, repotests.run_for_gate, ctx, NAME)
+            tests = submit(pool, repotests.run_for_gate, ctx, _options(ctx), NAME)
             _check_metrics(ctx, out)
             _check_model_card(ctx, out)
             marked = tests.result()
@@ -174,13 +201,14 @@ class ModelQualityGate(Gate):
 
 
 def _configured(ctx: GateContext) -> bool:
-    keys = ("metrics_files", "mlflow_run", "metrics", "predict", "latency_p95_ms", "peak_rss_mb")
-    wanted = repotests.tests_wanted(ctx.repo, ctx.inputs.options, NAME)
-    return wanted or any(ctx.option(k) for k in keys) or bool(ctx.option("model_card"))
+    options = _options(ctx)
+    wanted = repotests.tests_wanted(ctx.repo, options, NAME)
+    given = (options.metrics_files, options.mlflow_run, options.metrics, options.predict)
+    return wanted or any(given) or bool(options.budgets()) or options.model_card
 
 
 def _nothing_configured(ctx: GateContext) -> str:
-    marker = repotests.marker_of(ctx.inputs.options, NAME)
+    marker = repotests.marker_of(_options(ctx), NAME)
     return (
         "no metrics, predict command or model card requirement configured, "
         f"and no tests marked `{marker}`"
@@ -268,8 +296,8 @@ def _current_metrics(
     ctx: GateContext, out: ModelCollector
 ) -> tuple[dict[str, float], dict[str, str]]:
     """(metrics, the file each came from); both empty when no source is configured."""
-    files = list(ctx.option("metrics_files") or ())
-    run = _mlflow_dir(ctx.root, ctx.option("mlflow_run"))
+    files = list(_options(ctx).metrics_files)
+    run = _mlflow_dir(ctx.root, _options(ctx).mlflow_run)
     metrics: dict[str, float] = {}
     sources: dict[str, str] = {}
     for rel in files:
@@ -304,14 +332,14 @@ def _read_file(root: Path, rel: str) -> str:
 
 def _baseline_metrics(ctx: GateContext) -> tuple[str, dict[str, float]] | None:
     """(label, metrics) of the baseline; None without one; MetricsError/GitError if unusable."""
-    text = ctx.option("baseline")
+    text = _options(ctx).baseline
     if not text:
         return None
     ref = gitref.parse(str(text))
     if ref is None:
         return str(text), parse_metrics(_read_file(ctx.root, str(text)), str(text))
     commit = (ctx.option("resolved_refs") or {}).get(ref.ref)
-    paths = [ref.path] if ref.path else list(ctx.option("metrics_files") or ())
+    paths = [ref.path] if ref.path else list(_options(ctx).metrics_files)
     if not paths:
         raise MetricsError(
             f"baseline {text}: no metrics_files to read at that ref (write git:REF:path)"
@@ -327,8 +355,9 @@ def _baseline_metrics(ctx: GateContext) -> tuple[str, dict[str, float]] | None:
 
 
 def _check_metrics(ctx: GateContext, out: ModelCollector) -> None:
-    thresholds: Mapping[str, Mapping[str, float]] = ctx.option("metrics") or {}
-    if not ctx.option("metrics_files") and not ctx.option("mlflow_run"):
+    options = _options(ctx)
+    thresholds: Mapping[str, Mapping[str, float]] = options.metrics or {}
+    if not options.metrics_files and not options.mlflow_run:
         if thresholds:
             out.errors.append(
                 "metric thresholds are set but no `metrics_files` or `mlflow_run` is configured"
@@ -453,10 +482,8 @@ def _command(predict: Mapping[str, Any], python: str | None = None) -> list[str]
 
 
 def _check_budgets(ctx: GateContext, out: ModelCollector) -> None:
-    predict: Mapping[str, Any] | None = ctx.option("predict")
-    budgets = {
-        k: ctx.option(k) for k in ("latency_p95_ms", "peak_rss_mb") if ctx.option(k) is not None
-    }
+    predict = _options(ctx).predict
+    budgets = _options(ctx).budgets()
     if not predict:
         if budgets:
             out.errors.append(f"{' and '.join(budgets)} set but no `predict` command is configured")
@@ -474,7 +501,7 @@ def _measure(
     ctx: GateContext, predict: Mapping[str, Any], out: ModelCollector
 ) -> list[MeasuredRun] | None:
     """Warm-up plus measured runs; None (and a finding) as soon as one fails or times out."""
-    python, origin = repotests.repo_python(ctx.root, ctx.option("test_python"))
+    python, origin = repotests.repo_python(ctx.root, _options(ctx).test_python)
     argv = _command(predict, python)
     if argv[0] == python:
         out.properties["predict_python"] = {"python": python, "python_from": origin}
@@ -551,8 +578,8 @@ def _budget_note(summary: Mapping[str, Any]) -> str:
 # --- model card ---------------------------------------------------------------------------
 
 
-def _card_path(root: Path, options: Mapping[str, Any]) -> str:
-    explicit = options.get("model_card_path")
+def _card_path(root: Path, options: ModelQualityOptions) -> str:
+    explicit = options.model_card_path
     if explicit:
         return str(explicit)
     return "MODEL_CARD.md" if (root / "MODEL_CARD.md").is_file() else "README.md"
@@ -591,12 +618,13 @@ def card_sections(text: str, whole_file: bool) -> list[str] | None:
 
 
 def _check_model_card(ctx: GateContext, out: ModelCollector) -> None:
-    if not ctx.option("model_card"):
+    options = _options(ctx)
+    if not options.model_card:
         return
-    rel = _card_path(ctx.root, ctx.inputs.options)
-    wanted = list(ctx.option("model_card_sections") or DEFAULT_SECTIONS)
+    rel = _card_path(ctx.root, options)
+    wanted = list(options.model_card_sections)
     path = ctx.root / rel
-    is_readme = Path(rel).name.lower().startswith("readme") and not ctx.option("model_card_path")
+    is_readme = Path(rel).name.lower().startswith("readme") and not options.model_card_path
     titles = (
         card_sections(read_text(ctx.root, rel), whole_file=not is_readme)
         if path.is_file()

@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET  # nosec B405: parses the report pytest just 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mlgate.findings import Finding, Severity
 from mlgate.gates.base import Collector
@@ -205,25 +205,51 @@ def failure_findings(gate: str, outcome: MarkedRun) -> list[Finding]:
 # --- what a gate does with them -----------------------------------------------------------
 
 
-def marker_of(options: Mapping[str, Any], default: str) -> str:
-    return str(options.get("test_marker", default))
+# The options every gate that runs the repository's marked tests declares (data, model): their
+# JSON Schemas here, their defaults in the gate's options dataclass.
+RUN_TESTS_SCHEMA: Mapping[str, Any] = {"type": "boolean"}
+TEST_MARKER_SCHEMA: Mapping[str, Any] = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
+TEST_COMMAND_SCHEMA: Mapping[str, Any] = {
+    "type": "array",
+    "items": {"type": "string", "minLength": 1},
+    "minItems": 1,
+}
+TEST_PYTHON_SCHEMA: Mapping[str, Any] = {"type": "string", "minLength": 1}
 
 
-def tests_wanted(repo: Repo, options: Mapping[str, Any], default_marker: str) -> bool:
+class MarkedTestOptions(Protocol):
+    """The marked-test fields of a gate's typed options."""
+
+    @property
+    def run_tests(self) -> bool: ...
+    @property
+    def test_marker(self) -> str | None: ...  # None: the gate's name
+    @property
+    def test_command(self) -> tuple[str, ...] | None: ...  # None: the repository's pytest
+    @property
+    def test_python(self) -> str | None: ...
+
+
+def marker_of(options: MarkedTestOptions, default: str) -> str:
+    return options.test_marker or default
+
+
+def tests_wanted(repo: Repo, options: MarkedTestOptions, default_marker: str) -> bool:
     """`run_tests` is on (the default) and some test file mentions the marker."""
     marker = marker_of(options, default_marker)
-    return bool(options.get("run_tests", True)) and has_marked_tests(repo, marker)
+    return options.run_tests and has_marked_tests(repo, marker)
 
 
-def run_for_gate(ctx: GateContext, default_marker: str) -> MarkedRun | None:
+def run_for_gate(
+    ctx: GateContext, options: MarkedTestOptions, default_marker: str
+) -> MarkedRun | None:
     """The gate's marked tests; None when there are none (so that part is skipped)."""
-    options = ctx.inputs.options
     if not tests_wanted(ctx.repo, options, default_marker):
         return None
-    python = repo_python(ctx.root, options.get("test_python"))
-    command = list(options.get("test_command") or [python[0], "-m", "pytest"])
+    python = repo_python(ctx.root, options.test_python)
+    command = list(options.test_command or [python[0], "-m", "pytest"])
     marked = run_marked_tests(ctx.root, marker_of(options, default_marker), command, ctx.timeout)
-    if not options.get("test_command"):
+    if not options.test_command:
         marked = dataclasses.replace(marked, python=python)
     return None if marked.status == "skipped" else marked
 
