@@ -14,6 +14,7 @@ import pytest
 from mlgate.findings import Finding, fingerprint
 from mlgate.gates import GATES, GateContext, GateResult
 from mlgate.gates import secrets as secrets_gate
+from mlgate.gates.base import default_options
 from mlgate.gates.secrets import (
     Hit,
     Origin,
@@ -368,7 +369,8 @@ def test_secrets_gate_is_registered_with_a_policy_section() -> None:
     gate = GATES["secrets"]
     assert {"exclude", "max_file_bytes", "disable_plugins"} <= set(gate.options_schema)
     options = load_policy("default", None).settings("secrets").options
-    assert options["max_file_bytes"] == 5_000_000
+    # the pack no longer restates it: the effective value is the gate's declared default
+    assert {**default_options(gate), **options}["max_file_bytes"] == 5_000_000
 
 
 # --- precision: provider formats, placeholders, digests, media, entropy, verification -------
