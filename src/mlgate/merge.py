@@ -278,7 +278,10 @@ def merge_results(reports: Sequence[LoadedReport]) -> RunResult:
             name = str(gate.get("name"))
             mine = [f for f in findings if f.gate == name]
             by_gate.setdefault(name, []).append((gate, mine))
-    results = tuple(_merge_gate(name, parts) for name, parts in sorted(by_gate.items()))
+    results = tuple(
+        _merge_gate(name, [GateResult.from_dict(gate, found) for gate, found in parts])
+        for name, parts in sorted(by_gate.items())
+    )
     first = min(reports, key=lambda r: str(r.data.get("root", "")))
     repo = Repo(
         root=Path(str(first.data.get("root", "."))),
@@ -300,23 +303,24 @@ def _finding(path: Path, data: Mapping[str, Any]) -> Finding:
         raise ReportError(f"{path}: a finding is malformed: {exc}") from None
 
 
-def _merge_gate(name: str, parts: Sequence[tuple[Mapping[str, Any], list[Finding]]]) -> GateResult:
-    findings = {f.fingerprint: f for _, found in parts for f in found}
+def _merge_gate(name: str, parts: Sequence[GateResult]) -> GateResult:
+    """One gate's results from several reports (shards) as one."""
+    findings = {f.fingerprint: f for part in parts for f in part.findings}
     tools: dict[str, str | None] = {}
-    for gate, _ in parts:
-        tools.update(gate.get("tools") or {})
-    skipped = [g.get("skipped") for g, _ in parts]
+    for part in parts:
+        tools.update(part.tools)
+    skipped = [part.skipped for part in parts]
     properties: dict[str, Any] = {}
-    for gate, _ in sorted(parts, key=lambda p: json.dumps(p[0].get("properties"), sort_keys=True)):
-        properties.update(gate.get("properties") or {})
+    for part in sorted(parts, key=lambda p: json.dumps(p.properties, sort_keys=True)):
+        properties.update(part.properties)
     return GateResult(
         gate=name,
         findings=tuple(sorted(findings.values(), key=lambda f: (*sort_key(f), f.fingerprint))),
-        errors=tuple(sorted({e for g, _ in parts for e in g.get("errors") or []})),
+        errors=tuple(sorted({e for part in parts for e in part.errors})),
         skipped=str(skipped[0]) if all(skipped) else None,
         tools=dict(sorted(tools.items())),
-        seconds=max(float(g.get("seconds", 0.0)) for g, _ in parts),
-        files_scanned=sum(int(g.get("files_scanned", 0)) for g, _ in parts),
-        notes=tuple(sorted({n for g, _ in parts for n in g.get("notes") or []})),
+        seconds=max(part.seconds for part in parts),
+        files_scanned=sum(part.files_scanned for part in parts),
+        notes=tuple(sorted({n for part in parts for n in part.notes})),
         properties=properties,
     )

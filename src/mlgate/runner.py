@@ -144,7 +144,7 @@ def _whole_gate(gate: Gate, ctx: GateContext, cache: ResultCache, key: str) -> G
         return _result_from_cache(gate, hit)
     result = _safe_run(gate, ctx)
     if not result.errors:
-        cache.put(key, _result_to_cache(result))
+        cache.put(key, result.to_dict())
     return result
 
 
@@ -198,26 +198,14 @@ def _scan_subset(gate: Gate, ctx: GateContext, todo: tuple[str, ...]) -> GateRes
     return _safe_run(gate, dataclasses.replace(ctx, inputs=inputs))
 
 
-def _result_to_cache(result: GateResult) -> dict[str, Any]:
-    return {
-        "findings": [f.to_dict() for f in result.findings],
-        "skipped": result.skipped,
-        "tools": dict(result.tools),
-        "files_scanned": result.files_scanned,
-        "notes": list(result.notes),
-        "properties": dict(result.properties),
-    }
-
-
 def _result_from_cache(gate: Gate, data: Mapping[str, Any]) -> GateResult:
-    return GateResult(
-        gate.name,
-        findings=tuple(Finding.from_dict(f) for f in data.get("findings", [])),
-        skipped=data.get("skipped"),
-        tools=dict(data.get("tools") or {}),
-        files_scanned=int(data.get("files_scanned", 0)),
-        notes=(*data.get("notes", []), "result reused from cache (inputs unchanged)"),
-        properties={**(data.get("properties") or {}), "cached": True},
+    stored = GateResult.from_dict(data)
+    return dataclasses.replace(
+        stored,
+        gate=gate.name,
+        seconds=0.0,
+        notes=(*stored.notes, "result reused from cache (inputs unchanged)"),
+        properties={**stored.properties, "cached": True},
     )
 
 

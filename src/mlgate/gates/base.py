@@ -106,6 +106,43 @@ class GateResult:
     def ran(self) -> bool:
         return self.skipped is None and not self.errors
 
+    def to_dict(self, *, listed: bool = True) -> dict[str, Any]:
+        """The result as JSON data, the one shape the cache stores, the json report's gate
+        entry holds and `merge` reads back. `listed`: the findings themselves, else their
+        count (the json report lists them once, at its top level)."""
+        return {
+            "name": self.gate,
+            "tools": dict(self.tools),
+            "seconds": round(self.seconds, 3),
+            "files_scanned": self.files_scanned,
+            "findings": [f.to_dict() for f in self.findings] if listed else len(self.findings),
+            "errors": list(self.errors),
+            "skipped": self.skipped,
+            "notes": list(self.notes),
+            "properties": dict(self.properties),
+        }
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], findings: Sequence[Finding] | None = None
+    ) -> GateResult:
+        """A result from `to_dict`'s shape; `findings` given apart when the data only counts
+        them (a json report's gate entry). Missing keys take their defaults."""
+        listed = data.get("findings")
+        if findings is None:
+            findings = [Finding.from_dict(f) for f in listed] if isinstance(listed, list) else []
+        return cls(
+            gate=str(data.get("name", "")),
+            findings=tuple(findings),
+            errors=tuple(data.get("errors") or ()),
+            skipped=data.get("skipped"),
+            tools=dict(data.get("tools") or {}),
+            seconds=float(data.get("seconds", 0.0)),
+            files_scanned=int(data.get("files_scanned", 0)),
+            notes=tuple(data.get("notes") or ()),
+            properties=dict(data.get("properties") or {}),
+        )
+
 
 @dataclass
 class Collector:

@@ -95,19 +95,13 @@ class Report:
 
     def _gate_dict(self, result: GateResult) -> dict[str, Any]:
         verdict = self.decision.verdicts.get(result.gate)
+        data = result.to_dict(listed=False)
         return {
-            "name": result.gate,
+            "name": data.pop("name"),
             "status": verdict.status.value if verdict else "skipped",
             "required": verdict.required if verdict else False,
             "reasons": list(verdict.reasons) if verdict else ["not in the policy's scope"],
-            "tools": dict(result.tools),
-            "seconds": round(result.seconds, 3),
-            "files_scanned": result.files_scanned,
-            "findings": len(result.findings),
-            "errors": list(result.errors),
-            "skipped": result.skipped,
-            "notes": list(result.notes),
-            "properties": dict(result.properties),
+            **data,
         }
 
 
