@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -75,13 +76,20 @@ TRUSTED_CONFIG_OPTION = click.option(
     "request), not the working tree; each way the working tree's versions weaken them is a "
     "`policy-weakened` finding (blocks in production).",
 )
-PATH_OPTION = click.option(
-    "--path",
-    "path",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("."),
-    help="Repository root.",
-)
+
+
+def path_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--path DIR` (default: .), the repository a command works on."""
+    return click.option(
+        "--path",
+        "path",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=Path("."),
+        help=help_text,
+    )
+
+
+PATH_OPTION = path_option("Repository root.")
 
 
 SIGN_KEY_OPTION = click.option(

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from mlgate.cli.common import path_option
+
 # Each command imports what it needs when it runs: `mlgate --version` and `--help` must not
 # pay for the gates, the policy's schema validator or the template engine (issue 16).
 # ruff: noqa: PLC0415
@@ -21,6 +23,9 @@ def hook() -> None:
     """
 
 
+REPOSITORY_OPTION = path_option("Repository (default: .).")
+
+
 @hook.command("install")
 @click.option(
     "--mode",
@@ -33,13 +38,7 @@ def hook() -> None:
 @click.option(
     "--chain", is_flag=True, help="Keep an existing pre-push hook and run it before mlgate."
 )
-@click.option(
-    "--path",
-    "path",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("."),
-    help="Repository (default: .).",
-)
+@REPOSITORY_OPTION
 def hook_install(mode: str, force: bool, chain: bool, path: Path) -> None:
     """Write the pre-push hook (honours core.hooksPath)."""
     from mlgate.hooks import install as install_hook
@@ -49,13 +48,7 @@ def hook_install(mode: str, force: bool, chain: bool, path: Path) -> None:
 
 
 @hook.command("uninstall")
-@click.option(
-    "--path",
-    "path",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("."),
-    help="Repository (default: .).",
-)
+@REPOSITORY_OPTION
 def hook_uninstall(path: Path) -> None:
     """Remove mlgate's pre-push hook (restoring a chained one); a foreign hook is left alone."""
     from mlgate.hooks import uninstall as uninstall_hook

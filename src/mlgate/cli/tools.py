@@ -13,6 +13,7 @@ import click
 
 from mlgate import toolenv
 from mlgate.cli import environment
+from mlgate.cli.common import path_option
 from mlgate.errors import ConfigError, UsageError
 from mlgate.toollock import (
     PACKAGE_LOCK,
@@ -74,13 +75,7 @@ def _names(names: Sequence[str]) -> tuple[str, ...]:
     return tuple(names) or tuple(TOOLS)
 
 
-PATH_OPTION = click.option(
-    "--path",
-    "path",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("."),
-    help="Repository whose .mlgate.yml `tools:` settings apply (default: .).",
-)
+PATH_OPTION = path_option("Repository whose .mlgate.yml `tools:` settings apply (default: .).")
 
 
 @click.group("tools", epilog=TOOLS_HELP)
