@@ -17,13 +17,13 @@ from mlgate.gates import secrets as secrets_gate
 from mlgate.gates.base import default_options
 from mlgate.gates.secrets import (
     Hit,
-    Origin,
     merge_hits,
     pattern_hits,
     preview_for,
     redact,
     secret_hash,
 )
+from mlgate.notebooks import Origin, notebook_texts
 from mlgate.policy import load_policy
 from mlgate.repo import open_repo
 
@@ -479,7 +479,7 @@ def test_rich_media_outputs_are_not_read() -> None:
     cells = [{"cell_type": "code", "metadata": {}, "outputs": outputs, "source": "plot()"}]
     nb = json.loads(notebook(cells))
     read = read_notebook_data(nb)
-    _, other = secrets_gate.notebook_texts(read)
+    _, other = notebook_texts(read)
     assert png not in other.text and "data:…" in other.text
     hits = list(pattern_hits(NB, other.text, other))
     assert [(h.secret_type, h.origin.part) for h in hits] == [("AWS Access Key", "output")]

@@ -135,6 +135,64 @@ class Notebook:
         return CodeText("".join(parts), tuple(line_map), tuple(pips), tuple(errors))
 
 
+# --- what a scanner reads in place of a notebook ------------------------------------------
+# sast reads the code cells as one Python text (`Notebook.code_text`, IPython syntax
+# neutralised); secrets reads the sources and the outputs (`notebook_texts`). Both write the
+# text to a temporary file (`write_for_scan`) and lead each finding back to its cell.
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a line of a scanned text comes from (a plain file's line: no cell, no part)."""
+
+    cell: int | None
+    part: str | None  # "source" or "output" in a notebook
+    line: int
+
+
+@dataclass(frozen=True)
+class NotebookText:
+    """A notebook's sources or outputs as one text, with each line's origin."""
+
+    path: str
+    text: str
+    origins: tuple[Origin, ...]
+
+    def locate(self, line: int) -> Origin | None:
+        return self.origins[line - 1] if 1 <= line <= len(self.origins) else None
+
+
+def notebook_texts(notebook: Notebook) -> tuple[NotebookText, NotebookText]:
+    """(code cell sources, everything else: markdown/raw sources and every cell's outputs)."""
+    code: list[tuple[str, Origin]] = []
+    other: list[tuple[str, Origin]] = []
+    for cell in notebook.cells:
+        into = code if cell.is_code else other
+        into += _origins(cell.index, "source", cell.source)
+        other += _origins(cell.index, "output", DATA_URI.sub("data:…", cell.outputs))
+    return _joined(notebook.path, code), _joined(notebook.path, other)
+
+
+# base64 media embedded in text/html outputs (images, audio): never a credential, often a
+# false "AWS key" or "high entropy string". image/* and widget state are not read at all.
+DATA_URI = re.compile(r"data:[\w.+/-]*;base64,[A-Za-z0-9+/=]+")
+
+
+def _origins(cell: int, part: str, text: str) -> list[tuple[str, Origin]]:
+    return [(t, Origin(cell, part, n)) for n, t in enumerate(split_lines(text), 1)]
+
+
+def _joined(path: str, lines: Sequence[tuple[str, Origin]]) -> NotebookText:
+    return NotebookText(path, "".join(t + "\n" for t, _ in lines), tuple(o for _, o in lines))
+
+
+def write_for_scan(target: Path, text: str) -> None:
+    """Write a notebook's text where a scanner will read it (unencodable characters, such as
+    lone surrogates from JSON escapes, replaced)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8", errors="replace")
+
+
 def split_lines(text: str) -> list[str]:
     """Lines as Python's tokenizer and file reading count them (only \\n, \\r\\n, \\r end one)."""
     lines = _NEWLINE.split(text)

@@ -17,8 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlgate.gates.modelfiles import FileScan, Settings, scan_file
-from mlgate.gates.secrets import notebook_texts
-from mlgate.notebooks import Notebook, NotebookProblem, read_notebook
+from mlgate.notebooks import Notebook, NotebookProblem, notebook_texts, read_notebook
 
 FUZZ = settings(max_examples=300, deadline=None, database=None)
 

@@ -60,6 +60,7 @@ from mlgate.notebooks import (
     package_name,
     read_notebook,
     split_lines,
+    write_for_scan,
 )
 from mlgate.repo import Repo, read_text
 from mlgate.resources import rule_pack_dir
@@ -726,8 +727,7 @@ def convert_notebooks(root: Path, paths: Sequence[str], tmp: Path) -> ConvertedN
         if code.text.strip():
             name = f"{rel}.py" if _utf8(rel) else f"_{len(out.by_target)}.py"
             target = out.tmp / "nb" / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(code.text, encoding="utf-8", errors="replace")
+            write_for_scan(target, code.text)
             out.by_target[str(target)] = code
             out.paths[str(target)] = rel
     return out

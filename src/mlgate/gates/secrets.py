@@ -49,7 +49,16 @@ from mlgate.gates.base import (
     unreadable_findings,
 )
 from mlgate.lifecycle import temp_dir
-from mlgate.notebooks import Notebook, NotebookProblem, read_notebook, split_lines
+from mlgate.notebooks import (
+    DATA_URI,
+    NotebookProblem,
+    NotebookText,
+    Origin,
+    notebook_texts,
+    read_notebook,
+    split_lines,
+    write_for_scan,
+)
 from mlgate.repo import Repo, matches_any
 from mlgate.tools import run_json_tool, submit, tool_version, unscanned
 
@@ -331,27 +340,6 @@ def hash_context(path: str, line: str) -> bool:
 # --- what is scanned ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Origin:
-    """Where a line of a scanned text comes from."""
-
-    cell: int | None
-    part: str | None  # "source" or "output" in a notebook
-    line: int
-
-
-@dataclass(frozen=True)
-class NotebookText:
-    """A notebook's sources or outputs as one text, with each line's origin."""
-
-    path: str
-    text: str
-    origins: tuple[Origin, ...]
-
-    def locate(self, line: int) -> Origin | None:
-        return self.origins[line - 1] if 1 <= line <= len(self.origins) else None
-
-
 @dataclass
 class Plan:
     """The files detect-secrets and the patterns read, and what was left out."""
@@ -364,30 +352,6 @@ class Plan:
     unreadable: list[str] = field(default_factory=list)  # permission denied: reported
     notes: list[str] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)  # type -> placeholder/digest hits
-
-
-def notebook_texts(notebook: Notebook) -> tuple[NotebookText, NotebookText]:
-    """(code cell sources, everything else: markdown/raw sources and every cell's outputs)."""
-    code: list[tuple[str, Origin]] = []
-    other: list[tuple[str, Origin]] = []
-    for cell in notebook.cells:
-        into = code if cell.is_code else other
-        into += _origins(cell.index, "source", cell.source)
-        other += _origins(cell.index, "output", _DATA_URI.sub("data:…", cell.outputs))
-    return _joined(notebook.path, code), _joined(notebook.path, other)
-
-
-# base64 media embedded in text/html outputs (images, audio): never a credential, often a
-# false "AWS key" or "high entropy string". image/* and widget state are not read at all.
-_DATA_URI = re.compile(r"data:[\w.+/-]*;base64,[A-Za-z0-9+/=]+")
-
-
-def _origins(cell: int, part: str, text: str) -> list[tuple[str, Origin]]:
-    return [(t, Origin(cell, part, n)) for n, t in enumerate(split_lines(text), 1)]
-
-
-def _joined(path: str, lines: Sequence[tuple[str, Origin]]) -> NotebookText:
-    return NotebookText(path, "".join(t + "\n" for t, _ in lines), tuple(o for _, o in lines))
 
 
 def plan_scan(root: Path, files: Sequence[str], max_bytes: int, tmp: Path) -> Plan:
@@ -417,9 +381,7 @@ def _add_notebook(plan: Plan, root: Path, rel: str) -> bool:
         if not text.origins:
             continue
         target = f"nb/{rel}{suffix}"
-        full = plan.tmp / target
-        full.parent.mkdir(parents=True, exist_ok=True)
-        full.write_text(text.text, encoding="utf-8", errors="replace")
+        write_for_scan(plan.tmp / target, text.text)
         plan.texts[target] = text
     return True
 
@@ -867,7 +829,7 @@ class SecretsGate(Gate):
     def cache_salt(self, ctx: GateContext) -> str:
         """mlgate's own patterns and severities: editing them invalidates cached results."""
         patterns = [p.regex.pattern for p in PATTERNS]
-        filters = [PLACEHOLDER_WORDS, _HASH_CONTEXT.pattern, HASH_FILE_GLOBS, _DATA_URI.pattern]
+        filters = [PLACEHOLDER_WORDS, _HASH_CONTEXT.pattern, HASH_FILE_GLOBS, DATA_URI.pattern]
         return make_key(
             patterns, sorted(CRITICAL_TYPES), dict(HEURISTIC_TYPES), WANDB_WINDOW, filters, 2
         )
