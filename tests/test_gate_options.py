@@ -10,6 +10,7 @@ import pytest
 from mlgate.gates import GATES
 from mlgate.gates.base import default_options, options_schema_of, parse_options
 from mlgate.gates.data import DataOptions
+from mlgate.gates.deps import DepsOptions
 from mlgate.gates.modelfiles import ModelFilesOptions
 from mlgate.gates.quality import DEFAULT_SECTIONS, ModelQualityOptions
 from mlgate.gates.sast import BANDIT_DEFAULT_SKIP, SastOptions
@@ -46,6 +47,7 @@ def test_secrets_defaults_and_entropy_severity() -> None:
         ("models", ModelFilesOptions),
         ("data", DataOptions),
         ("model", ModelQualityOptions),
+        ("deps", DepsOptions),
     ],
 )
 def test_the_schema_is_generated_from_the_dataclass(gate: str, options: type[object]) -> None:
@@ -71,6 +73,14 @@ def test_data_and_model_defaults_live_in_their_dataclasses() -> None:
     assert ModelQualityOptions.of({}).budgets() == {}
 
 
+def test_deps_defaults_live_in_its_dataclass() -> None:
+    deps = DepsOptions.of({})
+    assert (deps.default_severity, deps.unpinned_severity) == ("high", "medium")
+    assert deps.unaudited == "error" and deps.vulnerability_service == "pypi"
+    assert deps.files is None and deps.advisory_db is None
+    assert DepsOptions.of({"files": ["req/*.txt"]}).files == ("req/*.txt",)
+
+
 def test_the_schema_carries_each_default_and_gives_it_back() -> None:
     assert GATES["data"].options_schema["psi"]["default"] == 0.2
     assert "default" not in GATES["model"].options_schema["baseline"]  # None: no default
@@ -78,9 +88,11 @@ def test_the_schema_carries_each_default_and_gives_it_back() -> None:
     assert default_options(GATES["model"])["model_card"] is False
 
 
-# The models gate's section of the default pack still restates its defaults (the model-file
-# engine is being moved by another change; its pack section goes with it).
-STILL_RESTATED = {("default.yml", "models")}
+# Sections of the default pack that still restate defaults: models' (the model-file engine is
+# being moved by another change; its pack section goes with it), and deps' (the pack says
+# `unaudited: error` out loud, and tests/test_policy.py proves through it that `extends`
+# inherits a gate's options).
+STILL_RESTATED = {("default.yml", "models"), ("default.yml", "deps")}
 
 
 def test_policy_packs_do_not_restate_a_typed_default() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -35,12 +36,38 @@ from mlgate.gates.base import (
     OptionKinds,
     RuleInfo,
     ToolInfo,
+    option,
+    options_schema_of,
+    parse_options,
 )
 from mlgate.repo import Repo
 from mlgate.tools import tool_version
 
 NAME = "deps"
 ENV_DB = "MLGATE_ADVISORY_DB"
+
+
+_SEVERITY_SCHEMA: Mapping[str, Any] = {"enum": ["critical", "high", "medium", "low", "info"]}
+
+
+@dataclass(frozen=True)
+class DepsOptions:
+    """The deps gate's options, typed, with their defaults and schema in one place."""
+
+    # globs of the dependency files to audit (default: every file the sources recognise)
+    files: tuple[str, ...] | None = option(None, {"type": "array", "items": {"type": "string"}})
+    # the offline OSV database (the operator's --advisory-db / MLGATE_ADVISORY_DB wins)
+    advisory_db: str | None = option(None, {"type": "string"})
+    # for advisories that carry no CVSS severity
+    default_severity: str = option("high", _SEVERITY_SCHEMA)
+    unpinned_severity: str = option("medium", _SEVERITY_SCHEMA)
+    # a dependency that could not be audited is a gate error, never a pass (or a finding)
+    unaudited: str = option("error", {"enum": ["error", "finding"]})
+    vulnerability_service: str = option("pypi", {"enum": ["pypi", "osv"]})
+
+    @classmethod
+    def of(cls, options: Mapping[str, Any]) -> DepsOptions:
+        return parse_options(cls, options)
 
 
 class DepsGate(Gate):
@@ -80,17 +107,10 @@ class DepsGate(Gate):
         severities=("default_severity", "unpinned_severity"),
         sources=("advisory_db", "vulnerability_service"),
     )
-    options_schema: ClassVar[Mapping[str, Any]] = {
-        "files": {"type": "array", "items": {"type": "string"}},
-        "advisory_db": {"type": "string"},
-        "default_severity": {"enum": ["critical", "high", "medium", "low", "info"]},
-        "unpinned_severity": {"enum": ["critical", "high", "medium", "low", "info"]},
-        "unaudited": {"enum": ["error", "finding"]},
-        "vulnerability_service": {"enum": ["pypi", "osv"]},
-    }
+    options_schema: ClassVar[Mapping[str, Any]] = options_schema_of(DepsOptions)
 
     def inputs(self, repo: Repo, options: Mapping[str, Any]) -> GateInputs:
-        named = options.get("files")
+        named = DepsOptions.of(options).files
         files = (
             tuple(repo.matching(named))
             if named
@@ -111,14 +131,14 @@ class DepsGate(Gate):
     cache_scope = "gate"
 
     def cache_salt(self, ctx: GateContext) -> str | None:
-        db = ctx.option("advisory_db")
+        db = DepsOptions.of(ctx.inputs.options).advisory_db
         return database_fingerprint(Path(str(db))) if db else None
 
     def run(self, ctx: GateContext) -> GateResult:
         started = time.monotonic()
         if not ctx.inputs.files:
             return GateResult(NAME, skipped="no dependency files found")
-        db = ctx.option("advisory_db")
+        db = DepsOptions.of(ctx.inputs.options).advisory_db
         database = Path(str(db)) if db else None
         found = audit(ctx.root, ctx.inputs.files, _service(ctx, database), database)
         vulnerable, errors = _service_findings(ctx, found)
@@ -151,13 +171,14 @@ def _service(ctx: GateContext, database: Path | None) -> VulnerabilityService:
     """The offline database when there is one, else pip-audit with the configured service."""
     if database is not None:
         return OsvDatabaseService(database)
-    return PipAuditService(str(ctx.option("vulnerability_service", "pypi")), ctx.root, ctx.timeout)
+    service = DepsOptions.of(ctx.inputs.options).vulnerability_service
+    return PipAuditService(service, ctx.root, ctx.timeout)
 
 
 def _advisory_db_path(root: Path, options: Mapping[str, Any]) -> Path | None:
     """Where the offline database is: the option (the command line's `--advisory-db` or
     `$MLGATE_ADVISORY_DB`, read by the CLI, winning over `.mlgate.yml`'s), else the cache."""
-    given = options.get("advisory_db")
+    given = DepsOptions.of(options).advisory_db
     if given:
         path = Path(str(given)).expanduser()
         return path if path.is_absolute() else (root / path)
@@ -173,11 +194,12 @@ def _service_findings(ctx: GateContext, found: DepsAudit) -> tuple[list[Finding]
 def service_findings(ctx: GateContext, answer: ServiceAudit) -> tuple[list[Finding], list[str]]:
     """A service's answer -> findings, and errors for every dependency it could not audit
     (findings instead when the `unaudited` option says so)."""
-    default = Severity.parse(str(ctx.option("default_severity", "high")))
+    options = DepsOptions.of(ctx.inputs.options)
+    default = Severity.parse(options.default_severity)
     to_finding = _package_finding if answer.grouped else _advisory_finding
     findings = [to_finding(v, answer.tool, default) for v in answer.vulnerable]
     errors = _unaudited(answer.unaudited, answer.given)
-    if answer.unaudited and ctx.option("unaudited", "error") == "finding":
+    if answer.unaudited and options.unaudited == "finding":
         findings += [_unaudited_finding(answer.tool, reason) for reason in answer.unaudited]
         errors = []
     return findings, errors
@@ -281,7 +303,7 @@ def _unpinned_finding(ctx: GateContext, req: Requirement) -> Finding:
         gate=NAME,
         tool="mlgate",
         rule_id="unpinned-dependency",
-        severity=Severity.parse(str(ctx.option("unpinned_severity", "medium"))),
+        severity=Severity.parse(DepsOptions.of(ctx.inputs.options).unpinned_severity),
         confidence="high",
         message=f"{req.spec!r} is not pinned to one version, so it could not be audited "
         "(pin it with ==, or audit a lock file)",
