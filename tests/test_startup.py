@@ -57,3 +57,25 @@ def test_run_help_lists_gates_and_formats() -> None:
     assert done.returncode == 0, done.stderr
     assert "Gates: sast, secrets, deps, models, data, model." in " ".join(done.stdout.split())
     assert "[gitlab|json|junit|markdown|sarif|text]" in done.stdout
+
+
+VERSION_PROBE = """
+import runpy, sys
+sys.argv = ["mlgate", "--version"]
+runpy.run_module("mlgate", run_name="__main__")
+print("MODULES", " ".join(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def test_version_is_answered_before_the_command_line_is_imported() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", VERSION_PROBE], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = set(done.stderr.split("MODULES", 1)[1].split())
+    assert not {m for m in loaded if m == "click" or m.startswith(("click.", "mlgate.cli"))}
+    through_click = subprocess.run(
+        [sys.executable, "-c", PROBE, "--version"], capture_output=True, text=True, check=False
+    )
+    assert done.stdout == through_click.stdout
+    assert done.stdout.startswith("mlgate, version ")

@@ -1,7 +1,8 @@
 """The command line: the only layer that parses options, shows progress, prints and maps
 outcomes to exit codes. One module per command group; the core they call returns data.
 
-`mlgate.cli:main` is the console entry point; `run_main` runs a command in-process.
+`mlgate.cli:main` runs a command line (the `mlgate` command and `python -m mlgate` reach it
+through `mlgate.__main__`, which answers `--version` alone); `run_main` runs one in-process.
 """
 
 from __future__ import annotations
