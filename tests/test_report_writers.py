@@ -1,7 +1,8 @@
 """The fast paths of deciding and writing reports give what the plain ones gave.
 
 Writing 100,000 findings (issue 16) made some code take shortcuts: JUnit XML written as
-text instead of through ElementTree, findings copied without `dataclasses.replace`, long
+text instead of through ElementTree, SARIF results and GitLab vulnerabilities written as
+JSON text instead of dicts to encode, findings copied without `dataclasses.replace`, long
 lists of findings redacted column by column, GitLab ids made without `uuid.uuid5`. Each is
 compared here with the plain way, on findings that exercise every branch (XML-illegal and
 escaped characters, notebook cells, waivers, secrets in every kind of field).
@@ -24,8 +25,16 @@ from mlgate.policy import Waiver, decide, load_policy
 from mlgate.redact import redact_secrets, redact_value
 from mlgate.repo import Repo
 from mlgate.report import FORMATS, Report, publishable
-from mlgate.report.gitlab import ID_NAMESPACE, vulnerability_id
+from mlgate.report.base import Raw, dump_json
+from mlgate.report.gitlab import (
+    DEPENDENCY_SCANNING,
+    ID_NAMESPACE,
+    SAST,
+    security_report,
+    vulnerability_id,
+)
 from mlgate.report.junit import MESSAGE_WIDTH, _clean, _details, _where, _why_passing
+from mlgate.report.sarif import sarif_log
 from mlgate.runner import RunResult
 
 TODAY = dt.date(2026, 6, 1)
@@ -234,3 +243,19 @@ def test_gitlab_ids_are_uuid5() -> None:
             [item.tool, item.rule_id, item.path or "", item.message]
         )
         assert vulnerability_id(item) == str(uuid.uuid5(ID_NAMESPACE, key))
+
+
+def test_sarif_and_gitlab_text_is_their_documents_encoded() -> None:
+    report = publishable(varied_report())
+    assert FORMATS["sarif"].render(report) == dump_json(sarif_log(report), depth=4)
+    files = FORMATS["gitlab"].files(report)
+    assert set(files) == {SAST.filename, DEPENDENCY_SCANNING.filename}
+    for kind in (SAST, DEPENDENCY_SCANNING):
+        assert files[kind.filename] == dump_json(security_report(report, kind), depth=2)
+    for text in (FORMATS["sarif"].render(report), files[SAST.filename]):
+        assert "\\n" in text and "\\u00e9" in text  # escapes covered (ensure_ascii)
+
+
+def test_raw_json_is_never_encoded_as_a_string() -> None:
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        dump_json({"a": [{"b": Raw("{}")}]}, depth=1)

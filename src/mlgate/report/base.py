@@ -153,9 +153,29 @@ def _not_json(value: Any) -> Any:
 
 
 _ENCODE = _value_encoder()
+_ENCODE_STRING = json.encoder.encode_basestring_ascii
+
+
+class Raw:
+    """A value already encoded as JSON (by `encode_value`'s rules), written as it is by
+    `dump_json` at its depth: a format writes 100,000 results as text, five times faster
+    than building their dicts to encode. Not a str: encoded any other way, it is an error."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def encode_value(value: Any) -> str:
+    """One value as `dump_json` encodes a value deeper than its depth (strings fastest)."""
+    return str(_ENCODE_STRING(value)) if type(value) is str else _ENCODE(value)
 
 
 def _dump_value(value: Any, depth: int, level: int, out: list[str]) -> None:
+    if type(value) is Raw:
+        out.append(value.text)
+        return
     if level >= depth or not isinstance(value, (dict, list)) or not value:
         out.append(_ENCODE(value))
         return

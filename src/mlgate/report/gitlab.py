@@ -23,7 +23,7 @@ from typing import Any
 from mlgate import __version__
 from mlgate.findings import Finding, Severity, headline
 from mlgate.gates import GATES, catalogued_rule, known_tools
-from mlgate.report.base import Report, dump_json
+from mlgate.report.base import Raw, Report, dump_json, encode_value
 
 SCHEMA_VERSION = "15.0.7"
 _SCHEMA_BASE = "https://gitlab.com/gitlab-org/security-products/security-report-schemas/-/raw"
@@ -73,10 +73,12 @@ class GitlabFormat:
     def render(self, report: Report, color: bool = False) -> str:
         """The SAST report on stdout (the dependency report, if the run had only deps)."""
         kinds = _present(report)
-        return _dump(security_report(report, kinds[0] if kinds else SAST))
+        return _dump(security_report(report, kinds[0] if kinds else SAST, encoded=True))
 
     def files(self, report: Report) -> dict[str, str]:
-        return {k.filename: _dump(security_report(report, k)) for k in _present(report)}
+        return {
+            k.filename: _dump(security_report(report, k, encoded=True)) for k in _present(report)
+        }
 
 
 def _present(report: Report) -> list[Kind]:
@@ -88,14 +90,22 @@ def _dump(data: dict[str, Any]) -> str:
     return dump_json(data, depth=2)  # vulnerabilities[]: one per line
 
 
-def security_report(report: Report, kind: Kind) -> dict[str, Any]:
+def security_report(report: Report, kind: Kind, encoded: bool = False) -> dict[str, Any]:
+    """The report of `kind`; with `encoded`, each vulnerability is already JSON (`Raw`)."""
     findings = [f for gate in kind.gates for f in report.findings_of(gate)]
     rules: dict[RuleKey, tuple[dict[str, str], ...]] = {}
+    if encoded:
+        texts: dict[RuleKey, str] = {}
+        vulnerabilities: list[Any] = [
+            Raw(_vulnerability_json(f, kind, rules, texts)) for f in findings
+        ]
+    else:
+        vulnerabilities = [_vulnerability(f, kind, rules) for f in findings]
     data: dict[str, Any] = {
         "version": SCHEMA_VERSION,
         "schema": f"{_SCHEMA_BASE}/v{SCHEMA_VERSION}/dist/{kind.schema_file}",
         "scan": _scan(report, kind),
-        "vulnerabilities": [_vulnerability(f, kind, rules) for f in findings],
+        "vulnerabilities": vulnerabilities,
     }
     if kind is DEPENDENCY_SCANNING:
         data["dependency_files"] = _dependency_files(findings)
@@ -192,6 +202,38 @@ def _vulnerability(
     if finding.help_uri and _URL.match(finding.help_uri):
         vuln["links"] = [{"url": finding.help_uri}]
     return vuln
+
+
+def _vulnerability_json(
+    finding: Finding,
+    kind: Kind,
+    rules: dict[RuleKey, tuple[dict[str, str], ...]],
+    texts: dict[RuleKey, str],
+) -> str:
+    """`_vulnerability` encoded as `dump_json` would encode it, written directly as text;
+    `texts` keeps each rule's encoded identifiers."""
+    if finding.properties.get("aliases"):
+        found = _j(identifiers(finding, rules))
+    else:
+        key = (finding.gate, finding.tool, finding.rule_id, finding.help_uri, finding.cwe)
+        found = texts.get(key) or texts.setdefault(key, _j(identifiers(finding, rules)))
+    location = (
+        _dependency_location(finding) if kind is DEPENDENCY_SCANNING else _sast_location(finding)
+    )
+    text = (
+        f'{{"id": {_j(vulnerability_id(finding))}, "name": {_j(_name(finding))}, '
+        f'"description": {_j(_description(finding))}, '
+        f'"severity": {_j(SEVERITIES[finding.severity])}, "identifiers": {found}, '
+        f'"location": {_j(location)}, "details": {_details_json(finding)}'
+    )
+    if finding.fix:
+        text += f', "solution": {_j(_clip(finding.fix, SOLUTION_WIDTH))}'
+    if finding.help_uri and _URL.match(finding.help_uri):
+        text += f', "links": [{{"url": {_j(finding.help_uri)}}}]'
+    return text + "}"
+
+
+_j = encode_value
 
 
 def _name(finding: Finding) -> str:
@@ -322,18 +364,31 @@ def _dependency_location(finding: Finding) -> dict[str, Any]:
 
 
 def _details(finding: Finding) -> dict[str, Any]:
-    items = {
+    return {
+        key: {"name": name, "type": "text", "value": value}
+        for key, (name, value) in _detail_items(finding).items()
+        if value
+    }
+
+
+def _details_json(finding: Finding) -> str:
+    """`_details` encoded (keys and names are plain ASCII: written as they are)."""
+    entries = [
+        f'"{key}": {{"name": "{name}", "type": "text", "value": {_j(value)}}}'
+        for key, (name, value) in _detail_items(finding).items()
+        if value
+    ]
+    return "{" + ", ".join(entries) + "}"
+
+
+def _detail_items(finding: Finding) -> dict[str, tuple[str, Any]]:
+    return {
         "fingerprint": ("Fingerprint", finding.fingerprint),
         "tools": ("Reported by", ", ".join(finding.tools)),
         "gate": ("mlgate gate", finding.gate),
         "confidence": ("Confidence", finding.confidence),
         "cell": ("Notebook cell", None if finding.cell is None else str(finding.cell)),
         "waived_by": ("Waived by", finding.waived_by),
-    }
-    return {
-        key: {"name": name, "type": "text", "value": value}
-        for key, (name, value) in items.items()
-        if value
     }
 
 

@@ -9,13 +9,14 @@ external suppression with the waiver as justification.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
 from mlgate.findings import Finding, Severity, fingerprint, headline
 from mlgate.gates import RuleInfo, catalogued_rule, known_tools
-from mlgate.report.base import Report, dump_json
+from mlgate.report.base import Raw, Report, dump_json, encode_value
 
 FILENAME = "mlgate.sarif"
 SCHEMA_URI = (
@@ -46,14 +47,16 @@ class SarifFormat:
     name = "sarif"
 
     def render(self, report: Report, color: bool = False) -> str:
-        return dump_json(sarif_log(report), depth=4)  # runs[].results[]: one result per line
+        log = sarif_log(report, encoded=True)
+        return dump_json(log, depth=4)  # runs[].results[]: one result per line
 
     def files(self, report: Report) -> dict[str, str]:
         return {FILENAME: self.render(report)}
 
 
-def sarif_log(report: Report) -> dict[str, Any]:
-    runs = [_run(report, gate, tool) for gate, tool in _run_keys(report)]
+def sarif_log(report: Report, encoded: bool = False) -> dict[str, Any]:
+    """The SARIF log; with `encoded`, each result is already JSON text (`Raw`)."""
+    runs = [_run(report, gate, tool, encoded) for gate, tool in _run_keys(report)]
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": runs}
 
 
@@ -71,7 +74,7 @@ def _run_keys(report: Report) -> list[tuple[str, str]]:
     return list(keys)
 
 
-def _run(report: Report, gate: str, tool: str) -> dict[str, Any]:
+def _run(report: Report, gate: str, tool: str, encoded: bool) -> dict[str, Any]:
     findings = [f for f in report.findings_of(gate) if f.tool == tool]
     rule_ids = list(dict.fromkeys(f.rule_id for f in findings))
     rule_index = {rule_id: index for index, rule_id in enumerate(rule_ids)}
@@ -88,7 +91,12 @@ def _run(report: Report, gate: str, tool: str) -> dict[str, Any]:
                 ],
             }
         ],
-        "results": [_result(f, rule_index[f.rule_id]) for f in findings],
+        "results": [
+            Raw(_result_json(f, rule_index[f.rule_id]))
+            if encoded
+            else _result(f, rule_index[f.rule_id])
+            for f in findings
+        ],
         "properties": {"gate": gate, "status": report.status(gate).value},
     }
 
@@ -159,6 +167,48 @@ def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
     return result
 
 
+def _result_json(finding: Finding, rule_index: int) -> str:
+    """`_result` encoded as `dump_json` would encode it, written directly as text."""
+    severity = finding.severity
+    uri = _uri(finding.path)
+    text = (
+        f'{{"ruleId": {_j(finding.rule_id)}, "ruleIndex": {_j(rule_index)}, '
+        f'"level": {_j(LEVELS[severity])}, "message": {{"text": {_j(_message(finding))}}}, '
+        f'"partialFingerprints": {{"{FINGERPRINT_KEY}": {_j(_fingerprint(finding))}}}, '
+        f'"properties": {{"security-severity": {_j(SECURITY_SEVERITY[severity])}, '
+        f'"severity": {_j(severity.value)}, "gate": {_j(finding.gate)}'
+    )
+    if finding.confidence:
+        text += f', "confidence": {_j(finding.confidence)}'
+    if finding.cell is not None:
+        text += f', "cell": {_j(finding.cell)}'
+    if finding.also_reported_by:
+        text += f', "alsoReportedBy": {_j(list(finding.also_reported_by))}'
+    text += "}"
+    if uri is not None:
+        text += (
+            f', "locations": [{{"physicalLocation": {{"artifactLocation": '
+            f'{{"uri": {_j(uri)}, "uriBaseId": {_j(SRCROOT)}}}'
+        )
+        if finding.cell is None and finding.line is not None and finding.line >= 1:
+            text += f', "region": {_j(_region(finding, finding.line))}'
+        text += "}}]"
+    if finding.waived_by is not None:
+        text += (
+            f', "suppressions": [{{"kind": "external", "justification": {_j(finding.waived_by)}}}]'
+        )
+    return text + "}"
+
+
+_j = encode_value
+
+
+@functools.lru_cache(maxsize=65_536)
+def _uri(path: str | None) -> str | None:
+    """The artifact URI of a path (None: no location); one file has many findings."""
+    return quote(path, safe="/") if path else None
+
+
 def _message(finding: Finding) -> str:
     text = finding.message or finding.rule_id
     if finding.cell is not None:
@@ -200,7 +250,7 @@ def _location(finding: Finding) -> dict[str, Any] | None:
     if not finding.path:
         return None
     physical: dict[str, Any] = {
-        "artifactLocation": {"uri": quote(finding.path, safe="/"), "uriBaseId": SRCROOT}
+        "artifactLocation": {"uri": _uri(finding.path), "uriBaseId": SRCROOT}
     }
     if finding.cell is None and finding.line is not None and finding.line >= 1:
         physical["region"] = _region(finding, finding.line)
