@@ -105,15 +105,18 @@ class Finding:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Finding:
-        values = {k: v for k, v in data.items() if k in _FIELD_SET}
-        values["severity"] = Severity.parse(str(values["severity"]))
-        values["also_reported_by"] = tuple(values.get("also_reported_by") or ())
-        values["properties"] = dict(values.get("properties") or {})
-        missing = _REQUIRED - values.keys()
+        missing = _REQUIRED - data.keys()
         if missing:
+            if "severity" in missing:
+                raise KeyError("severity")
             raise TypeError(f"Finding is missing {', '.join(sorted(missing))}")
-        values = {**_DEFAULTS, **values}
-        return _made(cls, {name: values[name] for name in _FIELD_NAMES})
+        values = {
+            name: data[name] if name in data else _DEFAULTS.get(name) for name in _FIELD_NAMES
+        }
+        values["severity"] = Severity.parse(str(values["severity"]))
+        values["also_reported_by"] = tuple(values["also_reported_by"] or ())
+        values["properties"] = dict(values["properties"] or {})
+        return _made(cls, values)
 
 
 def _made(kind: type[Finding], values: dict[str, Any]) -> Finding:

@@ -269,15 +269,17 @@ def merge_results(reports: Sequence[LoadedReport]) -> RunResult:
     by_gate: dict[str, list[tuple[Mapping[str, Any], list[Finding]]]] = {}
     seen: set[str] = set()
     for report in reports:
-        findings = [_finding(report.path, f) for f in report.data["findings"]]
+        findings: dict[str, list[Finding]] = {}  # by gate, in one pass
+        for item in report.data["findings"]:
+            finding = _finding(report.path, item)
+            findings.setdefault(finding.gate, []).append(finding)
         for gate in report.data["gates"]:
             key = json.dumps(gate, sort_keys=True)
             if key in seen:  # the same job's report given twice
                 continue
             seen.add(key)
             name = str(gate.get("name"))
-            mine = [f for f in findings if f.gate == name]
-            by_gate.setdefault(name, []).append((gate, mine))
+            by_gate.setdefault(name, []).append((gate, findings.get(name, [])))
     results = tuple(
         _merge_gate(name, [GateResult.from_dict(gate, found) for gate, found in parts])
         for name, parts in sorted(by_gate.items())

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from mlgate.bulk import without_cycle_collection
 from mlgate.confine import check_policy, is_inside
 from mlgate.errors import EXIT_BLOCKED, EXIT_GATE_ERROR, EXIT_PASS, ConfigError
 from mlgate.findings import Finding, Severity, severity_counts
@@ -585,7 +586,13 @@ def decide(
     `scope` is the gates this decision covers (a run of named gates); by default every
     gate the policy enables, so a required gate with no result is an error.
     """
-    today = today or dt.date.today()
+    with without_cycle_collection():
+        return _decide(policy, results, scope, today or dt.date.today())
+
+
+def _decide(
+    policy: Policy, results: Sequence[GateResult], scope: Sequence[str] | None, today: dt.date
+) -> Decision:
     active = [w for w in policy.waivers if not w.expired(today)]
     expired = [w for w in policy.waivers if w.expired(today)]
     by_gate = {r.gate: r for r in results}

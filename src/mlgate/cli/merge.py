@@ -88,6 +88,27 @@ def merge(
     In CI, --bound, --commit and --digest tie each report to the job that made it
     (see README, "How reports are bound to the jobs that made them").
     """
+    from mlgate.bulk import without_cycle_collection
+
+    with without_cycle_collection():  # 50,000 findings: a third less CPU
+        _merge(
+            reports, env, policy_file, formats, output, trusted_config, bound, commit, digests,
+            sign_key,
+        )  # fmt: skip
+
+
+def _merge(
+    reports: tuple[Path, ...],
+    env: str | None,
+    policy_file: Path | None,
+    formats: tuple[str, ...],
+    output: Path | None,
+    trusted_config: str | None,
+    bound: bool,
+    commit: str | None,
+    digests: tuple[str, ...],
+    sign_key: str | None,
+) -> None:
     from mlgate.merge import Binding, MergeOptions, load_reports, merge_checkout, merge_reports
 
     binding = Binding(bound, commit, _digests(digests) if digests else None)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from mlgate import atomic
+from mlgate.bulk import without_cycle_collection
 from mlgate.errors import ReportError
 from mlgate.redact import redact_value
 from mlgate.report.base import Report, ReportFormat
@@ -49,7 +48,8 @@ def write_reports(
     The report is redacted first (`publishable`) unless the caller did (`redacted`).
     Raises ReportError (one line) when the directory cannot be made or written to.
     """
-    report = report if redacted else publishable(report)
+    with without_cycle_collection():
+        report = report if redacted else publishable(report)
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -62,20 +62,6 @@ def write_reports(
             for file_name, text in FORMATS[name].files(report).items():
                 written[file_name] = write_atomic(directory / file_name, text)
     return list(written.values())
-
-
-@contextlib.contextmanager
-def without_cycle_collection() -> Iterator[None]:
-    """Pause Python's cycle collector while reports are built: they are trees of dicts,
-    lists and strings (no cycles; reference counting frees them), and with 100,000
-    findings the collector's repeated walks over them cost a third of the time."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def write_atomic(target: Path, text: str) -> Path:
