@@ -21,13 +21,13 @@ from mlgate.repo import Repo
 from mlgate.report import Report
 from mlgate.resources import schema_path
 from mlgate.runner import RunResult
-from mlgate.schemacheck import checker
+from mlgate.schemacheck import _rows_check, checker
 
 ROOT = Path(__file__).resolve().parents[1]
 VALUES: list[Any] = [None, True, False, 0, 1, 1.0, 1.5, -1, "", "x", "high", [], {}, ["x"]]
 
 
-def _report() -> dict[str, Any]:
+def _report(count: int = 4) -> dict[str, Any]:
     findings = tuple(
         Finding(
             gate="sast",
@@ -40,7 +40,7 @@ def _report() -> dict[str, Any]:
             fingerprint=f"{i:032x}",
             properties={"k": i},
         )
-        for i in range(4)
+        for i in range(count)
     )
     repo = Repo(root=ROOT, files=(), is_git=True, commit="0123456789abcdef")
     run = RunResult(repo, (GateResult("sast", findings=findings),), "2026-01-01T00:00:00", 1.0)
@@ -58,6 +58,8 @@ def _cases() -> list[tuple[str, dict[str, Any], Any]]:
         *[("policy", policy_schema(), p) for p in policies],
         ("config", config_schema(), config),
         ("report", report_schema, _report()),
+        # long enough for the column-wise check of a report's findings (`_rows_check`)
+        ("report with 70 findings", report_schema, _report(70)),
     ]
 
 
@@ -95,7 +97,7 @@ def _mutate(doc: Any, rng: random.Random) -> Any:
 @pytest.mark.parametrize("index", range(5))
 def test_never_valid_where_jsonschema_says_invalid(index: int) -> None:
     cases = _cases()
-    assert len(cases) >= 4
+    assert len(cases) >= 5
     rng = random.Random(1000 + index)
     outcomes = set()
     for what, schema, doc in cases:
@@ -120,3 +122,25 @@ def test_json_semantics_of_jsonschema() -> None:
     assert not check({"b": 2.5})
     assert checker({"$ref": "#/x"}) is None  # unsupported keyword: no fast answer
     assert checker({"properties": {"a": {"format": "date"}}}) is None
+
+
+def test_long_arrays_of_findings_are_checked_by_column_as_item_by_item() -> None:
+    schema = json.loads(schema_path("report").read_text(encoding="utf-8"))
+    check = checker(schema)
+    assert check is not None
+    reference = jsonschema.Draft202012Validator(schema)
+    doc = _report(70)
+    by_column = _rows_check(schema["properties"]["findings"]["items"])
+    assert by_column is not None and by_column(doc["findings"])  # the fast path is taken
+    edits: list[tuple[str, Any]] = [
+        ("line", -1), ("line", 2.0), ("line", True), ("gate", ""), ("severity", "HIGH"),
+        ("also_reported_by", ["ok", 3]), ("properties", []), ("message", None), ("cell", 0),
+    ]  # fmt: skip
+    for key, value in edits:
+        for index in (0, 69):
+            mutated = copy.deepcopy(doc)
+            mutated["findings"][index][key] = value
+            assert check(mutated) == reference.is_valid(mutated), (key, value, index)
+    dropped = copy.deepcopy(doc)
+    del dropped["findings"][33]["fingerprint"]
+    assert not check(dropped) and not reference.is_valid(dropped)

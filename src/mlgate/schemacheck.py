@@ -15,9 +15,10 @@ no checker (None), so the caller always asks jsonschema. The semantics follow JS
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence, Sized
+from collections.abc import Callable, Iterator, Mapping, Sequence, Sized
 from typing import Any, cast
 
 Check = Callable[[Any], bool]
@@ -188,7 +189,117 @@ def _items(value: Any, _schema: Mapping[str, Any]) -> Check:
     if not isinstance(value, (Mapping, bool)):
         raise Unsupported("items as a list")
     item = _compile(value)
-    return lambda v: not isinstance(v, list) or all(item(x) for x in v)
+    rows = _rows_check(value)
+
+    def check(v: Any) -> bool:
+        if not isinstance(v, list):
+            return True
+        if rows is not None and len(v) >= _ROWS_FROM and rows(v):
+            return True  # else each item, which may still be valid (`1.0` as an integer)
+        return all(item(x) for x in v)
+
+    return check
+
+
+# --- long arrays of flat objects (a report's findings) ----------------------------------------
+#
+# 50,000 findings checked one by one cost about 9 microseconds each. An array of objects
+# whose properties have simple schemas is checked a property at a time instead, over
+# all the items at once (`map` over builtins). This check only ever says yes for valid
+# arrays: anything it is not sure of (a float where an integer is asked, a keyword it does
+# not know) makes it say no, and the array is then checked item by item as before.
+
+_ROWS_FROM = 64
+_ABSENT = object()
+_ROW_KEYS = frozenset({"type", "required", "properties"}) | _IGNORED
+_COLUMN_KEYS = frozenset({"type", "minimum", "minLength", "enum", "items"}) | _IGNORED
+Column = Callable[[list[Any]], bool]
+
+
+def _rows_check(schema: Mapping[str, Any] | bool) -> Check | None:
+    """A check of a whole array of `schema` objects, or None when `schema` is not simple."""
+    if not isinstance(schema, Mapping) or not schema.keys() <= _ROW_KEYS:
+        return None
+    if schema.get("type") != "object" or not isinstance(schema.get("properties"), Mapping):
+        return None
+    required = tuple(schema.get("required") or ())
+    if not all(isinstance(name, str) for name in required):
+        return None
+    columns = {name: _column_check(sub) for name, sub in schema["properties"].items()}
+    if any(check is None for check in columns.values()):
+        return None
+    ready = cast(dict[str, Column], columns)
+
+    def check(rows: list[Any]) -> bool:
+        if set(map(type, rows)) != {dict}:
+            return False
+        count = len(rows)
+        for name in required:
+            if not all(map(dict.__contains__, rows, itertools.repeat(name, count))):
+                return False
+        for name, column in ready.items():
+            values = list(map(dict.get, rows, itertools.repeat(name, count), _absent(count)))
+            if not column(values):
+                return False
+        return True
+
+    return check
+
+
+def _absent(count: int) -> Iterator[Any]:
+    return itertools.repeat(_ABSENT, count)
+
+
+def _column_check(schema: Any) -> Column | None:
+    """A check of one property's values (`_ABSENT` where an item lacks it), or None."""
+    if not isinstance(schema, Mapping) or not schema.keys() <= _COLUMN_KEYS:
+        return None
+    names = schema.get("type")
+    names = [names] if isinstance(names, str) else names
+    if names is not None and not (isinstance(names, list) and set(names) <= _EXACT.keys()):
+        return None
+    allowed = {type(_ABSENT)} | {k for name in names or () for k in _EXACT[name]}
+    tests: list[Column] = []
+    if names is not None:
+        tests.append(lambda values: set(map(type, values)) <= allowed)
+    if "minimum" in schema:
+        bound = schema["minimum"]
+        if not _is_number(bound):
+            return None
+        tests.append(lambda values: _ints_at_least(values, bound))
+    if "minLength" in schema:
+        length = schema["minLength"]
+        if not _is_integer(length):
+            return None
+        tests.append(lambda values: _strings_at_least(values, length))
+    if "enum" in schema:
+        choices = schema["enum"]
+        if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
+            return None
+        words = frozenset(choices) | {_ABSENT}
+        tests.append(
+            lambda values: set(map(type, values)) <= {str, type(_ABSENT)} and set(values) <= words
+        )
+    if "items" in schema:
+        if schema["items"] != {"type": "string"} or names != ["array"]:
+            return None
+        tests.append(_all_strings)
+    return lambda values: all(test(values) for test in tests)
+
+
+def _ints_at_least(values: list[Any], bound: Any) -> bool:
+    """No number below `bound`: only ints are looked at (a float: not sure, say no)."""
+    numbers = [v for v in values if type(v) in (int, float)]
+    return all(type(v) is int for v in numbers) and min(numbers, default=bound) >= bound
+
+
+def _strings_at_least(values: list[Any], length: int) -> bool:
+    strings = [v for v in values if isinstance(v, str)]
+    return min(map(len, strings), default=length) >= length
+
+
+def _all_strings(values: list[Any]) -> bool:
+    return all(type(item) is str for value in values if type(value) is list for item in value)
 
 
 def _required(value: Any, _schema: Mapping[str, Any]) -> Check:
