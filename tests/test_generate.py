@@ -1094,7 +1094,7 @@ def test_training_from_dvc_remote_and_mlflow_env(tmp_path: Path) -> None:
     assert config.pipeline.train_command == "dvc pull --allow-missing\ndvc repro\ndvc push\n"
     assert config.pipeline.train_outputs == ("model.pkl",)
     steps = yaml.safe_load((dvc / GITHUB_TRAIN).read_text())["jobs"]["train"]["steps"]
-    assert any("python -m pip install 'dvc[s3]'" in s.get("run", "") for s in steps)
+    assert any("python -m pip install 'dvc[s3]==3.67.1'" in s.get("run", "") for s in steps)
     mlflow = tmp_path / "mlflow"
     write(
         mlflow,

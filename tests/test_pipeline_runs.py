@@ -7,27 +7,53 @@ mlgate comes from a wheel built from this checkout, named in `.mlgate.yml`
 `pipeline.mlgate_install`; the deps gate uses the vendored OSV subset (tests/data/advisory-db)
 through `MLGATE_ADVISORY_DB`.
 
-Which runs, and why these (CI time: each run costs 1-4 minutes on 2 shared cores):
+What runs (CI time: a run costs 1-4 minutes on 2 shared cores, most of it installing the
+projects' own dependencies, so not every cell of the matrix gets a run of its own):
 
-| run | runner | level | shape |
-|---|---|---|---|
-| gh_churn / gl_churn | both | 0 | examples/churn-model (requirements, data and model gates): passes |
-| gh_insecure / gl_insecure | both | 0 | examples/insecure-ml: stops at decide |
-| forger, missing shard | both | 0 | a `model` test forging a report; a removed shard: both block |
-| gl_own_ci | GitLab | 0 | notebooks only, with a `.gitlab-ci.yml` of its own + the include init printed |
-| gl_dvc_train | GitLab | 1 | DVC with a local remote: the training job (pull, repro, push, keep) |
-| gh_uv_deploy | GitHub | 2 | pyproject + uv.lock, a `model` test: deploy verifies the receipt |
-| gh_mlflow_train | GitHub | 1 | MLflow project (MLproject + conda.yaml): the training workflow |
+| fixture | runner | level | shape | pipeline run |
+|---|---|---|---|---|
+| gh_churn / gl_churn | both | 2 | examples/churn-model | push on main: 6 gates, decide, deploy: all pass |
+| gh_insecure / gl_insecure | both | 2 | examples/insecure-ml | push on main: stops at decide |
+| forger | both | 0 | requirements (+ a test forging a report) | push: blocks at decide |
+| missing shard | both | 0 | examples/insecure-ml, 2 sast shards, one removed | blocks |
+| gl_own_ci | GitLab | 0 | own-gitlab-ci (notebooks, its own CI + include) | push: passes |
+| gl_dvc_train | GitLab | 1 | dvc (local remote) | schedule, MLGATE_SCHEDULE=train: train only |
+| gl_scheduled | GitLab | 1 | dvc | schedule: `mlgate-scheduled` only (full scan) |
+| gh_uv_deploy | GitHub | 2 | uv-lock | push on main: 5 gates, decide, deploy: all pass |
+| gh_mlflow_train | GitHub | 1 | mlflow | the training workflow |
+| gh_scheduled | GitHub | 1 | mlflow | the scheduled workflow (full scan) |
 
-Each shape runs once and each level on each runner at least once (GitLab level 2 is not run:
-its decide signs with Sigstore through a GitLab OIDC token, which gitlab-ci-local cannot give;
-its deploy job shares the `mlgate verify` line GitHub's runs). The rest is the same code path
-rendered from the same spec: the install recipe (pip, uv, ...) is one macro per CI system used
-by every job that installs the project, the gate, decide and train jobs are one template each
-for any shape, and `tests/test_generate.py` validates every shape x level with
-check-jsonschema, actionlint and zizmor. The training runs exercise only the training job
-(level 1's gates are level 0's). `test_placeholder_deploy_fails_saying_what_to_set` runs the
-placeholder deploy step with bash.
+GitLab's level 2 runs with `pipeline.signing: key` (decide signs the receipt with the Ed25519
+key of the file variable MLGATE_SIGNING_KEY, deploy verifies it with MLGATE_PUBLIC_KEY; the
+test passes both through gitlab-ci-local's variable file): the default, keyless Sigstore,
+needs a GitLab OIDC token gitlab-ci-local cannot issue, so its two sign/verify lines are
+generated and checked only.
+
+How the 48 cells (8 repositories x levels 0-2 x 2 runners) are covered:
+`tests/test_pipeline_matrix.py` generates every cell and asserts its jobs, needs and install
+lines, and that level N is level N-1 plus the jobs that differ, every shared job identical
+(GitLab's level >= 1 jobs add one `when: never` rule for scheduled pipelines; level 2's
+decide adds the signing). So a level-2 push run executes every push-pipeline job of levels 0
+and 1 of the same shape and runner ("via L2" below); level 1 adds `train` and `scheduled`,
+executed for dvc (GitLab) and mlflow (GitHub) only. Per shape, runner: levels 0 / 1 / 2:
+
+| shape | GitHub | GitLab |
+|---|---|---|
+| churn-model | via L2 / push jobs via L2, train+scheduled generated / run | same |
+| insecure-ml | via L2 / push jobs via L2, train+scheduled generated / run | same |
+| requirements | run (forger) / generated / generated | run (forger) / generated / generated |
+| uv-lock | via L2 / push jobs via L2, train+scheduled generated / run | generated |
+| dvc | generated | push jobs generated; train+scheduled run / generated |
+| mlflow | push jobs generated; train+scheduled run / generated | generated |
+| notebooks | generated | generated (run with its own CI: own-gitlab-ci) |
+| own-gitlab-ci | generated | run / generated / generated |
+
+"generated" = generated and checked by test_pipeline_matrix.py (and, for a subset of shapes,
+by the validators of tests/test_generate.py), not executed. The job templates are shared by
+every shape (one gate, decide, train, deploy template per CI system; the project install is
+one macro fed by the installer's recipe), so an unexecuted cell differs from an executed one
+only in the install recipe and the repository's content.
+`test_placeholder_deploy_fails_saying_what_to_set` runs the placeholder deploy step with bash.
 """
 
 from __future__ import annotations
@@ -48,7 +74,17 @@ import pytest
 import yaml
 
 from . import ghrunner
-from .conftest import ADVISORY_DB, EXAMPLES, REPO_ROOT, fixture_path, git_init, run_cli, write
+from .conftest import ADVISORY_DB, REPO_ROOT, fixture_path, git_init, run_cli, write
+from .pipeline_shapes import (
+    add_include,
+    dvc_remote,
+    dvc_repo,
+    example,
+    mlflow_repo,
+    notebooks_with_own_ci,
+    requirements,
+    uv_repo,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -74,6 +110,9 @@ def job_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         # the project installs (numpy, pandas, ...) reuse the machine's pip cache
         "PIP_CACHE_DIR": os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip")),
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        # no .pyc compilation of the project's packages at install time (numpy, pandas, ...:
+        # the largest CPU cost of a run; Python compiles what it imports anyway)
+        "PIP_NO_COMPILE": "1",
         # a job that would install into an interpreter outside a virtual environment fails
         "PIP_REQUIRE_VIRTUALENV": "1",
         "NO_COLOR": "1",
@@ -156,14 +195,32 @@ def _prepare(
     assert ("--require-hashes" in workflow) if locked else (str(wheel) in workflow)
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
     subprocess.run(["git", "commit", "-qm", "mlgate init"], cwd=root, check=True)
+    # gitlab-ci-local evaluates `rules: changes:` (the training job's) against
+    # origin/<default branch>: the repository as its own remote, at this commit
+    subprocess.run(["git", "remote", "add", "origin", str(root)], cwd=root, check=True)
+    subprocess.run(["git", "fetch", "-q", "origin"], cwd=root, check=True)
     return root
 
 
-def _example(name: str) -> Callable[[Path], None]:
-    def build(root: Path) -> None:
-        shutil.copytree(EXAMPLES / name, root)
+# deploy_command at level 2: record which commit was deployed (GitHub: $RUNNER_TEMP; GitLab:
+# the job's $TMPDIR, the test's own folder).
+DEPLOY = (
+    "deploy_command: |\n"
+    '  echo "deployed ${GITHUB_SHA:-$CI_COMMIT_SHA}" > "${RUNNER_TEMP:-$TMPDIR}/deployed"\n'
+)
 
-    return build
+
+def _level_2(root: Path, init_output: str) -> None:
+    """What a user does after `init --level 2`: set deploy_command (the placeholder fails)
+    and, for GitLab, sign with a key (pipeline.signing: key; gitlab-ci-local has no OIDC
+    token for Sigstore): the test gives the key pair as file variables."""
+    config = root / ".mlgate.yml"
+    text = config.read_text()
+    start = text.index("deploy_command: |")
+    end = text.index("\n\n", start)
+    text = text[:start] + DEPLOY.rstrip("\n") + text[end:]
+    assert '  signing: "sigstore"\n' in text  # the default init writes
+    config.write_text(text.replace('  signing: "sigstore"\n', '  signing: "key"\n'))
 
 
 FORGER_TEST = '''\
@@ -184,15 +241,14 @@ def test_forges_the_deps_report():
 
 
 def _forger(root: Path) -> None:
-    """A small repo: vulnerable pins the deps gate finds, and a `model` test that forges."""
-    write(root, "app.py", "def add(a, b):\n    return a + b\n")
+    """The requirements shape, plus vulnerable pins the deps gate finds (docs/) and a second
+    `model` test that forges."""
+    requirements(root)
     write(root, "docs/requirements.txt", "PyYAML==5.3.1\nrequests==2.25.0\n")
     write(root, "tests/test_forge.py", FORGER_TEST)
-    write(root, "pytest.ini", "[pytest]\nmarkers =\n    model: model checks\n")
 
 
-def _sharded(root: Path) -> None:
-    shutil.copytree(EXAMPLES / "insecure-ml", root)
+_sharded = example("insecure-ml")
 
 
 # --- GitHub -----------------------------------------------------------------------------------
@@ -219,7 +275,9 @@ def gh_churn(
     mlgate_lock: dict[str, str],
 ) -> ghrunner.Run:
     tmp = tmp_path_factory.mktemp("gh-churn")
-    root = _prepare(tmp, _example("churn-model"), wheel, locked=mlgate_lock)
+    root = _prepare(
+        tmp, example("churn-model"), wheel, level=2, after_init=_level_2, locked=mlgate_lock
+    )
     return _github(tmp, root, runner_env)
 
 
@@ -228,7 +286,8 @@ def gh_insecure(
     tmp_path_factory: pytest.TempPathFactory, wheel: Path, runner_env: ghrunner.Environment
 ) -> ghrunner.Run:
     tmp = tmp_path_factory.mktemp("gh-insecure")
-    return _github(tmp, _prepare(tmp, _example("insecure-ml"), wheel), runner_env)
+    root = _prepare(tmp, example("insecure-ml"), wheel, level=2, after_init=_level_2)
+    return _github(tmp, root, runner_env)
 
 
 def _logs(run: ghrunner.Run) -> str:
@@ -236,16 +295,23 @@ def _logs(run: ghrunner.Run) -> str:
 
 
 def test_github_clean_repo_passes_end_to_end(
-    gh_churn: ghrunner.Run, job_env: dict[str, str]
+    gh_churn: ghrunner.Run, job_env: dict[str, str], runner_env: ghrunner.Environment
 ) -> None:
+    """Level 2, examples/churn-model, GitHub: every job passes; decide attests the receipt,
+    deploy verifies the attestations and the receipt for this commit, then deploys."""
     run = gh_churn
     assert {n: r.status for n, r in run.jobs.items()} == {
         **{g: "success" for g in (*GATES_L0, "data", "model")},
         "decide": "success",
         "code-scanning": "success",
+        "deploy": "success",
     }, _logs(run)
     receipt = json.loads((_decision(run) / "receipt.json").read_text())
     assert receipt["decision"] == "pass"
+    head = _head(_workdir(run, "deploy"))
+    assert receipt["commit"] == head
+    assert f"receipt verified: commit {head}, env production" in run.jobs["deploy"].log
+    assert (runner_env.runner_temp / "deployed").read_text().strip() == f"deployed {head}"
     assert set(receipt["gates"]) >= GATES_L0 | {"data", "model"}
     # every gate job uploaded its own report alone, and printed its sha256
     for gate in (*GATES_L0, "data", "model"):
@@ -274,9 +340,16 @@ def test_github_clean_repo_passes_end_to_end(
 
 
 def test_github_insecure_repo_stops_at_decide(gh_insecure: ghrunner.Run) -> None:
+    """Level 2, examples/insecure-ml, GitHub: the gates block, decide fails with the findings
+    in the SARIF upload-sarif reads, the GitLab reports and JUnit; deploy is skipped."""
     run = gh_insecure
     status = {n: r.status for n, r in run.jobs.items()}
     assert status["decide"] == "failure", _logs(run)
+    assert status["deploy"] == "skipped"
+    flow = yaml.safe_load((_workdir(run, "decide") / ".github/workflows/mlgate.yml").read_text())
+    upload = next(s for s in flow["jobs"]["code-scanning"]["steps"] if "upload-sarif" in str(s))
+    assert upload["with"]["sarif_file"] == "mlgate-out/mlgate.sarif"
+    assert [p.name for p in run.sarif] == ["mlgate.sarif"]
     assert {status[g] for g in ("sast", "deps", "models")} == {"failure"}
     assert not (_decision(run) / "receipt.json").exists()
     merged = json.loads((_decision(run) / "mlgate.json").read_text())
@@ -372,7 +445,10 @@ def _gitlab(
     gcl: Path,
     env: ghrunner.Environment,
     *args: str,
+    files: dict[str, str] | None = None,
 ) -> GitLabRun:
+    """Run gitlab-ci-local in `root` with `args`; `files`: file variables (name -> content),
+    as a project's CI/CD settings would give them (the job sees a path to the content)."""
     shims = tmp / "shims"
     if not shims.is_dir():
         shims.mkdir()
@@ -396,6 +472,7 @@ def _gitlab(
     # and turns a value that names an existing file into a file variable unless typed.
     varfile = root / ".gitlab-ci-local-variables.yml"
     typed = {k: {"type": "variable", "values": {"*": v}} for k, v in variables.items()}
+    typed.update({k: {"type": "file", "values": {"*": v}} for k, v in (files or {}).items()})
     varfile.write_text(yaml.safe_dump(typed))
     here = str(Path(sys.executable).parent)
     path = [str(shims)]
@@ -434,14 +511,27 @@ def _gl_artifact(run: GitLabRun, job: str, rel: str) -> Path:
 
 
 @pytest.fixture(scope="session")
+def signing_keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """An Ed25519 key pair from `mlgate keygen`, as GitLab file variables (pipeline.signing:
+    key): the private key for decide, the public key for deploy."""
+    folder = tmp_path_factory.mktemp("keys")
+    private, public = folder / "signing.pem", folder / "signing.pub"
+    done = run_cli(["keygen", str(private), str(public)])
+    assert done.returncode == 0, done.stderr
+    return {"MLGATE_SIGNING_KEY": private.read_text(), "MLGATE_PUBLIC_KEY": public.read_text()}
+
+
+@pytest.fixture(scope="session")
 def gl_insecure(
     tmp_path_factory: pytest.TempPathFactory,
     wheel: Path,
     runner_env: ghrunner.Environment,
     gcl: Path,
+    signing_keys: dict[str, str],
 ) -> GitLabRun:
     tmp = tmp_path_factory.mktemp("gl-insecure")
-    return _gitlab(tmp, _prepare(tmp, _example("insecure-ml"), wheel), gcl, runner_env)
+    root = _prepare(tmp, example("insecure-ml"), wheel, level=2, after_init=_level_2)
+    return _gitlab(tmp, root, gcl, runner_env, files=signing_keys)
 
 
 @pytest.fixture(scope="session")
@@ -451,33 +541,72 @@ def gl_churn(
     runner_env: ghrunner.Environment,
     gcl: Path,
     mlgate_lock: dict[str, str],
+    signing_keys: dict[str, str],
 ) -> GitLabRun:
     tmp = tmp_path_factory.mktemp("gl-churn")
-    root = _prepare(tmp, _example("churn-model"), wheel, locked=mlgate_lock)
-    return _gitlab(tmp, root, gcl, runner_env)
+    root = _prepare(
+        tmp, example("churn-model"), wheel, level=2, after_init=_level_2, locked=mlgate_lock
+    )
+    return _gitlab(tmp, root, gcl, runner_env, files=signing_keys)
 
 
-def test_gitlab_clean_repo_passes_end_to_end(gl_churn: GitLabRun) -> None:
+def test_gitlab_clean_repo_passes_end_to_end(
+    gl_churn: GitLabRun, signing_keys: dict[str, str], tmp_path: Path
+) -> None:
+    """Level 2, examples/churn-model, GitLab: every gate job passes, decide signs the receipt
+    with the key (pipeline.signing: key), deploy verifies it for this commit and deploys."""
     run = gl_churn
     jobs = [f"mlgate-{g}" for g in (*GATES_L0, "data", "model")]
-    assert run.status == {**{j: "PASS" for j in jobs}, "mlgate-decide": "PASS"}, run.output
-    receipt = _gl_artifact(run, "mlgate-decide", "mlgate-out/receipt.json")
-    assert json.loads(receipt.read_text())["decision"] == "pass"
+    assert run.status == {
+        **{j: "PASS" for j in jobs},
+        "mlgate-decide": "PASS",
+        "mlgate-deploy": "PASS",
+    }, run.output
     for job in jobs:
         assert "mlgate report mlgate-reports/" in run.job_log(job)
+    receipt = _gl_artifact(run, "mlgate-decide", "mlgate-out/receipt.json")
+    data = json.loads(receipt.read_text())
+    assert data["decision"] == "pass" and data["signature"]["alg"] == "ed25519"
+    head = _head(run.root)
+    assert data["commit"] == head
+    deploy = run.job_log("mlgate-deploy")
+    assert f"receipt verified: commit {head}, env production, decision pass" in deploy
+    assert "(signature verified)" in deploy
+    deployed = run.root.parent / "job-tmp" / "deployed"
+    assert deployed.read_text().strip() == f"deployed {head}"
+    # the same receipt: refused for another commit, and under another key
+    public = tmp_path / "key.pub"
+    public.write_text(signing_keys["MLGATE_PUBLIC_KEY"])
+    ok = ["verify", str(receipt), "--env", "production", "--public-key", str(public)]
+    done = run_cli([*ok, "--commit", head], cwd=run.root)  # the repository's policy
+    assert done.returncode == 0, done.stderr
+    assert run_cli([*ok, "--commit", "0" * 40], cwd=run.root).returncode == 1
+    other = tmp_path / "other"
+    assert run_cli(["keygen", str(other / "k.pem"), str(other / "k.pub")]).returncode == 0
+    refused = run_cli([*ok[:-1], str(other / "k.pub"), "--commit", head], cwd=run.root)
+    assert refused.returncode == 1 and "signature" in refused.stderr, refused.stderr
 
 
 def test_gitlab_insecure_repo_stops_at_decide(gl_insecure: GitLabRun) -> None:
+    """Level 2, examples/insecure-ml, GitLab: the gates block, decide fails with the findings
+    in the reports `artifacts:reports` names, no receipt, deploy never runs."""
     run = gl_insecure
     assert run.status["mlgate-decide"] == "FAIL", run.output
+    assert "mlgate-deploy" not in run.status and not (run.root.parent / "job-tmp/deployed").exists()
     assert {run.status[f"mlgate-{g}"] for g in ("sast", "deps", "models")} == {"FAIL"}
     out = "mlgate-out"
     assert not _gl_artifact(run, "mlgate-decide", f"{out}/receipt.json").exists()
-    sast = json.loads(_gl_artifact(run, "mlgate-decide", f"{out}/gl-sast-report.json").read_text())
+    reports = _gl_reports(run.root, "mlgate-decide")
+    assert reports == {
+        "sast": f"{out}/gl-sast-report.json",
+        "dependency_scanning": f"{out}/gl-dependency-scanning-report.json",
+        "junit": f"{out}/junit.xml",
+    }
+    sast = json.loads(_gl_artifact(run, "mlgate-decide", reports["sast"]).read_text())
     assert any("pickle" in json.dumps(v).lower() for v in sast["vulnerabilities"])
-    deps = _gl_artifact(run, "mlgate-decide", f"{out}/gl-dependency-scanning-report.json")
+    deps = _gl_artifact(run, "mlgate-decide", reports["dependency_scanning"])
     assert json.loads(deps.read_text())["vulnerabilities"]
-    junit = _gl_artifact(run, "mlgate-decide", f"{out}/junit.xml").read_text()
+    junit = _gl_artifact(run, "mlgate-decide", reports["junit"]).read_text()
     assert junit.count("<failure") >= 3
     # each gate job shipped its own report alone
     sast_files = sorted(
@@ -486,6 +615,12 @@ def test_gitlab_insecure_repo_stops_at_decide(gl_insecure: GitLabRun) -> None:
         if p.is_file() and ".gitlab-ci-reports" not in p.parts
     )
     assert sast_files == [Path("mlgate-reports/sast/mlgate.json")]
+
+
+def _gl_reports(root: Path, job: str) -> dict[str, str]:
+    """The `artifacts:reports` paths of a job in the generated .gitlab-ci.yml."""
+    pipeline = yaml.safe_load((root / ".gitlab-ci.yml").read_text())
+    return {k: str(v) for k, v in pipeline[job]["artifacts"]["reports"].items()}
 
 
 def test_gitlab_forged_report_from_a_model_test_blocks(
@@ -528,47 +663,6 @@ def test_gitlab_missing_shard_blocks(
 # --- repository shapes and levels -------------------------------------------------------------
 # One run per shape, each level on each runner once (see the module docstring).
 
-SHAPES = REPO_ROOT / "tests" / "data" / "shapes"
-NOTEBOOK = {
-    "cells": [
-        {"cell_type": "markdown", "metadata": {}, "source": ["# Explore"]},
-        {
-            "cell_type": "code",
-            "execution_count": 1,
-            "metadata": {},
-            "outputs": [{"name": "stdout", "output_type": "stream", "text": ["3\n"]}],
-            "source": ["values = [1, 2, 3]\n", "print(max(values))"],
-        },
-    ],
-    "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-    "nbformat": 4,
-    "nbformat_minor": 5,
-}
-OWN_PIPELINE = """\
-# The project's own pipeline, written before mlgate.
-stages: [build, test]
-
-own-check:
-  stage: build
-  script:
-    - echo "own job ran for $CI_COMMIT_SHORT_SHA"
-"""
-
-
-def _notebooks_with_own_ci(root: Path) -> None:
-    """Notebooks only (no .py, no dependency file), and a .gitlab-ci.yml of its own."""
-    write(root, "notebooks/explore.ipynb", json.dumps(NOTEBOOK, indent=1))
-    write(root, ".gitlab-ci.yml", OWN_PIPELINE)
-
-
-def _add_include(root: Path, init_output: str) -> None:
-    """What the user does after init: add the include: lines init printed."""
-    assert (root / ".gitlab-ci.yml").read_text() == OWN_PIPELINE  # init left it alone
-    lines = init_output.split("add these lines to .gitlab-ci.yml:\n", 1)[1].splitlines()[:2]
-    assert lines == ["include:", "  - local: .gitlab/mlgate.yml"], init_output
-    with (root / ".gitlab-ci.yml").open("a") as host:
-        host.write("\n" + "\n".join(lines) + "\n")
-
 
 @pytest.fixture(scope="session")
 def gl_own_ci(
@@ -578,7 +672,7 @@ def gl_own_ci(
     gcl: Path,
 ) -> GitLabRun:
     tmp = tmp_path_factory.mktemp("gl-own-ci")
-    root = _prepare(tmp, _notebooks_with_own_ci, wheel, after_init=_add_include)
+    root = _prepare(tmp, notebooks_with_own_ci, wheel, after_init=add_include)
     return _gitlab(tmp, root, gcl, runner_env)
 
 
@@ -607,58 +701,6 @@ def test_gitlab_beside_the_repositorys_own_pipeline(gl_own_ci: GitLabRun) -> Non
     assert status["data"] == status["model"] == "skipped" and status["sast"] == "pass"
 
 
-# DVC with a local remote: the raw data is in the remote only (its .dvc file is committed).
-RAW = "feature,label\n1,0\n2,1\n3,1\n"
-DVC_TRAIN = """\
-import json
-import os
-import pickle
-
-rows = [line.split(",") for line in open("data/raw.csv").read().splitlines()[1:]]
-mean = sum(float(r[0]) for r in rows) / len(rows)
-os.makedirs("models", exist_ok=True)
-with open("models/model.pkl", "wb") as out:
-    pickle.dump({"threshold": mean}, out)
-with open("metrics.json", "w") as out:
-    json.dump({"rows": len(rows)}, out)
-"""
-DVC_YAML = """\
-stages:
-  train:
-    cmd: python train.py
-    deps: [data/raw.csv, train.py]
-    outs: [models/model.pkl]
-    metrics:
-      - metrics.json:
-          cache: false
-"""
-
-
-def _dvc_repo(remote: Path) -> Callable[[Path], None]:
-    def build(root: Path) -> None:
-        digest = hashlib.md5(RAW.encode(), usedforsecurity=False).hexdigest()  # DVC's address
-        stored = remote / "files" / "md5" / digest[:2] / digest[2:]
-        stored.parent.mkdir(parents=True)
-        stored.write_text(RAW)
-        write(root, "train.py", DVC_TRAIN)
-        write(root, "dvc.yaml", DVC_YAML)
-        write(root, "data/.gitignore", "/raw.csv\n")
-        write(
-            root,
-            "data/raw.csv.dvc",
-            f"outs:\n- md5: {digest}\n  size: {len(RAW)}\n  hash: md5\n  path: raw.csv\n",
-        )
-        write(root, ".dvc/.gitignore", "/config.local\n/tmp\n/cache\n")
-        write(
-            root,
-            ".dvc/config",
-            f"[core]\n    remote = store\n    analytics = false\n"
-            f"['remote \"store\"']\n    url = {remote}\n",
-        )
-
-    return build
-
-
 @pytest.fixture(scope="session")
 def gl_dvc_train(
     tmp_path_factory: pytest.TempPathFactory,
@@ -667,20 +709,51 @@ def gl_dvc_train(
     gcl: Path,
 ) -> tuple[GitLabRun, Path]:
     tmp = tmp_path_factory.mktemp("gl-dvc")
-    remote = tmp / "dvc-remote"
-    root = _prepare(tmp, _dvc_repo(remote), wheel, level=1)
-    # gitlab-ci-local evaluates the job's `changes:` against origin/<default branch>
-    subprocess.run(["git", "remote", "add", "origin", str(root)], cwd=root, check=True)
-    subprocess.run(["git", "fetch", "-q", "origin"], cwd=root, check=True)
-    # the training pipeline: the job run by name (as "Run pipeline" or a schedule would)
-    return _gitlab(tmp, root, gcl, runner_env, "mlgate-train"), remote
+    root = _prepare(tmp, dvc_repo, wheel, level=1)
+    remote = dvc_remote(root)
+    # the training pipeline: a scheduled pipeline whose MLGATE_SCHEDULE is "train"
+    schedule = ("--variable", "CI_PIPELINE_SOURCE=schedule")
+    return _gitlab(
+        tmp, root, gcl, runner_env, *schedule, "--variable", "MLGATE_SCHEDULE=train"
+    ), remote
+
+
+@pytest.fixture(scope="session")
+def gl_scheduled(
+    gl_dvc_train: tuple[GitLabRun, Path], runner_env: ghrunner.Environment, gcl: Path
+) -> GitLabRun:
+    """The daily scheduled pipeline (no MLGATE_SCHEDULE) of the DVC repository, level 1."""
+    root = gl_dvc_train[0].root
+    schedule = ("--variable", "CI_PIPELINE_SOURCE=schedule")
+    return _gitlab(root.parent, root, gcl, runner_env, *schedule)
+
+
+def test_gitlab_scheduled_pipeline_runs_the_full_scan(gl_scheduled: GitLabRun) -> None:
+    """Level 1, GitLab, a scheduled pipeline: only `mlgate-scheduled` runs (no gate job, no
+    decide, no training); it runs sast, secrets, models and deps on the whole checkout and
+    keeps the reports at the paths its `artifacts:reports` names."""
+    run = gl_scheduled
+    assert run.status == {"mlgate-scheduled": "PASS"}, run.output
+    log = run.job_log("mlgate-scheduled")
+    for tool in ("bandit", "semgrep", "detect-secrets", "pip-audit"):
+        assert re.search(rf"{tool} +[0-9.]+ +pinned +(intact|installed)", log), log
+    reports = _gl_reports(run.root, "mlgate-scheduled")
+    assert set(reports) == {"sast", "dependency_scanning", "junit"}
+    for rel in reports.values():
+        assert _gl_artifact(run, "mlgate-scheduled", rel).is_file(), rel
+    merged = json.loads(_gl_artifact(run, "mlgate-scheduled", "mlgate-out/mlgate.json").read_text())
+    ran = {g["name"]: g["status"] for g in merged["gates"]}
+    assert ran == dict.fromkeys(("sast", "secrets", "models", "deps"), "pass"), ran
+    junit = _gl_artifact(run, "mlgate-scheduled", reports["junit"]).read_text()
+    assert junit.count("<testcase") >= 4 and "<failure" not in junit
 
 
 def test_gitlab_dvc_training_pulls_trains_pushes_and_keeps_the_model(
     gl_dvc_train: tuple[GitLabRun, Path],
 ) -> None:
-    """Level 1, DVC with a local remote, GitLab: dvc pull, dvc repro, dvc push; the model is
-    kept as the job's artifact and the models gate that follows scanned it."""
+    """Level 1, DVC with a local remote, GitLab, a scheduled pipeline with MLGATE_SCHEDULE=train:
+    only the training job runs: dvc pull, dvc repro, dvc push; the model is kept as the job's
+    artifact and the models gate that follows scanned it."""
     run, remote = gl_dvc_train
     assert run.status == {"mlgate-train": "PASS"}, run.output
     log = run.job_log("mlgate-train")
@@ -700,40 +773,13 @@ def test_gitlab_dvc_training_pulls_trains_pushes_and_keeps_the_model(
 
 # --- GitHub: pyproject + uv.lock at level 2; an MLflow project at level 1 ---------------------
 
-UV_MODEL_TEST = """\
-import pytest
-import six
-
-
-@pytest.mark.model
-def test_runs_in_the_locked_environment():
-    assert six.__version__ == "1.17.0"
-"""
-
-
-def _uv_repo(root: Path) -> None:
-    shutil.copytree(fixture_path(SHAPES / "uv-lock"), root)
-    write(root, "tests/test_model.py", UV_MODEL_TEST)
-    write(root, "serve.py", "def predict(x):\n    return x\n")
-
-
-DEPLOY = 'deploy_command: |\n  echo "deployed $GITHUB_SHA" > "$RUNNER_TEMP/deployed"\n'
-
 
 @pytest.fixture(scope="session")
 def gh_uv_deploy(
     tmp_path_factory: pytest.TempPathFactory, wheel: Path, runner_env: ghrunner.Environment
 ) -> ghrunner.Run:
     tmp = tmp_path_factory.mktemp("gh-uv")
-
-    def set_deploy(root: Path, _: str) -> None:
-        config = root / ".mlgate.yml"
-        text = config.read_text()
-        start = text.index("deploy_command: |")
-        end = text.index("\n\n", start)
-        config.write_text(text[:start] + DEPLOY.rstrip("\n") + text[end:])
-
-    return _github(tmp, _prepare(tmp, _uv_repo, wheel, level=2, after_init=set_deploy), runner_env)
+    return _github(tmp, _prepare(tmp, uv_repo, wheel, level=2, after_init=_level_2), runner_env)
 
 
 def test_github_uv_lock_level_2_deploys_with_a_verified_receipt(
@@ -777,57 +823,44 @@ def _head(checkout: Path) -> str:
     ).stdout.strip()
 
 
-MLPROJECT = """\
-name: churn
-conda_env: conda.yaml
-entry_points:
-  main:
-    parameters:
-      rows: {type: float, default: 3}
-    command: "python train.py --rows {rows}"
-"""
-CONDA_YAML = """\
-name: churn
-channels: [conda-forge]
-dependencies:
-  - python=3.11
-  - pip
-  - tomli=2.0.1
-  - pip:
-      - six==1.17.0
-"""
-MLFLOW_TRAIN = """\
-import json
-import os
-import pickle
-import sys
-
-import six  # from conda.yaml's pip list
-import tomli  # from conda.yaml's conda list
-
-rows = int(float(sys.argv[sys.argv.index("--rows") + 1]))
-os.makedirs("models", exist_ok=True)
-with open("models/model.pkl", "wb") as out:
-    pickle.dump({"rows": rows, "six": six.__version__, "tomli": tomli.__name__}, out)
-"""
-
-
-def _mlflow_repo(root: Path) -> None:
-    write(root, "MLproject", MLPROJECT)
-    write(root, "conda.yaml", CONDA_YAML)
-    write(root, "train.py", MLFLOW_TRAIN)
-
-
 @pytest.fixture(scope="session")
 def gh_mlflow_train(
     tmp_path_factory: pytest.TempPathFactory, wheel: Path, runner_env: ghrunner.Environment
 ) -> ghrunner.Run:
     tmp = tmp_path_factory.mktemp("gh-mlflow")
-    root = _prepare(tmp, _mlflow_repo, wheel, level=1)
-    runner = ghrunner.Runner(root, tmp / "gh", runner_env)
+    root = _prepare(tmp, mlflow_repo, wheel, level=1)
+    runner = ghrunner.Runner(root, tmp / "gh", runner_env, event="workflow_dispatch")
     run = runner.run(root / ".github/workflows/mlgate-train.yml")
     print(f"\nGitHub training run of {root}:\n{run.table()}")
     return run
+
+
+@pytest.fixture(scope="session")
+def gh_scheduled(gh_mlflow_train: ghrunner.Run, runner_env: ghrunner.Environment) -> ghrunner.Run:
+    """The daily scheduled workflow of the MLflow repository, level 1."""
+    train = _workdir(gh_mlflow_train, "train")
+    root = train.parents[3] / "repo"  # <tmp>/gh/jobs/train/checkout -> <tmp>/repo
+    runner = ghrunner.Runner(root, root.parent / "gh-scheduled", runner_env, event="schedule")
+    run = runner.run(root / ".github/workflows/mlgate-scheduled.yml")
+    print(f"\nGitHub scheduled run of {root}:\n{run.table()}")
+    return run
+
+
+def test_github_scheduled_workflow_runs_the_full_scan(gh_scheduled: ghrunner.Run) -> None:
+    """Level 1, GitHub, the scheduled workflow: `scan` installs the four pinned scanners and
+    runs sast, secrets, models and deps; `code-scanning` uploads its SARIF."""
+    run = gh_scheduled
+    assert {n: r.status for n, r in run.jobs.items()} == {
+        "scan": "success",
+        "code-scanning": "success",
+    }, _logs(run)
+    for tool in ("bandit", "semgrep", "detect-secrets", "pip-audit"):
+        assert re.search(rf"{tool} +[0-9.]+ +pinned +(intact|installed)", run.jobs["scan"].log)
+    kept = run.artifacts / "mlgate-scheduled"
+    merged = json.loads((kept / "mlgate.json").read_text())
+    ran = {g["name"]: g["status"] for g in merged["gates"]}
+    assert ran == dict.fromkeys(("sast", "secrets", "models", "deps"), "pass"), ran
+    assert [p.name for p in run.sarif] == ["mlgate.sarif"]
 
 
 def test_github_mlflow_training_keeps_the_model(gh_mlflow_train: ghrunner.Run) -> None:

@@ -39,12 +39,17 @@ class PipelineSettings:
     mlgate_install: str | None = None
     schedule: str | None = None
     gitlab: str | None = None  # GITLAB_LAYOUTS: where the GitLab pipeline lives
+    signing: str | None = None  # SIGNING_MODES: how GitLab's level-2 decide signs the receipt
 
 
 # `pipeline.gitlab`: `standalone` writes `.gitlab-ci.yml`; `include` writes `.gitlab/mlgate.yml`
 # for the repository's own `.gitlab-ci.yml` to include; `merge` keeps mlgate's jobs in a marked
 # block appended to it.
 GITLAB_LAYOUTS = ("standalone", "include", "merge")
+# `pipeline.signing` (GitLab, level 2): `sigstore` signs the receipt keyless (the pipeline's
+# OIDC identity); `key` signs it with the Ed25519 key in the protected file variable
+# MLGATE_SIGNING_KEY and deploy verifies it with the public key in MLGATE_PUBLIC_KEY.
+SIGNING_MODES = ("sigstore", "key")
 # `pipeline.mlgate_install`: where the generated jobs get mlgate from. A version pinned on the
 # package index, a VCS URL pinned to a full commit, or a wheel file.
 MLGATE_INSTALL_PATTERN = (
@@ -146,6 +151,7 @@ def _pipeline_schema() -> dict[str, Any]:
                 "mlgate_install": {"type": "string", "pattern": MLGATE_INSTALL_PATTERN},
                 "schedule": {"type": "string", "pattern": CRON_PATTERN},
                 "gitlab": {"enum": list(GITLAB_LAYOUTS)},
+                "signing": {"enum": list(SIGNING_MODES)},
             },
         },
     }
@@ -229,4 +235,5 @@ def _pipeline_settings(data: Mapping[str, Any]) -> PipelineSettings:
         mlgate_install=pipeline.get("mlgate_install"),
         schedule=pipeline.get("schedule"),
         gitlab=pipeline.get("gitlab"),
+        signing=pipeline.get("signing"),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import shlex
 from collections.abc import Iterable, Mapping
@@ -21,8 +22,10 @@ def templates_dir(name: str) -> Path:
     return data_dir("pipeline_templates") / name
 
 
+@functools.lru_cache(maxsize=8)
 def environment(folder: Path) -> jinja2.Environment:
-    """Undefined names are errors; output is YAML, so nothing is HTML-escaped."""
+    """Undefined names are errors; output is YAML, so nothing is HTML-escaped. One per
+    folder, so a template is compiled once per process (the loader reloads a changed file)."""
     env = jinja2.Environment(  # nosec B701 (renders YAML, not HTML)
         loader=jinja2.FileSystemLoader(str(folder)),
         undefined=jinja2.StrictUndefined,

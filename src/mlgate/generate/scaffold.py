@@ -190,6 +190,7 @@ def _config_context(facts: RepoFacts, level: int, previous: RepoConfig) -> dict[
         "max_shards": MAX_SHARDS,
         "mlgate_install": kept.mlgate_install or f"mlgate=={__version__}",
         "schedule": kept.schedule or DEFAULT_SCHEDULE,
+        "signing": kept.signing or "sigstore",
     }
 
 

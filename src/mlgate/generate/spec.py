@@ -38,6 +38,9 @@ DEFAULT_TRAIN_OUTPUTS = ("models/",)  # a folder
 # Characters of the tool lock's sha256 in the pipeline's cache keys.
 TOOLS_DIGEST_CHARS = 16
 DEFAULT_SCHEDULE = "17 3 * * *"
+# The dvc the training job installs when the project does not (pinned: a new dvc release
+# never changes a pipeline that did not change; bump it with mlgate).
+DVC_VERSION = "3.67.1"
 DEPLOY_PLACEHOLDER = (
     'echo "mlgate: set deploy_command in .mlgate.yml to your deploy step" >&2\nexit 1'
 )
@@ -115,6 +118,8 @@ class PipelineSpec:
     # GitLab: `standalone` (mlgate's own .gitlab-ci.yml), or beside the repository's own
     # pipeline (`include`, `merge`: see generate/gitlab_host.py), in the host's stages.
     gitlab_layout: str = "standalone"
+    # GitLab level 2: how decide signs the receipt and deploy checks it (config.SIGNING_MODES).
+    signing: str = "sigstore"
     stage_gates: str = "gates"
     stage_decide: str = "decide"
     stage_train: str = "train"
@@ -154,7 +159,7 @@ def _train_setup(facts: RepoFacts, train: tuple[str, ...]) -> tuple[str, ...]:
     if not any(line.startswith("dvc ") for line in train) or facts.training.dvc_in_project:
         return ()
     plugins = facts.training.dvc_plugins
-    package = "dvc" + ("[" + ",".join(plugins) + "]" if plugins else "")
+    package = "dvc" + ("[" + ",".join(plugins) + "]" if plugins else "") + f"=={DVC_VERSION}"
     return (f"python -m pip install {shlex.quote(package)}",)
 
 
@@ -228,6 +233,7 @@ def build_spec(
         test_markers=markers,
         deploy_command=_lines(settings.deploy_command or DEPLOY_PLACEHOLDER),
         gitlab_layout=settings.gitlab or "standalone",
+        signing=settings.signing or "sigstore",
         tools_digest=tools_digest(root, config),
     )
 
