@@ -19,7 +19,8 @@ projects' own dependencies, so not every cell of the matrix gets a run of its ow
 | gl_own_ci | GitLab | 0 | own-gitlab-ci (notebooks, its own CI + include) | push: passes |
 | gl_dvc_train | GitLab | 1 | dvc (local remote) | schedule, MLGATE_SCHEDULE=train: train only |
 | gl_scheduled | GitLab | 1 | dvc | schedule: `mlgate-scheduled` only (full scan) |
-| gh_uv_deploy | GitHub | 2 | uv-lock | push on main: 5 gates, decide, deploy: all pass |
+| gh_uv_deploy / gl_uv_deploy | both | 2 | uv-lock | push on main: 5 gates, decide, deploy: all pass |
+| gh_notebooks_deploy | GitHub | 2 | notebooks | push on main: 4 gates, decide, deploy: all pass |
 | gh_mlflow_train | GitHub | 1 | mlflow | the training workflow |
 | gh_scheduled | GitHub | 1 | mlflow | the scheduled workflow (full scan) |
 
@@ -42,10 +43,10 @@ executed for dvc (GitLab) and mlflow (GitHub) only. Per shape, runner: levels 0 
 | churn-model | via L2 / push jobs via L2, train+scheduled generated / run | same |
 | insecure-ml | via L2 / push jobs via L2, train+scheduled generated / run | same |
 | requirements | run (forger) / generated / generated | run (forger) / generated / generated |
-| uv-lock | via L2 / push jobs via L2, train+scheduled generated / run | generated |
+| uv-lock | via L2 / push jobs via L2, train+scheduled generated / run | same |
 | dvc | generated | push jobs generated; train+scheduled run / generated |
 | mlflow | push jobs generated; train+scheduled run / generated | generated |
-| notebooks | generated | generated (run with its own CI: own-gitlab-ci) |
+| notebooks | via L2 / push jobs via L2, train+scheduled generated / run | run as own-gitlab-ci |
 | own-gitlab-ci | generated | run / generated / generated |
 
 "generated" = generated and checked by test_pipeline_matrix.py (and, for a subset of shapes,
@@ -81,6 +82,7 @@ from .pipeline_shapes import (
     dvc_repo,
     example,
     mlflow_repo,
+    notebooks,
     notebooks_with_own_ci,
     requirements,
     uv_repo,
@@ -743,7 +745,9 @@ def test_gitlab_scheduled_pipeline_runs_the_full_scan(gl_scheduled: GitLabRun) -
         assert _gl_artifact(run, "mlgate-scheduled", rel).is_file(), rel
     merged = json.loads(_gl_artifact(run, "mlgate-scheduled", "mlgate-out/mlgate.json").read_text())
     ran = {g["name"]: g["status"] for g in merged["gates"]}
-    assert ran == dict.fromkeys(("sast", "secrets", "models", "deps"), "pass"), ran
+    # no dependency file; the model is DVC's (git-ignored, in the remote only): nothing to
+    # check for deps and models in the checkout
+    assert ran == {"sast": "pass", "secrets": "pass", "deps": "skipped", "models": "skipped"}
     junit = _gl_artifact(run, "mlgate-scheduled", reports["junit"]).read_text()
     assert junit.count("<testcase") >= 4 and "<failure" not in junit
 
@@ -811,6 +815,71 @@ def test_github_uv_lock_level_2_deploys_with_a_verified_receipt(
     assert other.returncode != 0 and "commit" in (other.stdout + other.stderr)
 
 
+@pytest.fixture(scope="session")
+def gl_uv_deploy(
+    tmp_path_factory: pytest.TempPathFactory,
+    wheel: Path,
+    runner_env: ghrunner.Environment,
+    gcl: Path,
+    signing_keys: dict[str, str],
+) -> GitLabRun:
+    tmp = tmp_path_factory.mktemp("gl-uv")
+    root = _prepare(tmp, uv_repo, wheel, level=2, after_init=_level_2)
+    return _gitlab(tmp, root, gcl, runner_env, files=signing_keys)
+
+
+def test_gitlab_uv_lock_level_2_deploys_with_a_verified_receipt(gl_uv_deploy: GitLabRun) -> None:
+    """Level 2, pyproject + uv.lock, GitLab: the same lock recipe in GitLab's model job;
+    decide signs with the key; deploy verifies the signature for this commit and deploys."""
+    run = gl_uv_deploy
+    jobs = [f"mlgate-{g}" for g in (*GATES_L0, "model")]
+    assert run.status == {
+        **dict.fromkeys(jobs, "PASS"),
+        "mlgate-decide": "PASS",
+        "mlgate-deploy": "PASS",
+    }, run.output
+    model = run.job_log("mlgate-model")
+    assert "uv export --frozen" in model and "1 passed" in model
+    head = _head(run.root)
+    deploy = run.job_log("mlgate-deploy")
+    assert f"receipt verified: commit {head}, env production, decision pass" in deploy
+    assert "(signature verified)" in deploy
+    assert (run.root.parent / "job-tmp/deployed").read_text().strip() == f"deployed {head}"
+
+
+@pytest.fixture(scope="session")
+def gh_notebooks_deploy(
+    tmp_path_factory: pytest.TempPathFactory, wheel: Path, runner_env: ghrunner.Environment
+) -> ghrunner.Run:
+    tmp = tmp_path_factory.mktemp("gh-notebooks")
+    root = _prepare(tmp, notebooks, wheel, level=2, after_init=_level_2)
+    return _github(tmp, root, runner_env)
+
+
+def test_github_notebooks_level_2_deploys(
+    gh_notebooks_deploy: ghrunner.Run, runner_env: ghrunner.Environment
+) -> None:
+    """Level 2, notebooks only, GitHub: no job installs the project (data and model have
+    nothing to check and run in decide); sast scans the notebook; deploy verifies and
+    deploys this commit."""
+    run = gh_notebooks_deploy
+    assert {n: r.status for n, r in run.jobs.items()} == {
+        **dict.fromkeys(GATES_L0, "success"),
+        "decide": "success",
+        "code-scanning": "success",
+        "deploy": "success",
+    }, _logs(run)
+    sast = json.loads((run.artifacts / "mlgate-report-sast/mlgate.json").read_text())
+    gate = sast["gates"][0]
+    assert gate["status"] == "pass" and gate["properties"]["notebooks"] == 1
+    merged = json.loads((_decision(run) / "mlgate.json").read_text())
+    status = {g["name"]: g["status"] for g in merged["gates"]}
+    assert status["data"] == status["model"] == "skipped"
+    head = _head(_workdir(run, "deploy"))
+    assert f"receipt verified: commit {head}, env production" in run.jobs["deploy"].log
+    assert (runner_env.runner_temp / "deployed").read_text().strip() == f"deployed {head}"
+
+
 def _workdir(run: ghrunner.Run, job: str) -> Path:
     workdir = run.jobs[job].workdir
     assert workdir is not None, f"{job} did not run"
@@ -859,7 +928,8 @@ def test_github_scheduled_workflow_runs_the_full_scan(gh_scheduled: ghrunner.Run
     kept = run.artifacts / "mlgate-scheduled"
     merged = json.loads((kept / "mlgate.json").read_text())
     ran = {g["name"]: g["status"] for g in merged["gates"]}
-    assert ran == dict.fromkeys(("sast", "secrets", "models", "deps"), "pass"), ran
+    # deps audits conda.yaml's pins; no model file is committed (training makes it)
+    assert ran == {"sast": "pass", "secrets": "pass", "deps": "pass", "models": "skipped"}
     assert [p.name for p in run.sarif] == ["mlgate.sarif"]
 
 
