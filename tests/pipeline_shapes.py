@@ -53,10 +53,24 @@ def notebooks(root: Path) -> None:
     write(root, "notebooks/explore.ipynb", json.dumps(NOTEBOOK, indent=1))
 
 
+OWN_WORKFLOW = """\
+# The project's own GitHub workflow, written before mlgate.
+name: ci
+on: [push]
+permissions: {}
+jobs:
+  check:
+    runs-on: ubuntu-24.04
+    steps:
+      - run: echo "own workflow"
+"""
+
+
 def notebooks_with_own_ci(root: Path) -> None:
-    """Notebooks only, and a .gitlab-ci.yml of its own."""
+    """Notebooks only, and a CI of its own: .gitlab-ci.yml and a GitHub workflow."""
     notebooks(root)
     write(root, ".gitlab-ci.yml", OWN_PIPELINE)
+    write(root, ".github/workflows/ci.yml", OWN_WORKFLOW)
 
 
 def add_include(root: Path, init_output: str) -> None:

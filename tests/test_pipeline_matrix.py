@@ -28,7 +28,7 @@ from mlgate.cli import run_main
 from mlgate.generate.spec import DVC_VERSION
 
 from .conftest import git_init
-from .pipeline_shapes import SHAPES, add_include
+from .pipeline_shapes import OWN_WORKFLOW, SHAPES, add_include
 
 LEVELS = (0, 1, 2)
 RUNNERS = ("github", "gitlab")
@@ -131,8 +131,9 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, int, str
         own = (root / ".gitlab-ci.yml").read_text() if shape == "own-gitlab-ci" else None
         for level in LEVELS:
             output = _init(root, level)
-            if own is not None:  # init never touches the repository's own pipeline
+            if own is not None:  # init never touches the repository's own pipelines
                 assert (root / ".gitlab-ci.yml").read_text() == own
+                assert (root / ".github/workflows/ci.yml").read_text() == OWN_WORKFLOW
                 if level == 0:
                     add_include(root, output)
                     own = (root / ".gitlab-ci.yml").read_text()
