@@ -29,6 +29,7 @@ from mlgate.generate.spec import DVC_VERSION
 
 from .conftest import git_init
 from .pipeline_shapes import OWN_WORKFLOW, SHAPES, add_include
+from .test_generate import _schema_errors
 
 LEVELS = (0, 1, 2)
 RUNNERS = ("github", "gitlab")
@@ -275,6 +276,8 @@ def test_gitlab_key_signing_replaces_sigstore(tmp_path: Path) -> None:
     assert {n: j.raw for n, j in keyed.items() if n not in ("decide", "deploy")} == {
         n: j.raw for n, j in default.items() if n not in ("decide", "deploy")
     }
+    # valid under check-jsonschema's GitLab CI schema, like every generated pipeline
+    assert _schema_errors("vendor.gitlab-ci", [root / ".gitlab-ci.yml"]) == []
     # re-init keeps the setting
     _init(root, 2)
     assert 'signing: "key"' in config.read_text()
