@@ -1,9 +1,10 @@
 """The fast paths of deciding and writing reports give what the plain ones gave.
 
 Writing 100,000 findings (issue 16) made some code take shortcuts: JUnit XML written as
-text instead of through ElementTree, SARIF results and GitLab vulnerabilities written as
-JSON text instead of dicts to encode, findings copied without `dataclasses.replace`, long
-lists of findings redacted column by column, GitLab ids made without `uuid.uuid5`. Each is
+text instead of through ElementTree, SARIF results, GitLab vulnerabilities and json findings
+written as JSON text instead of dicts to encode, findings copied without
+`dataclasses.replace`, long lists of findings redacted column by column, GitLab ids made
+without `uuid.uuid5`. Each is
 compared here with the plain way, on findings that exercise every branch (XML-illegal and
 escaped characters, notebook cells, waivers, secrets in every kind of field).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from mlgate.policy import Waiver, decide, load_policy
 from mlgate.redact import redact_secrets, redact_value
 from mlgate.repo import Repo
 from mlgate.report import FORMATS, Report, publishable
-from mlgate.report.base import Raw, dump_json
+from mlgate.report.base import Raw, dump_json, encode_value, finding_json
 from mlgate.report.gitlab import (
     DEPENDENCY_SCANNING,
     ID_NAMESPACE,
@@ -259,3 +261,13 @@ def test_sarif_and_gitlab_text_is_their_documents_encoded() -> None:
 def test_raw_json_is_never_encoded_as_a_string() -> None:
     with pytest.raises(TypeError, match="not JSON serializable"):
         dump_json({"a": [{"b": Raw("{}")}]}, depth=1)
+
+
+def test_json_report_text_is_its_dict_encoded() -> None:
+    report = publishable(varied_report())
+    assert FORMATS["json"].render(report) == dump_json(report.to_dict(), depth=2)
+    encoder = json.JSONEncoder(separators=(", ", ": "))
+    for item in varied_findings():
+        assert finding_json(item) == encoder.encode(item.to_dict())
+    for value in (None, True, False, 0, -7, 2**70, 1.5, 'é\n"', [1, None], {"a": (1,)}):
+        assert encode_value(value) == encoder.encode(value)

@@ -63,8 +63,9 @@ class Report:
             return when.replace(tzinfo=dt.timezone.utc)
         return when.astimezone(dt.timezone.utc)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The json report: everything, in a stable shape (see README, "json report")."""
+    def to_dict(self, encoded: bool = False) -> dict[str, Any]:
+        """The json report: everything, in a stable shape (see README, "json report");
+        with `encoded`, each finding is already JSON text (`Raw`, for `dump_json`)."""
         repo = self.run.repo
         decision = self.decision
         return {
@@ -89,7 +90,9 @@ class Report:
             },
             "tools": {name: dict(info) for name, info in sorted(self.run.tools.items())},
             "gates": [self._gate_dict(r) for r in self.run.results],
-            "findings": [f.to_dict() for f in decision.findings],
+            "findings": [
+                Raw(finding_json(f)) if encoded else f.to_dict() for f in decision.findings
+            ],
             "notes": list(repo.notes),
         }
 
@@ -168,8 +171,35 @@ class Raw:
 
 
 def encode_value(value: Any) -> str:
-    """One value as `dump_json` encodes a value deeper than its depth (strings fastest)."""
-    return str(_ENCODE_STRING(value)) if type(value) is str else _ENCODE(value)
+    """One value as `dump_json` encodes a value deeper than its depth; strings, None, ints
+    and booleans without calling the encoder (five times cheaper for those)."""
+    kind = type(value)
+    if kind is str:
+        return str(_ENCODE_STRING(value))
+    if value is None:
+        return "null"
+    if kind is int:
+        return int.__repr__(value)
+    if kind is bool:
+        return "true" if value else "false"
+    return _ENCODE(value)
+
+
+def finding_json(finding: Finding) -> str:
+    """`finding.to_dict()` encoded as `dump_json` encodes it, written directly as text (the
+    json report's 100,000 findings: half the time of building dicts to encode)."""
+    f, j = finding, encode_value
+    also = j(list(f.also_reported_by)) if f.also_reported_by else "[]"
+    props = j(dict(f.properties)) if f.properties else "{}"
+    return (
+        f'{{"gate": {j(f.gate)}, "tool": {j(f.tool)}, "rule_id": {j(f.rule_id)}, '
+        f'"severity": {j(f.severity.value)}, "message": {j(f.message)}, "path": {j(f.path)}, '
+        f'"line": {j(f.line)}, "column": {j(f.column)}, "end_line": {j(f.end_line)}, '
+        f'"cell": {j(f.cell)}, "confidence": {j(f.confidence)}, "cwe": {j(f.cwe)}, '
+        f'"help_uri": {j(f.help_uri)}, "fingerprint": {j(f.fingerprint)}, "fix": {j(f.fix)}, '
+        f'"waived_by": {j(f.waived_by)}, "blocking": {j(f.blocking)}, '
+        f'"also_reported_by": {also}, "properties": {props}}}'
+    )
 
 
 def _dump_value(value: Any, depth: int, level: int, out: list[str]) -> None:

@@ -11,7 +11,7 @@ class JsonFormat:
     name = "json"
 
     def render(self, report: Report, color: bool = False) -> str:
-        return dump_json(report.to_dict(), depth=2)  # one finding per line
+        return dump_json(report.to_dict(encoded=True), depth=2)  # one finding per line
 
     def files(self, report: Report) -> dict[str, str]:
         return {FILENAME: self.render(report)}
