@@ -63,3 +63,20 @@ def test_data_infer_core_returns_the_contract(capsys: pytest.CaptureFixture[str]
     assert "schema_type: dataframe" in text and "from its first 50 rows" in text
     assert "  tenure_months:\n    dtype: int64" in text
     assert capsys.readouterr() == ("", "")
+
+
+def test_run_core_returns_the_decided_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlgate.core import RunOptions, run
+    from mlgate.errors import UsageError
+
+    (tmp_path / "app.py").write_text("x = 1\n", encoding="utf-8")
+    done = run(RunOptions(tmp_path, ("data", "model"), use_cache=False))
+    assert done.report.mode == {"kind": "full", "gates": ["data", "model"]}
+    assert [r.gate for r in done.report.run.results] == ["data", "model"]
+    assert all(r.skipped for r in done.report.run.results)  # nothing configured
+    assert done.repo.files == ("app.py",) and done.cache_problem is None
+    with pytest.raises(UsageError, match="unknown gate 'nope'"):
+        run(RunOptions(tmp_path, ("nope",)))
+    assert capsys.readouterr() == ("", "")

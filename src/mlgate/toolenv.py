@@ -130,6 +130,13 @@ def settings() -> Settings:
     return _settings
 
 
+def configure_repo(root: Path, pins: Mapping[str, str], operator: Settings) -> None:
+    """Tools for this process: the operator's settings plus the repository's `tools:` pins
+    (ConfigError when a pinned version has no hashes in the repository's lock)."""
+    check_repo_pins(root.resolve(), pins)
+    configure(replace(operator, repo_tools=pins, repo_root=root.resolve()))
+
+
 def offline_requested() -> bool:
     return os.environ.get(ENV_OFFLINE, "").strip().lower() in ("1", "true", "yes", "on")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from mlgate.cli.common import EXIT_CODES_HELP
-from mlgate.cli.run import RunOptions, run_and_decide
+from mlgate.cli.run import run_and_decide
 from mlgate.errors import UsageError
 
 # Each command imports what it needs when it runs: `mlgate --version` and `--help` must not
@@ -46,7 +46,10 @@ def bom(
     when the BOM is written, whatever the decision it records.
     """
     from mlgate.bom import BOM_GATES, build_bom, render_bom
+    from mlgate.cli import environment
     from mlgate.cli.progress import Progress
+    from mlgate.cli.tools import operator_tool_settings
+    from mlgate.core import RunOptions
     from mlgate.report import write_atomic
     from mlgate.trust import load_settings
 
@@ -54,10 +57,11 @@ def bom(
         raise UsageError(f"{path}: no such directory")
     loaded = load_settings(path, policy, env, None).policy
     gates = tuple(g for g in BOM_GATES if g in loaded.enabled_gates())
-    options = RunOptions(path, gates, env, policy, ("text",), None, 4, advisory_db)
+    chosen = advisory_db or environment.advisory_db()
+    options = RunOptions(path, gates, env, policy, 4, chosen, tools=operator_tool_settings())
     with Progress(enabled=not quiet) as progress:
-        report, repo, config = run_and_decide(options, progress.update)
-    text = render_bom(build_bom(report, repo, config))
+        done = run_and_decide(options, False, progress.update)
+    text = render_bom(build_bom(done.report, done.repo, done.config))
     if output is None:
         click.echo(text, nl=False)
     else:

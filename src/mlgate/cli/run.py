@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -30,10 +29,7 @@ from mlgate.cli.output import (
 from mlgate.errors import UsageError
 
 if TYPE_CHECKING:
-    from mlgate.cli.progress import ProgressCallback
-    from mlgate.config import RepoConfig
-    from mlgate.repo import Repo
-    from mlgate.report import Report
+    from mlgate.core import Progress, RunOptions, RunOutcome
 
 # Each command imports what it needs when it runs: `mlgate --version` and `--help` must not
 # pay for the gates, the policy's schema validator or the template engine (issue 16).
@@ -41,21 +37,13 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class RunOptions:
-    path: Path
-    gates: tuple[str, ...]
-    env: str | None
-    policy: Path | None
-    formats: tuple[str, ...]
-    output: Path | None
-    jobs: int
-    advisory_db: Path | None
-    since: str | None = None  # changed-only mode: compare with this ref
-    use_cache: bool = True
-    shard: tuple[int, int] | None = None  # (index from 1, count)
-    trusted_config: str | None = None  # git ref to read the policy and .mlgate.yml from
+class RunCommand:
+    """`mlgate run`'s options: what the core runs, and what the CLI does with the report."""
+
+    run: RunOptions
+    formats: tuple[str, ...] = ("text",)
+    output: Path | None = None
     receipt: bool = True
-    offline: bool = False  # never install a missing tool environment
     quiet: bool = False
     sign_key: str | None = None  # FILE or env:VAR: sign the receipt (Ed25519)
 
@@ -163,30 +151,30 @@ def run(
     path, gates = _split_path_and_gates(path, gates)
     if changed_only and since:
         raise UsageError("use either --changed-only or --since REF, not both")
+    from mlgate.cli import environment
+    from mlgate.cli.tools import operator_tool_settings
+    from mlgate.core import UPSTREAM, RunOptions
+
     options = RunOptions(
         Path(path),
         gates,
         env,
         policy,
-        formats or ("text",),
-        output,
         jobs,
-        advisory_db,
-        since if since else ("@{upstream}" if changed_only else None),
+        advisory_db or environment.advisory_db(),
+        since if since else (UPSTREAM if changed_only else None),
         not no_cache,
         shard,
         trusted_config,
-        not no_receipt,
-        offline,
-        quiet,
-        sign_key,
+        operator_tool_settings(offline, quiet),
     )
+    command = RunCommand(options, formats or ("text",), output, not no_receipt, quiet, sign_key)
     from mlgate.cli.progress import Progress
     from mlgate.tools import watching_commands
 
     show = (lambda argv: click.echo("$ " + shlex.join(argv), err=True)) if verbose else None
     with watching_commands(show), Progress(enabled=not quiet) as progress:
-        code = execute_run(options, progress.update)
+        code = execute_run(command, progress.update)
     exit_with(code)
 
 
@@ -197,87 +185,37 @@ def _split_path_and_gates(path: str, gates: tuple[str, ...]) -> tuple[str, tuple
     return path, gates
 
 
-def execute_run(options: RunOptions, on_progress: ProgressCallback | None = None) -> int:
-    check_formats(options.formats, options.output)
-    key = signing_key(options.sign_key, options.output)
-    prepare_output(options.output)
-    report, repo, config = run_and_decide(options, on_progress)
-    emit(report, options.formats, options.output)
-    write_provenance(report, repo, config, options.output, key, options.receipt, options.use_cache)
-    return report.decision.exit_code
-
-
-def run_and_decide(
-    options: RunOptions, on_progress: ProgressCallback | None
-) -> tuple[Report, Repo, RepoConfig]:
-    """Run the gates and decide: the report, the (scoped) tree it covers, and its config."""
-    from mlgate.cache import ResultCache
-    from mlgate.cli.tools import configure_tools, used_tools
-    from mlgate.gates import GATES
-    from mlgate.policy import POLICY_CHECK, decide
-    from mlgate.repo import open_repo
-    from mlgate.report import Report
-    from mlgate.runner import RunRequest, run_gates, select_gates
-    from mlgate.trust import load_settings, with_policy_check
-
-    unknown = [g for g in options.gates if g not in GATES]
-    if unknown:
-        raise UsageError(f"unknown gate {unknown[0]!r} (gates: {', '.join(GATES)})")
-    root = Path(options.path)
-    if not root.is_dir():
-        raise UsageError(f"{root}: no such directory")
-    settings = load_settings(root, options.policy, options.env, options.trusted_config)
-    config, policy = settings.config, settings.policy
-    configure_tools(root, config, offline=options.offline, quiet=options.quiet)
-    repo, mode = _scope(open_repo(root, config.exclude), options.since)
-    repo, mode = _shard(repo, mode, options.shard)
-    cache = ResultCache() if options.use_cache else None
-    request = RunRequest(
-        select_gates(policy, options.gates),
-        options.jobs,
-        _operator_overrides(options.advisory_db),
-        cache,
-        on_progress,
+def execute_run(command: RunCommand, on_progress: Progress | None = None) -> int:
+    check_formats(command.formats, command.output)
+    key = signing_key(command.sign_key, command.output)
+    prepare_output(command.output)
+    done = run_and_decide(command.run, command.quiet, on_progress)
+    emit(done.report, command.formats, command.output)
+    write_provenance(
+        done.report,
+        done.repo,
+        done.config,
+        command.output,
+        key,
+        command.receipt,
+        command.run.use_cache,
     )
-    result = with_policy_check(run_gates(repo, policy, config, request), settings)
-    if cache is not None and cache.unwritable and not options.quiet:
+    return done.report.decision.exit_code
+
+
+def run_and_decide(options: RunOptions, quiet: bool, on_progress: Progress | None) -> RunOutcome:
+    """The core's run, and a warning when the result cache could not be written."""
+    from mlgate.core import run
+
+    done = run(options, on_progress)
+    if done.cache_problem and not quiet:
         click.echo(
-            f"mlgate: warning: cannot write the result cache {cache.root} ({cache.unwritable}): "
-            "results are not cached (set MLGATE_CACHE_DIR to a writable directory, or --no-cache)",
+            f"mlgate: warning: cannot write the result cache {done.cache_root} "
+            f"({done.cache_problem}): results are not cached (set MLGATE_CACHE_DIR to a "
+            "writable directory, or --no-cache)",
             err=True,
         )
-    result = dataclasses.replace(result, tools=used_tools(result.results))
-    scope = [*request.gates, *([POLICY_CHECK] if settings.check else [])]
-    decision = decide(policy, result.results, scope=scope)
-    report = Report(result, policy, decision, {**mode, "gates": list(request.gates)})
-    return report, repo, config
-
-
-def _operator_overrides(advisory_db: Path | None) -> dict[str, dict[str, Any]]:
-    """Settings the operator gave (command line, then environment): they win over the
-    repository's `.mlgate.yml` and policy."""
-    from mlgate.cli import environment
-    from mlgate.gates.deps import NAME
-
-    chosen = advisory_db or environment.advisory_db()
-    if chosen is None:
-        return {}
-    return {NAME: {"advisory_db": str(chosen.expanduser().resolve())}}
-
-
-def _scope(repo: Repo, since: str | None) -> tuple[Repo, dict[str, Any]]:
-    """The whole tree, or (changed-only mode) just the files changed since a ref."""
-    from mlgate.repo import changed_files
-
-    if since is None:
-        return repo, {"kind": "full"}
-    if not repo.is_git:
-        raise UsageError(f"{repo.root}: --changed-only/--since need a git repository")
-    base, changed = changed_files(repo.root, None if since == "@{upstream}" else since)
-    wanted = set(changed)
-    files = tuple(f for f in repo.files if f in wanted)
-    mode = {"kind": "changed-only", "since": since, "base": base, "files": list(files)}
-    return dataclasses.replace(repo, files=files), mode
+    return done
 
 
 def _parse_shard(value: str | None) -> tuple[int, int] | None:
@@ -289,13 +227,3 @@ def _parse_shard(value: str | None) -> tuple[int, int] | None:
             f"{value!r}: expected I/N with 1 <= I <= N, e.g. 2/4", param_hint="--shard"
         )
     return int(index), int(count)
-
-
-def _shard(
-    repo: Repo, mode: dict[str, Any], shard: tuple[int, int] | None
-) -> tuple[Repo, dict[str, Any]]:
-    if shard is None:
-        return repo, mode
-    index, count = shard
-    files = repo.files[index - 1 :: count]
-    return dataclasses.replace(repo, files=files), {**mode, "shard": f"{index}/{count}"}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -28,7 +28,6 @@ from mlgate.toollock import (
 
 if TYPE_CHECKING:
     from mlgate.config import RepoConfig
-    from mlgate.gates import GateResult
 
 # `mlgate --version` and `--help` must not pay for the gates: config is imported when used.
 # ruff: noqa: PLC0415
@@ -43,6 +42,16 @@ MLGATE_TOOLS_FIND_LINKS (a mirror or a directory of wheels).
 """
 
 
+def operator_tool_settings(offline: bool = False, quiet: bool = False) -> toolenv.Settings:
+    """How the operator wants tools run (command line and environment; the repository's pins
+    are added by `toolenv.configure_repo`)."""
+    return toolenv.Settings(
+        offline=offline or toolenv.offline_requested(),
+        notify=None if quiet else (lambda message: click.echo(f"mlgate: {message}", err=True)),
+        semgrep_cli=environment.semgrep_cli(),
+    )
+
+
 def configure_tools(
     root: Path, config: RepoConfig | None = None, offline: bool = False, quiet: bool = False
 ) -> None:
@@ -50,22 +59,7 @@ def configure_tools(
     from mlgate.config import load_config
 
     config = config or load_config(root.resolve())
-    toolenv.check_repo_pins(root.resolve(), config.tools)
-    toolenv.configure(
-        toolenv.Settings(
-            repo_tools=config.tools,
-            repo_root=root.resolve(),
-            offline=offline or toolenv.offline_requested(),
-            notify=None if quiet else (lambda message: click.echo(f"mlgate: {message}", err=True)),
-            semgrep_cli=environment.semgrep_cli(),
-        )
-    )
-
-
-def used_tools(results: Sequence[GateResult]) -> dict[str, dict[str, Any]]:
-    """Version and source of each pinned scanner the gates report (json report, receipt)."""
-    names = sorted({t for r in results for t in r.tools if toolenv.is_managed(t)})
-    return {name: toolenv.provenance(name) for name in names}
+    toolenv.configure_repo(root, config.tools, operator_tool_settings(offline, quiet))
 
 
 def _names(names: Sequence[str]) -> tuple[str, ...]:
