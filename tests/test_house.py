@@ -91,14 +91,17 @@ def test_the_gate_name_guard_catches_a_literal(tmp_path: Path) -> None:
 
 
 def _in_cli_layer(path: Path) -> bool:
-    """The command-line layer is the `mlgate.cli` package."""
-    return path.relative_to(SRC).parts[0] == "cli"
+    """The command-line layer is the `mlgate.cli` package and the entry point in front of it
+    (`__main__.py` answers `--version` before the package is imported)."""
+    rel = path.relative_to(SRC).parts
+    return rel[0] == "cli" or rel == ("__main__.py",)
 
 
 def test_the_cli_layer_is_the_cli_package() -> None:
     assert _in_cli_layer(SRC / "cli" / "run.py")
     assert not _in_cli_layer(SRC / "runner.py")
     assert not _in_cli_layer(SRC / "client.py")
+    assert _in_cli_layer(SRC / "__main__.py") and not _in_cli_layer(SRC / "gates" / "__main__.py")
     assert (SRC / "cli" / "__init__.py").is_file()
     assert not list(SRC.glob("cli*.py")), "the CLI layer is the cli/ package, no cli*.py module"
 
