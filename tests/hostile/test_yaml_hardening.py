@@ -47,7 +47,7 @@ def test_hostile_policy_is_a_config_error(
     path.write_bytes(text.encode("latin-1") if name == "not-utf8" else text.encode())
     started = time.monotonic()
     done = run_cli(["policy", "check", "--path", str(tmp_path)])
-    assert time.monotonic() - started < 20
+    assert time.monotonic() - started < 60  # a hang guard: about 1.5 s untraced, quiet
     assert "internal error" not in done.stderr and "Traceback" not in done.stderr
     if message is None:
         assert done.returncode in (0, 2)
