@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/models_bench.py [--copies 4] [--size-gb 2] [--work DIR] [--keep]
 
-1. Corpus: the bypass corpus and benign library models of tests/test_modelfiles_corpus.py
+1. Corpus: the bypass corpus and benign library models of tests/modelfiles/test_modelfiles_corpus.py
    (94 files), written `--copies` times (about 380 files), scanned by
    `mlgate run DIR models --no-cache --format json` in a child process: wall time, the
    gate's own seconds, milliseconds per 100 files, peak RSS of the child.
@@ -101,7 +101,7 @@ def write_big_pickle(path: Path, size: int) -> None:
 
 def write_big_torch_zip(path: Path, size: int) -> None:
     """A torch.save-style zip: archive/data.pkl (a state dict), archive/data/0 stored."""
-    from tests.test_modelfiles_gate import torch_state_dict  # noqa: PLC0415
+    from tests.gates.test_modelfiles_gate import torch_state_dict  # noqa: PLC0415
 
     block = bytes(CHUNK)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:

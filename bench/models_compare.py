@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/models_compare.py [--peers-bin DIR] [--json OUT] [--only TOOL...]
 
-Builds the corpus of tests/test_modelfiles_corpus.py (every bypass variant with an os.system
+Builds the corpus of tests/modelfiles/test_modelfiles_corpus.py (every bypass variant with an os.system
 payload, the Keras/GGUF/ONNX/SavedModel cases, and the benign models written by the real
 libraries) in a temporary directory, never loads any of it, and runs on every file:
 mlgate's models gate (flagged = a finding at medium or above) and each peer scanner found
@@ -60,7 +60,7 @@ class Case:
 
 def build_corpus(root: Path) -> list[Case]:
     """The test corpus, written under root (malicious/..., benign/...)."""
-    from tests import test_modelfiles_corpus as corpus  # noqa: PLC0415  (imports pytest)
+    from tests.modelfiles import test_modelfiles_corpus as corpus  # noqa: PLC0415  (imports pytest)
 
     cases: list[Case] = []
 

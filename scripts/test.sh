@@ -20,7 +20,7 @@ export MLGATE_TOOLS_DIR="${MLGATE_TOOLS_DIR:-$PWD/.venv/mlgate-tools}"
 echo "== mlgate tools install (pinned scanners, into $MLGATE_TOOLS_DIR)"
 mlgate tools install
 # gitlab-ci-local (pinned; its shell executor needs rsync) runs the generated GitLab pipelines
-# in tests/test_pipeline_runs.py. 4.72.0 is the newest release that runs on Node 20.
+# in tests/generate/test_pipeline_runs.py. 4.72.0 is the newest release that runs on Node 20.
 GCL_VERSION=4.72.0
 if ! command -v rsync >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -14,7 +14,7 @@ import pytest
 
 from mlgate.gates.sast import _bandit_finding, merge_tool_findings
 from tests.conftest import EXAMPLES, run_cli, write
-from tests.test_sast import BANDIT_RESULT
+from tests.gates.test_sast import BANDIT_RESULT
 
 BROKEN_YAML = "rules:\n  - id: mine\n    pattern: eval(...)\n   message: [unclosed\n"
 BROKEN_PATTERN = """\

@@ -31,7 +31,7 @@ from mlgate.gates.base import (
 from mlgate.policy import policy_schema
 from mlgate.repo import Repo
 
-from .conftest import git_init, write
+from ..conftest import git_init, write
 
 TOY = "toy"
 RULE = RuleInfo(

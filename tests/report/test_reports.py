@@ -35,7 +35,7 @@ from mlgate.report.sarif import LEVELS, SECURITY_SEVERITY, sarif_log
 from mlgate.runner import RunResult
 from tests.conftest import EXAMPLES, SCHEMAS, fixture_path
 
-GITLAB_SCHEMAS = Path(__file__).resolve().parent / "schemas" / "gitlab"
+GITLAB_SCHEMAS = Path(__file__).resolve().parents[1] / "schemas" / "gitlab"
 ALL_FORMATS = ("json", "sarif", "gitlab", "junit", "markdown")
 EXPECTED_FILES = {
     "mlgate.json",

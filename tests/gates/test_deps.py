@@ -10,7 +10,7 @@ from mlgate.gates import GATES, GateContext
 from mlgate.gates.deps import parse_pip_audit
 from mlgate.repo import open_repo
 
-from .conftest import run_cli, write
+from ..conftest import run_cli, write
 
 # Recorded from a real `pip-audit -r req.txt --no-deps --disable-pip --format json` run.
 PIP_AUDIT_OFFLINE = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .conftest import EXAMPLES, REPO_ROOT, run_cli
+from ..conftest import EXAMPLES, REPO_ROOT, run_cli
 
 SUBSET = EXAMPLES / "advisory-db"
 

@@ -14,7 +14,7 @@ from mlgate.gates import GATES, GateContext, GateResult
 from mlgate.gates.quality import card_sections, flatten, parse_metrics, percentile
 from mlgate.repo import open_repo
 
-from .conftest import git_init, write
+from ..conftest import git_init, write
 
 METRICS = {"accuracy": 0.91, "eval": {"auc": 0.88, "loss": 0.31, "split": "test"}, "ok": True}
 BASELINE = {"accuracy": 0.93, "eval": {"auc": 0.87, "loss": 0.25}}

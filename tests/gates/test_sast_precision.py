@@ -14,7 +14,7 @@ from mlgate.gates import GATES, GateContext
 from mlgate.gates.sast import PROJECT_OPTION, _in_project, _semgrep_finding
 from mlgate.repo import open_repo
 
-from .conftest import write
+from ..conftest import write
 
 LIBRARY_CODE = """\
 import hashlib

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mlgate.gates.repotests import repo_python
 
-from .conftest import run_cli, write
+from ..conftest import run_cli, write
 
 TEST = """import pytest, sys
 

@@ -17,7 +17,7 @@ from mlgate.gates import GATES, GateContext, GateResult
 from mlgate.repo import open_repo
 from mlgate.tabular import missing_data_stack
 
-from .conftest import EXAMPLES, git_init, run_cli, write
+from ..conftest import EXAMPLES, git_init, run_cli, write
 
 CONTRACT = """\
 schema_type: dataframe

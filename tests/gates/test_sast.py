@@ -15,7 +15,7 @@ from mlgate.repo import open_repo
 from mlgate.resources import rule_pack_dir
 from mlgate.tools import find_tool
 
-from .conftest import write
+from ..conftest import write
 
 # Recorded (trimmed) from real bandit 1.9 and semgrep 1.182 JSON output.
 BANDIT_RESULT = {

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import EXAMPLES, run_cli
+from ..conftest import EXAMPLES, run_cli
 
 EXAMPLE = EXAMPLES / "insecure-ml"
 MODELS = EXAMPLE / "models"

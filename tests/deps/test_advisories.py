@@ -427,7 +427,7 @@ def test_cli_db_update_then_run_uses_the_cached_database(
     served: tuple[str, Path], tmp_path: Path
 ) -> None:
     """`mlgate db update --url` fills the user cache; a later run audits offline from it."""
-    from .conftest import run_cli, write
+    from ..conftest import run_cli, write
 
     url, docroot = served
     make_zip(docroot / "all.zip", snapshot_json("pyyaml/PYSEC-2021-142.yaml"))

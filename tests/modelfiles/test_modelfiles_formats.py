@@ -249,7 +249,7 @@ LOADERS = frozenset(
 RUNS_CODE = frozenset({"eval", "exec", "compile", "__import__"})
 # The only modules imported by name at run time: decompressors and HDF5's attribute reader.
 IMPORTED_BY_NAME = frozenset({"lz4.frame", "h5py"})
-ENGINE = Path(__file__).parents[1] / "src" / "mlgate" / "modelfiles"
+ENGINE = Path(__file__).parents[2] / "src" / "mlgate" / "modelfiles"
 # Reviewed: numpy, when installed, interprets a dtype *string* (`numpy.dtype("<f8")`), which
 # parses it and runs nothing from the file.
 REVIEWED = frozenset({("pickle_vm.py", "import numpy")})

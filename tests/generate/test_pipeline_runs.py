@@ -1,7 +1,7 @@
 """The generated pipelines, executed (issues 11 and 18).
 
 GitHub: every job of `.github/workflows/mlgate.yml` runs with the step runner in
-`tests/ghrunner.py` (its docstring says exactly what it emulates). GitLab: `.gitlab-ci.yml` runs
+`tests/generate/ghrunner.py` (its docstring says exactly what it emulates). GitLab: `.gitlab-ci.yml` runs
 with `gitlab-ci-local` (its shell executor; `scripts/test.sh` installs it into `.ci-tools/`).
 mlgate comes from a wheel built from this checkout, named in `.mlgate.yml`
 `pipeline.mlgate_install`; the deps gate uses the vendored OSV subset (tests/data/advisory-db)
@@ -31,7 +31,7 @@ needs a GitLab OIDC token gitlab-ci-local cannot issue, so its two sign/verify l
 generated and checked only.
 
 How the 48 cells (8 repositories x levels 0-2 x 2 runners) are covered:
-`tests/test_pipeline_matrix.py` generates every cell and asserts its jobs, needs and install
+`tests/generate/test_pipeline_matrix.py` generates every cell and asserts its jobs, needs and install
 lines, and that level N is level N-1 plus the jobs that differ, every shared job identical
 (GitLab's level >= 1 jobs add one `when: never` rule for scheduled pipelines; level 2's
 decide adds the signing). So a level-2 push run executes every push-pipeline job of levels 0
@@ -50,7 +50,7 @@ executed for dvc (GitLab) and mlflow (GitHub) only. Per shape, runner: levels 0 
 | own-gitlab-ci | generated | run / generated / generated |
 
 "generated" = generated and checked by test_pipeline_matrix.py (and, for a subset of shapes,
-by the validators of tests/test_generate.py), not executed. The job templates are shared by
+by the validators of tests/generate/test_generate.py), not executed. The job templates are shared by
 every shape (one gate, decide, train, deploy template per CI system; the project install is
 one macro fed by the installer's recipe), so an unexecuted cell differs from an executed one
 only in the install recipe and the repository's content.
@@ -74,8 +74,8 @@ from typing import Any
 import pytest
 import yaml
 
+from ..conftest import ADVISORY_DB, REPO_ROOT, fixture_path, git_init, run_cli, write
 from . import ghrunner
-from .conftest import ADVISORY_DB, REPO_ROOT, fixture_path, git_init, run_cli, write
 from .pipeline_shapes import (
     add_include,
     dvc_remote,

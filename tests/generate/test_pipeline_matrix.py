@@ -1,5 +1,5 @@
 """Every cell of issue 11's matrix, generated and checked: the two examples and the six repo
-shapes (tests/pipeline_shapes.py) x levels 0, 1, 2 x GitHub, GitLab = 48 pipelines.
+shapes (tests/generate/pipeline_shapes.py) x levels 0, 1, 2 x GitHub, GitLab = 48 pipelines.
 
 For each cell `mlgate init --level N --ci both` runs on the shape (in-process, a few ms) and
 the test asserts the generated job graph: which jobs exist, what each `needs`, and what each
@@ -7,7 +7,7 @@ installs ("no job installs what it does not use": the project only where a gate 
 runs its code, each scanner only in the job that runs it, mlgate's extras only where used,
 dvc only in the DVC training job, pinned). Then, per shape and runner, that level N's jobs
 are level N-1's plus the jobs that differ, each shared job identical but for exactly the
-documented difference. That is what lets tests/test_pipeline_runs.py execute a cell through
+documented difference. That is what lets tests/generate/test_pipeline_runs.py execute a cell through
 a higher level's run (its module docstring has the table of what runs where).
 """
 
@@ -27,7 +27,7 @@ import yaml
 from mlgate.cli import run_main
 from mlgate.generate.spec import DVC_VERSION
 
-from .conftest import git_init
+from ..conftest import git_init
 from .pipeline_shapes import OWN_WORKFLOW, SHAPES, add_include
 from .test_generate import _schema_errors
 

@@ -9,7 +9,7 @@ import pytest
 from mlgate import __version__
 from mlgate.tools import run_tool
 
-from .conftest import git_init, run_cli, write
+from ..conftest import git_init, run_cli, write
 
 
 def test_version() -> None:
@@ -169,7 +169,7 @@ def test_readme_exit_codes_match_help() -> None:
     """README's exit-code table and `--help` say the same thing (they must not drift)."""
     from mlgate.cli import EXIT_CODES_HELP
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     for code, phrase in (
         ("0", "every gate the policy requires passed"),
         ("1", "the policy blocked: at least one violation"),

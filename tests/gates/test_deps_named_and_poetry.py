@@ -11,7 +11,7 @@ import pytest
 
 from mlgate.deps.sources.poetry import poetry_specifiers
 
-from .conftest import run_cli, write
+from ..conftest import run_cli, write
 
 
 @pytest.mark.parametrize(

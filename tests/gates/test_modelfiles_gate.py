@@ -32,7 +32,7 @@ from mlgate.modelfiles import Allowlist, GlobalRef, Verdict, scan_pickles
 from mlgate.policy import load_policy
 from mlgate.repo import open_repo
 
-from .conftest import run_cli
+from ..conftest import run_cli
 
 BIG_MB = 50
 

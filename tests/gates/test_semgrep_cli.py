@@ -25,7 +25,7 @@ from mlgate.gates.sast import (
 from mlgate.repo import open_repo
 from mlgate.resources import rule_pack_dir
 
-from .conftest import EXAMPLES, choose_semgrep_cli, write
+from ..conftest import EXAMPLES, choose_semgrep_cli, write
 
 
 def _targets(tmp: Path) -> list[str]:

@@ -1,6 +1,6 @@
 """The repository shapes the generated pipelines are generated for and run on (issue 11):
 builders `build(root)` that write a repository into an empty folder (git init is the
-caller's). Shared by tests/test_pipeline_runs.py (executed) and tests/test_pipeline_matrix.py
+caller's). Shared by tests/generate/test_pipeline_runs.py (executed) and tests/generate/test_pipeline_matrix.py
 (every shape x level x runner generated and checked)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from .conftest import EXAMPLES, REPO_ROOT, fixture_path, write
+from ..conftest import EXAMPLES, REPO_ROOT, fixture_path, write
 
 
 def example(name: str) -> Callable[[Path], None]:

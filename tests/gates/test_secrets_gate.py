@@ -27,7 +27,7 @@ from mlgate.notebooks import Origin, notebook_texts
 from mlgate.policy import load_policy
 from mlgate.repo import open_repo
 
-from .conftest import git_init, run_cli, write
+from ..conftest import git_init, run_cli, write
 
 
 def fake(*parts: str) -> str:

@@ -36,7 +36,7 @@ from mlgate.generate.install import RECIPES
 from mlgate.generate.render import templates_dir
 from mlgate.toollock import PACKAGE_LOCK
 
-from .conftest import EXAMPLES, git_init, run_cli, write
+from ..conftest import EXAMPLES, git_init, run_cli, write
 
 GITHUB = ".github/workflows/mlgate.yml"
 GITHUB_TRAIN = ".github/workflows/mlgate-train.yml"
