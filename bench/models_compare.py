@@ -2,9 +2,9 @@
 
     .venv/bin/python bench/models_compare.py [--peers-bin DIR] [--json OUT] [--only TOOL...]
 
-Builds the corpus of tests/modelfiles/test_modelfiles_corpus.py (every bypass variant with an os.system
-payload, the Keras/GGUF/ONNX/SavedModel cases, and the benign models written by the real
-libraries) in a temporary directory, never loads any of it, and runs on every file:
+Builds the corpus of tests/modelfiles/test_modelfiles_corpus.py (every bypass variant with an
+os.system payload, the Keras/GGUF/ONNX/SavedModel cases, and the benign models written by the
+real libraries) in a temporary directory, never loads any of it, and runs on every file:
 mlgate's models gate (flagged = a finding at medium or above) and each peer scanner found
 in `--peers-bin` or on PATH: picklescan (`-p FILE`), modelscan (`-p FILE`), fickling
 (`--check-safety FILE`), ModelAudit (`scan --no-cache FILE`). A peer's exit code 1 is

@@ -89,41 +89,22 @@ def merge(
     (see README, "How reports are bound to the jobs that made them").
     """
     from mlgate.bulk import without_cycle_collection
-
-    with without_cycle_collection():  # 50,000 findings: a third less CPU
-        _merge(
-            reports, env, policy_file, formats, output, trusted_config, bound, commit, digests,
-            sign_key,
-        )  # fmt: skip
-
-
-def _merge(
-    reports: tuple[Path, ...],
-    env: str | None,
-    policy_file: Path | None,
-    formats: tuple[str, ...],
-    output: Path | None,
-    trusted_config: str | None,
-    bound: bool,
-    commit: str | None,
-    digests: tuple[str, ...],
-    sign_key: str | None,
-) -> None:
     from mlgate.merge import Binding, MergeOptions, load_reports, merge_checkout, merge_reports
 
-    binding = Binding(bound, commit, _digests(digests) if digests else None)
-    loaded = load_reports(list(reports), binding)
-    check_formats(formats or ("text",), output)
-    key = signing_key(sign_key, output)
-    prepare_output(output)
-    merged = merge_reports(
-        MergeOptions(tuple(loaded), Path.cwd(), policy_file, env, trusted_config)
-    )
-    report = merged.report
-    emit(report, formats or ("text",), output)
-    if output is not None:
-        checkout = merge_checkout(Path.cwd(), merged.config, report.run.repo.commit)
-        write_provenance(report, checkout, merged.config, output, key)
+    with without_cycle_collection():  # 50,000 findings: a third less CPU
+        binding = Binding(bound, commit, _digests(digests) if digests else None)
+        loaded = load_reports(list(reports), binding)
+        check_formats(formats or ("text",), output)
+        key = signing_key(sign_key, output)
+        prepare_output(output)
+        merged = merge_reports(
+            MergeOptions(tuple(loaded), Path.cwd(), policy_file, env, trusted_config)
+        )
+        report = merged.report
+        emit(report, formats or ("text",), output)
+        if output is not None:
+            checkout = merge_checkout(Path.cwd(), merged.config, report.run.repo.commit)
+            write_provenance(report, checkout, merged.config, output, key)
     exit_with(report.decision.exit_code)
 
 
