@@ -14,15 +14,12 @@ export VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH"
 # The scanners: hash-pinned, one environment per tool (src/mlgate/tools.lock).
 export MLGATE_TOOLS_DIR="${MLGATE_TOOLS_DIR:-$PWD/.venv/mlgate-tools}"
 .venv/bin/mlgate tools install || exit 3
-# Offline vulnerability data: $MLGATE_ADVISORY_DB, else a PyPA advisory-db checkout beside
-# the repo, else `mlgate db update`'s cache, else the small attributed subset bundled for the
-# examples (examples/advisory-db, CC-BY 4.0), so the demo needs no network.
-if [ -z "${MLGATE_ADVISORY_DB:-}" ]; then
-  if [ -d ../shared/advisory-db ]; then
-    export MLGATE_ADVISORY_DB="$PWD/../shared/advisory-db"
-  elif [ -z "$(.venv/bin/python -c 'from mlgate.deps.dbupdate import cached_db; print(cached_db() or "")')" ]; then
-    export MLGATE_ADVISORY_DB="$PWD/examples/advisory-db"
-  fi
+# Offline vulnerability data: the operator's $MLGATE_ADVISORY_DB, else `mlgate db update`'s
+# cache, else the small attributed subset bundled for the examples (examples/advisory-db,
+# CC-BY 4.0), so the demo needs no network and reads nothing outside the clone.
+if [ -z "${MLGATE_ADVISORY_DB:-}" ] \
+  && [ -z "$(.venv/bin/python -c 'from mlgate.deps.dbupdate import cached_db; print(cached_db() or "")')" ]; then
+  export MLGATE_ADVISORY_DB="$PWD/examples/advisory-db"
 fi
 echo "vulnerability data: ${MLGATE_ADVISORY_DB:-mlgate db update cache}"
 # Each example must end as the README says; anything else fails the demo.

@@ -3,7 +3,7 @@
 The tests must not read anything outside the repository, so they use this small, attributed
 subset (CC-BY 4.0, see tests/data/advisory-db/LICENSE). Re-run after changing PACKAGES:
 
-    python scripts/vendor_advisories.py ../shared/advisory-db
+    python scripts/vendor_advisories.py PATH/TO/advisory-database
 """
 
 from __future__ import annotations
@@ -48,4 +48,6 @@ def main(source: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/advisory-db")))
+    if len(sys.argv) != 2:
+        sys.exit("usage: python scripts/vendor_advisories.py PATH/TO/advisory-database")
+    sys.exit(main(Path(sys.argv[1])))
