@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -22,9 +21,6 @@ from mlgate.cli.output import (
     write_provenance,
 )
 from mlgate.errors import UsageError
-
-if TYPE_CHECKING:
-    pass
 
 # Each command imports what it needs when it runs: `mlgate --version` and `--help` must not
 # pay for the gates, the policy's schema validator or the template engine (issue 16).
