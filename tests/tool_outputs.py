@@ -112,7 +112,9 @@ def record(dest: Path) -> dict[str, Any]:
         root = Path(tmp) / CASE
         shutil.copytree(REPO_ROOT / "examples" / CASE, root)
         git_init(root)
-        runs = _run_gates(root)
+        # The gates run their tools on threads: the order they finish in is not the order
+        # the files are named in (a tool's runs are numbered by their command lines).
+        runs = sorted(_run_gates(root), key=lambda run: _shown(run.argv, root))
         entries: list[dict[str, Any]] = []
         for run in runs:
             tool = Path(run.argv[0]).name
