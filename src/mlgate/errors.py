@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 EXIT_PASS = 0
 EXIT_BLOCKED = 1
 EXIT_USAGE = 2
@@ -33,3 +35,13 @@ class AdvisoryDBError(MlgateError):
 
 class ReportError(MlgateError):
     """A report could not be read (merge) or written."""
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived; the CLI exits with 128 + the signal's number (raised by
+    `lifecycle.on_signal`; defined here so the CLI can catch it without importing the
+    process machinery, which `mlgate --help` does not need)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.exit_code = 128 + signum

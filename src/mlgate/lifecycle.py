@@ -31,6 +31,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from mlgate.errors import Interrupted
+
 RUN_VAR = "MLGATE_TOOL_RUN"  # names the run a process belongs to
 _PR_SET_CHILD_SUBREAPER = 36
 _PROC = Path("/proc")
@@ -40,14 +42,6 @@ _lock = threading.RLock()
 _live: dict[int, str] = {}  # pid of a running tool -> its token
 _temp_dirs: set[Path] = set()
 _stopping = threading.Event()
-
-
-class Interrupted(BaseException):
-    """SIGINT or SIGTERM arrived; the CLI exits with 128 + the signal's number."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.exit_code = 128 + signum
 
 
 def on_signal(signum: int, _frame: Any) -> None:

@@ -79,3 +79,79 @@ def test_version_is_answered_before_the_command_line_is_imported() -> None:
     )
     assert done.stdout == through_click.stdout
     assert done.stdout.startswith("mlgate, version ")
+
+
+HELP_PROBE = """
+import sys
+from click.testing import CliRunner
+from mlgate.cli import cli
+
+def render(width):
+    return CliRunner().invoke(cli, ["--help"], terminal_width=width).output
+
+lazy = [render(width) for width in (40, 80, 200)]
+loaded = sorted(m for m in sys.modules if m.startswith("mlgate"))
+for name in cli.list_commands(None):
+    cli.get_command(None, name)
+eager = [render(width) for width in (40, 80, 200)]
+print(lazy == eager, " ".join(loaded))
+print(lazy[1])
+"""
+
+
+def test_help_lists_commands_without_importing_them() -> None:
+    """`mlgate --help` renders from the summaries in `cli.lazy` exactly what it renders once
+    every command is imported, at any width, and imports none of them to do it."""
+    done = subprocess.run(
+        [sys.executable, "-c", HELP_PROBE], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    same, *loaded = done.stdout.splitlines()[0].split()
+    assert loaded == [
+        "mlgate",
+        "mlgate.cli",
+        "mlgate.cli.common",
+        "mlgate.cli.lazy",
+        "mlgate.errors",
+    ]
+    assert same == "True", done.stdout
+    assert "run       Run the gates over PATH (default: .) and decide." in done.stdout
+
+
+def test_each_summary_is_the_commands_own_short_help() -> None:
+    from mlgate.cli.lazy import COMMANDS, LazyGroup, load
+
+    group = LazyGroup(lazy=COMMANDS)
+    for name, entry in COMMANDS.items():
+        command = load(entry)
+        assert command.name == name
+        stand_in = group.summary_of(name)
+        for width in range(0, 160):
+            assert stand_in.get_short_help_str(width) == command.get_short_help_str(width), name
+        assert not command.hidden and not command.deprecated, name
+
+
+def test_group_help_starts_without_the_process_machinery() -> None:
+    """`mlgate --help` through the console entry point: no tool can start, so neither the
+    subreaper nor the signal handlers (mlgate.lifecycle) are loaded."""
+    probe = (
+        "import runpy, sys\n"
+        "sys.argv = ['mlgate', '--help']\n"
+        "try:\n"
+        "    runpy.run_module('mlgate', run_name='__main__')\n"
+        "except SystemExit as done:\n"
+        "    print('EXIT', done.code, ' '.join(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    )
+    code, *loaded = done.stderr.split("EXIT", 1)[1].split()
+    assert code == "0", done.stderr
+    assert "Commands:" in done.stdout
+    assert {m for m in loaded if m.startswith("mlgate")} == {
+        "mlgate",
+        "mlgate.cli",
+        "mlgate.cli.common",
+        "mlgate.cli.lazy",
+        "mlgate.errors",
+    }

@@ -14,17 +14,22 @@ from collections.abc import Sequence
 
 import click
 
-from mlgate import __version__, lifecycle
-from mlgate.cli import bom, data, db, doctor, generate, hook, merge, policy, run, tools, verify
+from mlgate import __version__
 from mlgate.cli.common import EXIT_CODES_HELP, Exit
-from mlgate.errors import EXIT_GATE_ERROR, EXIT_USAGE, MlgateError
+from mlgate.cli.lazy import COMMANDS, LazyGroup
+from mlgate.errors import EXIT_GATE_ERROR, EXIT_USAGE, Interrupted, MlgateError
 
 # ruff: noqa: PLC0415
 
 __all__ = ["EXIT_CODES_HELP", "cli", "main", "run_main"]
 
 
-@click.group(epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    epilog=EXIT_CODES_HELP,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, prog_name="mlgate")
 def cli() -> None:
     """mlgate: security and quality gates for machine-learning repositories.
@@ -37,24 +42,6 @@ def cli() -> None:
     """
 
 
-for _command in (
-    run.run,
-    merge.merge,
-    verify.verify,
-    verify.keygen,
-    bom.bom,
-    policy.policy,
-    hook.hook,
-    db.db,
-    generate.init,
-    generate.generate,
-    data.data_group,
-    doctor.doctor,
-    tools.tools_group,
-):
-    cli.add_command(_command)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: one handler maps every outcome to a documented exit code.
 
@@ -62,6 +49,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     temporary directories and exit within about a second with 130 or 143; reports are
     written atomically, so `--output` never holds a partial file.
     """
+    args = list(argv) if argv is not None else sys.argv[1:]
+    if args in ([], ["--help"], ["-h"]):  # the list of commands: nothing runs, nothing to stop
+        sys.exit(_dispatch(argv))
+    from mlgate import lifecycle
+
     lifecycle.enable_subreaper()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lifecycle.on_signal)
@@ -111,9 +103,11 @@ def _dispatch(argv: Sequence[str] | None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except KeyboardInterrupt:
+        from mlgate import lifecycle
+
         lifecycle.stop()
         return 130
-    except lifecycle.Interrupted as stopped:
+    except Interrupted as stopped:
         from mlgate.redact import already_redacted
 
         with already_redacted():  # mlgate's own words: no time spent loading the detectors
