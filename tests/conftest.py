@@ -285,7 +285,11 @@ def git_init(root: Path) -> None:
 @pytest.fixture(scope="session")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A wheel built from this checkout (once per session): what users and pipelines install."""
-    out = tmp_path_factory.mktemp("wheel")
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
+
+
+def build_wheel(out: Path) -> Path:
+    """`pip wheel` of this checkout into the empty folder `out`."""
     done = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(REPO_ROOT)],
         capture_output=True,

@@ -61,21 +61,34 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-from ..conftest import ADVISORY_DB, REPO_ROOT, fixture_path, git_init, run_cli, write
+from ..conftest import fixture_path, git_init, run_cli, write
 from . import ghrunner
+from .pipeline_exec import (
+    GATES_L0,
+    GCL,
+    GitLabRun,
+    decision_dir,
+    git_head,
+    gl_artifact,
+    gl_reports,
+    job_logs,
+    job_variables,
+    job_workdir,
+    level_2,
+    lock_mlgate,
+    make_signing_keys,
+    prepare,
+    run_github,
+    run_gitlab,
+)
 from .pipeline_shapes import (
     add_include,
     dvc_remote,
@@ -90,35 +103,10 @@ from .pipeline_shapes import (
 
 pytestmark = pytest.mark.slow
 
-GCL_VERSION = "4.72.0"
-GCL = REPO_ROOT / ".ci-tools" / "node_modules" / ".bin" / "gitlab-ci-local"
-GATES_L0 = {"sast", "secrets", "deps", "models"}
-
-
-@dataclass(frozen=True)
-class Prepared:
-    root: Path
-    workflow: Path
-
 
 @pytest.fixture(scope="session")
 def job_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Variables every job gets: the vendored advisory database, cold caches of its own."""
-    cache = tmp_path_factory.mktemp("job-cache")
-    return {
-        "MLGATE_ADVISORY_DB": str(fixture_path(ADVISORY_DB / "vulns").parent),
-        "XDG_CACHE_HOME": str(cache),
-        "MLGATE_CACHE_DIR": str(cache / "mlgate"),
-        # the project installs (numpy, pandas, ...) reuse the machine's pip cache
-        "PIP_CACHE_DIR": os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip")),
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-        # no .pyc compilation of the project's packages at install time (numpy, pandas, ...:
-        # the largest CPU cost of a run; Python compiles what it imports anyway)
-        "PIP_NO_COMPILE": "1",
-        # a job that would install into an interpreter outside a virtual environment fails
-        "PIP_REQUIRE_VIRTUALENV": "1",
-        "NO_COLOR": "1",
-    }
+    return job_variables(tmp_path_factory.mktemp("job-cache"))
 
 
 @pytest.fixture(scope="session")
@@ -128,101 +116,20 @@ def runner_env(
     return ghrunner.prepare_environment(tmp_path_factory.mktemp("runner"), job_env)
 
 
-PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+@pytest.fixture(scope="session")
+def mlgate_lock(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> dict[str, str]:
+    return lock_mlgate(tmp_path_factory.mktemp("mlgate-lock"), wheel)
 
 
 @pytest.fixture(scope="session")
-def mlgate_lock(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> dict[str, str]:
-    """`mlgate tools lock --mlgate` (real uv, real index) once for the wheel and this Python,
-    resolved within the versions this test environment holds (uv's own UV_CONSTRAINT), so a
-    job's `pip install --require-hashes --no-deps -r` hash-checks the wheel and finds the
-    dependencies installed (the jobs see them, see ghrunner)."""
-    root = tmp_path_factory.mktemp("mlgate-lock") / "repo"
-    write(root, "app.py", "x = 1\n")
-    config = f'python: "{PYTHON}"\npipeline:\n  mlgate_install: {json.dumps(str(wheel))}\n'
-    write(root, ".mlgate.yml", config)
-    frozen = subprocess.run(
-        [sys.executable, "-m", "pip", "freeze", "--exclude-editable"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    ).stdout
-    constraints = root.parent / "constraints.txt"
-    constraints.write_text("".join(f"{line}\n" for line in frozen.splitlines() if "==" in line))
-    done = run_cli(
-        ["tools", "lock", "--mlgate", "--path", str(root)],
-        env={"UV_CONSTRAINT": str(constraints)},
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return {
-        p.relative_to(root).as_posix(): p.read_text()
-        for p in (root / ".mlgate").glob("mlgate-install*.txt")
-    }
+def signing_keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return make_signing_keys(tmp_path_factory.mktemp("keys"))
 
 
-def _prepare(
-    base: Path,
-    source: Callable[[Path], None],
-    wheel: Path,
-    extra: str = "",
-    level: int = 0,
-    after_init: Callable[[Path, str], None] | None = None,
-    locked: dict[str, str] | None = None,
-) -> Path:
-    """Build the repository, `mlgate init` it at `level`, point mlgate_install at the wheel,
-    append `extra` to .mlgate.yml, regenerate and commit. `after_init(root, init output)`
-    runs before the regeneration (what a user does after init). With `locked` (the
-    `mlgate_lock` files): for this Python, mlgate installed hash-checked."""
-    root = base / "repo"
-    source(root)
-    git_init(root)
-    done = run_cli(["init", str(root), "--ci", "both", "--level", str(level), "--force"])
-    assert done.returncode == 0, done.stderr
-    if after_init is not None:
-        after_init(root, done.stdout)
-    config = root / ".mlgate.yml"
-    text = config.read_text().replace(
-        'mlgate_install: "mlgate==0.1.0"', f"mlgate_install: {json.dumps(str(wheel))}"
-    )
-    if locked:
-        text = re.sub(r"(?m)^python: .*$", f'python: "{PYTHON}"', text)
-        for rel, lock in locked.items():
-            write(root, rel, lock)
-    config.write_text(text + extra)
-    for ci in ("github", "gitlab"):
-        done = run_cli(["generate", str(root), "--ci", ci])
-        assert done.returncode == 0, done.stderr
-    workflow = (root / ".github/workflows/mlgate.yml").read_text()
-    assert ("--require-hashes" in workflow) if locked else (str(wheel) in workflow)
-    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
-    subprocess.run(["git", "commit", "-qm", "mlgate init"], cwd=root, check=True)
-    # gitlab-ci-local evaluates `rules: changes:` (the training job's) against
-    # origin/<default branch>: the repository as its own remote, at this commit
-    subprocess.run(["git", "remote", "add", "origin", str(root)], cwd=root, check=True)
-    subprocess.run(["git", "fetch", "-q", "origin"], cwd=root, check=True)
-    return root
-
-
-# deploy_command at level 2: record which commit was deployed (GitHub: $RUNNER_TEMP; GitLab:
-# the job's $TMPDIR, the test's own folder).
-DEPLOY = (
-    "deploy_command: |\n"
-    '  echo "deployed ${GITHUB_SHA:-$CI_COMMIT_SHA}" > "${RUNNER_TEMP:-$TMPDIR}/deployed"\n'
-)
-
-
-def _level_2(root: Path, init_output: str) -> None:
-    """What a user does after `init --level 2`: set deploy_command (the placeholder fails)
-    and, for GitLab, sign with a key (pipeline.signing: key; gitlab-ci-local has no OIDC
-    token for Sigstore): the test gives the key pair as file variables."""
-    config = root / ".mlgate.yml"
-    text = config.read_text()
-    start = text.index("deploy_command: |")
-    end = text.index("\n\n", start)
-    text = text[:start] + DEPLOY.rstrip("\n") + text[end:]
-    assert '  signing: "sigstore"\n' in text  # the default init writes
-    config.write_text(text.replace('  signing: "sigstore"\n', '  signing: "key"\n'))
+@pytest.fixture(scope="session")
+def gcl() -> Path:
+    """gitlab-ci-local, installed by scripts/test.sh (npm, pinned); missing: the test fails."""
+    return fixture_path(GCL)
 
 
 FORGER_TEST = '''\
@@ -256,19 +163,6 @@ _sharded = example("insecure-ml")
 # --- GitHub -----------------------------------------------------------------------------------
 
 
-def _github(
-    tmp: Path, root: Path, env: ghrunner.Environment, hooks: dict[str, Any] | None = None
-) -> ghrunner.Run:
-    runner = ghrunner.Runner(root, tmp / "gh", env)
-    run = runner.run(root / ".github/workflows/mlgate.yml", hooks)
-    print(f"\nGitHub run of {root}:\n{run.table()}")
-    return run
-
-
-def _decision(run: ghrunner.Run) -> Path:
-    return run.artifacts / "mlgate-decision"
-
-
 @pytest.fixture(scope="session")
 def gh_churn(
     tmp_path_factory: pytest.TempPathFactory,
@@ -277,10 +171,10 @@ def gh_churn(
     mlgate_lock: dict[str, str],
 ) -> ghrunner.Run:
     tmp = tmp_path_factory.mktemp("gh-churn")
-    root = _prepare(
-        tmp, example("churn-model"), wheel, level=2, after_init=_level_2, locked=mlgate_lock
+    root = prepare(
+        tmp, example("churn-model"), wheel, level=2, after_init=level_2, locked=mlgate_lock
     )
-    return _github(tmp, root, runner_env)
+    return run_github(tmp, root, runner_env)
 
 
 @pytest.fixture(scope="session")
@@ -288,12 +182,8 @@ def gh_insecure(
     tmp_path_factory: pytest.TempPathFactory, wheel: Path, runner_env: ghrunner.Environment
 ) -> ghrunner.Run:
     tmp = tmp_path_factory.mktemp("gh-insecure")
-    root = _prepare(tmp, example("insecure-ml"), wheel, level=2, after_init=_level_2)
-    return _github(tmp, root, runner_env)
-
-
-def _logs(run: ghrunner.Run) -> str:
-    return "\n\n".join(f"=== {n} ({r.status})\n{r.log}" for n, r in run.jobs.items())
+    root = prepare(tmp, example("insecure-ml"), wheel, level=2, after_init=level_2)
+    return run_github(tmp, root, runner_env)
 
 
 def test_github_clean_repo_passes_end_to_end(
@@ -307,10 +197,10 @@ def test_github_clean_repo_passes_end_to_end(
         "decide": "success",
         "code-scanning": "success",
         "deploy": "success",
-    }, _logs(run)
-    receipt = json.loads((_decision(run) / "receipt.json").read_text())
+    }, job_logs(run)
+    receipt = json.loads((decision_dir(run) / "receipt.json").read_text())
     assert receipt["decision"] == "pass"
-    head = _head(_workdir(run, "deploy"))
+    head = git_head(job_workdir(run, "deploy"))
     assert receipt["commit"] == head
     assert f"receipt verified: commit {head}, env production" in run.jobs["deploy"].log
     assert (runner_env.runner_temp / "deployed").read_text().strip() == f"deployed {head}"
@@ -346,23 +236,23 @@ def test_github_insecure_repo_stops_at_decide(gh_insecure: ghrunner.Run) -> None
     in the SARIF upload-sarif reads, the GitLab reports and JUnit; deploy is skipped."""
     run = gh_insecure
     status = {n: r.status for n, r in run.jobs.items()}
-    assert status["decide"] == "failure", _logs(run)
+    assert status["decide"] == "failure", job_logs(run)
     assert status["deploy"] == "skipped"
-    flow = yaml.safe_load((_workdir(run, "decide") / ".github/workflows/mlgate.yml").read_text())
+    flow = yaml.safe_load((job_workdir(run, "decide") / ".github/workflows/mlgate.yml").read_text())
     upload = next(s for s in flow["jobs"]["code-scanning"]["steps"] if "upload-sarif" in str(s))
     assert upload["with"]["sarif_file"] == "mlgate-out/mlgate.sarif"
     assert [p.name for p in run.sarif] == ["mlgate.sarif"]
     assert {status[g] for g in ("sast", "deps", "models")} == {"failure"}
-    assert not (_decision(run) / "receipt.json").exists()
-    merged = json.loads((_decision(run) / "mlgate.json").read_text())
+    assert not (decision_dir(run) / "receipt.json").exists()
+    merged = json.loads((decision_dir(run) / "mlgate.json").read_text())
     assert merged["decision"]["passed"] is False
     blocked = {g["name"] for g in merged["gates"] if g["status"] == "fail"}
     assert {"sast", "deps", "models"} <= blocked
-    sarif = json.loads((_decision(run) / "mlgate.sarif").read_text())
+    sarif = json.loads((decision_dir(run) / "mlgate.sarif").read_text())
     rules = {r["ruleId"] for run_ in sarif["runs"] for r in run_["results"]}
     assert any("pickle" in rule for rule in rules), rules
-    assert (_decision(run) / "junit.xml").read_text().count("<failure") >= 3
-    gl = json.loads((_decision(run) / "gl-dependency-scanning-report.json").read_text())
+    assert (decision_dir(run) / "junit.xml").read_text().count("<failure") >= 3
+    gl = json.loads((decision_dir(run) / "gl-dependency-scanning-report.json").read_text())
     assert gl["vulnerabilities"]
     assert status["code-scanning"] == "success" and run.sarif
 
@@ -371,8 +261,8 @@ def test_github_forged_report_from_a_model_test_blocks(
     tmp_path_factory: pytest.TempPathFactory, wheel: Path, runner_env: ghrunner.Environment
 ) -> None:
     tmp = tmp_path_factory.mktemp("gh-forge")
-    run = _github(tmp, _prepare(tmp, _forger, wheel), runner_env)
-    assert run.status("model") == "success", _logs(run)
+    run = run_github(tmp, prepare(tmp, _forger, wheel), runner_env)
+    assert run.status("model") == "success", job_logs(run)
     workdir = run.jobs["model"].workdir
     assert workdir is not None
     forged = workdir / "mlgate-reports/deps/mlgate.json"
@@ -381,7 +271,7 @@ def test_github_forged_report_from_a_model_test_blocks(
         "mlgate.json"
     ]
     assert run.status("decide") == "failure"
-    merged = json.loads((_decision(run) / "mlgate.json").read_text())
+    merged = json.loads((decision_dir(run) / "mlgate.json").read_text())
     deps = next(g for g in merged["gates"] if g["name"] == "deps")
     assert deps["status"] == "fail" and merged["decision"]["passed"] is False
 
@@ -390,7 +280,7 @@ def test_github_missing_shard_blocks(
     tmp_path_factory: pytest.TempPathFactory, wheel: Path, runner_env: ghrunner.Environment
 ) -> None:
     tmp = tmp_path_factory.mktemp("gh-shard")
-    root = _prepare(tmp, _sharded, wheel)
+    root = prepare(tmp, _sharded, wheel)
     config = root / ".mlgate.yml"
     config.write_text(config.read_text().replace("shards: 1", "shards: 2", 1))
     assert run_cli(["generate", str(root), "--ci", "github"]).returncode == 0
@@ -409,126 +299,6 @@ def test_github_missing_shard_blocks(
 
 # --- GitLab -----------------------------------------------------------------------------------
 
-PYTHON_SHIM = """#!/bin/bash
-# A fresh interpreter per job, as each job of a real runner gets its own image: a virtual
-# environment per job name that sees the test environment's packages except mlgate.
-set -e
-v="$GCL_VENVS/${CI_JOB_NAME:?}"
-if [ ! -x "$v/bin/python" ]; then
-  "$GCL_BASE_PYTHON" -m venv --without-pip "$v"
-  for site in "$v"/lib/python3*/site-packages; do echo "$GCL_DEPS_SITE" > "$site/_deps.pth"; done
-fi
-exec "$v/bin/python" "$@"
-"""
-MLGATE_SHIM = """#!/bin/bash
-exec "$GCL_VENVS/${CI_JOB_NAME:?}/bin/mlgate" "$@"
-"""
-
-
-@dataclass(frozen=True)
-class GitLabRun:
-    root: Path
-    output: str
-    status: dict[str, str]
-
-    def job_log(self, job: str) -> str:
-        return (self.root / ".gitlab-ci-local" / "output" / f"{job}.log").read_text()
-
-
-@pytest.fixture(scope="session")
-def gcl() -> Path:
-    """gitlab-ci-local, installed by scripts/test.sh (npm, pinned); missing: the test fails."""
-    return fixture_path(GCL)
-
-
-def _gitlab(
-    tmp: Path,
-    root: Path,
-    gcl: Path,
-    env: ghrunner.Environment,
-    *args: str,
-    files: dict[str, str] | None = None,
-) -> GitLabRun:
-    """Run gitlab-ci-local in `root` with `args`; `files`: file variables (name -> content),
-    as a project's CI/CD settings would give them (the job sees a path to the content)."""
-    shims = tmp / "shims"
-    if not shims.is_dir():
-        shims.mkdir()
-        for name, text in (("python", PYTHON_SHIM), ("mlgate", MLGATE_SHIM)):
-            (shims / name).write_text(text)
-            (shims / name).chmod(0o755)
-    variables = {
-        **env.env,
-        "GCL_VENVS": str(tmp / "job-pythons"),
-        "GCL_BASE_PYTHON": sys.executable,
-        "GCL_DEPS_SITE": str(env.deps_site),
-        "TMPDIR": str(tmp / "job-tmp"),
-        # over the job's own (a project variable wins): the session's pinned tools, so each
-        # job's `mlgate tools install` verifies them instead of downloading ~400 MB again
-        "MLGATE_TOOLS_DIR": str(env.tools_dir),
-    }
-    # gitlab-ci-local writes each job's dotenv report under .gitlab-ci-reports/ in its build
-    # directory (GitLab passes it as variables, no file): git-ignored for the jobs through a
-    # global excludes file, so `git status` sees the checkout a GitLab runner would have
-    excludes = tmp / "gcl-excludes"
-    excludes.write_text("/.gitlab-ci-reports/\n")
-    (tmp / "gcl-gitconfig").write_text(f"[core]\n\texcludesFile = {excludes}\n")
-    variables["GIT_CONFIG_GLOBAL"] = str(tmp / "gcl-gitconfig")
-    (tmp / "job-tmp").mkdir(exist_ok=True)
-    home = tmp / "home"
-    home.mkdir(exist_ok=True)
-    # gitlab-ci-local reads the file relative to the repository (an absolute path is ignored),
-    # and turns a value that names an existing file into a file variable unless typed.
-    varfile = root / ".gitlab-ci-local-variables.yml"
-    typed = {k: {"type": "variable", "values": {"*": v}} for k, v in variables.items()}
-    typed.update({k: {"type": "file", "values": {"*": v}} for k, v in (files or {}).items()})
-    varfile.write_text(yaml.safe_dump(typed))
-    here = str(Path(sys.executable).parent)
-    path = [str(shims)]
-    path += [p for p in os.environ.get("PATH", "").split(os.pathsep) if p != here]
-    done = subprocess.run(
-        [
-            str(gcl),
-            "--force-shell-executor",
-            "--shell-isolation",
-            "--no-artifacts-to-source",
-            "--no-color",
-            "--variables-file",
-            varfile.name,
-            *args,
-        ],
-        cwd=root,
-        # an empty home: the job shells read no profile that would put another Python first
-        env={"PATH": os.pathsep.join(path), "HOME": str(home), "LANG": "C.UTF-8"},
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    status = {}
-    for line in done.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0] in ("PASS", "FAIL", "WARN"):
-            status[parts[1]] = parts[0]
-    (tmp / "gitlab-ci-local.log").write_text(done.stdout + done.stderr)
-    print(f"\nGitLab run of {root}: {status} (log: {tmp / 'gitlab-ci-local.log'})")
-    return GitLabRun(root, done.stdout + done.stderr, status)
-
-
-def _gl_artifact(run: GitLabRun, job: str, rel: str) -> Path:
-    return run.root / ".gitlab-ci-local" / "artifacts" / job / rel
-
-
-@pytest.fixture(scope="session")
-def signing_keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """An Ed25519 key pair from `mlgate keygen`, as GitLab file variables (pipeline.signing:
-    key): the private key for decide, the public key for deploy."""
-    folder = tmp_path_factory.mktemp("keys")
-    private, public = folder / "signing.pem", folder / "signing.pub"
-    done = run_cli(["keygen", str(private), str(public)])
-    assert done.returncode == 0, done.stderr
-    return {"MLGATE_SIGNING_KEY": private.read_text(), "MLGATE_PUBLIC_KEY": public.read_text()}
-
 
 @pytest.fixture(scope="session")
 def gl_insecure(
@@ -539,8 +309,8 @@ def gl_insecure(
     signing_keys: dict[str, str],
 ) -> GitLabRun:
     tmp = tmp_path_factory.mktemp("gl-insecure")
-    root = _prepare(tmp, example("insecure-ml"), wheel, level=2, after_init=_level_2)
-    return _gitlab(tmp, root, gcl, runner_env, files=signing_keys)
+    root = prepare(tmp, example("insecure-ml"), wheel, level=2, after_init=level_2)
+    return run_gitlab(tmp, root, gcl, runner_env, files=signing_keys)
 
 
 @pytest.fixture(scope="session")
@@ -553,10 +323,10 @@ def gl_churn(
     signing_keys: dict[str, str],
 ) -> GitLabRun:
     tmp = tmp_path_factory.mktemp("gl-churn")
-    root = _prepare(
-        tmp, example("churn-model"), wheel, level=2, after_init=_level_2, locked=mlgate_lock
+    root = prepare(
+        tmp, example("churn-model"), wheel, level=2, after_init=level_2, locked=mlgate_lock
     )
-    return _gitlab(tmp, root, gcl, runner_env, files=signing_keys)
+    return run_gitlab(tmp, root, gcl, runner_env, files=signing_keys)
 
 
 def test_gitlab_clean_repo_passes_end_to_end(
@@ -573,10 +343,10 @@ def test_gitlab_clean_repo_passes_end_to_end(
     }, run.output
     for job in jobs:
         assert "mlgate report mlgate-reports/" in run.job_log(job)
-    receipt = _gl_artifact(run, "mlgate-decide", "mlgate-out/receipt.json")
+    receipt = gl_artifact(run, "mlgate-decide", "mlgate-out/receipt.json")
     data = json.loads(receipt.read_text())
     assert data["decision"] == "pass" and data["signature"]["alg"] == "ed25519"
-    head = _head(run.root)
+    head = git_head(run.root)
     assert data["commit"] == head
     deploy = run.job_log("mlgate-deploy")
     assert f"receipt verified: commit {head}, env production, decision pass" in deploy
@@ -605,32 +375,26 @@ def test_gitlab_insecure_repo_stops_at_decide(gl_insecure: GitLabRun) -> None:
     assert "mlgate-deploy" not in run.status and not (run.root.parent / "job-tmp/deployed").exists()
     assert {run.status[f"mlgate-{g}"] for g in ("sast", "deps", "models")} == {"FAIL"}
     out = "mlgate-out"
-    assert not _gl_artifact(run, "mlgate-decide", f"{out}/receipt.json").exists()
-    reports = _gl_reports(run.root, "mlgate-decide")
+    assert not gl_artifact(run, "mlgate-decide", f"{out}/receipt.json").exists()
+    reports = gl_reports(run.root, "mlgate-decide")
     assert reports == {
         "sast": f"{out}/gl-sast-report.json",
         "dependency_scanning": f"{out}/gl-dependency-scanning-report.json",
         "junit": f"{out}/junit.xml",
     }
-    sast = json.loads(_gl_artifact(run, "mlgate-decide", reports["sast"]).read_text())
+    sast = json.loads(gl_artifact(run, "mlgate-decide", reports["sast"]).read_text())
     assert any("pickle" in json.dumps(v).lower() for v in sast["vulnerabilities"])
-    deps = _gl_artifact(run, "mlgate-decide", reports["dependency_scanning"])
+    deps = gl_artifact(run, "mlgate-decide", reports["dependency_scanning"])
     assert json.loads(deps.read_text())["vulnerabilities"]
-    junit = _gl_artifact(run, "mlgate-decide", reports["junit"]).read_text()
+    junit = gl_artifact(run, "mlgate-decide", reports["junit"]).read_text()
     assert junit.count("<failure") >= 3
     # each gate job shipped its own report alone
     sast_files = sorted(
-        p.relative_to(_gl_artifact(run, "mlgate-sast", ""))
-        for p in _gl_artifact(run, "mlgate-sast", "").rglob("*")
+        p.relative_to(gl_artifact(run, "mlgate-sast", ""))
+        for p in gl_artifact(run, "mlgate-sast", "").rglob("*")
         if p.is_file() and ".gitlab-ci-reports" not in p.parts
     )
     assert sast_files == [Path("mlgate-reports/sast/mlgate.json")]
-
-
-def _gl_reports(root: Path, job: str) -> dict[str, str]:
-    """The `artifacts:reports` paths of a job in the generated .gitlab-ci.yml."""
-    pipeline = yaml.safe_load((root / ".gitlab-ci.yml").read_text())
-    return {k: str(v) for k, v in pipeline[job]["artifacts"]["reports"].items()}
 
 
 def test_gitlab_forged_report_from_a_model_test_blocks(
@@ -640,12 +404,12 @@ def test_gitlab_forged_report_from_a_model_test_blocks(
     gcl: Path,
 ) -> None:
     tmp = tmp_path_factory.mktemp("gl-forge")
-    run = _gitlab(tmp, _prepare(tmp, _forger, wheel), gcl, runner_env)
+    run = run_gitlab(tmp, prepare(tmp, _forger, wheel), gcl, runner_env)
     assert run.status["mlgate-model"] == "PASS", run.output
     build = run.root / ".gitlab-ci-local" / "builds" / "mlgate-model"
     assert json.loads((build / "mlgate-reports/deps/mlgate.json").read_text()) == {"forged": True}
     assert run.status["mlgate-decide"] == "FAIL"
-    merged = json.loads(_gl_artifact(run, "mlgate-decide", "mlgate-out/mlgate.json").read_text())
+    merged = json.loads(gl_artifact(run, "mlgate-decide", "mlgate-out/mlgate.json").read_text())
     deps = next(g for g in merged["gates"] if g["name"] == "deps")
     assert deps["status"] == "fail" and merged["decision"]["passed"] is False
 
@@ -657,15 +421,15 @@ def test_gitlab_missing_shard_blocks(
     gcl: Path,
 ) -> None:
     tmp = tmp_path_factory.mktemp("gl-shard")
-    root = _prepare(tmp, _sharded, wheel)
+    root = prepare(tmp, _sharded, wheel)
     config = root / ".mlgate.yml"
     config.write_text(config.read_text().replace("shards: 1", "shards: 2", 1))
     assert run_cli(["generate", str(root), "--ci", "gitlab"]).returncode == 0
     subprocess.run(["git", "commit", "-qam", "two shards"], cwd=root, check=True)
-    gates = _gitlab(tmp, root, gcl, runner_env, "--stage", "gates")
+    gates = run_gitlab(tmp, root, gcl, runner_env, "--stage", "gates")
     assert "mlgate-sast-2-of-2" in gates.status, gates.output
-    shutil.rmtree(_gl_artifact(gates, "mlgate-sast-2-of-2", "mlgate-reports"))
-    run = _gitlab(tmp, root, gcl, runner_env, "mlgate-decide")
+    shutil.rmtree(gl_artifact(gates, "mlgate-sast-2-of-2", "mlgate-reports"))
+    run = run_gitlab(tmp, root, gcl, runner_env, "mlgate-decide")
     assert run.status["mlgate-decide"] == "FAIL", run.output
     assert "mlgate-reports/sast-2-of-2/mlgate.json: no such report" in run.job_log("mlgate-decide")
 
@@ -682,8 +446,8 @@ def gl_own_ci(
     gcl: Path,
 ) -> GitLabRun:
     tmp = tmp_path_factory.mktemp("gl-own-ci")
-    root = _prepare(tmp, notebooks_with_own_ci, wheel, after_init=add_include)
-    return _gitlab(tmp, root, gcl, runner_env)
+    root = prepare(tmp, notebooks_with_own_ci, wheel, after_init=add_include)
+    return run_gitlab(tmp, root, gcl, runner_env)
 
 
 def test_gitlab_beside_the_repositorys_own_pipeline(gl_own_ci: GitLabRun) -> None:
@@ -697,16 +461,16 @@ def test_gitlab_beside_the_repositorys_own_pipeline(gl_own_ci: GitLabRun) -> Non
         "mlgate-decide": "PASS",
     }, run.output
     assert "own job ran for" in run.job_log("own-check")
-    receipt = json.loads(_gl_artifact(run, "mlgate-decide", "mlgate-out/receipt.json").read_text())
+    receipt = json.loads(gl_artifact(run, "mlgate-decide", "mlgate-out/receipt.json").read_text())
     assert receipt["decision"] == "pass"
     sast = json.loads(
-        _gl_artifact(run, "mlgate-sast", "mlgate-reports/sast/mlgate.json").read_text()
+        gl_artifact(run, "mlgate-sast", "mlgate-reports/sast/mlgate.json").read_text()
     )
     gate = sast["gates"][0]
     assert gate["status"] == "pass" and gate["files_scanned"] == 1  # the notebook
     assert gate["properties"]["notebooks"] == 1
     # data and model have nothing to check: no job installs the project, decide runs them
-    merged = json.loads(_gl_artifact(run, "mlgate-decide", "mlgate-out/mlgate.json").read_text())
+    merged = json.loads(gl_artifact(run, "mlgate-decide", "mlgate-out/mlgate.json").read_text())
     status = {g["name"]: g["status"] for g in merged["gates"]}
     assert status["data"] == status["model"] == "skipped" and status["sast"] == "pass"
 
@@ -719,11 +483,11 @@ def gl_dvc_train(
     gcl: Path,
 ) -> tuple[GitLabRun, Path]:
     tmp = tmp_path_factory.mktemp("gl-dvc")
-    root = _prepare(tmp, dvc_repo, wheel, level=1)
+    root = prepare(tmp, dvc_repo, wheel, level=1)
     remote = dvc_remote(root)
     # the training pipeline: a scheduled pipeline whose MLGATE_SCHEDULE is "train"
     schedule = ("--variable", "CI_PIPELINE_SOURCE=schedule")
-    return _gitlab(
+    return run_gitlab(
         tmp, root, gcl, runner_env, *schedule, "--variable", "MLGATE_SCHEDULE=train"
     ), remote
 
@@ -738,8 +502,8 @@ def gl_scheduled(
     """The daily scheduled pipeline (no MLGATE_SCHEDULE) of the DVC repository, level 1 (a
     repository of its own: xdist may run this test and the training one on two workers)."""
     tmp = tmp_path_factory.mktemp("gl-scheduled")
-    root = _prepare(tmp, dvc_repo, wheel, level=1)
-    return _gitlab(tmp, root, gcl, runner_env, "--variable", "CI_PIPELINE_SOURCE=schedule")
+    root = prepare(tmp, dvc_repo, wheel, level=1)
+    return run_gitlab(tmp, root, gcl, runner_env, "--variable", "CI_PIPELINE_SOURCE=schedule")
 
 
 def test_gitlab_scheduled_pipeline_runs_the_full_scan(gl_scheduled: GitLabRun) -> None:
@@ -751,16 +515,16 @@ def test_gitlab_scheduled_pipeline_runs_the_full_scan(gl_scheduled: GitLabRun) -
     log = run.job_log("mlgate-scheduled")
     for tool in ("bandit", "semgrep", "detect-secrets", "pip-audit"):
         assert re.search(rf"{tool} +[0-9.]+ +pinned +(intact|installed)", log), log
-    reports = _gl_reports(run.root, "mlgate-scheduled")
+    reports = gl_reports(run.root, "mlgate-scheduled")
     assert set(reports) == {"sast", "dependency_scanning", "junit"}
     for rel in reports.values():
-        assert _gl_artifact(run, "mlgate-scheduled", rel).is_file(), rel
-    merged = json.loads(_gl_artifact(run, "mlgate-scheduled", "mlgate-out/mlgate.json").read_text())
+        assert gl_artifact(run, "mlgate-scheduled", rel).is_file(), rel
+    merged = json.loads(gl_artifact(run, "mlgate-scheduled", "mlgate-out/mlgate.json").read_text())
     ran = {g["name"]: g["status"] for g in merged["gates"]}
     # no dependency file; the model is DVC's (git-ignored, in the remote only): nothing to
     # check for deps and models in the checkout
     assert ran == {"sast": "pass", "secrets": "pass", "deps": "skipped", "models": "skipped"}
-    junit = _gl_artifact(run, "mlgate-scheduled", reports["junit"]).read_text()
+    junit = gl_artifact(run, "mlgate-scheduled", reports["junit"]).read_text()
     assert junit.count("<testcase") >= 4 and "<failure" not in junit
 
 
@@ -774,12 +538,12 @@ def test_gitlab_dvc_training_pulls_trains_pushes_and_keeps_the_model(
     assert run.status == {"mlgate-train": "PASS"}, run.output
     log = run.job_log("mlgate-train")
     assert "Running stage 'train'" in log  # dvc repro ran the stage (the data was pulled)
-    model = _gl_artifact(run, "mlgate-train", "models/model.pkl")
-    assert json.loads(_gl_artifact(run, "mlgate-train", "metrics.json").read_text()) == {"rows": 3}
+    model = gl_artifact(run, "mlgate-train", "models/model.pkl")
+    assert json.loads(gl_artifact(run, "mlgate-train", "metrics.json").read_text()) == {"rows": 3}
     digest = hashlib.md5(model.read_bytes(), usedforsecurity=False).hexdigest()
     assert (remote / "files" / "md5" / digest[:2] / digest[2:]).is_file()  # dvc push
     report = json.loads(
-        _gl_artifact(run, "mlgate-train", "mlgate-reports/train/mlgate.json").read_text()
+        gl_artifact(run, "mlgate-train", "mlgate-reports/train/mlgate.json").read_text()
     )
     models = next(g for g in report["gates"] if g["name"] == "models")
     assert models["status"] == "pass"
@@ -795,7 +559,7 @@ def gh_uv_deploy(
     tmp_path_factory: pytest.TempPathFactory, wheel: Path, runner_env: ghrunner.Environment
 ) -> ghrunner.Run:
     tmp = tmp_path_factory.mktemp("gh-uv")
-    return _github(tmp, _prepare(tmp, uv_repo, wheel, level=2, after_init=_level_2), runner_env)
+    return run_github(tmp, prepare(tmp, uv_repo, wheel, level=2, after_init=level_2), runner_env)
 
 
 def test_github_uv_lock_level_2_deploys_with_a_verified_receipt(
@@ -810,19 +574,19 @@ def test_github_uv_lock_level_2_deploys_with_a_verified_receipt(
         "decide": "success",
         "code-scanning": "success",
         "deploy": "success",
-    }, _logs(run)
-    workflow = _workdir(run, "model") / ".github/workflows/mlgate.yml"
+    }, job_logs(run)
+    workflow = job_workdir(run, "model") / ".github/workflows/mlgate.yml"
     assert "uv export --frozen" in workflow.read_text()
     assert "1 passed" in run.jobs["model"].log  # the marked test ran with six from the lock
-    deploy = _workdir(run, "deploy")
+    deploy = job_workdir(run, "deploy")
     assert "attested by example/repo/.github/workflows/mlgate.yml" in run.jobs["deploy"].log
     # $RUNNER_TEMP is one path for every job (ghrunner), emptied when the next job starts:
     # deploy ran last
     assert (runner_env.runner_temp / "deployed").read_text().strip() == (
-        f"deployed {_head(deploy)}"
+        f"deployed {git_head(deploy)}"
     )
     # the receipt deploy verified is for this commit only
-    receipt = _decision(run) / "receipt.json"
+    receipt = decision_dir(run) / "receipt.json"
     other = run_cli(["verify", str(receipt), "--commit", "0" * 40, "--env", "production"])
     assert other.returncode != 0 and "commit" in (other.stdout + other.stderr)
 
@@ -836,8 +600,8 @@ def gl_uv_deploy(
     signing_keys: dict[str, str],
 ) -> GitLabRun:
     tmp = tmp_path_factory.mktemp("gl-uv")
-    root = _prepare(tmp, uv_repo, wheel, level=2, after_init=_level_2)
-    return _gitlab(tmp, root, gcl, runner_env, files=signing_keys)
+    root = prepare(tmp, uv_repo, wheel, level=2, after_init=level_2)
+    return run_gitlab(tmp, root, gcl, runner_env, files=signing_keys)
 
 
 def test_gitlab_uv_lock_level_2_deploys_with_a_verified_receipt(gl_uv_deploy: GitLabRun) -> None:
@@ -852,7 +616,7 @@ def test_gitlab_uv_lock_level_2_deploys_with_a_verified_receipt(gl_uv_deploy: Gi
     }, run.output
     model = run.job_log("mlgate-model")
     assert "uv export --frozen" in model and "1 passed" in model
-    head = _head(run.root)
+    head = git_head(run.root)
     deploy = run.job_log("mlgate-deploy")
     assert f"receipt verified: commit {head}, env production, decision pass" in deploy
     assert "(signature verified)" in deploy
@@ -864,8 +628,8 @@ def gh_notebooks_deploy(
     tmp_path_factory: pytest.TempPathFactory, wheel: Path, runner_env: ghrunner.Environment
 ) -> ghrunner.Run:
     tmp = tmp_path_factory.mktemp("gh-notebooks")
-    root = _prepare(tmp, notebooks, wheel, level=2, after_init=_level_2)
-    return _github(tmp, root, runner_env)
+    root = prepare(tmp, notebooks, wheel, level=2, after_init=level_2)
+    return run_github(tmp, root, runner_env)
 
 
 def test_github_notebooks_level_2_deploys(
@@ -880,28 +644,16 @@ def test_github_notebooks_level_2_deploys(
         "decide": "success",
         "code-scanning": "success",
         "deploy": "success",
-    }, _logs(run)
+    }, job_logs(run)
     sast = json.loads((run.artifacts / "mlgate-report-sast/mlgate.json").read_text())
     gate = sast["gates"][0]
     assert gate["status"] == "pass" and gate["properties"]["notebooks"] == 1
-    merged = json.loads((_decision(run) / "mlgate.json").read_text())
+    merged = json.loads((decision_dir(run) / "mlgate.json").read_text())
     status = {g["name"]: g["status"] for g in merged["gates"]}
     assert status["data"] == status["model"] == "skipped"
-    head = _head(_workdir(run, "deploy"))
+    head = git_head(job_workdir(run, "deploy"))
     assert f"receipt verified: commit {head}, env production" in run.jobs["deploy"].log
     assert (runner_env.runner_temp / "deployed").read_text().strip() == f"deployed {head}"
-
-
-def _workdir(run: ghrunner.Run, job: str) -> Path:
-    workdir = run.jobs[job].workdir
-    assert workdir is not None, f"{job} did not run"
-    return workdir
-
-
-def _head(checkout: Path) -> str:
-    return subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=checkout, capture_output=True, text=True, check=True
-    ).stdout.strip()
 
 
 @pytest.fixture(scope="session")
@@ -909,7 +661,7 @@ def gh_mlflow_train(
     tmp_path_factory: pytest.TempPathFactory, wheel: Path, runner_env: ghrunner.Environment
 ) -> ghrunner.Run:
     tmp = tmp_path_factory.mktemp("gh-mlflow")
-    root = _prepare(tmp, mlflow_repo, wheel, level=1)
+    root = prepare(tmp, mlflow_repo, wheel, level=1)
     runner = ghrunner.Runner(root, tmp / "gh", runner_env, event="workflow_dispatch")
     run = runner.run(root / ".github/workflows/mlgate-train.yml")
     print(f"\nGitHub training run of {root}:\n{run.table()}")
@@ -923,7 +675,7 @@ def gh_scheduled(
     """The daily scheduled workflow of the MLflow repository, level 1 (a repository of its
     own: xdist may run this test and the training one on two workers)."""
     tmp = tmp_path_factory.mktemp("gh-scheduled")
-    root = _prepare(tmp, mlflow_repo, wheel, level=1)
+    root = prepare(tmp, mlflow_repo, wheel, level=1)
     runner = ghrunner.Runner(root, tmp / "gh", runner_env, event="schedule")
     run = runner.run(root / ".github/workflows/mlgate-scheduled.yml")
     print(f"\nGitHub scheduled run of {root}:\n{run.table()}")
@@ -937,7 +689,7 @@ def test_github_scheduled_workflow_runs_the_full_scan(gh_scheduled: ghrunner.Run
     assert {n: r.status for n, r in run.jobs.items()} == {
         "scan": "success",
         "code-scanning": "success",
-    }, _logs(run)
+    }, job_logs(run)
     for tool in ("bandit", "semgrep", "detect-secrets", "pip-audit"):
         assert re.search(rf"{tool} +[0-9.]+ +pinned +(intact|installed)", run.jobs["scan"].log)
     kept = run.artifacts / "mlgate-scheduled"
@@ -953,7 +705,7 @@ def test_github_mlflow_training_keeps_the_model(gh_mlflow_train: ghrunner.Run) -
     environment (no conda), the main entry point trains with its parameter defaults, the
     models gate scans the new model, and the model is kept as the `mlgate-train` artifact."""
     run = gh_mlflow_train
-    assert run.status("train") == "success", _logs(run)
+    assert run.status("train") == "success", job_logs(run)
     kept = run.artifacts / "mlgate-train"
     model = kept / "models" / "model.pkl"
     assert model.is_file() and b"1.17.0" in model.read_bytes()
@@ -962,7 +714,7 @@ def test_github_mlflow_training_keeps_the_model(gh_mlflow_train: ghrunner.Run) -
     assert models["status"] == "pass"
     scanned = [f["path"] for f in report["findings"] if f["gate"] == "models"]
     assert "models/model.pkl" in scanned, report["findings"]
-    train = _workdir(run, "train") / ".github/workflows/mlgate-train.yml"
+    train = job_workdir(run, "train") / ".github/workflows/mlgate-train.yml"
     assert "python train.py --rows 3" in train.read_text()  # MLproject's main, defaults
 
 
