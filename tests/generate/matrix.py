@@ -100,7 +100,6 @@ CHURN_TRAINING = """\
 train_command: |
   PYTHONPATH=src python -m churn.train data/churn.csv model/model.json
   PYTHONPATH=src python -m churn.evaluate model/model.json data/churn.csv metrics.json
-train_outputs: ["model/", "metrics.json"]
 """
 # Shapes whose training runs (init's default train_command or the user's): what it keeps.
 TRAINED = {
@@ -188,8 +187,7 @@ def _after_init(cell: Cell) -> Callable[[Path, str], None]:
             level_2(root, output)
         if cell.shape == "churn-model" and cell.pipeline == "train":
             config = root / ".mlgate.yml"
-            text = re.sub(r"(?ms)^train_command: \|\n(?:  .*\n)+", "", config.read_text())
-            text = re.sub(r"(?m)^train_outputs: .*\n", "", text)
+            text = re.sub(r"(?m)^train_command: \|\n(?:  .*\n)+", "", config.read_text())
             config.write_text(text + CHURN_TRAINING)
 
     return after
@@ -281,19 +279,24 @@ def _gh_push(cell: Cell, run: ghrunner.Run, session: Session) -> str:
     assert status["decide"] == "failure", f"decide did not block: {status}"
     assert status.get("deploy", "skipped") == "skipped", status
     assert not (decided / "receipt.json").exists(), "a receipt was written"
-    _blocked_reports(decided)
+    _blocked_reports(decided, GL_REPORTS)
     assert [p.name for p in run.sarif] == ["mlgate.sarif"], run.sarif
     return "stopped at decide: findings in the SARIF, GitLab reports and JUnit; no deploy"
 
 
-def _blocked_reports(folder: Path, reports: dict[str, str] | None = None) -> None:
+# The GitLab reports decide writes on both runners (GitHub keeps them in mlgate-decision).
+GL_REPORTS = {
+    "sast": "gl-sast-report.json",
+    "dependency_scanning": "gl-dependency-scanning-report.json",
+    "junit": "junit.xml",
+}
+
+
+def _blocked_reports(folder: Path, gitlab: dict[str, str] | None) -> None:
     """The insecure example's findings in the merged reports of `folder` (decide's, or the
-    scheduled job's): pickle in the SARIF and GitLab SAST, vulnerabilities, JUnit failures."""
-    paths = reports or {
-        "sast": "gl-sast-report.json",
-        "dependency_scanning": "gl-dependency-scanning-report.json",
-        "junit": "junit.xml",
-    }
+    scheduled job's): the sast, deps and models gates failed; pickle in the SARIF (when
+    written: GitHub) and in GitLab's SAST report, vulnerabilities in its dependency scanning
+    report and JUnit failures (when `gitlab` names them: their paths)."""
     merged = json.loads((folder / "mlgate.json").read_text())
     blocked = {g["name"] for g in merged["gates"] if g["status"] == "fail"}
     assert {"sast", "deps", "models"} <= blocked, blocked
@@ -301,11 +304,13 @@ def _blocked_reports(folder: Path, reports: dict[str, str] | None = None) -> Non
         sarif = json.loads((folder / "mlgate.sarif").read_text())
         rules = {r["ruleId"] for run_ in sarif["runs"] for r in run_["results"]}
         assert any("pickle" in rule for rule in rules), rules
-    sast = json.loads((folder / Path(paths["sast"]).name).read_text())
+    if gitlab is None:
+        return
+    sast = json.loads((folder / Path(gitlab["sast"]).name).read_text())
     assert any("pickle" in json.dumps(v).lower() for v in sast["vulnerabilities"])
-    deps = json.loads((folder / Path(paths["dependency_scanning"]).name).read_text())
+    deps = json.loads((folder / Path(gitlab["dependency_scanning"]).name).read_text())
     assert deps["vulnerabilities"], "no vulnerability in the dependency scanning report"
-    assert (folder / Path(paths["junit"]).name).read_text().count("<failure") >= 3
+    assert (folder / Path(gitlab["junit"]).name).read_text().count("<failure") >= 3
 
 
 def _trained(report: dict[str, Any], model: str) -> None:
@@ -362,7 +367,7 @@ def _gh_scheduled(cell: Cell, run: ghrunner.Run, session: Session) -> str:
     assert [p.name for p in run.sarif] == ["mlgate.sarif"], run.sarif
     if not _clean(cell):
         assert status == {"scan": "failure", "code-scanning": "success"}, status
-        _blocked_reports(kept)
+        _blocked_reports(kept, None)
         return "the full scan failed with the findings in its SARIF and reports"
     assert status == {"scan": "success", "code-scanning": "success"}, status
     merged = json.loads((kept / "mlgate.json").read_text())

@@ -1080,6 +1080,24 @@ def test_init_raises_gate_timeouts_when_shards_are_capped_and_says_so(tmp_path: 
     assert "your policy's timeouts look short for this size: sast needs about 780 s" in out
 
 
+def test_training_keeps_the_folders_of_the_named_model_files(tmp_path: Path) -> None:
+    """JSON weights no model suffix finds, named in .mlgate.yml (models.model_files, as in
+    examples/churn-model): training keeps their folder, not the `models/` default a training
+    run would fail on (found by running the churn example's training pipeline)."""
+    write(tmp_path, "src/train.py", "print(1)\n")
+    write(tmp_path, "weights/model.json", "{}\n")
+    write(tmp_path, ".mlgate.yml", "models:\n  model_files: [weights/model.json]\n")
+    git_init(tmp_path)
+    code, out, err = mlgate("init", tmp_path, "--level", "1", "--force")
+    assert code == 0, err
+    assert load_config(tmp_path).pipeline.train_outputs == ("weights",)
+    assert "(committed, or models.model_files)" in (tmp_path / ".mlgate.yml").read_text()
+    assert "wrote .mlgate.yml" in out
+    (tmp_path / ".mlgate.yml").unlink()  # not named: the default folder
+    assert mlgate("init", tmp_path, "--level", "1", "--force")[0] == 0
+    assert load_config(tmp_path).pipeline.train_outputs == ("models/",)
+
+
 def test_training_from_dvc_remote_and_mlflow_env(tmp_path: Path) -> None:
     """DVC with an s3 remote: pull before repro, push after, `dvc[s3]` installed; an MLflow
     project: its conda.yaml's requirements installed (conda entries as pins), its main

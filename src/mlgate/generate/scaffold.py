@@ -176,10 +176,10 @@ def _config_context(facts: RepoFacts, level: int, previous: RepoConfig) -> dict[
         "install_lines": install_lines(facts.installer, facts.install_files, facts.buildable),
         "train_command": train.strip("\n").splitlines(),
         "train_source": _train_source(facts, train, kept.train_command is not None),
-        "train_outputs": kept.train_outputs or default_train_outputs(facts),
+        "train_outputs": kept.train_outputs or default_train_outputs(facts, previous),
         "train_outputs_source": "kept from the previous .mlgate.yml"
         if kept.train_outputs
-        else _outputs_source(facts),
+        else _outputs_source(facts, previous),
         "deploy_command": (kept.deploy_command or DEPLOY_PLACEHOLDER).strip("\n").splitlines(),
         "deploy_placeholder": DEPLOY_PLACEHOLDER,
         "test_markers_note": "detected in the tests" if facts.test_markers else "none detected",
@@ -283,11 +283,11 @@ def _train_source(facts: RepoFacts, train: str, kept: bool) -> str:
     return "train.py detected"
 
 
-def _outputs_source(facts: RepoFacts) -> str:
+def _outputs_source(facts: RepoFacts, previous: RepoConfig) -> str:
     if facts.training.dvc_outputs:
         return "the outs, metrics and plots of dvc.yaml"
-    if facts.model_files:
-        return "the folders of the committed model files"
+    if facts.model_files or previous.options_for("models").get("model_files"):
+        return "the folders of the model files (committed, or models.model_files)"
     return "nothing detected: the default folder"
 
 

@@ -145,11 +145,15 @@ def default_train_command(facts: RepoFacts) -> str:
     return TRAIN_PLACEHOLDER
 
 
-def default_train_outputs(facts: RepoFacts) -> tuple[str, ...]:
-    """What training keeps: the DVC stages' outputs; else the folders of committed models."""
+def default_train_outputs(facts: RepoFacts, config: RepoConfig) -> tuple[str, ...]:
+    """What training keeps: the DVC stages' outputs; else the folders of the committed models
+    and of the model files `.mlgate.yml` names (`models.model_files`: JSON weights, say, that
+    no model suffix finds); else `models/`."""
     if facts.training.dvc_outputs:
         return facts.training.dvc_outputs
-    folders = sorted({m.rsplit("/", 1)[0] for m in facts.model_files if "/" in m})
+    named = config.options_for("models").get("model_files") or ()
+    models = (*facts.model_files, *(str(m) for m in named if isinstance(m, str)))
+    folders = sorted({m.rsplit("/", 1)[0] for m in models if "/" in m})
     return tuple(folders) or DEFAULT_TRAIN_OUTPUTS
 
 
@@ -227,7 +231,7 @@ def build_spec(
         decide_gates=tuple(g for g in GATES if g in policy.enabled_gates() and g not in enabled),
         train_command=train,
         train_setup=_train_setup(facts, train),
-        train_outputs=settings.train_outputs or default_train_outputs(facts),
+        train_outputs=settings.train_outputs or default_train_outputs(facts, config),
         train_env=(("DVC_NO_ANALYTICS", "1"),) if any("dvc" in line for line in train) else (),
         train_gates=train_gates,
         test_markers=markers,
