@@ -39,7 +39,8 @@ from typing import Any, TextIO, TypeVar, cast
 from mlgate import atomic
 from mlgate.cache import default_cache_dir
 from mlgate.findings import Finding
-from mlgate.gates.secrets import (
+from mlgate.regexlit import Literals, fold, required_literals
+from mlgate.secretpatterns import (
     AWS_KEY_ID,
     HEURISTIC_TYPES,
     PATTERNS,
@@ -47,7 +48,6 @@ from mlgate.gates.secrets import (
     WANDB_TYPE,
     redact,
 )
-from mlgate.regexlit import Literals, fold, required_literals
 
 T = TypeVar("T")
 MIN_GROUP = 8  # a regex group this long is the secret; shorter groups are prefixes

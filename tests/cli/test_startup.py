@@ -155,3 +155,13 @@ def test_group_help_starts_without_the_process_machinery() -> None:
         "mlgate.cli.lazy",
         "mlgate.errors",
     }
+
+
+def test_redaction_does_not_load_the_gates() -> None:
+    """Every command but `--version`/`--help` installs redaction on its output: it needs the
+    secret shapes (`mlgate.secretpatterns`), never the gate registry and its dependencies."""
+    probe = "import sys, mlgate.redact; print(' '.join(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = done.stdout.split()
+    assert "mlgate.secretpatterns" in loaded
+    assert [m for m in loaded if m.startswith(("mlgate.gates", "yaml", "cyclonedx"))] == []

@@ -20,12 +20,11 @@ from mlgate.gates.secrets import (
     merge_hits,
     pattern_hits,
     preview_for,
-    redact,
-    secret_hash,
 )
 from mlgate.notebooks import Origin, notebook_texts
 from mlgate.policy import load_policy
 from mlgate.repo import open_repo
+from mlgate.secretpatterns import base62, redact, secret_hash
 
 from ..conftest import git_init, run_cli, write
 
@@ -378,7 +377,7 @@ def test_secrets_gate_is_registered_with_a_policy_section() -> None:
 
 def github_token(prefix: str, body30: str) -> str:
     """A token in GitHub's classic format with a correct CRC32/base62 checksum (fake body)."""
-    return prefix + body30 + secrets_gate.base62(zlib.crc32(body30.encode()), 6)
+    return prefix + body30 + base62(zlib.crc32(body30.encode()), 6)
 
 
 GH_BODY = fake("Xk7Qm2Rt9Lp4Wz", "8Nc3Vb6Hy1Jd5Fs0")

@@ -49,7 +49,6 @@ from mlgate.gates.base import (
     split_readable,
     unreadable_findings,
 )
-from mlgate.gates.secrets import redact
 from mlgate.lifecycle import temp_dir
 from mlgate.notebooks import (
     CellSyntaxError,
@@ -64,6 +63,7 @@ from mlgate.notebooks import (
 )
 from mlgate.repo import Repo, read_text
 from mlgate.resources import rule_pack_dir
+from mlgate.secretpatterns import redact
 from mlgate.tools import (
     ToolRun,
     argument_batches,
