@@ -63,6 +63,7 @@ from mlgate.notebooks import (
 )
 from mlgate.repo import Repo, read_text
 from mlgate.resources import rule_pack_dir
+from mlgate.rulepack_prefilter import may_match, pack_filters
 from mlgate.secretpatterns import redact
 from mlgate.tools import (
     ToolRun,
@@ -205,6 +206,11 @@ class SastGate(Gate):
         own = [*notebooks.findings, *unreadable_findings(NAME, [*unreadable, *ctx.repo.unreadable])]
         findings = _fingerprinted(ctx.root, [*merged, *own], notebooks.notebooks)
         notes = [*notebooks.notes, *(notebooks.rename(n) for n in scan.notes)]
+        if scan.prefiltered:
+            notes.append(
+                f"semgrep skipped for {scan.prefiltered} file(s) by the literal prefilter: "
+                "none has the names or strings any rule of the rule pack requires"
+            )
         if scan.dropped:
             notes.append(
                 f"{scan.dropped} bandit finding(s) not reported: a rule-pack rule with precise "
@@ -224,6 +230,7 @@ class SastGate(Gate):
                 "bandit_rechecked_files": scan.rechecked,
                 "notebooks": len(files) - len(python),
                 "project": ctx.option(PROJECT_OPTION),
+                "semgrep_prefiltered_files": scan.prefiltered,
                 **({"semgrep_cli": scan.semgrep_cli} if scan.semgrep_cli else {}),
             },
         )
@@ -238,6 +245,7 @@ class _Scan:
     semgrep_cli: str | None = None
     deferred: list[str] = field(default_factory=list)  # bandit tests left to the rule pack
     rechecked: int = 0  # files where bandit ran them after all (semgrep could not vouch)
+    prefiltered: int = 0  # files semgrep was not started for: no rule can match them
 
 
 def _scan(ctx: GateContext, targets: Sequence[str]) -> _Scan:
@@ -255,11 +263,12 @@ def _scan(ctx: GateContext, targets: Sequence[str]) -> _Scan:
     superseded = _superseded_tests(configs) if options.prefer_rule_pack else {}
     skip = list(options.bandit_skip)
     deferred = sorted(set(superseded) - set(skip))
+    skipped = _prefiltered(ctx.root, targets, configs)
     with ThreadPoolExecutor(max_workers=2) as pool:
         bandit_job = submit(pool, _run_bandit, ctx, targets, [*skip, *deferred])
-        semgrep_job = submit(pool, _run_semgrep, ctx, targets, configs)
+        semgrep_job = None if skipped else submit(pool, _run_semgrep, ctx, targets, configs)
         bandit_findings, bandit_errors, bandit_notes = bandit_job.result()
-        semgrep = semgrep_job.result()
+        semgrep = semgrep_job.result() if semgrep_job else _skipped_semgrep(targets)
     superseded = _ran(superseded, semgrep.skipped_rules)
     recheck = _unvouched(targets, deferred, superseded, semgrep.verified)
     if recheck:
@@ -271,7 +280,33 @@ def _scan(ctx: GateContext, targets: Sequence[str]) -> _Scan:
     errors = bandit_errors + semgrep.errors
     scan = _Scan(merged, errors, bandit_notes + semgrep.notes, dropped, semgrep.cli)
     scan.deferred, scan.rechecked = deferred, len(recheck)
+    scan.prefiltered = len(targets) if skipped else 0
     return scan
+
+
+def _prefiltered(root: Path, targets: Sequence[str], configs: Sequence[Path]) -> bool:
+    """Whether semgrep need not run: only the rule pack is configured and no file has the
+    literals any of its rules requires (`mlgate.rulepack_prefilter`). The files are read
+    until the first one that may match; one that cannot be read may match."""
+    if [c.resolve() for c in configs] != [rule_pack_dir().resolve()]:
+        return False
+    filters = pack_filters(rule_pack_dir())
+    if not filters:
+        return False
+    for target in targets:
+        try:
+            data = (root / target).read_bytes()
+        except OSError:
+            return False
+        if may_match(filters, data):
+            return False
+    return True
+
+
+def _skipped_semgrep(targets: Sequence[str]) -> _SemgrepScan:
+    """semgrep's answer for files no rule can match: no finding, every file vouched for
+    (no rule-pack rule matches there, so a bandit test it supersedes has nothing to add)."""
+    return _SemgrepScan(verified=frozenset(_clean_path(t) for t in targets))
 
 
 def _unvouched(
