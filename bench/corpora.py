@@ -16,6 +16,8 @@ from typing import Any
 from bench.common import EXAMPLES, MODEL_SUFFIXES, REPO_ROOT, SEED, log
 from bench.environment import git
 from bench.synthetic import Synthetic
+from mlgate.resources import rule_pack_dir
+from mlgate.rulepack_prefilter import may_match, pack_filters
 
 # --- corpora ------------------------------------------------------------------------------
 
@@ -28,6 +30,8 @@ class Corpus:
     touch: str  # the .py file a line is appended to for the one-file-changed run
     requirements: list[str]  # requirements*.txt files (relative), for the raw pip-audit
     counts: dict[str, Any] = field(default_factory=dict)
+    # a .py file no rule-pack rule can match, changed in a second run (semgrep not started)
+    touch_unmatched: str | None = None
 
 
 def commit_tree(root: Path) -> None:
@@ -55,7 +59,18 @@ def finish_corpus(name: str, label: str, root: Path) -> Corpus:
         "python_lines": sum(_line_count(root / f) for f in python),
         "mb": round(size / 1e6, 1),
     }
-    return Corpus(name, label, root, candidates[len(candidates) // 2], requirements, counts)
+    corpus = Corpus(name, label, root, candidates[len(candidates) // 2], requirements, counts)
+    corpus.touch_unmatched = unmatched_file(root, candidates)
+    return corpus
+
+
+def unmatched_file(root: Path, candidates: list[str]) -> str | None:
+    """The middle one of the files (with the benchmark's appended line) that no rule of the
+    rule pack can match, by mlgate's own prefilter; None when every file may match."""
+    filters = pack_filters(rule_pack_dir())
+    line = b"\nBENCH_TOUCHED = 1  # appended by bench.py\n"
+    unmatched = [f for f in candidates if not may_match(filters, (root / f).read_bytes() + line)]
+    return unmatched[len(unmatched) // 2] if unmatched else None
 
 
 def _line_count(path: Path) -> int:

@@ -54,6 +54,7 @@ class Repetition:
     changed: MlgateRun
     load: tuple[float, float]  # 1-minute load average before and after (other work = noise)
     busy: float | None = None  # CPU fraction busy with other work just before the repetition
+    unmatched: MlgateRun | None = None  # a file no rule can match changed (warm cache)
 
 
 def raw_commands(env: Env, corpus: Corpus) -> dict[str, list[str] | str]:
@@ -237,18 +238,18 @@ def measure(
         load_before = os.getloadavg()[0]
         if number % 2:
             raw = run_raw_tools(commands, corpus, scratch)
-            cold, warm, changed = run_mlgate_series(env, corpus, scratch, number)
+            cold, warm, changed, unmatched = run_mlgate_series(env, corpus, scratch, number)
         else:
-            cold, warm, changed = run_mlgate_series(env, corpus, scratch, number)
+            cold, warm, changed, unmatched = run_mlgate_series(env, corpus, scratch, number)
             raw = run_raw_tools(commands, corpus, scratch)
         load = (load_before, os.getloadavg()[0])
-        reps.append(Repetition(raw, cold, warm, changed, load, busy))
+        reps.append(Repetition(raw, cold, warm, changed, load, busy, unmatched))
         shown = ", ".join(f"{t} {_fmt_s(r.seconds)}" for t, r in raw.items())
         log(
             f"{corpus.name} {number}/{repeat}: {shown}; mlgate cold {_fmt_s(cold.wall)}, "
             f"warm {_fmt_s(warm.wall)}, one file changed {_fmt_s(changed.wall)}"
         )
-        for run in (cold, warm, changed):
+        for run in (cold, warm, changed, *([unmatched] if unmatched else [])):
             if run.error:
                 log(f"{corpus.name}: {run.error}")
     return reps
@@ -268,8 +269,9 @@ def run_raw_tools(
 
 def run_mlgate_series(
     env: Env, corpus: Corpus, scratch: Path, number: int
-) -> tuple[MlgateRun, MlgateRun, MlgateRun]:
-    """Cold (empty cache), warm (nothing changed), one file changed (warm cache)."""
+) -> tuple[MlgateRun, MlgateRun, MlgateRun, MlgateRun | None]:
+    """Cold (empty cache), warm (nothing changed), one file changed (warm cache), and one
+    file that no rule can match changed (warm cache; None when the corpus has none)."""
     cache = Path(tempfile.mkdtemp(prefix="cache-", dir=scratch))
     try:
         cold = run_mlgate(env, corpus, cache, scratch)
@@ -277,9 +279,13 @@ def run_mlgate_series(
         line = f"BENCH_TOUCHED = {number}  # appended by bench.py"
         with appended_line(corpus.root / corpus.touch, line):
             changed = run_mlgate(env, corpus, cache, scratch)
+        unmatched = None
+        if corpus.touch_unmatched:
+            with appended_line(corpus.root / corpus.touch_unmatched, line):
+                unmatched = run_mlgate(env, corpus, cache, scratch)
     finally:
         shutil.rmtree(cache, ignore_errors=True)
-    return cold, warm, changed
+    return cold, warm, changed, unmatched
 
 
 def cpu_busy(sample: float = 2.0) -> float | None:

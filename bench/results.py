@@ -57,8 +57,8 @@ class CorpusResult:
         medians = {t: m[f"raw_{t}"] for t in self.in_sum}
         known = {t: v for t, v in medians.items() if v is not None}
         self.slowest = max(known, key=lambda t: known[t]) if known else None
-        for kind in ("cold", "warm", "changed"):
-            runs: list[MlgateRun] = [getattr(r, kind) for r in reps]
+        for kind in ("cold", "warm", "changed", "unmatched"):
+            runs: list[MlgateRun] = [getattr(r, kind) for r in reps if getattr(r, kind)]
             m[kind] = _median([run.wall for run in runs])
             m[f"{kind}_overhead"] = _median([run.overhead for run in runs])
             m[f"{kind}_startup"] = _median([run.startup for run in runs])
@@ -99,7 +99,8 @@ class CorpusResult:
             for tool, raw in rep.raw.items():
                 if raw.note and not raw.note.startswith("n/a"):
                     found.append(f"{tool}: {raw.note}")
-            for run in (rep.cold, rep.warm, rep.changed):
+            extra = [rep.unmatched] if rep.unmatched else []
+            for run in (rep.cold, rep.warm, rep.changed, *extra):
                 if run.error:
                     found.append(run.error)
                 for gate, info in run.gates.items():
@@ -199,6 +200,8 @@ def rows(env: Env) -> list[Row]:
         ("one .py changed, warm cache", "<= 2.0 s", _metric("changed", _fmt_s)),
         ("one changed / cold", "", _metric("changed_over_cold", _fmt_pct)),
         ("  CPU: warm re-run / one changed", "", _warm_cpu_cell),
+        ("one .py no rule can match changed, warm", "<= 1.0 s", _metric("unmatched", _fmt_s)),
+        ("  its CPU (semgrep not started)", "", _metric("unmatched_cpu", _fmt_s)),
         ("mlgate overhead, cold run", "< 0.3 s", _metric("overhead", _fmt_s)),
         ("  of which interpreter start + imports", "", _metric("cold_startup", _fmt_s)),
         ("mlgate overhead, warm run", "", _metric("warm_overhead", _fmt_s)),
@@ -267,6 +270,7 @@ def to_json(env: Env, results: list[CorpusResult], repeat: int, quick: bool) -> 
             "busy_before": rep.busy,
             "raw": {t: vars(r) for t, r in rep.raw.items()},
             **{k: vars(getattr(rep, k)) for k in ("cold", "warm", "changed")},
+            "unmatched": vars(rep.unmatched) if rep.unmatched else None,
         }
 
     return {
@@ -288,6 +292,7 @@ def to_json(env: Env, results: list[CorpusResult], repeat: int, quick: bool) -> 
                 "label": r.corpus.label,
                 "counts": r.corpus.counts,
                 "changed_file": r.corpus.touch,
+                "unmatched_file": r.corpus.touch_unmatched,
                 "raw_tools_in_sum": r.in_sum,
                 "slowest_raw_tool": r.slowest,
                 "metrics": r.metrics,
