@@ -49,6 +49,7 @@ SRC = TESTS.parent / "src" / "mlgate"
 # report type, notebook and CycloneDX keys, a directory name.
 NOT_A_GATE = {
     ("cli/data.py", "data"),  # `mlgate data infer`
+    ("cli/lazy.py", "data"),  # the `mlgate data` command and its module
     ("report/gitlab.py", "sast"),  # GitLab's scan type `sast`
     ("notebooks.py", "data"),  # an output's `data` key in nbformat
     ("bom.py", "data"),  # CycloneDX's component `data`

@@ -36,6 +36,7 @@ from mlgate.generate.spec import (
     TRAIN_PLACEHOLDER,
     default_train_command,
     default_train_outputs,
+    named_model_files,
 )
 from mlgate.policy import REPO_POLICY, Policy, find_policy, load_policy
 
@@ -286,7 +287,7 @@ def _train_source(facts: RepoFacts, train: str, kept: bool) -> str:
 def _outputs_source(facts: RepoFacts, previous: RepoConfig) -> str:
     if facts.training.dvc_outputs:
         return "the outs, metrics and plots of dvc.yaml"
-    if facts.model_files or previous.options_for("models").get("model_files"):
+    if facts.model_files or named_model_files(previous):
         return "the folders of the model files (committed, or models.model_files)"
     return "nothing detected: the default folder"
 

@@ -17,6 +17,7 @@ from mlgate.config import PipelineSettings, RepoConfig
 from mlgate.detect import RepoFacts
 from mlgate.errors import ConfigError
 from mlgate.gates import GATES
+from mlgate.gates import modelfiles as files_gate
 from mlgate.generate.install import install_lines
 from mlgate.generate.selflock import install_command
 from mlgate.policy import Policy
@@ -145,14 +146,19 @@ def default_train_command(facts: RepoFacts) -> str:
     return TRAIN_PLACEHOLDER
 
 
+def named_model_files(config: RepoConfig) -> tuple[str, ...]:
+    """The model files `.mlgate.yml` names for the models gate (`models.model_files`)."""
+    named = config.options_for(files_gate.NAME).get("model_files") or ()
+    return tuple(str(m) for m in named if isinstance(m, str))
+
+
 def default_train_outputs(facts: RepoFacts, config: RepoConfig) -> tuple[str, ...]:
     """What training keeps: the DVC stages' outputs; else the folders of the committed models
     and of the model files `.mlgate.yml` names (`models.model_files`: JSON weights, say, that
     no model suffix finds); else `models/`."""
     if facts.training.dvc_outputs:
         return facts.training.dvc_outputs
-    named = config.options_for("models").get("model_files") or ()
-    models = (*facts.model_files, *(str(m) for m in named if isinstance(m, str)))
+    models = (*facts.model_files, *named_model_files(config))
     folders = sorted({m.rsplit("/", 1)[0] for m in models if "/" in m})
     return tuple(folders) or DEFAULT_TRAIN_OUTPUTS
 
