@@ -29,6 +29,18 @@ def test_default_contexts_match_paths() -> None:
     assert finding_context("src/pkg/latest.py", contexts) is None
 
 
+def test_first_context_in_order_wins_when_several_match() -> None:
+    # every context's globs are one regex: its alternatives must keep the contexts' order
+    first_tests = {"tests": ("tests/**",), "python": ("**/*.py",), "empty": ()}
+    first_python = {"python": ("**/*.py",), "tests": ("tests/**",)}
+    assert finding_context("tests/a.py", first_tests) == "tests"
+    assert finding_context("tests/a.py", first_python) == "python"
+    assert finding_context("tests/a.txt", first_python) == "tests"
+    assert finding_context("a.py", first_tests) == "python"  # `**/x` also matches `x`
+    assert finding_context("a.txt", first_tests) is None
+    assert finding_context("a.py", {}) is None
+
+
 def test_context_sets_severity_and_is_recorded() -> None:
     policy = load_policy("default", "production")
     results = [

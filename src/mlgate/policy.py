@@ -23,7 +23,7 @@ from typing import Any
 from mlgate.bulk import without_cycle_collection
 from mlgate.confine import check_policy, is_inside
 from mlgate.errors import EXIT_BLOCKED, EXIT_GATE_ERROR, EXIT_PASS, ConfigError
-from mlgate.findings import Finding, Severity, severity_counts
+from mlgate.findings import SEVERITY_RANK, Finding, Severity, severity_counts
 from mlgate.gates import GATES, GateResult, GateStatus, gitref
 from mlgate.git import GitError
 from mlgate.resources import policies_dir
@@ -351,23 +351,27 @@ def _contexts_matcher(contexts: Mapping[str, Sequence[str]]) -> Callable[[str], 
 def _context_matcher(
     contexts: tuple[tuple[str, tuple[str, ...]], ...],
 ) -> Callable[[str], str | None]:
-    """`finding_context` for these contexts: each context's globs compiled into one regex
-    (as `fnmatch.fnmatchcase` would, one by one), and each path decided once."""
-    compiled = [(name, _globs_regex(globs)) for name, globs in contexts if globs]
+    """`finding_context` for these contexts: every context's globs compiled into one regex
+    (as `fnmatch.fnmatchcase` would, one by one), a named group per context in their order
+    (a regex tries alternatives left to right: the first context that matches is the one
+    matched), and each path decided once."""
+    used = [(f"c{index}", name, globs) for index, (name, globs) in enumerate(contexts) if globs]
+    by_group = {group: name for group, name, _ in used}
+    regex = re.compile(
+        "|".join(f"(?P<{group}>{_globs_pattern(globs)})" for group, _, globs in used)
+    )
 
     @functools.lru_cache(maxsize=65_536)
     def context_of(path: str) -> str | None:
-        for name, regex in compiled:
-            if regex.match(path):
-                return name
-        return None
+        found = regex.match(path) if used else None
+        return None if found is None else by_group[str(found.lastgroup)]
 
     return context_of
 
 
-def _globs_regex(globs: Sequence[str]) -> re.Pattern[str]:
+def _globs_pattern(globs: Sequence[str]) -> str:
     variants = [g for glob in globs for g in (glob, glob[3:] if glob.startswith("**/") else glob)]
-    return re.compile("|".join(fnmatch.translate(g) for g in dict.fromkeys(variants)))
+    return "|".join(fnmatch.translate(g) for g in dict.fromkeys(variants))
 
 
 def contextualise(
@@ -698,10 +702,14 @@ def _partition(
     """(blocking, warned): one pass, so 10,000 findings cost 10,000 comparisons."""
     blocking: list[Finding] = []
     warned: list[Finding] = []
-    for item in live:
-        if settings.fail_on and item.severity.at_least(settings.fail_on):
+    never = len(SEVERITY_RANK)  # above every rank: no threshold
+    fail_at = SEVERITY_RANK[settings.fail_on] if settings.fail_on else never
+    warn_at = SEVERITY_RANK[settings.warn_on] if settings.warn_on else never
+    for item in live:  # `Severity.at_least`, without its two property lookups a finding
+        rank = SEVERITY_RANK[item.severity]
+        if rank >= fail_at:
             blocking.append(item)
-        elif settings.warn_on and item.severity.at_least(settings.warn_on):
+        elif rank >= warn_at:
             warned.append(item)
     return blocking, warned
 

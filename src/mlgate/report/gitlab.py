@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -211,7 +212,25 @@ def _vulnerability_json(
     texts: dict[RuleKey, str],
 ) -> str:
     """`_vulnerability` encoded as `dump_json` would encode it, written directly as text;
-    `texts` keeps each rule's encoded identifiers."""
+    `texts` keeps each rule's encoded identifiers.
+
+    The strings every vulnerability has are encoded by json's C string encoder directly; one
+    that is not a str (a malformed report's) raises TypeError there, and the vulnerability
+    is encoded value by value instead."""
+    try:
+        return _vulnerability_text(finding, kind, rules, texts, _STRING)
+    except TypeError:
+        return _vulnerability_text(finding, kind, rules, texts, _j)
+
+
+def _vulnerability_text(
+    finding: Finding,
+    kind: Kind,
+    rules: dict[RuleKey, tuple[dict[str, str], ...]],
+    texts: dict[RuleKey, str],
+    s: Callable[[Any], str],
+) -> str:
+    """`_vulnerability_json`, its always-present strings encoded by `s`."""
     if finding.properties.get("aliases"):
         found = _j(identifiers(finding, rules))
     else:
@@ -221,10 +240,10 @@ def _vulnerability_json(
         _dependency_location(finding) if kind is DEPENDENCY_SCANNING else _sast_location(finding)
     )
     text = (
-        f'{{"id": {_j(vulnerability_id(finding))}, "name": {_j(_name(finding))}, '
-        f'"description": {_j(_description(finding))}, '
-        f'"severity": {_j(SEVERITIES[finding.severity])}, "identifiers": {found}, '
-        f'"location": {_j(location)}, "details": {_details_json(finding)}'
+        f'{{"id": {s(vulnerability_id(finding))}, "name": {s(_name(finding))}, '
+        f'"description": {s(_description(finding))}, '
+        f'"severity": {_SEVERITIES_JSON[finding.severity]}, "identifiers": {found}, '
+        f'"location": {_j(location)}, "details": {_details_json(finding, s)}'
     )
     if finding.fix:
         text += f', "solution": {_j(_clip(finding.fix, SOLUTION_WIDTH))}'
@@ -234,6 +253,8 @@ def _vulnerability_json(
 
 
 _j = encode_value
+_STRING: Callable[[Any], str] = json.encoder.encode_basestring_ascii
+_SEVERITIES_JSON = {severity: _STRING(name) for severity, name in SEVERITIES.items()}
 
 
 def _name(finding: Finding) -> str:
@@ -366,30 +387,45 @@ def _dependency_location(finding: Finding) -> dict[str, Any]:
 def _details(finding: Finding) -> dict[str, Any]:
     return {
         key: {"name": name, "type": "text", "value": value}
-        for key, (name, value) in _detail_items(finding).items()
+        for (key, name), value in zip(_DETAILS, _detail_values(finding), strict=True)
         if value
     }
 
 
-def _details_json(finding: Finding) -> str:
-    """`_details` encoded (keys and names are plain ASCII: written as they are)."""
+def _details_json(finding: Finding, s: Callable[[Any], str] = encode_value) -> str:
+    """`_details` encoded (keys and names are plain ASCII: written as they are), each value
+    by `s` (see `_vulnerability_json`)."""
     entries = [
-        f'"{key}": {{"name": "{name}", "type": "text", "value": {_j(value)}}}'
-        for key, (name, value) in _detail_items(finding).items()
+        prefix + s(value) + "}"
+        for prefix, value in zip(_DETAIL_PREFIXES, _detail_values(finding), strict=True)
         if value
     ]
     return "{" + ", ".join(entries) + "}"
 
 
-def _detail_items(finding: Finding) -> dict[str, tuple[str, Any]]:
-    return {
-        "fingerprint": ("Fingerprint", finding.fingerprint),
-        "tools": ("Reported by", ", ".join(finding.tools)),
-        "gate": ("mlgate gate", finding.gate),
-        "confidence": ("Confidence", finding.confidence),
-        "cell": ("Notebook cell", None if finding.cell is None else str(finding.cell)),
-        "waived_by": ("Waived by", finding.waived_by),
-    }
+_DETAILS = (  # (key, name) of each detail, in order
+    ("fingerprint", "Fingerprint"),
+    ("tools", "Reported by"),
+    ("gate", "mlgate gate"),
+    ("confidence", "Confidence"),
+    ("cell", "Notebook cell"),
+    ("waived_by", "Waived by"),
+)
+_DETAIL_PREFIXES = tuple(
+    f'"{key}": {{"name": "{name}", "type": "text", "value": ' for key, name in _DETAILS
+)
+
+
+def _detail_values(finding: Finding) -> tuple[Any, ...]:
+    """The value of each of `_DETAILS` (an empty one is left out)."""
+    return (
+        finding.fingerprint,
+        ", ".join(finding.tools),
+        finding.gate,
+        finding.confidence,
+        None if finding.cell is None else str(finding.cell),
+        finding.waived_by,
+    )
 
 
 def _dependency_files(findings: Sequence[Finding]) -> list[dict[str, Any]]:

