@@ -111,9 +111,12 @@ class Finding:
             if "severity" in missing:
                 raise KeyError("severity")
             raise TypeError(f"Finding is missing {', '.join(sorted(missing))}")
-        values = {
-            name: data[name] if name in data else _DEFAULTS.get(name) for name in _FIELD_NAMES
-        }
+        if tuple(data) == _FIELD_NAMES:  # as mlgate writes it: every field, in order
+            values = dict(data)
+        else:
+            values = {
+                name: data[name] if name in data else _DEFAULTS.get(name) for name in _FIELD_NAMES
+            }
         values["severity"] = Severity.parse(str(values["severity"]))
         values["also_reported_by"] = tuple(values["also_reported_by"] or ())
         values["properties"] = dict(values["properties"] or {})

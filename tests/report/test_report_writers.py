@@ -271,3 +271,35 @@ def test_json_report_text_is_its_dict_encoded() -> None:
         assert finding_json(item) == encoder.encode(item.to_dict())
     for value in (None, True, False, 0, -7, 2**70, 1.5, 'é\n"', [1, None], {"a": (1,)}):
         assert encode_value(value) == encoder.encode(value)
+
+
+def odd_typed_findings() -> list[Finding]:
+    """Findings whose values have types a gate never gives but a hand-edited json report
+    read back by `mlgate merge` may hold: each fast path falls back to encoding by value."""
+    base = varied_findings()[1]
+    odd: list[dict[str, Any]] = [
+        {"rule_id": 7},
+        {"line": True, "column": 2.5, "end_line": False},
+        {"cell": True, "path": "nb.ipynb"},
+        {"message": 12},
+        {"fingerprint": 3},
+        {"confidence": 1, "cwe": 2, "help_uri": 3, "fix": 4},
+        {"waived_by": 5},
+        {"blocking": 1},
+        {"gate": None},
+    ]
+    return [base.with_changes(**changes) for changes in odd]
+
+
+def test_odd_typed_values_encode_as_their_dicts_do() -> None:
+    encoder = json.JSONEncoder(separators=(", ", ": "))
+    for item in odd_typed_findings():
+        assert finding_json(item) == encoder.encode(item.to_dict())
+    for item in odd_typed_findings()[:3]:  # the rest are not strings where SARIF needs them
+        report = varied_report()
+        run = dataclasses.replace(report.run, results=(GateResult("sast", findings=(item,)),))
+        decision = decide(load_policy("default"), run.results, today=TODAY)
+        odd = Report(run, report.policy, decision, report.mode)
+        assert FORMATS["sarif"].render(odd) == dump_json(sarif_log(odd), depth=4)
+        text = FORMATS["gitlab"].files(odd)[SAST.filename]
+        assert text == dump_json(security_report(odd, SAST), depth=2)
