@@ -130,3 +130,33 @@ def test_detect_secrets_regexes_are_remembered_per_installed_copy(
     stored[0].write_text('[["x", "not flags", true]]', encoding="utf-8")
     assert redact._detect_secrets_specs() == imported  # a damaged file is not trusted
     assert json.loads(stored[0].read_text(encoding="utf-8"))[0][0] == imported[0][0]
+
+
+def test_remembered_literals_are_the_derived_ones_or_not_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache keeps each regex's literals (the prefilter that decides whether a regex is
+    compiled and run at all): what is read back equals what `required_literals` derives,
+    and an entry whose literals are malformed, or a file of the older three-field format,
+    is re-derived rather than trusted (a wrong literal would let a secret through)."""
+    monkeypatch.setattr(cache, "_configured_dir", tmp_path)
+    specs = redact._detect_secrets_specs()
+    for pattern, flags, _, literals in specs:
+        assert literals == required_literals(re.compile(pattern, flags)), pattern
+    [stored] = tmp_path.glob("redact-detectors-*.json")
+    rows = json.loads(stored.read_text(encoding="utf-8"))
+    for damaged in (
+        [[*row[:3]] for row in rows],  # written by an older mlgate
+        [[*rows[0][:3], [["ok"], [""]]], *rows[1:]],  # an empty literal matches nothing
+        [[*rows[0][:3], [[], []]], *rows[1:]],
+        [[*rows[0][:3], "AKIA"], *rows[1:]],
+    ):
+        stored.write_text(json.dumps(damaged), encoding="utf-8")
+        assert redact._detect_secrets_specs() == specs
+
+
+def test_a_detector_compiles_its_regex_only_when_asked() -> None:
+    detector = redact.Detector("[")  # not a valid regex: building the detector does not compile it
+    with pytest.raises(re.error):
+        _ = detector.regex
+    assert redact.Detector("ab+c").regex.search("xabbbc") is not None

@@ -36,10 +36,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any, TextIO, TypeVar, cast
 
-from mlgate import atomic
+from mlgate import atomic, regexlit
 from mlgate.cache import default_cache_dir
 from mlgate.findings import Finding
-from mlgate.regexlit import Literals, fold, required_literals
+from mlgate.regexlit import Literals, fold, pattern_literals, required_literals
 from mlgate.secretpatterns import (
     AWS_KEY_ID,
     HEURISTIC_TYPES,
@@ -64,11 +64,22 @@ _KEY_END = re.compile(r"-----END [A-Z0-9 ]*-----|---- END SSH2 [A-Z ]*----")
 
 @dataclass(frozen=True)
 class Detector:
-    regex: re.Pattern[str]
+    pattern: str
+    flags: int = 0
     private_key: bool = False
     accept: Callable[[str, int, int], str | None] | None = None  # mlgate's own patterns
     # one of these is in every match (None: unknown); `detectors()` derives them
     literals: Literals | None = None
+
+    @classmethod
+    def of(cls, regex: re.Pattern[str], private_key: bool = False) -> Detector:
+        return cls(regex.pattern, regex.flags, private_key, literals=required_literals(regex))
+
+    @functools.cached_property
+    def regex(self) -> re.Pattern[str]:
+        """Compiled when first needed: most detectors find none of their literals in what
+        mlgate writes (`may_match`), and then compiling their regex is wasted time."""
+        return re.compile(self.pattern, self.flags)
 
     def may_match(self, text: str, folded: str | None = None) -> bool:
         """False only when the detector cannot match `text` (it lacks every literal)."""
@@ -80,29 +91,31 @@ def detectors() -> tuple[Detector, ...]:
     """detect-secrets' regex plugins (if installed) and mlgate's own token patterns."""
     found = list(_detect_secrets_detectors())
     if not found:  # detect-secrets is not installed: the gate's own shapes of the worst
-        found = [Detector(PRIVATE_KEY_HEADER, private_key=True), Detector(AWS_KEY_ID)]
+        found = [Detector.of(PRIVATE_KEY_HEADER, private_key=True), Detector.of(AWS_KEY_ID)]
     # Their regexes only: the gate's acceptance checks (checksums, exact lengths, placeholder
     # words) keep false positives out of findings, but redacting a near-miss costs nothing.
-    found += [Detector(p.regex) for p in PATTERNS if p.secret_type not in _CONTEXT_PATTERNS]
-    return tuple(dataclasses.replace(d, literals=required_literals(d.regex)) for d in found)
+    found += [Detector.of(p.regex) for p in PATTERNS if p.secret_type not in _CONTEXT_PATTERNS]
+    return tuple(found)
 
 
 def _detect_secrets_detectors() -> Iterator[Detector]:
-    for pattern, flags, private_key in _detect_secrets_specs():
-        yield Detector(re.compile(pattern, flags), private_key=private_key)
+    for pattern, flags, private_key, literals in _detect_secrets_specs():
+        yield Detector(pattern, flags, private_key, literals=literals)
 
 
-Spec = tuple[str, int, bool]  # a detect-secrets regex: pattern, flags, private key
+# A detect-secrets regex: pattern, flags, private key, and its literals (`pattern_literals`)
+Spec = tuple[str, int, bool, Literals | None]
 
 
 def _detect_secrets_specs() -> list[Spec]:
-    """detect-secrets' regexes, remembered in the cache directory for the installed copy:
-    importing its plugins costs more than a warm run (they import requests, for verifying
-    secrets online), and the regexes change only with its files."""
+    """detect-secrets' regexes and their literals, remembered in the cache directory for the
+    installed copy: importing its plugins costs more than a warm run (they import requests,
+    for verifying secrets online), parsing 45 regexes for their literals a tenth of one, and
+    both change only with its files and `regexlit`'s code (both in the stamp)."""
     stamp = _detect_secrets_stamp()
     if stamp is None:
         return []
-    path = default_cache_dir() / f"redact-detectors-{stamp}.json"
+    path = default_cache_dir() / f"redact-detectors-2-{stamp}.json"
     cached = _read_specs(path)
     if cached is not None:
         return cached
@@ -117,12 +130,20 @@ def _detect_secrets_stamp() -> str | None:
     if spec is None or spec.origin is None:
         return None
     package = Path(spec.origin).parent
-    parts = [str(package)]
+    parts = [str(package), _source_digest(regexlit.__file__)]
     for path in sorted((package / "plugins").glob("*.py")):
         with contextlib.suppress(OSError):
             info = path.stat()
             parts.append(f"{path.name}:{info.st_size}:{info.st_mtime_ns}")
     return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def _source_digest(path: str | None) -> str:
+    """The SHA-256 of a source file (the code that derives the literals that are cached)."""
+    try:
+        return hashlib.sha256(Path(str(path)).read_bytes()).hexdigest()
+    except OSError:
+        return f"unreadable:{path}"
 
 
 def _read_specs(path: Path) -> list[Spec] | None:
@@ -134,19 +155,40 @@ def _read_specs(path: Path) -> list[Spec] | None:
         return None
     specs: list[Spec] = []
     for item in data:
-        if not (isinstance(item, list) and len(item) == 3):
+        if not (isinstance(item, list) and len(item) == 4):
             return None
-        pattern, flags, private_key = item
+        pattern, flags, private_key, literals = item
         if not (isinstance(pattern, str) and type(flags) is int and isinstance(private_key, bool)):
             return None
-        specs.append((pattern, flags, private_key))
+        if literals is not None and not _literal_lists(literals):
+            return None
+        found = (
+            None if literals is None else Literals(frozenset(literals[0]), frozenset(literals[1]))
+        )
+        specs.append((pattern, flags, private_key, found))
     return specs
+
+
+def _literal_lists(value: Any) -> bool:
+    """[plain, folded]: two lists of non-empty strings, at least one string in all."""
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(part, list) for part in value)
+        and all(isinstance(x, str) and x for part in value for x in part)
+        and any(value)
+    )
 
 
 def _write_specs(path: Path, specs: Sequence[Spec]) -> None:
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic.write(path, json.dumps([list(spec) for spec in specs]), create_mode=0o600)
+        rows = [[*spec[:3], _literal_rows(spec[3])] for spec in specs]
+        atomic.write(path, json.dumps(rows), create_mode=0o600)
+
+
+def _literal_rows(literals: Literals | None) -> list[list[str]] | None:
+    return None if literals is None else [sorted(literals.plain), sorted(literals.folded)]
 
 
 def _import_specs() -> Iterator[Spec]:
@@ -163,7 +205,8 @@ def _import_specs() -> Iterator[Spec]:
             continue
         instance: Any = cast(Any, plugin)()
         for regex in instance.denylist:
-            yield regex.pattern, regex.flags, secret_type in _KEY_TYPES
+            literals = pattern_literals(regex.pattern, regex.flags)
+            yield regex.pattern, regex.flags, secret_type in _KEY_TYPES, literals
 
 
 def redact_secrets(text: str) -> str:

@@ -65,7 +65,12 @@ def required_literals(regex: re.Pattern[str]) -> Literals | None:
     """Literals one of which is in every match of `regex`; None when none can be derived."""
     if not isinstance(regex.pattern, str):
         return None
-    parsed = _parser().parse(regex.pattern, regex.flags)
+    return pattern_literals(regex.pattern, regex.flags)
+
+
+def pattern_literals(pattern: str, flags: int) -> Literals | None:
+    """`required_literals` of `re.compile(pattern, flags)`, without compiling it."""
+    parsed = _parser().parse(pattern, flags)
     return _sequence(parsed, bool(parsed.state.flags & re.IGNORECASE))
 
 
