@@ -78,6 +78,8 @@ _NARROWING = frozenset(
         "focus-metavariable",
     }
 )
+# libyaml's safe loader when PyYAML has it: the same data, 10x faster
+_LIBYAML = bool(getattr(yaml, "__with_libyaml__", False))
 _MAX_CLAUSES = 64  # an OR's product of clauses is cut down to one clause beyond this
 
 
@@ -297,7 +299,8 @@ def rule_cnf(rule: Mapping[str, Any]) -> Cnf:
 def rule_filters(rule_files: Iterable[Path]) -> tuple[RuleFilter, ...]:
     filters: list[RuleFilter] = []
     for path in rule_files:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = yaml.load(text, Loader=yaml.CSafeLoader) if _LIBYAML else yaml.safe_load(text)
         for rule in data.get("rules", []) if isinstance(data, dict) else []:
             if isinstance(rule, dict):
                 rule_id = str(rule.get("id", "")).rsplit(".", 1)[-1]
