@@ -235,3 +235,17 @@ def test_warm_run_starts_semgrep_only_for_a_file_a_rule_may_match(tmp_path: Path
     assert _semgrep_started(changed), changed
     assert ran["properties"]["semgrep_prefiltered_files"] == 0
     assert ("b.py", "ml-yaml-unsafe-load") in found, found
+
+
+def test_semgrep_is_skipped_only_for_the_rule_pack_alone(tmp_path: Path) -> None:
+    write(tmp_path, "calc.py", "def add(x, y):\n    return x + y\n")
+    write(tmp_path, "tmp.py", 'BASE = "/t" + "mp"\n')
+    write(tmp_path, "rules.yml", "rules: []\n")
+    (tmp_path / "nul.py").write_bytes(b"x = 1\0\n")
+    pack = rule_pack_dir()
+    assert sast_gate._prefiltered(tmp_path, ["calc.py"], [pack])
+    assert not sast_gate._prefiltered(tmp_path, ["calc.py"], [pack, tmp_path / "rules.yml"])
+    assert not sast_gate._prefiltered(tmp_path, ["calc.py"], [])
+    assert not sast_gate._prefiltered(tmp_path, ["calc.py", "tmp.py"], [pack])
+    assert not sast_gate._prefiltered(tmp_path, ["calc.py", "nul.py"], [pack])
+    assert not sast_gate._prefiltered(tmp_path, ["calc.py", "gone.py"], [pack])

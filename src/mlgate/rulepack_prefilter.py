@@ -309,18 +309,23 @@ def rule_filters(rule_files: Iterable[Path]) -> tuple[RuleFilter, ...]:
 
 
 def rule_files(directory: Path) -> list[Path]:
-    """The rule files of a rule directory, as semgrep reads them."""
-    return sorted(p for p in directory.rglob("*.y*ml") if not p.name.endswith(".test.yaml"))
+    """Every YAML file of a rule directory (one without `rules` adds none)."""
+    return sorted(directory.rglob("*.y*ml"))
 
 
 @functools.cache
 def pack_filters(directory: Path) -> tuple[RuleFilter, ...]:
+    """The filters of a rule directory's rules; none (no prefilter) when it also holds a
+    JSON file, which semgrep may read as rules too."""
+    if any(p.suffix.lower() == ".json" for p in directory.rglob("*")):
+        return ()
     return rule_filters(rule_files(directory))
 
 
 def may_match(filters: Sequence[RuleFilter], data: bytes) -> bool:
-    """Whether some rule may match a file with these bytes (also: no rule, or a text that
-    is not ASCII-compatible, where the atoms say nothing)."""
+    """Whether some rule may match a file with these bytes: true as well for a rule without
+    clauses and for a text that is not ASCII-compatible (the atoms say nothing there).
+    Callers treat "no filters" as "no prefilter"."""
     if b"\0" in data or data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return True
     if any(not f.clauses for f in filters):
