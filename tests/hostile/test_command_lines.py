@@ -54,7 +54,8 @@ def _named(seen: Sequence[Argv], tool: str, fakes: Path) -> list[Argv]:
 
 def _repo(root: Path) -> Path:
     write(root, "policy.yml", "extends: default\n")
-    write(root, "app.py", "import os\n")
+    # a call a rule-pack rule may match: else the literal prefilter rightly starts no semgrep
+    write(root, "app.py", "import os\nos.system(cmd)\n")
     write(root, "requirements.txt", "pyyaml==5.3.1\n")
     return root
 
