@@ -75,7 +75,7 @@ def test_string_atoms_follow_semgreps_constant_folding() -> None:
     """The folded constants semgrep matches (checked against semgrep 1.185): pieces joined
     with `+`, adjacent literals, f-strings; each piece's text as written (no escapes decoded,
     but a line continuation inside a string disappears)."""
-    value, start = string_value("trust_remote_code").regex, string_start("/").regex
+    value, start = string_value("trust_remote_code"), string_start("/")
     for text in (
         b'{"trust_remote_code": True}',
         b'k = "trust_" + "remote_code"',
@@ -115,7 +115,7 @@ def _without(data: bytes, clause: Clause) -> bytes:
     """`data` with every atom of `clause` broken by a nonsense insertion after the first
     byte of each occurrence (identifiers stay identifiers, strings stay strings)."""
     for _ in range(10_000):
-        hits = [m for atom in clause if (m := atom.regex.search(data))]
+        hits = [m for atom in clause if (m := atom.search(data))]
         if not hits:
             return data
         first = min(hits, key=lambda m: m.start())

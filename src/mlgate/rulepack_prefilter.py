@@ -31,6 +31,7 @@ atoms made absent (no finding of that rule may remain).
 
 from __future__ import annotations
 
+import collections
 import functools
 import itertools
 import keyword
@@ -49,6 +50,7 @@ from mlgate.regexlit import required_literals
 _DELIMITERS = rb"[\"'{}]"
 # An escape that could stand for a letter, a digit, `/` or nothing at all.
 _ESCAPE = rb"\\[xuUN0-7\r\n]"
+_WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _NOT_NAMES = frozenset({*keyword.kwlist, *keyword.softkwlist, "self", "cls"})
 _TOKEN = re.compile(
     r"""
@@ -80,7 +82,8 @@ _NARROWING = frozenset(
 )
 # libyaml's safe loader when PyYAML has it: the same data, 10x faster
 _LIBYAML = bool(getattr(yaml, "__with_libyaml__", False))
-_MAX_CLAUSES = 64  # an OR's product of clauses is cut down to one clause beyond this
+_MAX_CLAUSES = 64  # an OR's product of clauses is cut down to a few joins beyond this
+_SHARED_PASSES = 3
 
 
 @dataclass(frozen=True)
@@ -89,10 +92,19 @@ class Atom:
 
     text: str
     pattern: bytes
+    word: bool = False  # a whole identifier: not preceded by an identifier character
 
     @functools.cached_property
     def regex(self) -> re.Pattern[bytes]:
         return re.compile(self.pattern)
+
+    def search(self, data: bytes) -> re.Match[bytes] | None:
+        """The first occurrence in `data` (a regex starting with a lookbehind would not be
+        searched for its literal first: the preceding byte is checked here instead)."""
+        for match in self.regex.finditer(data):
+            if not self.word or match.start() == 0 or data[match.start() - 1] not in _WORD:
+                return match
+        return None
 
 
 Clause = frozenset[Atom]
@@ -113,12 +125,14 @@ class RuleFilter:
 
 def _found(atom: Atom, data: bytes, seen: dict[Atom, bool]) -> bool:
     if atom not in seen:
-        seen[atom] = atom.regex.search(data) is not None
+        seen[atom] = atom.search(data) is not None
     return seen[atom]
 
 
 def identifier(name: str) -> Atom:
-    return Atom(name, re.escape(name.encode()))
+    """A name as a whole token: semgrep matches identifiers, never part of one (`eval` is
+    not in `evaluate`). A non-ASCII neighbour counts as a boundary (may match: safe)."""
+    return Atom(name, re.escape(name.encode()) + rb"(?![A-Za-z0-9_])", word=True)
 
 
 def string_value(value: str) -> Atom:
@@ -215,7 +229,24 @@ def _or(parts: Sequence[Cnf]) -> Cnf:
     if size <= _MAX_CLAUSES:
         product = (frozenset().union(*combo) for combo in itertools.product(*parts))
         return _and([tuple(product)])
-    return (frozenset().union(*(min(part, key=_weakness) for part in parts)),)
+    # Any one clause of each branch, joined, is a clause of the OR. Kept: the join of each
+    # branch's best clause, and a few joins of the clauses most branches share (`torch` in
+    # every `torch.*` branch, then the `load*` names, ...), each pass avoiding the clauses
+    # an earlier one took where a branch has others.
+    shared = collections.Counter(c for part in parts for c in part)
+    joins = [frozenset().union(*(min(part, key=_weakness) for part in parts))]
+    used: set[Clause] = set()
+    for _ in range(_SHARED_PASSES):
+        picks = [
+            min(
+                [c for c in part if c not in used] or part,
+                key=lambda c: (-shared[c], *_weakness(c)),
+            )
+            for part in parts
+        ]
+        used.update(picks)
+        joins.append(frozenset().union(*picks))
+    return _and([tuple(joins)])
 
 
 def _weakness(clause: Clause) -> tuple[int, int]:
