@@ -98,6 +98,24 @@ def test_string_atoms_follow_semgreps_constant_folding() -> None:
         assert not value.search(text) and not start.search(text), text
 
 
+def test_names_are_whole_identifiers_and_regex_parts_substrings() -> None:
+    rule = {"id": "x", "languages": ["python"], "message": "m", "severity": "ERROR"}
+    calls = RuleFilter("x", rule_cnf({**rule, "pattern": "eval($X)"}))
+    assert calls.may_match(b"eval(x)") and calls.may_match(b"from builtins import eval as e")
+    assert not calls.may_match(b"model.evaluate(x)\nmy_eval(y)")
+
+    def named(regex: str) -> RuleFilter:
+        spec = {"metavariable": "$F", "regex": regex}
+        patterns = [{"pattern": "$M.$F(...)"}, {"metavariable-regex": spec}]
+        return RuleFilter("x", rule_cnf({**rule, "patterns": patterns}))
+
+    assert named("^(load|loads)$").may_match(b"pickle.loads(b)")
+    assert not named("^(load|loads)$").may_match(b"yaml.safe_load(b)")
+    # part of a name: `get_data` holds the literal, though not as a whole word
+    assert named("^(get|post)_data$").may_match(b"client.get_data()")
+    assert not named("^(get|post)_data$").may_match(b"client.fetch()")
+
+
 def test_unknown_constructs_give_no_prefilter() -> None:
     rule = {"id": "x", "languages": ["python"], "message": "m", "severity": "ERROR"}
     assert rule_cnf({**rule, "pattern": "$F(...)"}) == ()

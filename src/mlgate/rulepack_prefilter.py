@@ -63,6 +63,9 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE | re.DOTALL,
 )
+# `^(load|loads)$`: a metavariable-regex naming whole identifiers
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_WHOLE_NAMES = re.compile(rf"\^(?:\(({_NAME}(?:\|{_NAME})*)\)|({_NAME}))\$")
 # `$X: int`: the type of a typed metavariable need not be written in the file.
 # `$X.$NAME`: a metavariable bound to an attribute name (an identifier, never a constant).
 _FIELD_METAVARIABLE = re.compile(r"\.\s*(\$[A-Z_][A-Z0-9_]*)\b")
@@ -290,9 +293,13 @@ def _name_regexes(conjuncts: Sequence[Any]) -> list[Cnf]:
         spec = item.get("metavariable-regex") if isinstance(item, Mapping) else None
         if not isinstance(spec, Mapping) or spec.get("metavariable") not in bound:
             continue
-        literals = _regex_literals(str(spec.get("regex", "")))
-        if literals:
-            clauses.append((frozenset(identifier(x) for x in literals),))
+        regex = str(spec.get("regex", ""))
+        names = _WHOLE_NAMES.fullmatch(regex)
+        if names:  # `^(a|b)$`: the name is one of them, a whole identifier
+            words = (names.group(1) or names.group(2)).split("|")
+            clauses.append((frozenset(identifier(x) for x in words),))
+        elif literals := _regex_literals(regex):  # part of the name: found as a substring
+            clauses.append((frozenset(Atom(x, re.escape(x.encode())) for x in literals),))
     return clauses
 
 
