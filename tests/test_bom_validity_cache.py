@@ -136,3 +136,13 @@ def test_the_iri_grammar_is_loaded_only_for_unusual_urls() -> None:
         "invalid True",
         "valid True",
     ]
+
+
+def test_the_key_names_the_installed_library_release() -> None:
+    """The remembered validity is per cyclonedx-python-lib release (its schemas decide):
+    the version read without package metadata is the installed distribution's."""
+    from importlib.metadata import version
+
+    from mlgate.bom import _cyclonedx_version
+
+    assert _cyclonedx_version() == version("cyclonedx-python-lib")

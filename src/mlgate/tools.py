@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -296,6 +295,8 @@ def missing_problem(name: str) -> str:
 
 def package_version(distribution: str) -> str | None:
     """The installed version of a Python distribution beside mlgate, or None."""
+    from importlib import metadata  # noqa: PLC0415 (20 ms; a warm run reads no metadata)
+
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
@@ -312,6 +313,8 @@ def tool_version(name: str, distribution: str | None = None) -> str | None:
     if exe is None:
         return None
     if distribution and Path(exe).parent == Path(sys.executable).parent:
+        from importlib import metadata  # noqa: PLC0415
+
         try:
             return metadata.version(distribution)
         except metadata.PackageNotFoundError:
