@@ -59,18 +59,25 @@ def finish_corpus(name: str, label: str, root: Path) -> Corpus:
         "python_lines": sum(_line_count(root / f) for f in python),
         "mb": round(size / 1e6, 1),
     }
-    corpus = Corpus(name, label, root, candidates[len(candidates) // 2], requirements, counts)
-    corpus.touch_unmatched = unmatched_file(root, candidates)
+    matched, unmatched = split_by_prefilter(root, candidates)
+    touch = (matched or candidates)[len(matched or candidates) // 2]
+    corpus = Corpus(name, label, root, touch, requirements, counts)
+    corpus.touch_unmatched = unmatched[len(unmatched) // 2] if unmatched else None
     return corpus
 
 
-def unmatched_file(root: Path, candidates: list[str]) -> str | None:
-    """The middle one of the files (with the benchmark's appended line) that no rule of the
-    rule pack can match, by mlgate's own prefilter; None when every file may match."""
+def split_by_prefilter(root: Path, candidates: list[str]) -> tuple[list[str], list[str]]:
+    """The files (with the benchmark's appended line) that a rule of the rule pack may
+    match, and those none can, by mlgate's own prefilter: the one-file-changed line
+    changes the middle one of the first, the no-rule-can-match line that of the second."""
     filters = pack_filters(rule_pack_dir())
     line = b"\nBENCH_TOUCHED = 1  # appended by bench.py\n"
-    unmatched = [f for f in candidates if not may_match(filters, (root / f).read_bytes() + line)]
-    return unmatched[len(unmatched) // 2] if unmatched else None
+    matched: list[str] = []
+    unmatched: list[str] = []
+    for rel in candidates:
+        data = (root / rel).read_bytes() + line
+        (matched if may_match(filters, data) else unmatched).append(rel)
+    return matched, unmatched
 
 
 def _line_count(path: Path) -> int:
