@@ -165,3 +165,20 @@ def test_redaction_does_not_load_the_gates() -> None:
     loaded = done.stdout.split()
     assert "mlgate.secretpatterns" in loaded
     assert [m for m in loaded if m.startswith(("mlgate.gates", "yaml", "cyclonedx"))] == []
+
+
+def test_a_run_loads_no_network_client_or_package_metadata() -> None:
+    """What `mlgate run` imports before any gate runs (the registry, the runner, the reports,
+    the BOM writer) leaves out what only a cold path uses: the http client and ssl (online
+    secret verification, `db update`), package metadata (version lookups), the BOM's schema
+    validator (jsonschema), the template engine and the progress display."""
+    probe = (
+        "import sys, mlgate.cli.run, mlgate.core, mlgate.report, mlgate.bom, mlgate.runner\n"
+        "print(' '.join(sorted(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = set(done.stdout.split())
+    assert "mlgate.gates.secrets" in loaded and "cyclonedx.model.bom" in loaded
+    cold = {"http.client", "ssl", "urllib.request", "importlib.metadata", "jsonschema", "jinja2"}
+    assert sorted(cold & loaded) == []
+    assert not any(m == "rich" or m.startswith("rich.") for m in loaded)

@@ -7,14 +7,11 @@ a manifest (so a later load reads no record until a package is matched) and swit
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
 import shutil
 import tempfile
-import urllib.parse
-import urllib.request
 import zipfile
 import zlib
 from datetime import datetime, timezone
@@ -115,6 +112,10 @@ def _switch(cache: Path, staging: Path) -> None:
 
 
 def _download(url: str, out: IO[bytes], timeout: float) -> None:
+    import http.client  # noqa: PLC0415 (ssl and http: only `mlgate db update` downloads)
+    import urllib.parse  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+
     scheme = urllib.parse.urlsplit(url).scheme.lower()
     if scheme not in ("http", "https", "file"):
         raise AdvisoryDBError(

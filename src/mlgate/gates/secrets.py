@@ -21,13 +21,11 @@ import base64
 import bisect
 import re
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mlgate.cache import make_key
 from mlgate.findings import Finding, Severity, assign_fingerprints
@@ -84,6 +82,9 @@ from mlgate.secretpatterns import (
     secret_hash,
 )
 from mlgate.tools import run_json_tool, submit, tool_version, unscanned
+
+if TYPE_CHECKING:  # at run time, imported by the requests that verify (http, ssl: 20 ms)
+    import urllib.request
 
 NAME = "secrets"
 TOOL = "detect-secrets"
@@ -498,11 +499,13 @@ def _message(secret_type: str, preview: str | None, origin: Origin) -> str:
 
 ACTIVE, INACTIVE, UNKNOWN = "active", "inactive", "unknown"
 VERIFY_TIMEOUT = 10.0
-Opener = Callable[[urllib.request.Request, float], int]  # -> HTTP status
+Opener = Callable[["urllib.request.Request", float], int]  # -> HTTP status
 
 
 def verification_request(secret_type: str, value: str) -> urllib.request.Request | None:
     """The provider's read-only "who am I" request for a candidate, or None (no endpoint)."""
+    import urllib.request  # noqa: PLC0415
+
     if secret_type == HF_TYPE:
         return _get("https://huggingface.co/api/whoami-v2", {"Authorization": f"Bearer {value}"})
     if secret_type.startswith("GitHub"):
@@ -525,11 +528,16 @@ def verification_request(secret_type: str, value: str) -> urllib.request.Request
 
 def _get(url: str, headers: Mapping[str, str]) -> urllib.request.Request:
     # Every URL is a constant https:// endpoint of a provider (`verification_request`).
+    import urllib.request  # noqa: PLC0415
+
     return urllib.request.Request(url, headers=dict(headers), method="GET")  # noqa: S310 # nosemgrep
 
 
 def urlopen_status(request: urllib.request.Request, timeout: float) -> int:
     """The HTTP status of a verification request (the body is never read into a report)."""
+    import urllib.error  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 # nosemgrep
             return int(response.status)
