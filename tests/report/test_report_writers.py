@@ -17,6 +17,7 @@ import json
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from xml.etree import ElementTree as ET  # builds the reference document only
 
 import pytest
@@ -36,7 +37,7 @@ from mlgate.report.gitlab import (
     vulnerability_id,
 )
 from mlgate.report.junit import MESSAGE_WIDTH, _clean, _details, _where, _why_passing
-from mlgate.report.sarif import sarif_log
+from mlgate.report.sarif import _uri, sarif_log
 from mlgate.runner import RunResult
 
 TODAY = dt.date(2026, 6, 1)
@@ -303,3 +304,11 @@ def test_odd_typed_values_encode_as_their_dicts_do() -> None:
         assert FORMATS["sarif"].render(odd) == dump_json(sarif_log(odd), depth=4)
         text = FORMATS["gitlab"].files(odd)[SAST.filename]
         assert text == dump_json(security_report(odd, SAST), depth=2)
+
+
+def test_sarif_uri_is_the_quoted_path() -> None:
+    odd = [p for p in PATHS if p] + ["a/b_c-d.e~f", "ü/x.py", "a%20b", "a+b", "a/../b", "~/x y"]
+    odd += [f"a{chr(code)}b" for code in range(0x180)]
+    for path in odd:
+        assert _uri(path) == quote(path, safe="/")
+    assert _uri(None) is None and _uri("") is None

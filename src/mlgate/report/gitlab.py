@@ -431,9 +431,11 @@ def _detail_values(finding: Finding) -> tuple[Any, ...]:
 def _dependency_files(findings: Sequence[Finding]) -> list[dict[str, Any]]:
     by_file: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
     for finding in findings:
-        dep = _dependency(finding)
-        key = (dep["package"]["name"], dep["version"])
-        by_file.setdefault(finding.path or "unknown", {})[key] = dep
+        props = finding.properties
+        key = (str(props.get("package") or "unknown"), str(props.get("version") or ""))
+        deps = by_file.setdefault(finding.path or "unknown", {})
+        if key not in deps:  # `_dependency(finding)`, made once per package and version
+            deps[key] = {"package": {"name": key[0]}, "version": key[1]}
     return [
         {"path": path, "package_manager": "pip", "dependencies": list(deps.values())}
         for path, deps in by_file.items()
