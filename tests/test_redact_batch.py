@@ -75,6 +75,17 @@ def test_fold_matches_re_ignorecase() -> None:
     assert re.search("(?i)key", "\u212aEY")  # what fold must agree with
 
 
+def test_fold_keeps_positions_and_folds_each_character_alone() -> None:
+    """`fold` is character by character (positions in the folded text are positions in the
+    text, which `redacted_strings` relies on): every character of a text mixing ASCII,
+    IGNORECASE equivalents and other non-ASCII folds as it does on its own."""
+    text = "Secret \u212aEY \u2014 pa\u017fsword \u2026 \u00c9t\u00e9 \u0130 caf\u00e9 \u212a" * 3
+    folded = fold(text)
+    assert len(folded) == len(text)
+    assert folded == "".join(fold(c) for c in text)
+    assert "key" in folded and "password" in folded
+
+
 @pytest.mark.parametrize("text", SAMPLES + PLAIN)
 def test_prefilter_never_rules_out_a_match(text: str) -> None:
     for detector in detectors():

@@ -139,8 +139,9 @@ def _branch(alternatives: Iterable[Any], ignorecase: bool) -> Literals | None:
 
 def fold(text: str) -> str:
     """`text` as case-insensitive literals are looked for in it (see the module's doc)."""
-    if not text.isascii():
-        text = "".join(c if c.isascii() else _ascii_equivalent(c) for c in text)
+    if not text.isascii():  # each distinct non-ASCII character looked up once, not per place
+        table = {ord(c): _ascii_equivalent(c) for c in set(text) if not c.isascii()}
+        text = text.translate(table)
     return text.lower()
 
 
