@@ -23,8 +23,8 @@ def test_signal_stops_the_run_and_leaves_nothing(
 ) -> None:
     hostile.fake({t: "fork-and-hang" for t in ("bandit", "semgrep", "detect-secrets")})
     root = tmp_path / "repo"
-    # yaml: a literal of a rule-pack rule, else the prefilter rightly starts no semgrep
-    write(root, "app.py", "import yaml\nprint('hello')\n")
+    # a call a rule-pack rule may match: else the literal prefilter rightly starts no semgrep
+    write(root, "app.py", "import os\nos.system(cmd)\n")
     write(root, "nb.ipynb", '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
     write(root, "notes.txt", "text\n")
     write(root, "policy.yml", POLICY)
