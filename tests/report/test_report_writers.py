@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import textwrap
 import uuid
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ from mlgate.report.gitlab import (
 )
 from mlgate.report.junit import MESSAGE_WIDTH, _clean, _details, _where, _why_passing
 from mlgate.report.sarif import _uri, sarif_log
+from mlgate.report.text import MESSAGE_WIDTH as TEXT_WIDTH
+from mlgate.report.text import _wrapped
 from mlgate.runner import RunResult
 
 TODAY = dt.date(2026, 6, 1)
@@ -312,3 +315,14 @@ def test_sarif_uri_is_the_quoted_path() -> None:
     for path in odd:
         assert _uri(path) == quote(path, safe="/")
     assert _uri(None) is None and _uri("") is None
+
+
+def test_text_lines_are_what_textwrap_gives() -> None:
+    texts = [*MESSAGES, "a-b " * 40, "x" * 89, "x" * 90, "y " * 45, "\u00a0 z \u2003", " \t\n"]
+    for text in texts:
+        for indent in ("", " " * 11):
+            body = " ".join(text.split())
+            expected = textwrap.wrap(
+                body, TEXT_WIDTH, initial_indent=indent, subsequent_indent=indent
+            )
+            assert _wrapped(text, indent) == expected
