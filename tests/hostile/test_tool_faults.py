@@ -28,7 +28,8 @@ gates:
 
 def fault_repo(root: Path) -> Path:
     """One repository every tool has something to do in."""
-    write(root, "app.py", "import json\nprint(json.dumps({}))\n")
+    # a call a rule-pack rule may match (safe: no finding), else semgrep is rightly not started
+    write(root, "app.py", 'import yaml\nprint(yaml.load("{}", Loader=yaml.SafeLoader))\n')
     write(root, "notes.txt", "nothing secret here\n")
     write(root, "requirements.txt", "requests==2.31.0\n")
     write(
