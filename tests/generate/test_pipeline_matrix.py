@@ -7,8 +7,9 @@ installs ("no job installs what it does not use": the project only where a gate 
 runs its code, each scanner only in the job that runs it, mlgate's extras only where used,
 dvc only in the DVC training job, pinned). Then, per shape and runner, that level N's jobs
 are level N-1's plus the jobs that differ, each shared job identical but for exactly the
-documented difference. That is what lets tests/generate/test_pipeline_runs.py execute a cell through
-a higher level's run (its module docstring has the table of what runs where).
+documented difference. That is what lets tests/generate/test_pipeline_runs.py and the
+whole-matrix runner (`python -m tests.generate.matrix`, tests/generate/matrix.py) execute a
+cell through a higher level's run: the push pipeline at level 2, training and scheduled at 1.
 """
 
 from __future__ import annotations

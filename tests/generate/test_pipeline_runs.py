@@ -30,30 +30,14 @@ test passes both through gitlab-ci-local's variable file): the default, keyless 
 needs a GitLab OIDC token gitlab-ci-local cannot issue, so its two sign/verify lines are
 generated and checked only.
 
-How the 48 cells (8 repositories x levels 0-2 x 2 runners) are covered:
-`tests/generate/test_pipeline_matrix.py` generates every cell and asserts its jobs, needs and install
-lines, and that level N is level N-1 plus the jobs that differ, every shared job identical
-(GitLab's level >= 1 jobs add one `when: never` rule for scheduled pipelines; level 2's
-decide adds the signing). So a level-2 push run executes every push-pipeline job of levels 0
-and 1 of the same shape and runner ("via L2" below); level 1 adds `train` and `scheduled`,
-executed for dvc (GitLab) and mlflow (GitHub) only. Per shape, runner: levels 0 / 1 / 2:
-
-| shape | GitHub | GitLab |
-|---|---|---|
-| churn-model | via L2 / push jobs via L2, train+scheduled generated / run | same |
-| insecure-ml | via L2 / push jobs via L2, train+scheduled generated / run | same |
-| requirements | run (forger) / generated / generated | run (forger) / generated / generated |
-| uv-lock | via L2 / push jobs via L2, train+scheduled generated / run | same |
-| dvc | generated | push jobs generated; train+scheduled run / generated |
-| mlflow | push jobs generated; train+scheduled run / generated | generated |
-| notebooks | via L2 / push jobs via L2, train+scheduled generated / run | run as own-gitlab-ci |
-| own-gitlab-ci | generated | run / generated / generated |
-
-"generated" = generated and checked by test_pipeline_matrix.py (and, for a subset of shapes,
-by the validators of tests/generate/test_generate.py), not executed. The job templates are shared by
-every shape (one gate, decide, train, deploy template per CI system; the project install is
-one macro fed by the installer's recipe), so an unexecuted cell differs from an executed one
-only in the install recipe and the repository's content.
+The 48 cells (8 repositories x levels 0-2 x 2 runners): tests/generate/test_pipeline_matrix.py
+generates every cell and asserts its jobs, needs and install lines, and that level N is level
+N-1 plus the jobs that differ, every shared job identical (GitLab's level >= 1 jobs add one
+`when: never` rule for scheduled pipelines; level 2's decide adds the signing). So a level-2
+push run executes every push job of levels 0 and 1 of its shape and runner, and level 1's
+train and scheduled pipelines are level 2's. `python -m tests.generate.matrix` (outside CI)
+executes all those cells with this module's machinery (tests/generate/pipeline_exec.py); the
+README's "What the pipeline does when it runs" has its last run's table.
 `test_placeholder_deploy_fails_saying_what_to_set` runs the placeholder deploy step with bash.
 """
 
