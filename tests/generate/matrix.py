@@ -524,8 +524,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--shape", choices=sorted(SHAPES))
     parser.add_argument("--level", type=int, choices=(0, 1, 2))
     parser.add_argument("--pipeline", choices=PIPELINES)
-    parser.add_argument("--not-in-ci", action="store_true", help="leave out what CI runs")
-    parser.add_argument("--in-ci", action="store_true", help="only what CI runs")
+    ci = parser.add_mutually_exclusive_group()
+    ci.add_argument("--not-in-ci", action="store_true", help="leave out what CI runs")
+    ci.add_argument("--in-ci", action="store_true", help="only what CI runs")
     parser.add_argument("--jobs-out", type=Path, help="also write one row per job here")
     parser.add_argument("--work", type=Path, help="keep the runs here (default: a temp dir)")
     args = parser.parse_args(argv)
@@ -535,6 +536,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen = cells(args.runner, args.shape, args.level, args.pipeline, args.not_in_ci, args.in_ci)
     work = args.work or Path(tempfile.mkdtemp(prefix="mlgate-matrix-"))
     print(f"{len(chosen)} cell(s); work: {work}", file=sys.stderr, flush=True)
+    try:
+        return _run(args, chosen, work)
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, chosen: list[Cell], work: Path) -> int:
     session = _session(work)
     rows, job_rows, failed = [HEADER], [], 0
     for cell in chosen:
@@ -556,8 +565,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.jobs_out:
         head = "| runner | shape | level | pipeline | job | status | seconds |\n|---|---|---|---|---|---|---|"
         args.jobs_out.write_text("\n".join([head, *job_rows]) + "\n")
-    if args.work is None:
-        shutil.rmtree(work, ignore_errors=True)
     return 1 if failed else 0
 
 

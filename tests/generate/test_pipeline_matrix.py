@@ -29,6 +29,7 @@ from mlgate.cli import run_main
 from mlgate.generate.spec import DVC_VERSION
 
 from ..conftest import git_init
+from .matrix import IN_CI, cells
 from .pipeline_shapes import OWN_WORKFLOW, SHAPES, add_include
 from .test_generate import _schema_errors
 
@@ -282,3 +283,22 @@ def test_gitlab_key_signing_replaces_sigstore(tmp_path: Path) -> None:
     # re-init keeps the setting
     _init(root, 2)
     assert 'signing: "key"' in config.read_text()
+
+
+def test_the_matrix_runner_runs_the_cells_this_module_makes_sufficient() -> None:
+    """`python -m tests.generate.matrix` (no --level) runs push at level 2 only, train and
+    scheduled at level 1 only: the reduction the level test above justifies. Every cell of
+    it, for every shape and runner; the execution tests' cells are among them (but the
+    level-0 own-CI run, which is beside the reduction)."""
+    chosen = {(c.runner, c.shape, c.level, c.pipeline) for c in cells()}
+    expected = {
+        (r, s, 2 if p == "push" else 1, p)
+        for r in RUNNERS
+        for s in SHAPES
+        for p in ("push", "train", "scheduled")
+    }
+    assert chosen == expected and len(chosen) == 48
+    assert IN_CI - chosen == {("gitlab", "own-gitlab-ci", 0, "push")}
+    split = {(c.runner, c.shape, c.level, c.pipeline) for c in cells(not_in_ci=True)}
+    assert split | {(c.runner, c.shape, c.level, c.pipeline) for c in cells(in_ci=True)} == chosen
+    assert {c.pipeline for c in cells(level=0)} == {"push"}
