@@ -269,7 +269,7 @@ def _gitlab(tmp: Path, root: Path, session: Session, cell: Cell) -> GitLabRun:
 
 
 def _gl_seconds(output: str, job: str) -> float | None:
-    found = re.search(rf"(?m)^{re.escape(job)} finished in ([0-9.]+) (ms|s|min)", output)
+    found = re.search(rf"(?m)^{re.escape(job)} +finished in ([0-9.]+) (ms|s|min)", output)
     if found is None:
         return None
     return float(found[1]) * {"ms": 0.001, "s": 1, "min": 60}[found[2]]
