@@ -278,7 +278,8 @@ def test_offline_missing_tool_is_a_gate_error(tmp_path: Path, fake_index: dict[s
 
 def test_unreachable_index_with_nothing_cached_is_a_gate_error(tmp_path: Path) -> None:
     """The real lock, an empty tools dir and an index that refuses connections."""
-    write(tmp_path, "repo/a.py", "import pickle\n")
+    # a call a rule-pack rule may match: else the literal prefilter rightly starts no semgrep
+    write(tmp_path, "repo/a.py", "import pickle\npickle.loads(b)\n")
     env = {
         "MLGATE_TOOLS_DIR": str(tmp_path / "tools"),
         "MLGATE_TOOLS_INDEX_URL": "http://127.0.0.1:9/simple",
