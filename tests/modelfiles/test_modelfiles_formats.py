@@ -10,7 +10,7 @@ import gzip
 import io
 import pickle
 import tarfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO, ClassVar
 
 import pytest
@@ -20,7 +20,7 @@ from mlgate.gates import GATES
 from mlgate.gates.modelfiles import Settings, scan_file
 from mlgate.modelfiles import FORMATS, FileReport, Where, engine, sniff
 from mlgate.modelfiles.formats import index, reader_of
-from mlgate.modelfiles.formats.base import Engine, ModelFormat, Sniffed
+from mlgate.modelfiles.formats.base import Engine, ModelFormat, Sniffed, basename, suffix
 from mlgate.repo import open_repo
 
 # A pickle that would call os.system('true') if it were loaded (protocol 0, by hand).
@@ -307,3 +307,32 @@ def test_the_loader_guard_catches_a_load(tmp_path: Path) -> None:
         "5: eval()",
         "6: import_module(name)",
     ]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "m.pkl",
+        "a/b/M.PKL",
+        ".pkl",
+        "..pkl",
+        "a/..pt",
+        "a.",
+        "a/b/",
+        "x.tar.gz",
+        "dir.d/file",
+        "..",
+        ".",
+        "a/.",
+        "a/b/.",
+        "a/.bashrc",
+        "a/b.c/",
+        "noext",
+        "a//b.Joblib",
+        "a/./c.npy",
+        "über.Safetensors",
+    ],
+)
+def test_suffix_and_basename_agree_with_pathlib(name: str) -> None:
+    assert suffix(name) == PurePosixPath(name).suffix.lower()
+    assert basename(name) == PurePosixPath(name).name

@@ -6,7 +6,9 @@ imported, unpickled, loaded or rendered."""
 from __future__ import annotations
 
 import io
-from pathlib import Path, PurePosixPath
+import os
+import stat
+from pathlib import Path
 from typing import IO
 
 from mlgate.findings import Severity
@@ -14,7 +16,7 @@ from mlgate.modelfiles.errors import LimitReached, ScanTimeout
 from mlgate.modelfiles.formats import index, reader_of
 from mlgate.modelfiles.formats import selects as selects_content
 from mlgate.modelfiles.formats import sniff as sniff_head
-from mlgate.modelfiles.formats.base import SNIFF, sniffed, suffix
+from mlgate.modelfiles.formats.base import SNIFF, basename, sniffed, suffix
 from mlgate.modelfiles.formats.pickle import PICKLE_FAMILY
 from mlgate.modelfiles.records import (
     RULE_LIMIT,
@@ -90,18 +92,25 @@ def is_model_file(root: Path, rel: str) -> bool:
     names = index()
     return (
         suffix(rel) in names.extensions
-        or PurePosixPath(rel).name in names.filenames
-        or _is_model_content(root / rel)
+        or basename(rel) in names.filenames
+        or _is_model_content(os.path.join(root, rel))
     )
 
 
-def _is_model_content(path: Path) -> bool:
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+
+
+def _is_model_content(path: str) -> bool:
+    """One lstat and one read of the head: a repository has thousands of files to sniff."""
     try:
-        if not path.is_file() or path.is_symlink():
+        info = os.lstat(path)
+        if not stat.S_ISREG(info.st_mode):
             return False
-        with path.open("rb") as fh:
-            head = fh.read(SNIFF)
-            size = fh.seek(0, io.SEEK_END)
+        fd = os.open(path, _READ_FLAGS)
+        try:
+            head = os.read(fd, SNIFF)
+        finally:
+            os.close(fd)
     except OSError:
         return False
-    return selects_content(sniff_head(head, size), head)
+    return selects_content(sniff_head(head, info.st_size), head)

@@ -8,6 +8,7 @@ and requirements (last) read whatever no other kind claims.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path, PurePosixPath
 
 from mlgate.deps.sources.common import normalise
@@ -41,6 +42,7 @@ def _path(relpath: str) -> PurePosixPath | None:
     return path.with_name(path.name.lower()) if path.name else None
 
 
+@functools.lru_cache(maxsize=1 << 16)  # asked for every file of the tree, by several gates
 def source_for(relpath: str) -> DependencySource | None:
     """The source that recognises a repository-relative path as a dependency file, if any."""
     path = _path(relpath)

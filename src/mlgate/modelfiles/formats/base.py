@@ -39,7 +39,16 @@ def unreadable(scan: Scan, where: Where, what: str, exc: Exception) -> None:
 
 
 def suffix(name: str) -> str:
-    return PurePosixPath(name).suffix.lower()
+    """`PurePosixPath(name).suffix.lower()` without building a path (asked for every file)."""
+    base = basename(name)
+    dot = base.rfind(".")
+    return base[dot:].lower() if 0 < dot < len(base) - 1 else ""
+
+
+def basename(name: str) -> str:
+    """`PurePosixPath(name).name` for a repository-relative path, without building a path."""
+    base = name.rpartition("/")[2]
+    return base if base not in ("", ".") else PurePosixPath(name).name
 
 
 def sniffed(kind: str | None, head: bytes, name: str, where: Where) -> Sniffed:
