@@ -41,6 +41,10 @@ _SWEEP_ROUNDS = 20  # each round kills one more generation of escapees
 _lock = threading.RLock()
 _live: dict[int, str] = {}  # pid of a running tool -> its token
 _temp_dirs: set[Path] = set()
+# token -> the tool's start time (clock ticks after boot, /proc/PID/stat field 22): a process
+# carrying the token descends from the tool, so it started no earlier; older processes'
+# environments are not read (a sweep runs after every tool, and /proc holds every process).
+_born: dict[str, int] = {}
 _stopping = threading.Event()
 
 
@@ -81,6 +85,7 @@ def start(
             list(argv), env={**env, RUN_VAR: token}, start_new_session=True, **popen
         )
         _live[proc.pid] = token
+        _born[token] = _start_ticks(proc.pid)
     return proc, token
 
 
@@ -88,12 +93,13 @@ def finish(proc: subprocess.Popen[bytes], token: str) -> None:
     """The tool is done (or given up on): kill its group and every process with its token."""
     with _lock:
         _live.pop(proc.pid, None)
+        born = _born.pop(token, 0)
     _kill_group(proc.pid)
     if proc.returncode is None:
         with contextlib.suppress(ChildProcessError, OSError):
             proc.wait(timeout=5)
     mark = f"{RUN_VAR}={token}"
-    _sweep(lambda _pid, env: mark in env, {proc.pid})
+    _sweep(lambda _pid, env: mark in env, {proc.pid}, born=born)
 
 
 def stop() -> None:
@@ -153,10 +159,15 @@ def _kill_group(pgid: int) -> None:
 
 
 def _sweep(
-    match: Any, groups: set[int], children_only: bool = False, rounds: int = _SWEEP_ROUNDS
+    match: Any,
+    groups: set[int],
+    children_only: bool = False,
+    rounds: int = _SWEEP_ROUNDS,
+    born: int = 0,
 ) -> None:
     """Kill the processes `match(pid, environ)` selects (and their groups), round after round
-    (a killed escapee's children are the next round's); reap those that are mlgate's."""
+    (a killed escapee's children are the next round's); reap those that are mlgate's.
+    `born`: only processes started at or after that tick can match (zombies are reaped)."""
     if not _PROC.is_dir():
         return
     me = os.getpid()
@@ -164,14 +175,14 @@ def _sweep(
         with _lock:
             live = set(_live)
         found = []
-        for pid, ppid, pgrp, zombie in _processes():
+        for pid, ppid, pgrp, zombie, started in _processes():
             if pid == me or pid in live or (children_only and ppid != me):
                 continue
             if zombie:
                 if ppid == me and (children_only or pgrp in groups):
                     _reap(pid)
                 continue
-            if match(pid, _environ(pid)):
+            if started >= born and match(pid, _environ(pid)):
                 found.append((pid, ppid, pgrp))
         if not found:
             return
@@ -187,26 +198,49 @@ def _sweep(
                 _wait_gone(pid)
 
 
-def _processes() -> Iterator[tuple[int, int, int, bool]]:
-    """(pid, parent pid, process group, is a zombie) of every process /proc shows."""
-    for entry in _PROC.iterdir():
-        if not entry.name.isdigit():
+def _processes() -> Iterator[tuple[int, int, int, bool, int]]:
+    """(pid, parent pid, process group, is a zombie, start tick) of every process /proc
+    shows (start tick 0 when unknown: such a process is never skipped)."""
+    for name in os.listdir(_PROC):
+        if not name.isdigit():
             continue
-        try:
-            stat = (entry / "stat").read_text(encoding="ascii", errors="replace")
-        except OSError:
-            continue
-        fields = stat.rpartition(")")[2].split()
+        fields = _stat_fields(name)
         if len(fields) < 3:
             continue
-        yield int(entry.name), int(fields[1]), int(fields[2]), fields[0] == "Z"
+        started = int(fields[19]) if len(fields) > 19 and fields[19].isdigit() else 0
+        yield int(name), int(fields[1]), int(fields[2]), fields[0] == "Z", started
+
+
+def _stat_fields(pid: int | str) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (state, ppid, pgrp, ...)."""
+    raw = _read_proc(f"{pid}/stat")
+    return raw.rpartition(b")")[2].decode("ascii", "replace").split() if raw else []
+
+
+def _start_ticks(pid: int) -> int:
+    fields = _stat_fields(pid)
+    return int(fields[19]) if len(fields) > 19 and fields[19].isdigit() else 0
 
 
 def _environ(pid: int) -> str:
+    return _read_proc(f"{pid}/environ").decode("utf-8", "replace")
+
+
+def _read_proc(rel: str) -> bytes:
+    """A /proc file's bytes (b'' when unreadable); plain os calls, as a sweep reads hundreds."""
     try:
-        return (_PROC / str(pid) / "environ").read_bytes().decode("utf-8", "replace")
+        fd = os.open(f"{_PROC}/{rel}", os.O_RDONLY)
     except OSError:
-        return ""
+        return b""
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
 
 
 def _reap(pid: int) -> None:
