@@ -18,6 +18,7 @@ Each is measured in this run and printed as a PASS/MISS line with its numbers:
 
 from __future__ import annotations
 
+import json
 import random
 import resource
 import statistics
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import scale
+from bench.common import CHILD
 from bench.corpora import commit_tree
 from bench.environment import Env
 from bench.synthetic import Synthetic
@@ -124,27 +126,58 @@ def large_corpus(tmp: Path, files: int) -> Path:
 def shard_line(env: Env, tmp: Path, files: int) -> Line:
     root = large_corpus(tmp, files)
     child = {**env.child_env(), "MLGATE_CACHE_DIR": str(tmp / "shard-cache")}
-    base = [env.python, "-m", "mlgate", "run", str(root), "sast", "secrets", "--no-cache"]
+    child["MLGATE_BENCH_STATS"] = str(tmp / "shard-stats.json")
+    base = [env.python, "-c", CHILD, "run", str(root), "sast", "secrets", "--no-cache"]
     base += ["--quiet", "--format", "json"]
     wall, whole, code = _timed([*base, "--output", str(tmp / "whole")], child, tmp)
+    split = {"unsharded": _cpu_split(tmp)}
     shards = []
     for index in range(1, SHARDS + 1):
         out = str(tmp / f"shard{index}")
         shards.append(_timed([*base, "--shard", f"{index}/{SHARDS}", "--output", out], child, tmp))
+        split[f"shard {index}"] = _cpu_split(tmp)
     total = sum(cpu for _, cpu, _ in shards)
     codes = {code, *(c for _, _, c in shards)}
     measured = codes <= {0, 1}
     ratio = total / whole if whole else None
     value = (
         f"{files:,} files: 4 shards {total:.1f} s CPU vs unsharded {whole:.1f} s "
-        f"(x{ratio:.2f}; exit codes {sorted(codes)})"
+        f"(x{ratio:.2f}; exit codes {sorted(codes)}; {_split_text(split)})"
         if ratio is not None
         else "n/a"
     )
     numbers: dict[str, object] = {"files": files, "unsharded_cpu": whole, "unsharded_wall": wall}
     numbers["shards_cpu"] = [cpu for _, cpu, _ in shards]
+    numbers["cpu_by_process"] = split
     passed = None if not measured or ratio is None else ratio <= 1.1
     return Line(f"`--shard I/{SHARDS}` CPU / unsharded", "<= 1.1x", value, passed, numbers)
+
+
+def _cpu_split(tmp: Path) -> dict[str, float]:
+    """CPU seconds of the last run by process: mlgate's own and each tool's (the bench child
+    writes them to MLGATE_BENCH_STATS, read once and removed)."""
+    stats_file = tmp / "shard-stats.json"
+    try:
+        stats = json.loads(stats_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    stats_file.unlink()
+    split = {"mlgate": float(stats.get("cpu", 0.0))}
+    for reaped in stats.get("reaped", []):
+        split[reaped["tool"]] = split.get(reaped["tool"], 0.0) + float(reaped["cpu"])
+    return split
+
+
+def _split_text(split: dict[str, dict[str, float]]) -> str:
+    """`mlgate 3.1 / 4 shards 9.0 s, bandit ...`: each process's CPU, unsharded vs shards."""
+    names = sorted({name for by_name in split.values() for name in by_name})
+    sharded = [v for k, v in split.items() if k != "unsharded"]
+    parts = []
+    for name in names:
+        alone = split.get("unsharded", {}).get(name, 0.0)
+        together = sum(by_name.get(name, 0.0) for by_name in sharded)
+        parts.append(f"{name} {alone:.1f} -> {together:.1f}")
+    return "CPU s unsharded -> 4 shards: " + ", ".join(parts)
 
 
 def measure_lines(env: Env, tmp: Path, quick: bool, large_files: int) -> list[Line]:
