@@ -95,28 +95,44 @@ def open_repo(path: Path, exclude: Sequence[str] = ()) -> Repo:
 
 def _walk(root: Path, notes: list[str], unreadable: list[str]) -> list[str]:
     """Every regular file under root; symlinked directories are not followed (no loops).
-    Directories that cannot be listed go to `unreadable` (`dir/`)."""
+    Directories that cannot be listed go to `unreadable` (`dir/`). Top-down, subdirectories
+    in name order, like `os.walk`; one `scandir` per directory and no path objects per file
+    (a run lists every file of the tree)."""
     found: list[str] = []
-
-    def could_not_list(error: OSError) -> None:
-        where = Path(error.filename or root)
-        if where != root:
-            unreadable.append(where.relative_to(root).as_posix() + "/")
-
-    for dirpath, dirnames, filenames in os.walk(root, onerror=could_not_list, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
-        base = Path(dirpath)
-        for name in filenames:
-            full = base / name
-            rel = full.relative_to(root).as_posix()
-            if full.is_symlink() and not _safe_link(full, root):
+    stack = [(str(root), "")]
+    while stack:
+        dirpath, prefix = stack.pop()
+        try:
+            with os.scandir(dirpath) as listing:
+                entries = list(listing)
+        except OSError:
+            if prefix:
+                unreadable.append(prefix)
+            continue
+        subdirs = []
+        for entry in entries:
+            if _is_dir(entry):
+                if entry.name not in SKIP_DIRS and not entry.is_symlink():
+                    subdirs.append(entry.name)
+                continue
+            rel = prefix + entry.name
+            if entry.is_symlink() and not _safe_link(Path(entry.path), root):
                 notes.append(
                     f"{rel}: skipped a symlink that loops or points outside the repository"
                 )
                 continue
-            if full.is_file():
+            if entry.is_file():
                 found.append(rel)
+        for name in sorted(subdirs, reverse=True):
+            stack.append((os.path.join(dirpath, name), f"{prefix}{name}/"))
     return found
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
 def _safe_link(link: Path, root: Path) -> bool:
