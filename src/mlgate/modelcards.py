@@ -33,10 +33,9 @@ def find_cards(repo: Repo) -> list[ModelCard]:
     """Model cards: MODEL_CARD.md (any directory) and READMEs with a "Model card" heading;
     shallowest first."""
     cards = []
-    for rel in sorted(repo.files, key=lambda r: (r.count("/"), r)):
-        name = PurePosixPath(rel).name
-        if name not in CARD_NAMES:
-            continue
+    named = [rel for rel in repo.files if rel.rpartition("/")[2] in CARD_NAMES]
+    for rel in sorted(named, key=lambda r: (r.count("/"), r)):
+        name = rel.rpartition("/")[2]
         text = read_text(repo.root, rel)
         if name.lower() == "readme.md" and not _has_card_heading(text):
             continue
