@@ -42,6 +42,9 @@ class RunOptions:
     shard: tuple[int, int] | None = None  # (index from 1, count)
     trusted_config: str | None = None  # git ref to read the policy and .mlgate.yml from
     tools: toolenv.Settings = field(default_factory=toolenv.Settings)  # the repo's pins added
+    # What the caller will need after the gates, done while their scanners run (see
+    # mlgate.prefetch): e.g. the CLI's import of the ML-BOM's modules.
+    prefetch: tuple[Callable[[], object], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ def run(options: RunOptions, on_progress: Progress | None = None) -> RunOutcome:
         _operator_overrides(options.advisory_db),
         cache,
         on_progress,
+        (_load_redaction, *options.prefetch),
     )
     result = with_policy_check(run_gates(repo, policy, config, request), settings)
     result = dataclasses.replace(result, tools=used_tools(result.results))
@@ -84,6 +88,14 @@ def run(options: RunOptions, on_progress: Progress | None = None) -> RunOutcome:
     report = Report(result, policy, decision, {**mode, "gates": list(request.gates)})
     problem = cache.unwritable if cache is not None else None
     return RunOutcome(report, repo, config, problem, cache.root if cache is not None else None)
+
+
+def _load_redaction() -> None:
+    """Every report and cache entry is redacted: its detectors are loaded once per process
+    (importing detect-secrets' plugins when their regexes are not cached yet)."""
+    from mlgate.redact import detectors  # noqa: PLC0415 (redact needs the gates)
+
+    detectors()
 
 
 def used_tools(results: Sequence[GateResult]) -> dict[str, dict[str, Any]]:

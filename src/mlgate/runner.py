@@ -24,8 +24,9 @@ from mlgate.config import RepoConfig
 from mlgate.findings import Finding, printable, printable_finding
 from mlgate.gates import GATES, Gate, GateContext, GateResult
 from mlgate.policy import Policy
+from mlgate.prefetch import Prefetch, prefetching
 from mlgate.repo import Repo
-from mlgate.tools import submit
+from mlgate.tools import noticing_starts, submit
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class RunRequest:
     cache: ResultCache | None = None
     # Progress: called with (gate, None) when a gate starts and (gate, result) when it ends.
     on_progress: Callable[[str, GateResult | None], None] | None = None
+    # Work needed after the gates (mlgate.prefetch), done while their scanners run.
+    prefetch: tuple[Callable[[], object], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,13 +59,14 @@ def run_gates(repo: Repo, policy: Policy, config: RepoConfig, request: RunReques
         GATES[name].check_config(ctx)
     stats = StatIndex(request.cache, repo.root) if request.cache is not None else None
     pool = ThreadPoolExecutor(max_workers=max(1, request.jobs))
-    try:
-        jobs = [submit(pool, _timed, c, request, stats) for c in contexts]
-        results = [job.result() for job in jobs]
-    except BaseException:  # a signal: do not wait for the gates (their tools are killed)
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
+    with prefetching(request.prefetch) as prefetch, noticing_starts(prefetch.wake):
+        try:
+            jobs = [submit(pool, _timed, c, request, stats, prefetch) for c in contexts]
+            results = [job.result() for job in jobs]
+        except BaseException:  # a signal: do not wait for the gates (their tools are killed)
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
     if request.cache is not None and stats is not None:
         stats.save()
         request.cache.prune()
@@ -89,13 +93,16 @@ def _context(
 
 
 def _timed(
-    item: tuple[str, GateContext], request: RunRequest, stats: StatIndex | None
+    item: tuple[str, GateContext],
+    request: RunRequest,
+    stats: StatIndex | None,
+    prefetch: Prefetch | None = None,
 ) -> GateResult:
     name, ctx = item
     if request.on_progress is not None:
         request.on_progress(name, None)
     started = time.monotonic()
-    result = _cached_run(GATES[name], ctx, request.cache, stats)
+    result = _cached_run(GATES[name], ctx, request.cache, stats, prefetch)
     result = dataclasses.replace(_printable(result), seconds=time.monotonic() - started)
     if request.on_progress is not None:
         request.on_progress(name, result)
@@ -121,7 +128,11 @@ def _safe_run(gate: Gate, ctx: GateContext) -> GateResult:
 
 
 def _cached_run(
-    gate: Gate, ctx: GateContext, cache: ResultCache | None, stats: StatIndex | None
+    gate: Gate,
+    ctx: GateContext,
+    cache: ResultCache | None,
+    stats: StatIndex | None,
+    prefetch: Prefetch | None = None,
 ) -> GateResult:
     scope = gate.cache_scope
     if cache is None or stats is None or scope == "none" or not ctx.inputs.files:
@@ -133,23 +144,36 @@ def _cached_run(
         return _safe_run(gate, ctx)
     base = make_key(__version__, gate.name, dict(gate.tool_versions()), ctx.inputs.options, salt)
     files = stats.digests(ctx.inputs.files)
+    settle = prefetch.settle if prefetch is not None else None
     if scope == "file":
-        return _per_file(gate, ctx, cache, base, files)
-    return _whole_gate(gate, ctx, cache, make_key(base, files))
+        return _per_file(gate, ctx, cache, base, files, settle)
+    return _whole_gate(gate, ctx, cache, make_key(base, files), settle)
 
 
-def _whole_gate(gate: Gate, ctx: GateContext, cache: ResultCache, key: str) -> GateResult:
+def _whole_gate(
+    gate: Gate,
+    ctx: GateContext,
+    cache: ResultCache,
+    key: str,
+    settle: Callable[[], None] | None = None,
+) -> GateResult:
     hit = cache.get(key)
     if isinstance(hit, dict):
         return _result_from_cache(gate, hit)
     result = _safe_run(gate, ctx)
     if not result.errors:
+        _settle(settle)
         cache.put(key, result.to_dict())
     return result
 
 
 def _per_file(
-    gate: Gate, ctx: GateContext, cache: ResultCache, base: str, files: Mapping[str, str]
+    gate: Gate,
+    ctx: GateContext,
+    cache: ResultCache,
+    base: str,
+    files: Mapping[str, str],
+    settle: Callable[[], None] | None = None,
 ) -> GateResult:
     pack_key = make_key(base, "pack")
     loaded = cache.get(pack_key)
@@ -168,6 +192,7 @@ def _per_file(
                 by_path[item.path].append(item.to_dict())
         for rel, found in by_path.items():
             pack[rel] = {"digest": files[rel], "findings": found}
+        _settle(settle)
         cache.put(pack_key, _bounded(pack, files))
     reused = [f for rel in ctx.inputs.files if rel in cached for f in cached[rel]]
     notes = list(fresh.notes)
@@ -181,6 +206,13 @@ def _per_file(
         notes=tuple(notes),
         properties={**fresh.properties, "cached_files": len(cached)},
     )
+
+
+def _settle(settle: Callable[[], None] | None) -> None:
+    """A cache entry is redacted: wait for the prefetch thread if it is loading the detectors
+    right now, rather than load them a second time at once."""
+    if settle is not None:
+        settle()
 
 
 def _bounded(pack: dict[str, Any], files: Mapping[str, str]) -> dict[str, Any]:

@@ -65,6 +65,30 @@ def watching_commands(callback: CommandWatcher | None) -> Iterator[None]:
         _watcher.reset(token)
 
 
+# Who is told that a tool process has started, in this context (carried like the watcher):
+# the run's `mlgate.prefetch` thread starts its work then.
+_start_listener: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
+    "mlgate_tool_start_listener", default=None
+)
+
+
+@contextlib.contextmanager
+def noticing_starts(callback: Callable[[], None] | None) -> Iterator[None]:
+    """Within this block, `callback` is called each time a tool process has started
+    (threads started with `submit` see it)."""
+    token = _start_listener.set(callback)
+    try:
+        yield
+    finally:
+        _start_listener.reset(token)
+
+
+def _started() -> None:
+    listener = _start_listener.get()
+    if listener is not None:
+        listener()
+
+
 def submit(pool: Executor, fn: Callable[..., _T], *args: Any) -> Future[_T]:
     """`pool.submit(fn, *args)` in a copy of the caller's context (its command watcher)."""
     return pool.submit(contextvars.copy_context().run, fn, *args)
@@ -120,6 +144,7 @@ def run_tool(
             return ToolRun(tuple(argv), None, "", "", time.monotonic() - started, str(exc))
         problem: str | None = None
         try:
+            _started()
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             problem = f"timed out after {timeout:g}s"

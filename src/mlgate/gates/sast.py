@@ -263,9 +263,10 @@ def _scan(ctx: GateContext, targets: Sequence[str]) -> _Scan:
     superseded = _superseded_tests(configs) if options.prefer_rule_pack else {}
     skip = list(options.bandit_skip)
     deferred = sorted(set(superseded) - set(skip))
-    skipped = _prefiltered(ctx.root, targets, configs)
     with ThreadPoolExecutor(max_workers=2) as pool:
+        # bandit first: the prefilter reads every target until one may match (issue 16)
         bandit_job = submit(pool, _run_bandit, ctx, targets, [*skip, *deferred])
+        skipped = _prefiltered(ctx.root, targets, configs)
         semgrep_job = None if skipped else submit(pool, _run_semgrep, ctx, targets, configs)
         bandit_findings, bandit_errors, bandit_notes = bandit_job.result()
         semgrep = semgrep_job.result() if semgrep_job else _skipped_semgrep(targets)

@@ -1,0 +1,88 @@
+"""mlgate.prefetch: work done while the scanners run, woken by a tool process starting."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from mlgate.prefetch import Prefetch, prefetching
+from mlgate.tools import noticing_starts, run_tool, submit
+
+
+def test_tasks_run_once_woken_and_finish_waits_for_them() -> None:
+    done: list[str] = []
+    prefetch = Prefetch([lambda: done.append("a"), lambda: done.append("b")])
+    assert done == []  # nothing before a tool starts
+    prefetch.wake()
+    prefetch.finish()
+    assert done == ["a", "b"]
+    assert prefetch.ran
+
+
+def test_finish_before_any_tool_started_cancels_the_work() -> None:
+    done: list[str] = []
+    with prefetching([lambda: done.append("a")]) as prefetch:
+        pass
+    assert done == []
+    assert not prefetch.ran
+    prefetch.wake()  # too late: the thread has ended
+    assert done == []
+
+
+def test_a_failing_task_does_not_stop_the_others_nor_the_run() -> None:
+    done: list[str] = []
+
+    def fail() -> None:
+        raise RuntimeError("the caller meets this again when it needs the result")
+
+    with prefetching([fail, lambda: done.append("after")]) as prefetch:
+        prefetch.wake()
+    assert done == ["after"]
+
+
+def test_settle_waits_for_running_tasks_only() -> None:
+    release = threading.Event()
+    entered = threading.Event()
+    done: list[str] = []
+
+    def slow() -> None:
+        entered.set()
+        release.wait(10)
+        done.append("slow")
+
+    prefetch = Prefetch([slow])
+    prefetch.settle()  # not woken: returns at once (no deadlock)
+    prefetch.wake()
+    assert entered.wait(10)
+    threading.Timer(0.05, release.set).start()
+    prefetch.settle()  # woken: waits for the work to end
+    assert done == ["slow"]
+    prefetch.finish()
+
+
+def test_a_started_tool_wakes_the_listener_in_threads_started_with_submit() -> None:
+    calls: list[int] = []
+    python = [sys.executable, "-c", "pass"]
+    run_tool(python, 60)
+    assert calls == []  # outside the block nobody listens
+    with noticing_starts(lambda: calls.append(1)), ThreadPoolExecutor(1) as pool:
+        assert submit(pool, run_tool, python, 60).result().returncode == 0
+    assert calls == [1]
+    run_tool(python, 60)
+    assert calls == [1]
+
+
+def test_a_tool_that_cannot_start_wakes_nobody() -> None:
+    calls: list[int] = []
+    with noticing_starts(lambda: calls.append(1)):
+        assert run_tool(["/nonexistent/mlgate-no-such-tool"], 60).problem
+    assert calls == []
+
+
+def test_no_tasks_no_thread() -> None:
+    prefetch = Prefetch([])
+    prefetch.wake()
+    prefetch.settle()
+    prefetch.finish()
+    assert not prefetch.ran
