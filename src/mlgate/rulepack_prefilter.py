@@ -36,7 +36,7 @@ import functools
 import itertools
 import keyword
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -343,11 +343,22 @@ def rule_documents(path: Path) -> list[dict[str, Any]]:
     return [rule for rule in rules or [] if isinstance(rule, dict)]
 
 
-def rule_filters(rule_files: Iterable[Path]) -> tuple[RuleFilter, ...]:
+@functools.cache
+def pack_documents(path: Path) -> list[dict[str, Any]]:
+    """`rule_documents` of a file of mlgate's rule pack (package data, unchanged while mlgate
+    runs), read once per process: the prefilter, the sast gate's supersession table and its
+    rule catalogue all read every file (callers only read the rules, never change them)."""
+    return rule_documents(path)
+
+
+def rule_filters(
+    rule_files: Iterable[Path],
+    read: Callable[[Path], list[dict[str, Any]]] = rule_documents,
+) -> tuple[RuleFilter, ...]:
     return tuple(
         RuleFilter(str(rule.get("id", "")).rsplit(".", 1)[-1], rule_cnf(rule))
         for path in rule_files
-        for rule in rule_documents(path)
+        for rule in read(path)
     )
 
 
@@ -362,7 +373,7 @@ def pack_filters(directory: Path) -> tuple[RuleFilter, ...]:
     JSON file, which semgrep may read as rules too."""
     if any(p.suffix.lower() == ".json" for p in directory.rglob("*")):
         return ()
-    return rule_filters(rule_files(directory))
+    return rule_filters(rule_files(directory), pack_documents)
 
 
 def may_match(filters: Sequence[RuleFilter], data: bytes) -> bool:

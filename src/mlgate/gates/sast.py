@@ -63,7 +63,7 @@ from mlgate.notebooks import (
 )
 from mlgate.repo import Repo, read_text
 from mlgate.resources import rule_pack_dir
-from mlgate.rulepack_prefilter import may_match, pack_filters, rule_documents
+from mlgate.rulepack_prefilter import may_match, pack_documents, pack_filters, rule_documents
 from mlgate.secretpatterns import redact
 from mlgate.tools import (
     ToolRun,
@@ -679,6 +679,8 @@ def rule_pack_catalogue() -> Mapping[str, RuleInfo]:
 
 def _load_rules(path: Path) -> list[dict[str, Any]]:
     try:
+        if path.is_relative_to(rule_pack_dir()):  # package data: read once per process
+            return pack_documents(path)
         return rule_documents(path)
     except (OSError, yaml.YAMLError):
         return []
