@@ -12,7 +12,7 @@ import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from mlgate.bom import BomError, validate_bom
+from mlgate.bom import BomError, purl_of, validate_bom
 
 from .conftest import EXAMPLES, run_cli, write
 
@@ -149,3 +149,69 @@ def test_an_invalid_bom_is_refused() -> None:
     bad = {**bom, "components": [{"type": "data", "name": "x", "modelCard": {"bogus": 1}}]}
     with pytest.raises(BomError, match=r"not valid CycloneDX 1\.6"):
         validate_bom(bad)
+
+
+def _library_rendering(bom: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`bom` read back by cyclonedx-python-lib and rendered again by it (fields the library
+    does not model, `modelCard` and component `data`, left out of both)."""
+    from cyclonedx.model.bom import Bom
+    from cyclonedx.output.json import JsonV1Dot6
+
+    plain = json.loads(json.dumps(bom))
+    for component in plain.get("components", []):
+        component.pop("modelCard", None)
+        component.pop("data", None)
+    library_bom = Bom.from_json(plain)  # type: ignore[attr-defined]
+    rendered: dict[str, Any] = json.loads(JsonV1Dot6(library_bom).output_as_string())
+    return plain, rendered
+
+
+def _assert_as_the_library_writes_it(bom: dict[str, Any]) -> None:
+    plain, rendered = _library_rendering(bom)
+    assert plain == rendered  # the same fields, values and order as the library's output
+
+
+def test_boms_are_what_cyclonedx_python_lib_writes(
+    churn_bom: dict[str, Any], tmp_path: Path, advisory_db: Path
+) -> None:
+    _assert_as_the_library_writes_it(churn_bom)
+    assert any("data" in c for c in churn_bom["components"])  # the fields the library lacks
+    assert any("modelCard" in c for c in churn_bom["components"])
+    out = tmp_path / "insecure.cdx.json"
+    argv = ["bom", str(INSECURE), "--advisory-db", str(advisory_db), "-q", "-o", str(out)]
+    assert run_cli(argv).returncode == 0
+    insecure = json.loads(out.read_text(encoding="utf-8"))
+    assert insecure["vulnerabilities"] and len(insecure["components"]) > 5
+    _assert_as_the_library_writes_it(insecure)
+    write(
+        tmp_path / "dvc", "data/big.parquet.dvc", f"outs:\n- md5: {'b' * 32}\n  path: big.parquet\n"
+    )
+    write(tmp_path / "dvc", "data/small.csv", "a,b\n1,2\n")
+    write(tmp_path / "dvc", "data/small.csv.dvc", f"outs:\n- md5: {'c' * 32}\n  path: small.csv\n")
+    for tree in (tmp_path / "dvc", tmp_path / "empty"):
+        tree.mkdir(exist_ok=True)
+        done = run_cli(["bom", str(tree), "-q"])
+        assert done.returncode == 0, done.stderr
+        _assert_as_the_library_writes_it(json.loads(done.stdout))
+
+
+@pytest.mark.parametrize(
+    ("name", "version"),
+    [
+        ("numpy", "1.26.4"),
+        ("Foo_Bar.baz", "1.0+cpu"),
+        ("torch", "2.3.1+cu121"),
+        ("pkg", "1!2.0rc1"),
+        ("we ird", "2.0 rc/x?y#z@1"),
+        ("transformers", None),
+        ("ünïcode", "1.0"),
+        ("a:b", "1:2"),
+        ("x", "a%b"),
+        ("Django_REST", "3.0.post1"),
+    ],
+)
+def test_purls_are_what_packageurl_python_writes(name: str, version: str | None) -> None:
+    from packageurl import PackageURL
+
+    expected = PackageURL(type="pypi", name=name.lower().replace("_", "-"), version=version)
+    assert purl_of(name, version) == expected.to_string()

@@ -6,8 +6,10 @@ modules a start-up loads. It runs a fresh interpreter, as a user's shell does.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -178,7 +180,53 @@ def test_a_run_loads_no_network_client_or_package_metadata() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     loaded = set(done.stdout.split())
-    assert "mlgate.gates.secrets" in loaded and "cyclonedx.model.bom" in loaded
+    assert "mlgate.gates.secrets" in loaded and "mlgate.bom" in loaded
+    assert [
+        m for m in loaded if m.startswith(("cyclonedx.", "py_serializable", "packageurl"))
+    ] == []
     cold = {"http.client", "ssl", "urllib.request", "importlib.metadata", "jsonschema", "jinja2"}
     assert sorted(cold & loaded) == []
     assert not any(m == "rich" or m.startswith("rich.") for m in loaded)
+
+
+def test_a_warm_run_writes_its_bom_without_cyclonedx_python_lib(
+    tmp_path: Path, advisory_db: Path
+) -> None:
+    """The ML-BOM is written as JSON data (`mlgate.bom`); the library's schema validator runs
+    only for a document not validated before, so a warm run imports none of the library."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "requirements.txt").write_text("pyyaml==5.3.1\n", encoding="utf-8")
+    env = {**os.environ, "MLGATE_CACHE_DIR": str(tmp_path / "cache")}
+    argv = [
+        "run",
+        str(repo),
+        "deps",
+        "--quiet",
+        "--format",
+        "json",
+        "--output",
+        str(tmp_path / "out"),
+    ]
+    argv += ["--advisory-db", str(advisory_db)]
+    probe = (
+        "import sys\nfrom mlgate.cli import run_main\ncode = run_main(sys.argv[1:])\n"
+        "print(code, ' '.join(sorted(sys.modules)))"
+    )
+    loaded = []
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", probe, *argv],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        code, _, modules = done.stdout.strip().rpartition("\n")[2].partition(" ")
+        assert code == "1", done.stderr  # pyyaml 5.3.1 is vulnerable: blocked
+        loaded.append(set(modules.split()))
+        assert (tmp_path / "out" / "mlgate.cdx.json").is_file()
+    assert "cyclonedx.validation.json" in loaded[0]  # the first document is validated
+    assert [
+        m for m in loaded[1] if m.startswith(("cyclonedx.", "py_serializable", "jsonschema"))
+    ] == []
