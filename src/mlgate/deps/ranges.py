@@ -8,8 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement
-from packaging.requirements import Requirement as PackagingRequirement
 from packaging.version import Version
 
 from mlgate.deps.advisorydb import Advisory, AdvisoryDB
@@ -73,7 +71,11 @@ def _specifiers(spec: str) -> list[str] | None:
     poetry = _POETRY_SPEC.match(spec)
     if poetry is not None:
         return poetry_specifiers(poetry["constraint"])
+    # packaging's requirement grammar compiles its tokenizer at import (about 20 ms of a warm
+    # run): imported when a range is read
+    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
+
     try:
-        return [str(PackagingRequirement(spec).specifier)]
+        return [str(Requirement(spec).specifier)]
     except InvalidRequirement:
         return None

@@ -8,10 +8,8 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from packaging.requirements import InvalidRequirement
-from packaging.requirements import Requirement as _PackagingRequirement
 from packaging.utils import canonicalize_name
 
 from mlgate.deps.sources.interface import LOCAL_OR_URL, Reading
@@ -23,6 +21,9 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 _TOML_LINE = re.compile(r"at line (\d+)")
 _NAME_LINE = re.compile(r"""^\s*name\s*=\s*["']([^"']+)["']""")
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement as PackagingRequirement
 
 
 def normalise(relpath: str) -> str:
@@ -63,8 +64,13 @@ def pep508(text: str, path: str, line: int, reading: Reading) -> None:
     if _looks_local(text):
         reading.problem(path, line, f"{LOCAL_OR_URL}: {text}")
         return
+    # packaging's requirement grammar compiles its tokenizer at import (about 20 ms): not
+    # on a run whose dependency files are all cached
+    from packaging.requirements import InvalidRequirement  # noqa: PLC0415
+    from packaging.requirements import Requirement as PackagingRequirement  # noqa: PLC0415
+
     try:
-        parsed = _PackagingRequirement(text)
+        parsed = PackagingRequirement(text)
     except InvalidRequirement as exc:
         reading.problem(path, line, f"invalid requirement {text!r}: {exc}")
         return
@@ -74,7 +80,7 @@ def pep508(text: str, path: str, line: int, reading: Reading) -> None:
     reading.add(canonicalize_name(parsed.name), _pinned(parsed), text, path, line)
 
 
-def _pinned(parsed: _PackagingRequirement) -> str | None:
+def _pinned(parsed: PackagingRequirement) -> str | None:
     specs = list(parsed.specifier)
     if len(specs) != 1:
         return None
