@@ -5,11 +5,13 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlgate import git
 from mlgate.errors import UsageError
+from mlgate.tools import submit
 
 # Directories that hold installed or generated code, never the repo's own.
 SKIP_DIRS = frozenset(
@@ -68,9 +70,19 @@ def open_repo(path: Path, exclude: Sequence[str] = ()) -> Repo:
     if not root.is_dir():
         raise UsageError(f"{path}: not a directory")
     notes: list[str] = []
-    git_files = _git_files(root)
     unreadable: list[str] = []
-    walked = _walk(root, notes, unreadable)
+    git_files, commit, clean = None, None, None
+    if _git_toplevel(root):  # git answers the three questions while the tree is listed
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            files_job = submit(pool, _git_files, root)
+            commit_job = submit(pool, _git_commit, root)
+            clean_job = submit(pool, _git_clean, root)
+            walked = _walk(root, notes, unreadable)
+            git_files = files_job.result()
+            if git_files is not None:
+                commit, clean = commit_job.result(), clean_job.result()
+    else:
+        walked = _walk(root, notes, unreadable)
     if git_files is None:
         notes.append(
             "not a git repository: .gitignore is not applied, the commit is unknown, "
@@ -80,8 +92,6 @@ def open_repo(path: Path, exclude: Sequence[str] = ()) -> Repo:
     else:
         files = [f for f in walked if f in git_files]
     kept = sorted(f for f in files if not matches_any(f, exclude))
-    commit = _git_commit(root) if git_files is not None else None
-    clean = _git_clean(root) if git_files is not None else None
     return Repo(
         root,
         tuple(kept),
@@ -143,10 +153,18 @@ def _safe_link(link: Path, root: Path) -> bool:
     return target.is_relative_to(root)
 
 
-def _git_files(root: Path) -> set[str] | None:
-    """Tracked plus untracked-but-not-ignored files, or None outside a git work tree."""
+def _git_toplevel(root: Path) -> bool:
+    """Whether `root` is in a git work tree."""
     try:
         git.output(root, "rev-parse", "--show-toplevel")
+    except git.GitError:
+        return False
+    return True
+
+
+def _git_files(root: Path) -> set[str] | None:
+    """Tracked plus untracked-but-not-ignored files, or None when git cannot list them."""
+    try:
         listing = git.output(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
     except git.GitError:
         return None
