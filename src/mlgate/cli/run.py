@@ -207,7 +207,7 @@ def execute_run(command: RunCommand, on_progress: Progress | None = None) -> int
 
 
 def _import_bom() -> None:
-    import mlgate.bom  # noqa: F401 (cyclonedx's model: imported once, used by write_provenance)
+    import mlgate.bom  # noqa: F401 (the BOM writer and what it reads: used by write_provenance)
 
 
 def run_and_decide(options: RunOptions, quiet: bool, on_progress: Progress | None) -> RunOutcome:
