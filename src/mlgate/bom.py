@@ -30,7 +30,7 @@ import json
 import re
 import urllib.parse
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -83,7 +83,9 @@ def build_bom(
     datasets = list(_datasets(report, repo))
     models = [_model_component(report, repo, rel) for rel in model_files(report, repo, config)]
     libraries = _libraries(report, repo, config)
-    components = _sorted_unique([*(c for c, _ in datasets), *models, *libraries.values()])
+    components = _sorted_unique(
+        [*(c for c, _ in datasets), *models, *libraries.values()], _component_order
+    )
     data: dict[str, Any] = {
         "$schema": SCHEMA_URL,
         "bomFormat": "CycloneDX",
@@ -100,7 +102,9 @@ def build_bom(
         [{"ref": ref} for ref in refs] + [{"ref": "repository", **_depends_on(refs)}],
         key=lambda d: d["ref"],
     )
-    vulnerabilities = _sorted_vulnerabilities(_vulnerabilities(report, libraries))
+    vulnerabilities = _sorted_unique(
+        _vulnerabilities(report, libraries), lambda v: (v["id"], v["bom-ref"])
+    )
     if vulnerabilities:
         data["vulnerabilities"] = vulnerabilities
     _add_component_data(data, {c["bom-ref"]: d for c, d in datasets})
@@ -115,17 +119,19 @@ def _depends_on(refs: Sequence[str]) -> dict[str, Any]:
     return {"dependsOn": list(refs)} if refs else {}
 
 
-def _sorted_unique(components: Iterable[Component]) -> list[Component]:
-    """In the library's order (type, name, version, bom-ref; a missing version last), each
-    distinct component once (the library keeps them in a sorted set)."""
-    unique: dict[str, Component] = {}
-    for component in components:
-        text = json.dumps(component, sort_keys=True)
-        unique.setdefault(text, component)
-    return sorted(unique.values(), key=_component_order)
+def _sorted_unique(
+    items: Iterable[dict[str, Any]], order: Callable[[dict[str, Any]], Any]
+) -> list[dict[str, Any]]:
+    """Each distinct item once, in `order`: the library keeps components and vulnerabilities
+    in sorted sets."""
+    unique: dict[str, dict[str, Any]] = {}
+    for item in items:
+        unique.setdefault(json.dumps(item, sort_keys=True), item)
+    return sorted(unique.values(), key=order)
 
 
 def _component_order(c: Component) -> tuple[Any, ...]:
+    """The library's order: type, name, version (a missing one last), bom-ref."""
     version = c.get("version")
     return (c["type"], c["name"], version is None, version or "", c["bom-ref"])
 
@@ -579,11 +585,3 @@ def _vulnerability(
         ),
     }
     return {k: v for k, v in found.items() if v not in (None, [])}
-
-
-def _sorted_vulnerabilities(found: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each distinct vulnerability once, by id and bom-ref (the library's order)."""
-    unique: dict[str, dict[str, Any]] = {}
-    for vulnerability in found:
-        unique.setdefault(json.dumps(vulnerability, sort_keys=True), vulnerability)
-    return sorted(unique.values(), key=lambda v: (v["id"], v["bom-ref"]))

@@ -42,9 +42,6 @@ class RunOptions:
     shard: tuple[int, int] | None = None  # (index from 1, count)
     trusted_config: str | None = None  # git ref to read the policy and .mlgate.yml from
     tools: toolenv.Settings = field(default_factory=toolenv.Settings)  # the repo's pins added
-    # What the caller will need after the gates, done while their scanners run (see
-    # mlgate.prefetch): e.g. the CLI's import of the ML-BOM's modules.
-    prefetch: tuple[Callable[[], object], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,7 +76,7 @@ def run(options: RunOptions, on_progress: Progress | None = None) -> RunOutcome:
         _operator_overrides(options.advisory_db),
         cache,
         on_progress,
-        (_load_redaction, *options.prefetch),
+        (_load_redaction,),
     )
     result = with_policy_check(run_gates(repo, policy, config, request), settings)
     result = dataclasses.replace(result, tools=used_tools(result.results))

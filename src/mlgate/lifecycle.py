@@ -85,7 +85,7 @@ def start(
             list(argv), env={**env, RUN_VAR: token}, start_new_session=True, **popen
         )
         _live[proc.pid] = token
-        _born[token] = _start_ticks(proc.pid)
+        _born[token] = _start_tick(_stat_fields(proc.pid))
     return proc, token
 
 
@@ -207,8 +207,7 @@ def _processes() -> Iterator[tuple[int, int, int, bool, int]]:
         fields = _stat_fields(name)
         if len(fields) < 3:
             continue
-        started = int(fields[19]) if len(fields) > 19 and fields[19].isdigit() else 0
-        yield int(name), int(fields[1]), int(fields[2]), fields[0] == "Z", started
+        yield int(name), int(fields[1]), int(fields[2]), fields[0] == "Z", _start_tick(fields)
 
 
 def _stat_fields(pid: int | str) -> list[str]:
@@ -217,8 +216,8 @@ def _stat_fields(pid: int | str) -> list[str]:
     return raw.rpartition(b")")[2].decode("ascii", "replace").split() if raw else []
 
 
-def _start_ticks(pid: int) -> int:
-    fields = _stat_fields(pid)
+def _start_tick(fields: list[str]) -> int:
+    """A process's start time (stat field 22, clock ticks after boot); 0 when unknown."""
     return int(fields[19]) if len(fields) > 19 and fields[19].isdigit() else 0
 
 

@@ -2,7 +2,7 @@
 
 A cold run's wall time is the scanners' plus mlgate's own work before the first starts and
 after the last ends. Work that no scanner's command line needs (loading the redaction
-detectors, importing the ML-BOM's modules) belongs in between: a `Prefetch` thread waits
+detectors) belongs in between: a `Prefetch` thread waits
 until a scanner process has started (`tools.noticing_starts`), then does it while the
 scanners run, on a core they leave idle or in their I/O waits. Each task must be idempotent
 and side-effect free but for caches (a `functools.cache` result, an import): whoever needs

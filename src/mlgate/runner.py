@@ -144,7 +144,7 @@ def _cached_run(
         return _safe_run(gate, ctx)
     base = make_key(__version__, gate.name, dict(gate.tool_versions()), ctx.inputs.options, salt)
     files = stats.digests(ctx.inputs.files)
-    settle = prefetch.settle if prefetch is not None else None
+    settle = prefetch.settle if prefetch is not None else _nothing
     if scope == "file":
         return _per_file(gate, ctx, cache, base, files, settle)
     return _whole_gate(gate, ctx, cache, make_key(base, files), settle)
@@ -155,14 +155,14 @@ def _whole_gate(
     ctx: GateContext,
     cache: ResultCache,
     key: str,
-    settle: Callable[[], None] | None = None,
+    settle: Callable[[], None],
 ) -> GateResult:
     hit = cache.get(key)
     if isinstance(hit, dict):
         return _result_from_cache(gate, hit)
     result = _safe_run(gate, ctx)
     if not result.errors:
-        _settle(settle)
+        settle()  # the entry is redacted: wait if the prefetch thread loads the detectors
         cache.put(key, result.to_dict())
     return result
 
@@ -173,7 +173,7 @@ def _per_file(
     cache: ResultCache,
     base: str,
     files: Mapping[str, str],
-    settle: Callable[[], None] | None = None,
+    settle: Callable[[], None],
 ) -> GateResult:
     pack_key = make_key(base, "pack")
     loaded = cache.get(pack_key)
@@ -192,7 +192,7 @@ def _per_file(
                 by_path[item.path].append(item.to_dict())
         for rel, found in by_path.items():
             pack[rel] = {"digest": files[rel], "findings": found}
-        _settle(settle)
+        settle()  # the entry is redacted: wait if the prefetch thread loads the detectors
         cache.put(pack_key, _bounded(pack, files))
     reused = [f for rel in ctx.inputs.files if rel in cached for f in cached[rel]]
     notes = list(fresh.notes)
@@ -208,11 +208,8 @@ def _per_file(
     )
 
 
-def _settle(settle: Callable[[], None] | None) -> None:
-    """A cache entry is redacted: wait for the prefetch thread if it is loading the detectors
-    right now, rather than load them a second time at once."""
-    if settle is not None:
-        settle()
+def _nothing() -> None:
+    """No prefetch thread to wait for."""
 
 
 def _bounded(pack: dict[str, Any], files: Mapping[str, str]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -189,10 +189,7 @@ def execute_run(command: RunCommand, on_progress: Progress | None = None) -> int
     check_formats(command.formats, command.output)
     key = signing_key(command.sign_key, command.output)
     prepare_output(command.output)
-    options = command.run
-    if command.output is not None:  # the ML-BOM's modules are imported while the tools run
-        options = replace(options, prefetch=(*options.prefetch, _import_bom))
-    done = run_and_decide(options, command.quiet, on_progress)
+    done = run_and_decide(command.run, command.quiet, on_progress)
     emit(done.report, command.formats, command.output)
     write_provenance(
         done.report,
@@ -204,10 +201,6 @@ def execute_run(command: RunCommand, on_progress: Progress | None = None) -> int
         command.run.use_cache,
     )
     return done.report.decision.exit_code
-
-
-def _import_bom() -> None:
-    import mlgate.bom  # noqa: F401 (the BOM writer and what it reads: used by write_provenance)
 
 
 def run_and_decide(options: RunOptions, quiet: bool, on_progress: Progress | None) -> RunOutcome:
