@@ -35,9 +35,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mlgate import __version__
-from mlgate.cache import ResultCache, make_key
+from mlgate.cache import ResultCache, make_key, tree_stamps
 from mlgate.config import RepoConfig
-from mlgate.deps.sources import Requirement, read_dependency_file
+from mlgate.deps import sources
+from mlgate.deps.sources import read_dependency_file
 from mlgate.errors import MlgateError
 from mlgate.findings import Finding
 from mlgate.gates import GATES, GateResult
@@ -47,7 +48,6 @@ from mlgate.gates import modelfiles as files_gate
 from mlgate.gates import quality as quality_gate
 from mlgate.gates.data import dvc_outputs
 from mlgate.modelcards import ModelCard, card_for, find_cards
-from mlgate.modelfiles import sniff
 from mlgate.redact import redact_value
 from mlgate.repo import Repo
 from mlgate.report.base import Report
@@ -81,8 +81,9 @@ def build_bom(
     """The ML-BOM of a run over `repo` (the checkout whose files are hashed), validated
     (`cache`: remembers which documents were valid, see `validate_bom`)."""
     datasets = list(_datasets(report, repo))
-    models = [_model_component(report, repo, rel) for rel in model_files(report, repo, config)]
-    libraries = _libraries(report, repo, config)
+    inventory = model_inventory(report, repo, config, cache)
+    models = [_model_component(report, rel, facts) for rel, facts in inventory.items()]
+    libraries = _libraries(report, repo, config, cache)
     components = _sorted_unique(
         [*(c for c, _ in datasets), *models, *libraries.values()], _component_order
     )
@@ -314,17 +315,63 @@ def model_files(report: Report, repo: Repo, config: RepoConfig) -> list[str]:
     return list(GATES[files_gate.NAME].inputs(repo, options).files)
 
 
-def _model_component(report: Report, repo: Repo, rel: str) -> Component:
-    hashes, facts = _file_facts(repo.root, rel)
-    facts.update(
-        {
-            "mlgate:path": rel,
-            "mlgate:format": _format(repo.root / rel),
-            "mlgate:verdict": _verdict(report.result(files_gate.NAME), rel),
-        }
-    )
+def model_inventory(
+    report: Report, repo: Repo, config: RepoConfig, cache: ResultCache | None = None
+) -> dict[str, dict[str, Any]]:
+    """Each model file (`model_files`) with its hashes and facts (size, format).
+
+    With `cache`, remembered while no file of the tree, and no file of the engine that
+    selects and sniffs them, changes (stat stamps, `cache.tree_stamps`): a warm run neither
+    loads the model-file engine nor hashes the model files again (issue 16)."""
+    options = gate_options(report.policy, config, {}, files_gate.NAME)
+    code = [str(p) for p in files_gate.engine_sources()]
+    key = _stamped_key(cache, "bom-models", repo, repo.files, code, options)
+    hit = cache.get(key) if cache is not None and key is not None else None
+    if isinstance(hit, dict) and all(isinstance(v, dict) for v in hit.values()):
+        return hit
+    found = {rel: _model_facts(repo.root, rel) for rel in model_files(report, repo, config)}
+    if cache is not None and key is not None:
+        cache.put(key, found)
+    return found
+
+
+def _stamped_key(
+    cache: ResultCache | None,
+    kind: str,
+    repo: Repo,
+    files: Sequence[str],
+    code: Sequence[str],
+    options: Any,
+) -> str | None:
+    """A cache key over the stat stamps of `files` (in the repository) and of `code`
+    (absolute paths); None without a cache, or when a file is racy or unreadable."""
+    if cache is None:
+        return None
+    stamps = tree_stamps(repo.root, files)
+    code_stamps = tree_stamps(repo.root, code)  # absolute paths: joined, they stay themselves
+    if stamps is None or code_stamps is None:
+        return None
+    return make_key(kind, __version__, options, list(files), stamps, code, code_stamps)
+
+
+def _model_facts(root: Path, rel: str) -> dict[str, Any]:
+    hashes, facts = _file_facts(root, rel)
+    facts["mlgate:format"] = _format(root / rel)
+    return {"hashes": hashes, "facts": facts}
+
+
+def _model_component(report: Report, rel: str, known: Mapping[str, Any]) -> Component:
+    facts = {
+        **known["facts"],
+        "mlgate:path": rel,
+        "mlgate:verdict": _verdict(report.result(files_gate.NAME), rel),
+    }
     return _component(
-        "machine-learning-model", rel, f"model:{rel}", hashes=hashes, properties=_props(facts)
+        "machine-learning-model",
+        rel,
+        f"model:{rel}",
+        hashes=list(known["hashes"]),
+        properties=_props(facts),
     )
 
 
@@ -334,6 +381,8 @@ def _format(path: Path) -> str:
             head = handle.read(SNIFF_BYTES)
     except OSError:
         return "unreadable"
+    from mlgate.modelfiles.formats import sniff  # noqa: PLC0415 (a warm run does not sniff)
+
     kind = sniff(head, path.stat().st_size)
     return kind or (path.suffix.lstrip(".").lower() or "unknown")
 
@@ -510,16 +559,32 @@ def _add_component_data(data: dict[str, Any], described: Mapping[str, dict[str, 
 # --- dependencies -------------------------------------------------------------------------
 
 
-def _libraries(report: Report, repo: Repo, config: RepoConfig) -> dict[str, Component]:
+def _libraries(
+    report: Report, repo: Repo, config: RepoConfig, cache: ResultCache | None = None
+) -> dict[str, Component]:
+    """The dependencies the deps gate reads, by name and version (the first declaration of
+    each). With `cache`, the files' requirements are remembered while neither they nor the
+    readers change (as `model_inventory`)."""
     options = gate_options(report.policy, config, {}, deps_gate.NAME)
     files = GATES[deps_gate.NAME].inputs(repo, options).files
+    readers = sorted(str(p) for p in Path(sources.__file__).parent.glob("*.py"))
+    key = _stamped_key(cache, "bom-libraries", repo, files, readers, options)
+    hit = cache.get(key) if cache is not None and key is not None else None
+    if isinstance(hit, list) and all(isinstance(row, list) and len(row) == 4 for row in hit):
+        declared = hit
+    else:
+        declared = [
+            [req.name, req.version, f"{req.path}:{req.line}", req.spec]
+            for rel in files
+            for req in read_dependency_file(repo.root, rel)[0]
+        ]
+        if cache is not None and key is not None:
+            cache.put(key, declared)
     found: dict[str, Component] = {}
-    for rel in files:
-        requirements, _ = read_dependency_file(repo.root, rel)
-        for req in requirements:
-            key = _lib_key(req.name, req.version)
-            if key not in found:
-                found[key] = _library(req)
+    for name, version, where, spec in declared:
+        ref = _lib_key(name, version)
+        if ref not in found:
+            found[ref] = _library(name, version, where, spec)
     return found
 
 
@@ -527,17 +592,15 @@ def _lib_key(name: str, version: str | None) -> str:
     return f"{name.lower().replace('_', '-')}@{version or ''}"
 
 
-def _library(req: Requirement) -> Component:
-    purl = purl_of(req.name, req.version)
+def _library(name: str, version: str | None, declared_in: str, spec: str) -> Component:
+    purl = purl_of(name, version)
     return _component(
         "library",
-        req.name,
+        name,
         purl,
-        version=req.version,
+        version=version,
         purl=purl,
-        properties=_props(
-            {"mlgate:declared-in": f"{req.path}:{req.line}", "mlgate:spec": req.spec}
-        ),
+        properties=_props({"mlgate:declared-in": declared_in, "mlgate:spec": spec}),
     )
 
 

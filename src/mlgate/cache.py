@@ -149,6 +149,23 @@ def _stamp(path: Path) -> tuple[int, int, int, int, int] | None:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
+def tree_stamps(root: Path, files: Iterable[str]) -> list[list[int]] | None:
+    """Each file's stat stamp (size, mtime, ctime, inode, device), in order: a cache key for
+    what is read from the files while none of them changes (git's index makes the same bet).
+    None when a file cannot be examined or changed too recently to be told apart (racy)."""
+    recent = time.time_ns() - RACY_NS
+    stamps: list[list[int]] = []
+    for rel in files:
+        try:
+            st = os.stat(os.path.join(root, rel))
+        except OSError:
+            return None
+        if max(st.st_mtime_ns, st.st_ctime_ns) >= recent:
+            return None
+        stamps.append([st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev])
+    return stamps
+
+
 class StatIndex:
     """File digests of one tree, reused while a file's stat stays the same.
 

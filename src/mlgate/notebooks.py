@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlgate.secretpatterns import DATA_URI
+
 MAX_NOTEBOOK_BYTES = 128 * 1024 * 1024
 NOOP = "pass"
 # Cell magics whose body is Python: the `%%` line is neutralised, the body analysed.
@@ -171,11 +173,6 @@ def notebook_texts(notebook: Notebook) -> tuple[NotebookText, NotebookText]:
         into += _origins(cell.index, "source", cell.source)
         other += _origins(cell.index, "output", DATA_URI.sub("data:…", cell.outputs))
     return _joined(notebook.path, code), _joined(notebook.path, other)
-
-
-# base64 media embedded in text/html outputs (images, audio): never a credential, often a
-# false "AWS key" or "high entropy string". image/* and widget state are not read at all.
-DATA_URI = re.compile(r"data:[\w.+/-]*;base64,[A-Za-z0-9+/=]+")
 
 
 def _origins(cell: int, part: str, text: str) -> list[tuple[str, Origin]]:

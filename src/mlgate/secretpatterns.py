@@ -19,6 +19,10 @@ from dataclasses import dataclass
 
 from mlgate.findings import Severity
 
+# base64 media embedded in notebooks' text/html outputs (images, audio): never a credential,
+# often a false "AWS key" or "high entropy string" (`notebooks.notebook_texts` blanks them).
+DATA_URI = re.compile(r"data:[\w.+/-]*;base64,[A-Za-z0-9+/=]+")
+
 PREVIEW_CHARS = 4
 WANDB_WINDOW = 200  # a 40-hex key counts as a W&B key when `wandb` is this close
 

@@ -187,6 +187,20 @@ def test_a_run_loads_no_network_client_or_package_metadata() -> None:
     cold = {"http.client", "ssl", "urllib.request", "importlib.metadata", "jsonschema", "jinja2"}
     cold.add("packaging.requirements")  # parsing a dependency file: not when it is cached
     assert sorted(cold & loaded) == []
+    # The gates' engines load when a gate runs or a file is sniffed, not with the registry:
+    # a warm run reuses cached results and the BOM's cached inventory (issue 16).
+    engines = {
+        "mlgate.modelfiles.engine",
+        "mlgate.modelfiles.formats",
+        "mlgate.modelfiles.allowlist",
+        "mlgate.modelfiles.pickle_vm",
+        "mlgate.deps.audit",
+        "mlgate.deps.services.osv",
+        "mlgate.deps.services.pip_audit",
+        "mlgate.notebooks",
+        "mlgate.rulepack_prefilter",
+    }
+    assert sorted(engines & loaded) == []
     assert not any(m == "rich" or m.startswith("rich.") for m in loaded)
 
 

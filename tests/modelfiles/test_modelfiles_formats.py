@@ -160,7 +160,7 @@ def test_the_cache_salt_covers_every_engine_file_and_the_allowlist_data() -> Non
     from mlgate.gates import modelfiles as gate
 
     names = {
-        p.relative_to(Path(gate.__file__).parents[1]).as_posix() for p in gate._engine_sources()
+        p.relative_to(Path(gate.__file__).parents[1]).as_posix() for p in gate.engine_sources()
     }
     assert {
         "gates/modelfiles.py",

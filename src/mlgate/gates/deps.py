@@ -13,17 +13,11 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from packaging.version import InvalidVersion, Version
 
-from mlgate.deps.advisorydb import Advisory
-from mlgate.deps.audit import DepsAudit, audit
-from mlgate.deps.dbupdate import cached_db
-from mlgate.deps.ranges import VulnerableRange
-from mlgate.deps.services import ServiceAudit, VulnerabilityService, Vulnerable
-from mlgate.deps.services.osv import OsvDatabaseService, database_fingerprint
-from mlgate.deps.services.pip_audit import PipAuditService
+from mlgate.cache import make_key
 from mlgate.deps.sources import DepFileProblem, Requirement, is_dependency_file
 from mlgate.deps.sources.named import named_dependency_files
 from mlgate.findings import Finding, Severity, assign_fingerprints
@@ -42,6 +36,16 @@ from mlgate.gates.base import (
 )
 from mlgate.repo import Repo
 from mlgate.tools import tool_version
+
+if TYPE_CHECKING:
+    from mlgate.deps.advisorydb import Advisory
+    from mlgate.deps.audit import DepsAudit
+    from mlgate.deps.ranges import VulnerableRange
+    from mlgate.deps.services import ServiceAudit, VulnerabilityService, Vulnerable
+
+# The engine (the audit, the database, the services) is imported when the gate runs: a warm
+# run that reuses the cached result never loads it (issue 16).
+# ruff: noqa: PLC0415
 
 NAME = "deps"
 ENV_DB = "MLGATE_ADVISORY_DB"
@@ -135,6 +139,8 @@ class DepsGate(Gate):
         return database_fingerprint(Path(str(db))) if db else None
 
     def run(self, ctx: GateContext) -> GateResult:
+        from mlgate.deps.audit import audit
+
         started = time.monotonic()
         if not ctx.inputs.files:
             return GateResult(NAME, skipped="no dependency files found")
@@ -169,6 +175,9 @@ class DepsGate(Gate):
 
 def _service(ctx: GateContext, database: Path | None) -> VulnerabilityService:
     """The offline database when there is one, else pip-audit with the configured service."""
+    from mlgate.deps.services.osv import OsvDatabaseService
+    from mlgate.deps.services.pip_audit import PipAuditService
+
     if database is not None:
         return OsvDatabaseService(database)
     service = DepsOptions.of(ctx.inputs.options).vulnerability_service
@@ -182,6 +191,8 @@ def _advisory_db_path(root: Path, options: Mapping[str, Any]) -> Path | None:
     if given:
         path = Path(str(given)).expanduser()
         return path if path.is_absolute() else (root / path)
+    from mlgate.deps.dbupdate import cached_db
+
     return cached_db()
 
 
@@ -209,6 +220,8 @@ def parse_pip_audit(
     ctx: GateContext, data: Mapping[str, Any], pinned: Sequence[Requirement]
 ) -> tuple[list[Finding], list[str]]:
     """pip-audit's JSON -> findings, and errors for every dependency it could not audit."""
+    from mlgate.deps.services.pip_audit import PipAuditService
+
     service = PipAuditService("pypi", ctx.root, ctx.timeout)
     return service_findings(ctx, service.read_report(data, pinned))
 
@@ -391,3 +404,16 @@ def _parses(text: str) -> bool:
     except InvalidVersion:
         return False
     return True
+
+
+def database_fingerprint(path: Path) -> str:
+    """A cheap identity of an advisory database: every record file's name, size and mtime."""
+    try:
+        entries = sorted(
+            f"{p.relative_to(path)}:{st.st_size}:{st.st_mtime_ns}"
+            for p in path.rglob("*")
+            if p.is_file() and (st := p.stat())
+        )
+    except OSError:
+        return f"unreadable:{path}"
+    return make_key(str(path.resolve()), entries)

@@ -37,8 +37,6 @@ from mlgate.gates.base import (
     parse_options,
 )
 from mlgate.modelcards import find_cards
-from mlgate.modelfiles import engine
-from mlgate.modelfiles.allowlist import Allowlist, inventory_versions
 from mlgate.modelfiles.errors import ScanTimeout
 from mlgate.modelfiles.records import (
     MB,
@@ -60,6 +58,10 @@ from mlgate.modelfiles.records import (
     ScanSettings,
 )
 from mlgate.repo import Repo
+
+# The engine (the formats, the pickle VM, the allowlist) is imported when a file is sniffed
+# or scanned: a warm run that reuses every cached result never loads it (issue 16).
+# ruff: noqa: PLC0415
 
 NAME = "models"
 TOOL = "mlgate"
@@ -111,6 +113,8 @@ class Settings(ScanSettings):
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], deadline: float | None) -> Settings:
+        from mlgate.modelfiles.allowlist import Allowlist
+
         typed = ModelFilesOptions.of(options)
         return cls(
             allow=Allowlist(typed.allow_globals),
@@ -145,6 +149,8 @@ class FileScan:
 def scan_file(root: Path, rel: str, settings: Settings) -> FileScan:
     """Scan one repository file and judge it. Never raises for its content (only
     ScanTimeout)."""
+    from mlgate.modelfiles import engine
+
     report = engine.scan_file(root, rel, settings)
     issues = [*report.issues, *_format_issues(report, settings)]
     return FileScan(
@@ -202,7 +208,9 @@ def _format_issues(report: FileReport, settings: Settings) -> list[Issue]:
 def select_files(repo: Repo) -> list[str]:
     """Files with a model extension or file name, and any other file whose content is one
     a model loader reads (`mlgate.modelfiles.engine.is_model_file`)."""
-    return [rel for rel in repo.files if engine.is_model_file(repo.root, rel)]
+    from mlgate.modelfiles.engine import is_model_file
+
+    return [rel for rel in repo.files if is_model_file(repo.root, rel)]
 
 
 class ModelFilesGate(Gate):
@@ -291,8 +299,10 @@ class ModelFilesGate(Gate):
         """The scanner's own rules: a change to the engine or its data invalidates cached
         results."""
         digest = hashlib.sha256()
-        for source in _engine_sources():
+        for source in engine_sources():
             digest.update(source.read_bytes())
+        from mlgate.modelfiles.allowlist import inventory_versions
+
         digest.update(json.dumps(inventory_versions(), sort_keys=True).encode())
         if ModelFilesOptions.of(ctx.inputs.options).require_model_card:  # cards' text counts
             for card in find_cards(ctx.repo):
@@ -325,7 +335,7 @@ class ModelFilesGate(Gate):
         )
 
 
-def _engine_sources() -> list[Path]:
+def engine_sources() -> list[Path]:
     """This module and every file of the engine package (code and the allowlist data)."""
     files = [Path(__file__)]
     spec = importlib.util.find_spec("mlgate.modelfiles")

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import yaml
 
@@ -50,20 +50,8 @@ from mlgate.gates.base import (
     unreadable_findings,
 )
 from mlgate.lifecycle import temp_dir
-from mlgate.notebooks import (
-    CellSyntaxError,
-    CodeText,
-    Notebook,
-    NotebookProblem,
-    PipInstall,
-    package_name,
-    read_notebook,
-    split_lines,
-    write_for_scan,
-)
 from mlgate.repo import Repo, read_text
 from mlgate.resources import rule_pack_dir
-from mlgate.rulepack_prefilter import may_match, pack_documents, pack_filters, rule_documents
 from mlgate.secretpatterns import redact
 from mlgate.tools import (
     ToolRun,
@@ -77,7 +65,14 @@ from mlgate.tools import (
     submit,
     tool_version,
 )
-from mlgate.yamlfile import load_yaml, validate
+
+if TYPE_CHECKING:
+    from mlgate.notebooks import CellSyntaxError, CodeText, Notebook, NotebookProblem, PipInstall
+
+# The scanning's own modules (notebooks, the rule-pack prefilter, the rule-file validator)
+# are imported when the gate runs: a warm run that reuses every cached result never loads
+# them (issue 16).
+# ruff: noqa: PLC0415
 
 NAME = "sast"
 RULE_TITLE_WIDTH = 200
@@ -291,6 +286,8 @@ def _prefiltered(root: Path, targets: Sequence[str], configs: Sequence[Path]) ->
     until the first one that may match; one that cannot be read may match."""
     if [c.resolve() for c in configs] != [rule_pack_dir().resolve()]:
         return False
+    from mlgate.rulepack_prefilter import may_match, pack_filters
+
     filters = pack_filters(rule_pack_dir())
     if not filters:
         return False
@@ -444,6 +441,8 @@ RULES_SCHEMA: Mapping[str, Any] = {
 
 def check_rule_files(config: Path) -> None:
     """A rule file, or every `*.yml`/`*.yaml` of a rule directory, as semgrep reads them."""
+    from mlgate.yamlfile import load_yaml, validate
+
     if not config.exists():
         raise ConfigError(f"{config}: semgrep rules: no such file or directory")
     paths = sorted(config.rglob("*.y*ml")) if config.is_dir() else [config]
@@ -678,6 +677,8 @@ def rule_pack_catalogue() -> Mapping[str, RuleInfo]:
 
 
 def _load_rules(path: Path) -> list[dict[str, Any]]:
+    from mlgate.rulepack_prefilter import pack_documents, rule_documents
+
     try:
         if path.is_relative_to(rule_pack_dir()):  # package data: read once per process
             return pack_documents(path)
@@ -745,6 +746,8 @@ class ConvertedNotebooks:
 
 def convert_notebooks(root: Path, paths: Sequence[str], tmp: Path) -> ConvertedNotebooks:
     """Read each notebook (as JSON) and write its code cells to a temporary `.py` file."""
+    from mlgate.notebooks import NotebookProblem, read_notebook, write_for_scan
+
     out = ConvertedNotebooks(tmp.resolve())
     for rel in paths:
         notebook = read_notebook(root, rel)
@@ -810,6 +813,8 @@ def _cell_syntax_error(path: str, error: CellSyntaxError) -> Finding:
 
 def _unpinned(path: str, pip: PipInstall) -> Finding:
     """One finding per `pip install` line, naming every package it leaves unpinned."""
+    from mlgate.notebooks import package_name
+
     specs = pip.unpinned()
     names = [package_name(spec) for spec in specs]
     shown = ", ".join(repr(s) for s in specs)
@@ -911,6 +916,8 @@ def _source_lines(
     key = (path, cell)
     if key not in cache:
         if notebook is not None and cell is not None and 0 <= cell < len(notebook.cells):
+            from mlgate.notebooks import split_lines
+
             cache[key] = split_lines(notebook.cells[cell].source)
         else:
             cache[key] = read_text(root, path).splitlines()

@@ -44,21 +44,12 @@ from mlgate.gates.base import (
     unreadable_findings,
 )
 from mlgate.lifecycle import temp_dir
-from mlgate.notebooks import (
-    DATA_URI,
-    NotebookProblem,
-    NotebookText,
-    Origin,
-    notebook_texts,
-    read_notebook,
-    split_lines,
-    write_for_scan,
-)
 from mlgate.repo import Repo, matches_any
 from mlgate.secretpatterns import (
     ANTHROPIC_TYPE,
     AWS_KEY_ID,
     AWS_TYPE,
+    DATA_URI,
     ENTROPY_TYPES,
     GENERIC_TYPES,
     GITHUB_PREFIXES,
@@ -85,6 +76,12 @@ from mlgate.tools import run_json_tool, submit, tool_version, unscanned
 
 if TYPE_CHECKING:  # at run time, imported by the requests that verify (http, ssl: 20 ms)
     import urllib.request
+
+    from mlgate.notebooks import NotebookText, Origin
+
+# The notebook reader is imported when the gate runs: a warm run that reuses every cached
+# result never loads it (issue 16).
+# ruff: noqa: PLC0415
 
 NAME = "secrets"
 TOOL = "detect-secrets"
@@ -145,6 +142,8 @@ def plan_scan(root: Path, files: Sequence[str], max_bytes: int, tmp: Path) -> Pl
 
 def _add_notebook(plan: Plan, root: Path, rel: str) -> bool:
     """Write the notebook's texts to the temp dir; False when it is not a readable notebook."""
+    from mlgate.notebooks import NotebookProblem, notebook_texts, read_notebook, write_for_scan
+
     notebook = read_notebook(root, rel)
     if isinstance(notebook, NotebookProblem):
         plan.notes.append(f"{rel}: {notebook.message}; scanned as a plain file")
@@ -199,6 +198,8 @@ class Texts:
 
     def line(self, target: str, number: int) -> str:
         if target not in self._lines:
+            from mlgate.notebooks import split_lines
+
             self._lines[target] = split_lines(self.text(target))
         lines = self._lines[target]
         return lines[number - 1] if 1 <= number <= len(lines) else ""
@@ -226,6 +227,8 @@ def own_hits(plan: Plan, texts: Texts) -> list[Hit]:
 
 def pattern_hits(path: str, text: str, notebook: NotebookText | None = None) -> Iterator[Hit]:
     """mlgate's token patterns over one text; a notebook text maps lines to cells."""
+    from mlgate.notebooks import Origin
+
     starts: list[int] | None = None
     for pattern in PATTERNS:
         for match in pattern.regex.finditer(text):
@@ -296,6 +299,8 @@ def _reported(results: Mapping[str, Any]) -> Iterator[tuple[str, int, str, str]]
 
 
 def tool_hits(reported: Iterable[tuple[str, int, str, str]], plan: Plan, texts: Texts) -> list[Hit]:
+    from mlgate.notebooks import Origin
+
     hits: list[Hit] = []
     for target, line, secret_type, hashed in reported:
         notebook = plan.texts.get(target)
@@ -504,7 +509,7 @@ Opener = Callable[["urllib.request.Request", float], int]  # -> HTTP status
 
 def verification_request(secret_type: str, value: str) -> urllib.request.Request | None:
     """The provider's read-only "who am I" request for a candidate, or None (no endpoint)."""
-    import urllib.request  # noqa: PLC0415
+    import urllib.request
 
     if secret_type == HF_TYPE:
         return _get("https://huggingface.co/api/whoami-v2", {"Authorization": f"Bearer {value}"})
@@ -528,15 +533,15 @@ def verification_request(secret_type: str, value: str) -> urllib.request.Request
 
 def _get(url: str, headers: Mapping[str, str]) -> urllib.request.Request:
     # Every URL is a constant https:// endpoint of a provider (`verification_request`).
-    import urllib.request  # noqa: PLC0415
+    import urllib.request
 
     return urllib.request.Request(url, headers=dict(headers), method="GET")  # noqa: S310 # nosemgrep
 
 
 def urlopen_status(request: urllib.request.Request, timeout: float) -> int:
     """The HTTP status of a verification request (the body is never read into a report)."""
-    import urllib.error  # noqa: PLC0415
-    import urllib.request  # noqa: PLC0415
+    import urllib.error
+    import urllib.request
 
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 # nosemgrep

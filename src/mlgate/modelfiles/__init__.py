@@ -36,13 +36,67 @@ relies on its own opcode scanner, which is small, stdlib-only and streaming.
 
 from __future__ import annotations
 
-from mlgate.modelfiles.allowlist import Allowlist, Verdict, defined_in, inventory_versions
-from mlgate.modelfiles.engine import is_model_file, scan_file
-from mlgate.modelfiles.errors import ScanTimeout
-from mlgate.modelfiles.formats import FORMATS, sniff
-from mlgate.modelfiles.pickle_vm import GlobalRef, PickleReport, scan_pickles
-from mlgate.modelfiles.records import FileReport, Issue, ScanSettings, Where
-from mlgate.modelfiles.streams import raw_member
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlgate.modelfiles.allowlist import Allowlist, Verdict, defined_in, inventory_versions
+    from mlgate.modelfiles.engine import is_model_file, scan_file
+    from mlgate.modelfiles.errors import ScanTimeout
+    from mlgate.modelfiles.formats import FORMATS, sniff
+    from mlgate.modelfiles.pickle_vm import GlobalRef, PickleReport, scan_pickles
+    from mlgate.modelfiles.records import FileReport, Issue, ScanSettings, Where
+    from mlgate.modelfiles.streams import raw_member
+
+# Each name is imported from its module when it is first used: importing the package (for
+# its records, say) does not load the formats, the pickle VM and the allowlist (issue 16).
+_HOMES = {
+    "Allowlist": "allowlist",
+    "Verdict": "allowlist",
+    "defined_in": "allowlist",
+    "inventory_versions": "allowlist",
+    "is_model_file": "engine",
+    "scan_file": "engine",
+    "ScanTimeout": "errors",
+    "FORMATS": "formats",
+    "sniff": "formats",
+    "GlobalRef": "pickle_vm",
+    "PickleReport": "pickle_vm",
+    "scan_pickles": "pickle_vm",
+    "FileReport": "records",
+    "Issue": "records",
+    "ScanSettings": "records",
+    "Where": "records",
+    "raw_member": "streams",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from mlgate.modelfiles import (  # noqa: PLC0415
+        allowlist,
+        engine,
+        errors,
+        formats,
+        pickle_vm,
+        records,
+        streams,
+    )
+
+    modules = {
+        "allowlist": allowlist,
+        "engine": engine,
+        "errors": errors,
+        "formats": formats,
+        "pickle_vm": pickle_vm,
+        "records": records,
+        "streams": streams,
+    }
+    value = getattr(modules[home], name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "FORMATS",

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgate.findings import Severity
-from mlgate.modelfiles.allowlist import Allowlist
+
+if TYPE_CHECKING:
+    from mlgate.modelfiles.allowlist import Allowlist
 
 MB = 1 << 20
 

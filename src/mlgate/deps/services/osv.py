@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mlgate.cache import make_key
 from mlgate.deps.advisorydb import Advisory, AdvisoryDB
 from mlgate.deps.services.interface import (
     ServiceAudit,
@@ -65,16 +64,3 @@ class OsvDatabaseService(VulnerabilityService):
             },
             tools={TOOL: db.revision},
         )
-
-
-def database_fingerprint(path: Path) -> str:
-    """A cheap identity of an advisory database: every record file's name, size and mtime."""
-    try:
-        entries = sorted(
-            f"{p.relative_to(path)}:{st.st_size}:{st.st_mtime_ns}"
-            for p in path.rglob("*")
-            if p.is_file() and (st := p.stat())
-        )
-    except OSError:
-        return f"unreadable:{path}"
-    return make_key(str(path.resolve()), entries)
