@@ -101,7 +101,8 @@ with open(os.environ["MLGATE_BENCH_STATS"], "w", encoding="utf-8") as _out:
     json.dump({"t_start": _t0, "t_imported": _t1, "t_done": _t2, "returncode": _code,
                "maxrss_kb": _rss, "cpu": _self.ru_utime + _self.ru_stime, "calls": _calls,
                "reaped": _reaped, "wrapped": sorted(_wrapped)}, _out)
-sys.exit(_code)
+import mlgate.cli as _cli  # end as the `mlgate` command ends (its teardown, or none)
+getattr(_cli, "exit_process", sys.exit)(_code)
 """
 
 PROBE = r"""

@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 import click
 
@@ -21,7 +22,7 @@ from mlgate.errors import EXIT_GATE_ERROR, EXIT_USAGE, Interrupted, MlgateError
 
 # ruff: noqa: PLC0415
 
-__all__ = ["EXIT_CODES_HELP", "cli", "main", "run_main"]
+__all__ = ["EXIT_CODES_HELP", "cli", "exit_process", "main", "run_main"]
 
 
 @click.group(
@@ -66,6 +67,27 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.stderr.flush()
         os._exit(code)  # gate threads still busy in pure Python must not delay the exit
     lifecycle.reap_orphans()
+    exit_process(code)
+
+
+def exit_process(code: int) -> NoReturn:
+    """End the process with `code`, skipping the interpreter's teardown when nothing needs
+    it: freeing a few hundred modules takes 30 to 50 ms, a tenth of a warm run (issue 16).
+
+    The exit handlers run (coverage's, tempfile's finalizers) and the streams are flushed
+    first. With a thread of mlgate's still alive, or a stream that cannot be flushed, the
+    usual exit runs instead (it waits for the threads and reports the stream's error)."""
+    import atexit
+    import threading
+
+    if threading.active_count() == 1:
+        atexit._run_exitfuncs()
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            sys.exit(code)
+        os._exit(code)
     sys.exit(code)
 
 
