@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from mlgate.prefetch import Prefetch, prefetching
 from mlgate.tools import noticing_starts, run_tool, submit
@@ -86,3 +89,40 @@ def test_no_tasks_no_thread() -> None:
     prefetch.settle()
     prefetch.finish()
     assert not prefetch.ran
+
+
+VALIDATOR_PROBE = """
+import sys, threading
+seen = []
+def hook(event, args):
+    if event == "import" and args[0] == "cyclonedx.validation.json":
+        seen.append(threading.current_thread().name)
+sys.addaudithook(hook)
+from mlgate.cli import run_main
+code = run_main(sys.argv[1:])
+print("IMPORTED-ON", code, ",".join(seen) or "-")
+"""
+
+
+def test_a_first_run_loads_the_bom_validator_while_the_scanners_run(tmp_path: Path) -> None:
+    """With a cache that never held a valid ML-BOM, the validator (0.2-0.3 s of imports) is
+    loaded on the prefetch thread, woken by the first scanner; once a BOM was found valid,
+    later runs leave it to the one that needs it (usually none: its validity is cached)."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "app.py").write_text("print('hello')\n", encoding="utf-8")
+    env = {**os.environ, "MLGATE_CACHE_DIR": str(tmp_path / "cache")}
+    argv = ["run", str(repo), "secrets", "--quiet", "--output", str(tmp_path / "out")]
+    seen = []
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", VALIDATOR_PROBE, *argv],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        line = done.stdout.strip().rpartition("\n")[2]
+        assert line.startswith("IMPORTED-ON 0"), done.stderr
+        seen.append(line.split()[2])
+    assert seen == ["mlgate-prefetch", "-"]

@@ -42,6 +42,9 @@ class RunOptions:
     shard: tuple[int, int] | None = None  # (index from 1, count)
     trusted_config: str | None = None  # git ref to read the policy and .mlgate.yml from
     tools: toolenv.Settings = field(default_factory=toolenv.Settings)  # the repo's pins added
+    # What the caller will need after the gates, done while their scanners run (see
+    # mlgate.prefetch): the CLI's load of the ML-BOM's schema validator on a first run.
+    prefetch: tuple[Callable[[], object], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ def run(options: RunOptions, on_progress: Progress | None = None) -> RunOutcome:
         _operator_overrides(options.advisory_db),
         cache,
         on_progress,
-        (_load_redaction,),
+        (_load_redaction, *options.prefetch),
     )
     result = with_policy_check(run_gates(repo, policy, config, request), settings)
     result = dataclasses.replace(result, tools=used_tools(result.results))

@@ -74,13 +74,15 @@ def exit_process(code: int) -> NoReturn:
     """End the process with `code`, skipping the interpreter's teardown when nothing needs
     it: freeing a few hundred modules takes 30 to 50 ms, a tenth of a warm run (issue 16).
 
-    The exit handlers run (coverage's, tempfile's finalizers) and the streams are flushed
-    first. With a thread of mlgate's still alive, or a stream that cannot be flushed, the
-    usual exit runs instead (it waits for the threads and reports the stream's error)."""
+    The exit handlers run (tempfile's finalizers, say) and the streams are flushed first.
+    With a thread of mlgate's still alive, a stream that cannot be flushed, or a profiler or
+    tracer at work (`python -m cProfile`, coverage: they write their data after the program
+    returns), the usual exit runs instead."""
     import atexit
     import threading
 
-    if threading.active_count() == 1:
+    watched = sys.getprofile() is not None or sys.gettrace() is not None
+    if threading.active_count() == 1 and not watched:
         atexit._run_exitfuncs()
         try:
             sys.stdout.flush()

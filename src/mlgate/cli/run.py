@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -189,7 +189,10 @@ def execute_run(command: RunCommand, on_progress: Progress | None = None) -> int
     check_formats(command.formats, command.output)
     key = signing_key(command.sign_key, command.output)
     prepare_output(command.output)
-    done = run_and_decide(command.run, command.quiet, on_progress)
+    options = command.run
+    if command.output is not None and _first_bom(options.use_cache):
+        options = replace(options, prefetch=(*options.prefetch, _load_bom_validator))
+    done = run_and_decide(options, command.quiet, on_progress)
     emit(done.report, command.formats, command.output)
     write_provenance(
         done.report,
@@ -201,6 +204,21 @@ def execute_run(command: RunCommand, on_progress: Progress | None = None) -> int
         command.run.use_cache,
     )
     return done.report.decision.exit_code
+
+
+def _first_bom(use_cache: bool) -> bool:
+    """Whether the ML-BOM will likely be validated (no cache, or one that never held a
+    valid BOM): its validator is then loaded while the scanners run."""
+    from mlgate.bom import VALIDATOR_USED
+    from mlgate.cache import ResultCache, make_key
+
+    return not use_cache or ResultCache().get(make_key(VALIDATOR_USED)) is not True
+
+
+def _load_bom_validator() -> None:
+    from mlgate.bom import load_validator
+
+    load_validator()
 
 
 def run_and_decide(options: RunOptions, quiet: bool, on_progress: Progress | None) -> RunOutcome:
