@@ -23,7 +23,7 @@ from typing import Any
 from mlgate.bulk import without_cycle_collection
 from mlgate.confine import check_policy, is_inside
 from mlgate.errors import EXIT_BLOCKED, EXIT_GATE_ERROR, EXIT_PASS, ConfigError
-from mlgate.findings import SEVERITY_RANK, Finding, Severity, severity_counts
+from mlgate.findings import SEVERITY_RANK, Finding, Severity, severity_counts, sort_key
 from mlgate.gates import GATES, GateResult, GateStatus, gitref
 from mlgate.git import GitError
 from mlgate.resources import policies_dir
@@ -577,6 +577,18 @@ class Decision:
     def exit_code(self) -> int:
         """The documented exit code of this outcome (the CLI exits with it; reports record it)."""
         return EXIT_CODES[self.outcome]
+
+    @functools.cached_property
+    def by_gate(self) -> Mapping[str, list[Finding]]:
+        """Every gate's findings, worst first (`sort_key`, the order every report uses).
+
+        Sorted once per decision: every report format asks, and so does the ML-BOM of
+        `merge`, through reports that share this decision (a redacted copy with nothing
+        to redact shares it too)."""
+        found: dict[str, list[Finding]] = {}
+        for finding in self.findings:
+            found.setdefault(finding.gate, []).append(finding)
+        return {gate: sorted(mine, key=sort_key) for gate, mine in found.items()}
 
 
 def decide(

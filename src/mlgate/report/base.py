@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mlgate import __version__
-from mlgate.findings import Finding, Severity, sort_key
+from mlgate.findings import Finding, Severity
 from mlgate.gates import GateResult, GateStatus
 from mlgate.policy import Decision, Policy
 from mlgate.runner import RunResult
@@ -37,15 +36,7 @@ class Report:
 
     def findings_of(self, gate: str) -> list[Finding]:
         """The gate's findings as decided (waivers marked), worst first."""
-        return list(self._sorted_by_gate.get(gate, ()))
-
-    @functools.cached_property
-    def _sorted_by_gate(self) -> dict[str, list[Finding]]:
-        """Every gate's findings, sorted once: each format asks for them (one pass, linear)."""
-        by_gate: dict[str, list[Finding]] = {}
-        for finding in self.decision.findings:
-            by_gate.setdefault(finding.gate, []).append(finding)
-        return {gate: sorted(found, key=sort_key) for gate, found in by_gate.items()}
+        return list(self.decision.by_gate.get(gate, ()))
 
     def tool_version(self, gate: str, tool: str) -> str | None:
         """The version a gate reported for one of its tools; mlgate's own checks are mlgate's."""
@@ -171,6 +162,16 @@ class Raw:
         self.text = text
 
 
+class RawItems:
+    """A list of values each already encoded as JSON (see `Raw`): `dump_json` writes it as
+    it writes a list of `Raw`, joining the texts in one call rather than one at a time."""
+
+    __slots__ = ("texts",)
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+
+
 def encode_value(value: Any) -> str:
     """One value as `dump_json` encodes a value deeper than its depth; strings, None, ints
     and booleans without calling the encoder (five times cheaper for those)."""
@@ -245,6 +246,16 @@ def _finding_values(finding: Finding) -> str:
 def _dump_value(value: Any, depth: int, level: int, out: list[str]) -> None:
     if type(value) is Raw:
         out.append(value.text)
+        return
+    if type(value) is RawItems:
+        texts = value.texts
+        if not texts:
+            out.append("[]")
+        elif level >= depth:
+            out.append("[" + ", ".join(texts) + "]")
+        else:
+            pad = "\n" + "  " * (level + 1)
+            out.append("[" + pad + ("," + pad).join(texts) + "\n" + "  " * level + "]")
         return
     if level >= depth or not isinstance(value, (dict, list)) or not value:
         out.append(_ENCODE(value))
