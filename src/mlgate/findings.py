@@ -206,8 +206,11 @@ def assign_fingerprints(findings: Iterable[Finding], anchors: Mapping[int, str])
 
 def severity_counts(findings: Iterable[Finding]) -> str:
     """'2 high, 1 medium': counts by severity, worst first ('' when there are none)."""
-    counts = Counter(f.severity for f in findings)
+    counts = Counter(map(_SEVERITY, findings))
     return ", ".join(f"{counts[s]} {s.value}" for s in Severity if counts[s])
+
+
+_SEVERITY = operator.attrgetter("severity")
 
 
 def sort_key(finding: Finding) -> tuple[int, str, int, str]:

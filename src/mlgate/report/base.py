@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -56,7 +56,7 @@ class Report:
 
     def to_dict(self, encoded: bool = False) -> dict[str, Any]:
         """The json report: everything, in a stable shape (see README, "json report");
-        with `encoded`, each finding is already JSON text (`Raw`, for `dump_json`)."""
+        with `encoded`, the findings are already JSON text (`RawItems`, for `dump_json`)."""
         repo = self.run.repo
         decision = self.decision
         return {
@@ -81,9 +81,9 @@ class Report:
             },
             "tools": {name: dict(info) for name, info in sorted(self.run.tools.items())},
             "gates": [self._gate_dict(r) for r in self.run.results],
-            "findings": [
-                Raw(finding_json(f)) if encoded else f.to_dict() for f in decision.findings
-            ],
+            "findings": RawItems(findings_json(decision.findings))
+            if encoded
+            else [f.to_dict() for f in decision.findings],
             "notes": list(repo.notes),
         }
 
@@ -185,6 +185,17 @@ def encode_value(value: Any) -> str:
     if kind is bool:
         return "true" if value else "false"
     return _ENCODE(value)
+
+
+def findings_json(findings: Iterable[Finding]) -> list[str]:
+    """`finding_json` of each finding (in one loop: a call less for each of 100,000)."""
+    out = []
+    for finding in findings:
+        try:
+            out.append(_finding_text(finding))
+        except TypeError:
+            out.append(_finding_values(finding))
+    return out
 
 
 def finding_json(finding: Finding) -> str:

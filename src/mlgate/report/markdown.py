@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import heapq
 import html
+import itertools
+import operator
 from collections import Counter
 from collections.abc import Sequence
 from urllib.parse import quote
@@ -74,19 +76,30 @@ def _counts(findings: Sequence[Finding]) -> str:
 
 
 def _severity_counts(report: Report) -> str:
-    live = [f for f in report.decision.findings if f.waived_by is None]
-    counts = Counter(f.severity for f in live)
+    live = _live(report.decision.findings)
+    counts = Counter(map(_SEVERITY, live))
     parts = " · ".join(f"{s.value} {counts[s]}" for s in Severity)
     waived = len(report.decision.findings) - len(live)
     tail = f" (and {waived} waived or baselined)" if waived else ""
     return f"**Findings by severity:** {parts}{tail}"
 
 
+_SEVERITY = operator.attrgetter("severity")
+_WAIVED_BY = operator.attrgetter("waived_by")
+_GATE = operator.attrgetter("gate")
+
+
+def _live(findings: Sequence[Finding]) -> list[Finding]:
+    """The findings not waived (nor baselined), in order: one C loop for 100,000."""
+    unwaived = map(operator.is_, map(_WAIVED_BY, findings), itertools.repeat(None))
+    return list(itertools.compress(findings, unwaived))
+
+
 def _top_findings(report: Report) -> str:
-    live = [f for f in report.decision.findings if f.waived_by is None]
+    live = _live(report.decision.findings)
     if not live:
         return ""
-    top = heapq.nsmallest(TOP_FINDINGS, live, key=sort_key)  # sorted(...)[:10], not sorting all
+    top = _worst(report)
     rows = [
         f"### Top findings ({len(top)} of {len(live)})",
         "",
@@ -97,6 +110,25 @@ def _top_findings(report: Report) -> str:
         rule = _cell(item.rule_id)
         rows.append(f"| {item.severity.value} | `{rule}` | {_link(item)} | {_cell(item.message)} |")
     return "\n".join(rows)
+
+
+def _worst(report: Report) -> list[Finding]:
+    """The TOP_FINDINGS first unwaived findings in `sort_key` order (ties in the decision's
+    order): `sorted(live, key=sort_key)[:TOP_FINDINGS]`.
+
+    A decision lists each gate's findings together (`decide` does): then they are the
+    first of the first few unwaived findings of each gate, already sorted (`by_gate`,
+    in the order the gates come), and 100,000 findings need no key each."""
+    decision = report.decision
+    gates = list(map(_GATE, decision.findings))
+    together = sum(map(operator.ne, gates, gates[1:])) == len(decision.by_gate) - 1
+    if not together:
+        live = _live(decision.findings)
+        return heapq.nsmallest(TOP_FINDINGS, live, key=sort_key)  # sorted(...)[:10]
+    candidates: list[Finding] = []
+    for mine in decision.by_gate.values():
+        candidates += itertools.islice((f for f in mine if f.waived_by is None), TOP_FINDINGS)
+    return sorted(candidates, key=sort_key)[:TOP_FINDINGS]
 
 
 def _link(finding: Finding) -> str:
