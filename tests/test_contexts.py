@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from mlgate.findings import Finding, Severity
@@ -27,6 +29,31 @@ def test_default_contexts_match_paths() -> None:
     assert finding_context("notebooks/eda.ipynb", contexts) == "notebooks"
     assert finding_context("src/pkg/model.py", contexts) is None
     assert finding_context("src/pkg/latest.py", contexts) is None
+
+
+def test_contexts_are_what_fnmatch_says_of_each_glob_in_order() -> None:
+    """The compiled matcher (one regex, and a pre-check for each glob's plain part) gives
+    what `fnmatch.fnmatchcase` gives glob by glob, `**/x` also matching `x`."""
+    default = load_policy("default").contexts
+    odd = {"odd": ("a?c/**", "**/Weird*Case/*")}  # plain parts: the pre-check applies
+    classes = {"classes": ("*.[ch]", "x[!y]z.py")}  # no pre-check
+    dirs = ["", "tests/", "pkg/tests/", "src/test/", "doc/", "docs/x/", "examples/", "abc/"]
+    dirs += ["a/Weird-Case/", "aXc/", "nb/", "TESTS/", "pkg/testsx/"]
+    names = ["m.py", "test_a.py", "a_test.py", "conftest.py", "setup.py", "noxfile.py"]
+    names += ["conf.py", "e.ipynb", "x.c", "x.h", "xaz.py", "xyz.py", "latest.py", "TEST_x.py"]
+    paths = [d + n for d in dirs for n in names]
+
+    def expected(path: str, chosen: Mapping[str, tuple[str, ...]]) -> str | None:
+        for name, globs in chosen.items():
+            variants = [v for g in globs for v in (g, g[3:] if g.startswith("**/") else g)]
+            if any(fnmatch.fnmatchcase(path, v) for v in variants):
+                return name
+        return None
+
+    every = {**default, **odd, **classes, "any": ("*",)}
+    for chosen in (default, {**default, **odd}, {**default, **odd, **classes}, every):
+        for path in paths:
+            assert finding_context(path, chosen) == expected(path, chosen), path
 
 
 def test_first_context_in_order_wins_when_several_match() -> None:

@@ -14,9 +14,11 @@ import fnmatch
 import functools
 import hashlib
 import json
+import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -361,17 +363,43 @@ def _context_matcher(
         "|".join(f"(?P<{group}>{_globs_pattern(globs)})" for group, _, globs in used)
     )
 
+    needles = _needles([g for _, _, globs in used for g in _variants(globs)])
+
     @functools.lru_cache(maxsize=65_536)
     def context_of(path: str) -> str | None:
+        if needles is not None and not any(map(operator.contains, repeat(path), needles)):
+            return None  # holds no glob's plain part: matches none (most paths)
         found = regex.match(path) if used else None
         return None if found is None else by_group[str(found.lastgroup)]
 
     return context_of
 
 
-def _globs_pattern(globs: Sequence[str]) -> str:
+def _variants(globs: Sequence[str]) -> list[str]:
+    """Each glob, and `**/x`'s `x` too (`**/x` also matches `x`)."""
     variants = [g for glob in globs for g in (glob, glob[3:] if glob.startswith("**/") else glob)]
-    return "|".join(fnmatch.translate(g) for g in dict.fromkeys(variants))
+    return list(dict.fromkeys(variants))
+
+
+def _globs_pattern(globs: Sequence[str]) -> str:
+    return "|".join(fnmatch.translate(g) for g in _variants(globs))
+
+
+def _needles(globs: Sequence[str]) -> tuple[str, ...] | None:
+    """Strings one of which is in every path some glob matches (None: no such strings).
+
+    A glob's longest run of plain characters (`fnmatch`: `*` and `?` are wildcards, the
+    rest literal, matched case-sensitively) is in every path it matches; a glob with a
+    `[` (a character class) or without a plain run gives none. A needle holding another
+    is left out: the shorter is in every path the longer is."""
+    runs = []
+    for glob in globs:
+        run = "" if "[" in glob else max(re.split(r"[*?]", glob), key=len)
+        if not run:
+            return None
+        runs.append(run)
+    unique = set(runs)
+    return tuple(sorted(r for r in unique if not any(o != r and o in r for o in unique)))
 
 
 def contextualise(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -264,9 +265,12 @@ def _dump_value(value: Any, depth: int, level: int, out: list[str]) -> None:
             out.append("[]")
         elif level >= depth:
             out.append("[" + ", ".join(texts) + "]")
-        else:
+        else:  # each text and separator a piece of `out`: the document is joined once
             pad = "\n" + "  " * (level + 1)
-            out.append("[" + pad + ("," + pad).join(texts) + "\n" + "  " * level + "]")
+            out.append("[" + pad)
+            out.append(texts[0])
+            out += itertools.chain.from_iterable(zip(itertools.repeat("," + pad), texts[1:]))
+            out.append("\n" + "  " * level + "]")
         return
     if level >= depth or not isinstance(value, (dict, list)) or not value:
         out.append(_ENCODE(value))
