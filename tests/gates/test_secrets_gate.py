@@ -92,7 +92,8 @@ def build_repo(root: Path) -> Path:
         },
     ]
     write(root, NB, notebook(cells))
-    write(root, "notebooks/broken.ipynb", '{"cells": [ "' + DATABRICKS + '"')
+    broken = '{"cells": [ "' + DATABRICKS + '",\n  "db_password": "Rq8Zt4Lm2Vx7Np3K"'
+    write(root, "notebooks/broken.ipynb", broken)
     write(root, ".gitignore", ".env\n")
     write(root, ".env", f"HF_TOKEN={HF_IGNORED}\n")
     (root / "data").mkdir()
@@ -315,6 +316,10 @@ def test_secret_on_a_100kb_minified_line(plain_result: GateResult) -> None:
 def test_invalid_notebook_is_scanned_as_a_plain_file(plain_result: GateResult) -> None:
     [token] = by_rule(plain_result, "notebooks/broken.ipynb", "Databricks Token")
     assert (token.line, token.cell) == (1, None)
+    # detect-secrets reads it too (a run of its own: the repository's run starts before
+    # the notebooks are read)
+    [keyword] = by_rule(plain_result, "notebooks/broken.ipynb", "Secret Keyword")
+    assert (keyword.line, keyword.tool) == (2, "detect-secrets")
     assert any("broken.ipynb" in n and "plain file" in n for n in plain_result.notes)
 
 

@@ -8,7 +8,8 @@ to temporary text files, so a finding names the notebook, the cell and the line 
 
 detect-secrets only reads files under its working directory (it drops any other path, even
 with `--all-files`), so it runs twice at the same time: over the repo files with cwd = the
-repo root, and over the notebook texts with cwd = the temporary directory.
+repo root (started before the notebooks are read), and over the notebook texts with cwd =
+the temporary directory.
 
 A secret's value appears in no finding, note or error: detect-secrets reports a SHA-1 of
 it, mlgate's own patterns run in-process, and findings carry only a redacted preview (the
@@ -123,11 +124,9 @@ class Plan:
     dropped: dict[str, int] = field(default_factory=dict)  # type -> placeholder/digest hits
 
 
-def plan_scan(root: Path, files: Sequence[str], max_bytes: int, tmp: Path) -> Plan:
-    plan = Plan(tmp)
+def sort_files(plan: Plan, root: Path, files: Iterable[str], max_bytes: int) -> None:
+    """Each file into the plan as a text to scan, too large, binary or unreadable."""
     for rel in files:
-        if rel.endswith(".ipynb") and _add_notebook(plan, root, rel):
-            continue
         kind = _file_kind(root / rel, max_bytes)
         if kind == "large":
             plan.too_large.append(rel)
@@ -137,7 +136,6 @@ def plan_scan(root: Path, files: Sequence[str], max_bytes: int, tmp: Path) -> Pl
             plan.plain.append(rel)
         else:
             plan.unreadable.append(rel)
-    return plan
 
 
 def _add_notebook(plan: Plan, root: Path, rel: str) -> bool:
@@ -639,8 +637,8 @@ class SecretsGate(Gate):
         options = SecretsOptions.of(ctx.inputs.options)
         max_bytes = options.max_file_bytes
         with temp_dir("mlgate-secrets-") as tmp:
-            plan = plan_scan(ctx.root, ctx.inputs.files, max_bytes, Path(tmp).resolve())
-            hits, errors = _scan(ctx, plan)
+            plan = Plan(Path(tmp).resolve())
+            hits, errors = _scan(ctx, plan, max_bytes)
         verified = verify_hits(hits) if options.verify else None
         findings = [_entropy(f, options) for f in merge_hits(hits, verified)]
         unreadable = unreadable_findings(NAME, [*plan.unreadable, *ctx.repo.unreadable])
@@ -665,18 +663,35 @@ def _entropy(finding: Finding, options: SecretsOptions) -> Finding:
     return finding.with_changes(severity=Severity.parse(str(wanted)))
 
 
-def _scan(ctx: GateContext, plan: Plan) -> tuple[list[Hit], list[str]]:
-    """detect-secrets (two runs at once, see the module doc) and mlgate's patterns."""
-    texts = Texts(ctx.root, plan)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        in_repo = submit(pool, _run_detect_secrets, ctx, plan.plain, ctx.root)
+def _scan(ctx: GateContext, plan: Plan, max_bytes: int) -> tuple[list[Hit], list[str]]:
+    """detect-secrets (two runs at once, see the module doc) and mlgate's patterns.
+
+    The run over the repository's files starts as soon as they are sorted out; the notebooks
+    are read, and their texts written, while it runs. A notebook that cannot be read as one
+    is scanned as a plain file, by a third run (rare: a broken notebook)."""
+    files = ctx.inputs.files
+    notebooks = [rel for rel in files if rel.endswith(".ipynb")]
+    sort_files(plan, ctx.root, (rel for rel in files if not rel.endswith(".ipynb")), max_bytes)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        in_repo = submit(pool, _run_detect_secrets, ctx, list(plan.plain), ctx.root)
+        first_late = len(plan.plain)
+        broken = [rel for rel in notebooks if not _add_notebook(plan, ctx.root, rel)]
+        sort_files(plan, ctx.root, broken, max_bytes)
+        late = plan.plain[first_late:]
+        in_late = submit(pool, _run_detect_secrets, ctx, late, ctx.root)
         in_notebooks = submit(pool, _run_detect_secrets, ctx, list(plan.texts), plan.tmp)
+        order = {rel: i for i, rel in enumerate(files)}
+        plan.plain.sort(key=order.__getitem__)  # the repository's order, as before the split
+        texts = Texts(ctx.root, plan)
         hits = own_hits(plan, texts)
-        repo_found, repo_errors = in_repo.result()
-        nb_found, nb_errors = in_notebooks.result()
-    hits += tool_hits([*repo_found, *nb_found], plan, texts)
-    errors = [_renamed(e, plan) for e in repo_errors + nb_errors]
-    return hits, errors
+        found: list[tuple[str, int, str, str]] = []
+        errors: list[str] = []
+        for job in (in_repo, in_late, in_notebooks):
+            reported, problems = job.result()
+            found += reported
+            errors += problems
+    hits += tool_hits(found, plan, texts)
+    return hits, [_renamed(e, plan) for e in errors]
 
 
 def _renamed(error: str, plan: Plan) -> str:
