@@ -108,3 +108,33 @@ def test_files_changed_too_recently_are_read_every_time(
     assert calls == ["listed", "listed"]
     assert cache.tree_stamps(root, ["requirements.txt"]) is None
     assert cache.tree_stamps(root, ["no-such-file"]) is None
+
+
+def test_a_run_that_writes_a_bom_reads_its_inventory_while_the_scanners_run(
+    tmp_path: Path, advisory_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`RunOptions.writes_bom`: the prefetch thread, woken by detect-secrets starting, reads
+    the model files and libraries; the run's BOM takes them (once) instead of reading."""
+    root = tmp_path / "repo"
+    _tree(root)
+    options = RunOptions(
+        root, gates=("secrets",), advisory_db=advisory_db, use_cache=False, writes_bom=True
+    )
+    outcome = run(options)
+    reads: list[str] = []
+
+    def listed(*_args: Any) -> list[str]:
+        reads.append("models")
+        return []
+
+    def declared(*_args: Any) -> tuple[list[Any], list[Any]]:
+        reads.append("deps")
+        return [], []
+
+    monkeypatch.setattr(bom, "model_files", listed)
+    monkeypatch.setattr(bom, "read_dependency_file", declared)
+    first = _inventory(bom.build_bom(outcome.report, outcome.repo, outcome.config))
+    assert reads == []  # read ahead
+    assert {"models/clf.pkl", "models/weights.dat", "pyyaml", "requests"} <= set(first)
+    bom.build_bom(outcome.report, outcome.repo, outcome.config)
+    assert reads == ["models", "deps"]  # taken once: a later BOM reads for itself

@@ -32,7 +32,7 @@ import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from mlgate import __version__
 from mlgate.cache import ResultCache, make_key, tree_stamps
@@ -48,6 +48,7 @@ from mlgate.gates import modelfiles as files_gate
 from mlgate.gates import quality as quality_gate
 from mlgate.gates.data import dvc_outputs
 from mlgate.modelcards import ModelCard, card_for, find_cards
+from mlgate.policy import Policy
 from mlgate.redact import redact_value
 from mlgate.repo import Repo
 from mlgate.report.base import Report
@@ -84,7 +85,7 @@ def build_bom(
     """The ML-BOM of a run over `repo` (the checkout whose files are hashed), validated
     (`cache`: remembers which documents were valid, see `validate_bom`)."""
     datasets = list(_datasets(report, repo))
-    inventory = model_inventory(report, repo, config, cache)
+    inventory = model_inventory(report.policy, repo, config, cache)
     models = [_model_component(report, rel, facts) for rel, facts in inventory.items()]
     libraries = _libraries(report, repo, config, cache)
     components = _sorted_unique(
@@ -325,30 +326,56 @@ def _file_facts(root: Path, rel: str) -> tuple[list[dict[str, str]], dict[str, A
 # --- models -------------------------------------------------------------------------------
 
 
-def model_files(report: Report, repo: Repo, config: RepoConfig) -> list[str]:
+def model_files(policy: Policy, repo: Repo, config: RepoConfig) -> list[str]:
     """The files the models gate reads in this checkout under this policy and config."""
-    options = gate_options(report.policy, config, {}, files_gate.NAME)
+    options = gate_options(policy, config, {}, files_gate.NAME)
     return list(GATES[files_gate.NAME].inputs(repo, options).files)
 
 
 def model_inventory(
-    report: Report, repo: Repo, config: RepoConfig, cache: ResultCache | None = None
+    policy: Policy, repo: Repo, config: RepoConfig, cache: ResultCache | None = None
 ) -> dict[str, dict[str, Any]]:
     """Each model file (`model_files`) with its hashes and facts (size, format).
 
     With `cache`, remembered while no file of the tree, and no file of the engine that
     selects and sniffs them, changes (stat stamps, `cache.tree_stamps`): a warm run neither
-    loads the model-file engine nor hashes the model files again (issue 16)."""
-    options = gate_options(report.policy, config, {}, files_gate.NAME)
+    loads the model-file engine nor hashes the model files again (issue 16). Read ahead,
+    while the scanners run, when the run was asked to (`read_ahead`)."""
+    ahead = _taken("model-files", policy, config, repo)
+    if ahead is not None:
+        return cast(dict[str, dict[str, Any]], ahead)
+    options = gate_options(policy, config, {}, files_gate.NAME)
     code = [str(p) for p in files_gate.engine_sources()]
     key = _stamped_key(cache, "bom-models", repo, repo.files, code, options)
     hit = cache.get(key) if cache is not None and key is not None else None
     if isinstance(hit, dict) and all(isinstance(v, dict) for v in hit.values()):
         return hit
-    found = {rel: _model_facts(repo.root, rel) for rel in model_files(report, repo, config)}
+    found = {rel: _model_facts(repo.root, rel) for rel in model_files(policy, repo, config)}
     if cache is not None and key is not None:
         cache.put(key, found)
     return found
+
+
+# What `read_ahead` read for the ML-BOM of a run, taken (once) by the BOM of that run:
+# kind -> (policy, config, repo, value), matched by identity.
+_AHEAD: dict[str, tuple[Policy, RepoConfig, Repo, object]] = {}
+
+
+def read_ahead(
+    policy: Policy, repo: Repo, config: RepoConfig, cache: ResultCache | None = None
+) -> None:
+    """Read the model files and the libraries the run's ML-BOM will list, so that the BOM
+    does not read them after the scanners end (a prefetch task of `core.run`)."""
+    _AHEAD["model-files"] = (policy, config, repo, model_inventory(policy, repo, config, cache))
+    _AHEAD["libraries"] = (policy, config, repo, _declared(policy, repo, config, cache))
+
+
+def _taken(kind: str, policy: Policy, config: RepoConfig, repo: Repo) -> object | None:
+    held = _AHEAD.get(kind)
+    if held is None or held[0] is not policy or held[1] is not config or held[2] is not repo:
+        return None
+    del _AHEAD[kind]
+    return held[3]
 
 
 def _stamped_key(
@@ -579,29 +606,39 @@ def _libraries(
     report: Report, repo: Repo, config: RepoConfig, cache: ResultCache | None = None
 ) -> dict[str, Component]:
     """The dependencies the deps gate reads, by name and version (the first declaration of
-    each). With `cache`, the files' requirements are remembered while neither they nor the
-    readers change (as `model_inventory`)."""
-    options = gate_options(report.policy, config, {}, deps_gate.NAME)
+    each)."""
+    found: dict[str, Component] = {}
+    for name, version, where, spec in _declared(report.policy, repo, config, cache):
+        ref = _lib_key(name, version)
+        if ref not in found:
+            found[ref] = _library(name, version, where, spec)
+    return found
+
+
+def _declared(
+    policy: Policy, repo: Repo, config: RepoConfig, cache: ResultCache | None = None
+) -> list[list[Any]]:
+    """[name, version, declared in, spec] of each requirement of the files the deps gate
+    reads. With `cache`, remembered while neither they nor the readers change (as
+    `model_inventory`)."""
+    ahead = _taken("libraries", policy, config, repo)
+    if ahead is not None:
+        return cast(list[list[Any]], ahead)
+    options = gate_options(policy, config, {}, deps_gate.NAME)
     files = GATES[deps_gate.NAME].inputs(repo, options).files
     readers = sorted(str(p) for p in Path(sources.__file__).parent.glob("*.py"))
     key = _stamped_key(cache, "bom-libraries", repo, files, readers, options)
     hit = cache.get(key) if cache is not None and key is not None else None
     if isinstance(hit, list) and all(isinstance(row, list) and len(row) == 4 for row in hit):
-        declared = hit
-    else:
-        declared = [
-            [req.name, req.version, f"{req.path}:{req.line}", req.spec]
-            for rel in files
-            for req in read_dependency_file(repo.root, rel)[0]
-        ]
-        if cache is not None and key is not None:
-            cache.put(key, declared)
-    found: dict[str, Component] = {}
-    for name, version, where, spec in declared:
-        ref = _lib_key(name, version)
-        if ref not in found:
-            found[ref] = _library(name, version, where, spec)
-    return found
+        return hit
+    declared = [
+        [req.name, req.version, f"{req.path}:{req.line}", req.spec]
+        for rel in files
+        for req in read_dependency_file(repo.root, rel)[0]
+    ]
+    if cache is not None and key is not None:
+        cache.put(key, declared)
+    return declared
 
 
 def _lib_key(name: str, version: str | None) -> str:

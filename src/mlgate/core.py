@@ -16,7 +16,7 @@ from mlgate.config import RepoConfig
 from mlgate.errors import UsageError
 from mlgate.gates import GATES, GateResult
 from mlgate.gates.deps import NAME as DEPS
-from mlgate.policy import POLICY_CHECK, decide
+from mlgate.policy import POLICY_CHECK, Policy, decide
 from mlgate.repo import Repo, changed_files, open_repo
 from mlgate.report import Report
 from mlgate.runner import RunRequest, run_gates, select_gates
@@ -45,6 +45,9 @@ class RunOptions:
     # What the caller will need after the gates, done while their scanners run (see
     # mlgate.prefetch): the CLI's load of the ML-BOM's schema validator on a first run.
     prefetch: tuple[Callable[[], object], ...] = ()
+    # The caller writes the ML-BOM after the run: its model files and libraries are read
+    # while the scanners run (`bom.read_ahead`).
+    writes_bom: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ def run(options: RunOptions, on_progress: Progress | None = None) -> RunOutcome:
         _operator_overrides(options.advisory_db),
         cache,
         on_progress,
-        (_load_redaction, *options.prefetch),
+        (_load_redaction, *options.prefetch, *_bom_tasks(options, policy, repo, config, cache)),
     )
     result = with_policy_check(run_gates(repo, policy, config, request), settings)
     result = dataclasses.replace(result, tools=used_tools(result.results))
@@ -96,6 +99,20 @@ def _load_redaction() -> None:
     from mlgate.redact import detectors  # noqa: PLC0415 (redact needs the gates)
 
     detectors()
+
+
+def _bom_tasks(
+    options: RunOptions, policy: Policy, repo: Repo, config: RepoConfig, cache: ResultCache | None
+) -> tuple[Callable[[], object], ...]:
+    if not options.writes_bom:
+        return ()
+
+    def read() -> None:
+        from mlgate.bom import read_ahead  # noqa: PLC0415 (the BOM writer: only when asked)
+
+        read_ahead(policy, repo, config, cache)
+
+    return (read,)
 
 
 def used_tools(results: Sequence[GateResult]) -> dict[str, dict[str, Any]]:

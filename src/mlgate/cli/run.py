@@ -190,8 +190,10 @@ def execute_run(command: RunCommand, on_progress: Progress | None = None) -> int
     key = signing_key(command.sign_key, command.output)
     prepare_output(command.output)
     options = command.run
-    if command.output is not None and _first_bom(options.use_cache):
-        options = replace(options, prefetch=(*options.prefetch, _load_bom_validator))
+    if command.output is not None:
+        options = replace(options, writes_bom=True)
+        if _first_bom(options.use_cache):
+            options = replace(options, prefetch=(*options.prefetch, _load_bom_validator))
     done = run_and_decide(options, command.quiet, on_progress)
     emit(done.report, command.formats, command.output)
     write_provenance(
