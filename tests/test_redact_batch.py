@@ -107,6 +107,18 @@ def test_batch_equals_one_by_one() -> None:
     assert all(s in expected for s in SAMPLES[:22])  # every real-shaped secret is redacted
 
 
+def test_batch_equals_one_by_one_when_literals_are_everywhere() -> None:
+    """Many strings holding common literals ('.', ':', 'key'), some a secret: a literal
+    found in most strings is tested for string by string, and gives the same."""
+    texts = [f"pkg{i}/module_{i}.py: key {i}." for i in range(300)]
+    texts += [f"{s} at line {i}: see pkg/x.py." for i, s in enumerate(SAMPLES * 4)]
+    texts += [f"PKG{i}.KEY:{s}" for i, s in enumerate(SAMPLES)]
+    one_by_one = {t: redact_secrets(t) for t in texts}
+    expected = {t: r for t, r in one_by_one.items() if r != t}
+    assert redacted_strings(texts) == expected
+    assert len(expected) >= 4 * 22
+
+
 @dataclass(frozen=True)
 class _Item:
     name: str

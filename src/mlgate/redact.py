@@ -333,7 +333,7 @@ def redacted_strings(strings: Collection[str]) -> dict[str, str]:
             holding = _holding(detector.literals, pieces)
         else:
             holding = [i for i, t in enumerate(texts) if detector.literals.found_in(t)]
-        unsure = [i for i in holding if i not in suspects]
+        unsure = list(set(holding).difference(suspects))
         matched = map(detector.regex.search, map(texts.__getitem__, unsure))
         suspects.update(itertools.compress(unsure, matched))  # one C loop, not a call each
     out: dict[str, str] = {}
@@ -352,6 +352,7 @@ class _Pieces:
         self.joined = joined
         self.folded = folded
         self.starts = starts
+        self.holding: dict[tuple[bool, str], set[int]] = {}  # (plain, literal): its texts
 
     @functools.cached_property
     def folded_texts(self) -> list[str]:
@@ -364,26 +365,37 @@ _FEW_HITS = 64  # a literal found this often: every text is tested for it instea
 
 
 def _holding(literals: Literals, pieces: _Pieces) -> set[int]:
-    """Indices of the texts in which a literal occurs.
+    """Indices of the texts in which a literal occurs (each literal looked for once, however
+    many detectors need it)."""
+    found: set[int] = set()
+    for plain, wanted in ((True, literals.plain), (False, literals.folded)):
+        for literal in wanted:
+            key = (plain, literal)
+            if key not in pieces.holding:
+                pieces.holding[key] = _holding_literal(pieces, plain, literal)
+            found |= pieces.holding[key]
+    return found
+
+
+def _holding_literal(pieces: _Pieces, plain: bool, literal: str) -> set[int]:
+    """Indices of the texts (`plain` or folded) holding `literal`.
 
     A rare literal is found in the joined text, each place mapped to its text; a common
     one ('.', ':') is tested for in each text in one C loop (a place at a time, 100,000
     places cost a third of a second)."""
     found: set[int] = set()
     starts = pieces.starts
-    for plain, wanted in ((True, literals.plain), (False, literals.folded)):
-        text = pieces.joined if plain else pieces.folded
-        for literal in wanted:
-            at, hits = text.find(literal), 0
-            while at >= 0 and hits < _FEW_HITS:
-                index = bisect.bisect_right(starts, at) - 1
-                found.add(index)
-                hits += 1
-                at = text.find(literal, starts[index + 1])  # the next text holding it
-            if at >= 0:
-                own = pieces.texts if plain else pieces.folded_texts
-                tests = map(operator.contains, own, itertools.repeat(literal))
-                found.update(itertools.compress(range(len(own)), tests))
+    text = pieces.joined if plain else pieces.folded
+    at, hits = text.find(literal), 0
+    while at >= 0 and hits < _FEW_HITS:
+        index = bisect.bisect_right(starts, at) - 1
+        found.add(index)
+        hits += 1
+        at = text.find(literal, starts[index + 1])  # the next text holding it
+    if at >= 0:
+        own = pieces.texts if plain else pieces.folded_texts
+        tests = map(operator.contains, own, itertools.repeat(literal))
+        found.update(itertools.compress(range(len(own)), tests))
     return found
 
 
