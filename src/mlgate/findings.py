@@ -106,18 +106,20 @@ class Finding:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Finding:
-        missing = _REQUIRED - data.keys()
-        if missing:
-            if "severity" in missing:
-                raise KeyError("severity")
-            raise TypeError(f"Finding is missing {', '.join(sorted(missing))}")
         if tuple(data) == _FIELD_NAMES:  # as mlgate writes it: every field, in order
             values = dict(data)
         else:
+            missing = _REQUIRED - data.keys()
+            if missing:
+                if "severity" in missing:
+                    raise KeyError("severity")
+                raise TypeError(f"Finding is missing {', '.join(sorted(missing))}")
             values = {
                 name: data[name] if name in data else _DEFAULTS.get(name) for name in _FIELD_NAMES
             }
-        values["severity"] = Severity.parse(str(values["severity"]))
+        severity = values["severity"]
+        known = _BY_VALUE.get(severity) if type(severity) is str else None
+        values["severity"] = known or Severity.parse(str(severity))
         values["also_reported_by"] = tuple(values["also_reported_by"] or ())
         values["properties"] = dict(values["properties"] or {})
         return _made(cls, values)
@@ -143,6 +145,7 @@ _REQUIRED = frozenset(
     for f in dataclasses.fields(Finding)
     if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
 )
+_BY_VALUE = {s.value: s for s in Severity}  # as mlgate writes them: no parsing needed
 _SPACE = re.compile(r"\s+")
 
 

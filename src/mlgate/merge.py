@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -305,6 +306,9 @@ def _finding(path: Path, data: Mapping[str, Any]) -> Finding:
         raise ReportError(f"{path}: a finding is malformed: {exc}") from None
 
 
+_FINGERPRINT = operator.attrgetter("fingerprint")
+
+
 def _merge_gate(name: str, parts: Sequence[GateResult]) -> GateResult:
     """One gate's results from several reports (shards) as one."""
     findings = {f.fingerprint: f for part in parts for f in part.findings}
@@ -315,9 +319,11 @@ def _merge_gate(name: str, parts: Sequence[GateResult]) -> GateResult:
     properties: dict[str, Any] = {}
     for part in sorted(parts, key=lambda p: json.dumps(p.properties, sort_keys=True)):
         properties.update(part.properties)
+    by_fingerprint = sorted(findings.values(), key=_FINGERPRINT)
     return GateResult(
         gate=name,
-        findings=tuple(sorted(findings.values(), key=lambda f: (*sort_key(f), f.fingerprint))),
+        # by `sort_key`, then fingerprint: sorted by the second, then (stably) by the first
+        findings=tuple(sorted(by_fingerprint, key=sort_key)),
         errors=tuple(sorted({e for part in parts for e in part.errors})),
         skipped=str(skipped[0]) if all(skipped) else None,
         tools=dict(sorted(tools.items())),
