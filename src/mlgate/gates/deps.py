@@ -9,6 +9,7 @@ gate error or a finding, never a pass.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -407,13 +408,22 @@ def _parses(text: str) -> bool:
 
 
 def database_fingerprint(path: Path) -> str:
-    """A cheap identity of an advisory database: every record file's name, size and mtime."""
+    """A cheap identity of an advisory database: every record file's name, size and mtime
+    (one `scandir` per directory: a warm run over the PyPA database's 2,665 files took 70 to
+    95 ms with pathlib, issue 16)."""
+    entries: list[str] = []
+    pending = [""]
     try:
-        entries = sorted(
-            f"{p.relative_to(path)}:{st.st_size}:{st.st_mtime_ns}"
-            for p in path.rglob("*")
-            if p.is_file() and (st := p.stat())
-        )
+        while pending:
+            rel = pending.pop()
+            with os.scandir(os.path.join(path, rel)) as listing:
+                for entry in listing:
+                    name = f"{rel}/{entry.name}" if rel else entry.name
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(name)
+                    elif entry.is_file():
+                        st = entry.stat()
+                        entries.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
     except OSError:
         return f"unreadable:{path}"
-    return make_key(str(path.resolve()), entries)
+    return make_key(str(path.resolve()), sorted(entries))
