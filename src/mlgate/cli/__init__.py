@@ -81,7 +81,7 @@ def exit_process(code: int) -> NoReturn:
     import atexit
     import threading
 
-    watched = sys.getprofile() is not None or sys.gettrace() is not None
+    watched = sys.getprofile() is not None or sys.gettrace() is not None or _monitored()
     if threading.active_count() == 1 and not watched:
         atexit._run_exitfuncs()
         try:
@@ -91,6 +91,12 @@ def exit_process(code: int) -> NoReturn:
             sys.exit(code)
         os._exit(code)
     sys.exit(code)
+
+
+def _monitored() -> bool:
+    """Whether a tool uses `sys.monitoring` (Python 3.12+: cProfile, coverage's sysmon core)."""
+    monitoring = getattr(sys, "monitoring", None)
+    return monitoring is not None and any(monitoring.get_tool(i) for i in range(6))
 
 
 def run_main(argv: Sequence[str] | None) -> int:
