@@ -128,11 +128,13 @@ def _driver(
     if known is not None:
         driver["informationUri"] = known.homepage
     # Per rule, in one C loop each (100,000 findings): its first finding, its worst rank
-    # (the pairs sorted by rank: the last, highest, is kept) and its first help link.
+    # (of its few distinct (rule, rank) pairs) and its first help link.
     rules = list(map(_RULE_ID, findings))
     first = dict(zip(reversed(rules), reversed(findings), strict=True))
     ranks = map(SEVERITY_RANK.__getitem__, map(_SEVERITY, findings))
-    worst = dict(sorted(zip(rules, ranks, strict=True), key=operator.itemgetter(1)))
+    worst: dict[str, int] = {}
+    for rule_id, rank in dict.fromkeys(zip(rules, ranks, strict=True)):
+        worst[rule_id] = max(rank, worst.get(rule_id, rank))
     links = list(map(_HELP_URI, findings))
     pairs = zip(rules, links, strict=True)
     linked = dict(reversed(list(itertools.compress(pairs, links))))
