@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import textwrap
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -23,13 +24,14 @@ from xml.etree import ElementTree as ET  # builds the reference document only
 
 import pytest
 
-from mlgate.findings import Finding, Severity, headline
+from mlgate.findings import Finding, Severity, headline, sort_key
 from mlgate.gates import GateResult, GateStatus
+from mlgate.merge import _merge_gate
 from mlgate.policy import Waiver, decide, load_policy
 from mlgate.redact import redact_secrets, redact_value
 from mlgate.repo import Repo
 from mlgate.report import FORMATS, Report, publishable
-from mlgate.report.base import Raw, dump_json, encode_value, finding_json
+from mlgate.report.base import Raw, RawItems, dump_json, encode_value, finding_json
 from mlgate.report.gitlab import (
     DEPENDENCY_SCANNING,
     ID_NAMESPACE,
@@ -38,7 +40,8 @@ from mlgate.report.gitlab import (
     vulnerability_id,
 )
 from mlgate.report.junit import MESSAGE_WIDTH, _clean, _details, _where, _why_passing
-from mlgate.report.sarif import _uri, sarif_log
+from mlgate.report.markdown import TOP_FINDINGS, _worst
+from mlgate.report.sarif import SECURITY_SEVERITY, _uri, sarif_log
 from mlgate.report.text import MESSAGE_WIDTH as TEXT_WIDTH
 from mlgate.report.text import _wrapped
 from mlgate.runner import RunResult
@@ -326,3 +329,97 @@ def test_text_lines_are_what_textwrap_gives() -> None:
                 body, TEXT_WIDTH, initial_indent=indent, subsequent_indent=indent
             )
             assert _wrapped(text, indent) == expected
+
+
+# --- summaries taken without a pass per finding ----------------------------------------------
+
+
+def _tied_findings() -> list[Finding]:
+    """Findings of three gates with many ties in `sort_key` (same severity, path, line and
+    rule), some waived, a gate with two tools: the order of ties decides the output."""
+    out = []
+    for index in range(90):
+        gate = ("sast", "secrets", "deps")[index % 3]
+        out.append(
+            Finding(
+                gate=gate,
+                tool=("semgrep", "bandit")[index % 2] if gate == "sast" else "mlgate",
+                rule_id=("r1", "r2")[index % 4 == 0],
+                severity=(Severity.HIGH, Severity.LOW, Severity.CRITICAL)[index % 5 % 3],
+                message=f"m{index}",
+                path=("a.py", "b.py")[index % 2],
+                line=1,
+                help_uri=None if index < 40 else f"https://example.com/{index}",
+                fingerprint=f"{index % 7:04d}",  # ties in fingerprint too
+                waived_by="w" if index % 11 == 0 else None,
+            )
+        )
+    return out
+
+
+def _decided(findings: Sequence[Finding]) -> Report:
+    report = varied_report()
+    decision = dataclasses.replace(report.decision, findings=tuple(findings))
+    return Report(report.run, report.policy, decision, report.mode)
+
+
+def test_markdown_top_findings_are_the_first_sorted() -> None:
+    """Gates listed together (as `decide` lists them) or interleaved: the top findings are
+    `sorted(unwaived, key=sort_key)[:TOP_FINDINGS]`, ties in the decision's order."""
+    found = _tied_findings()
+    grouped = sorted(found, key=lambda f: ("sast", "secrets", "deps").index(f.gate))
+    for findings in (found, grouped, grouped[::-1], found[:5], [found[0]] * 3):
+        report = _decided(findings)
+        live = [f for f in findings if f.waived_by is None]
+        expected = sorted(live, key=sort_key)[:TOP_FINDINGS]
+        assert [id(f) for f in _worst(report)] == [id(f) for f in expected]
+
+
+def test_sarif_rules_summarise_their_findings() -> None:
+    """Each rule's level and security severity are its worst finding's, its help link its
+    first finding's that has one; each tool's run holds that tool's findings only."""
+    report = _decided(_tied_findings())
+    for run in sarif_log(report)["runs"]:
+        gate, tool = run["properties"]["gate"], run["tool"]["driver"]["name"]
+        mine = [f for f in report.findings_of(gate) if f.tool == tool]
+        assert [r["ruleIndex"] for r in run["results"]] == [
+            [r["id"] for r in run["tool"]["driver"]["rules"]].index(f.rule_id) for f in mine
+        ]
+        for rule in run["tool"]["driver"]["rules"]:
+            of_rule = [f for f in mine if f.rule_id == rule["id"]]
+            worst = max((f.severity for f in of_rule), key=lambda s: s.rank)
+            assert rule["properties"]["security-severity"] == SECURITY_SEVERITY[worst]
+            link = next((f.help_uri for f in of_rule if f.help_uri), None)
+            assert rule.get("helpUri") == link
+
+
+def test_raw_items_are_written_as_raw_values() -> None:
+    texts = ['{"a": 1}', "[2, 3]", '"x"']
+    for items in (texts, texts[:1], []):
+        for depth in (2, 3):  # the list is written item by item
+            raw = {"k": [Raw(t) for t in items], "z": 1}
+            assert dump_json({"k": RawItems(items), "z": 1}, depth) == dump_json(raw, depth)
+        values = {"k": [json.loads(t) for t in items], "z": 1}  # deeper: on one line
+        assert dump_json({"k": RawItems(items), "z": 1}, 1) == dump_json(values, 1)
+
+
+def test_merged_findings_are_sorted_then_by_fingerprint() -> None:
+    found = _tied_findings()
+    parts = [GateResult("sast", findings=tuple(found[i::2])) for i in range(2)]
+    merged = _merge_gate("sast", parts)
+    unique = {f.fingerprint: f for part in parts for f in part.findings}.values()
+    expected = sorted(unique, key=lambda f: (*sort_key(f), f.fingerprint))
+    assert [id(f) for f in merged.findings] == [id(f) for f in expected]
+
+
+def test_findings_read_back_parse_any_severity_spelling() -> None:
+    item = varied_findings()[1]
+    for spelling, severity in (
+        ("high", Severity.HIGH),
+        ("ERROR", Severity.HIGH),
+        ("note", Severity.LOW),
+    ):
+        data = {**item.to_dict(), "severity": spelling}  # every field, in order: the fast path
+        assert Finding.from_dict(data).severity is severity
+    with pytest.raises(ValueError, match="unknown severity"):
+        Finding.from_dict({**item.to_dict(), "severity": "bad"})
