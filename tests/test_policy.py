@@ -69,6 +69,25 @@ def test_decision_has_an_outcome_and_marks_each_blocking_finding(tmp_path: Path)
     assert errored.outcome is Outcome.ERROR and errored.exit_code == 3
 
 
+def test_marks_a_finding_arrives_with_are_decided_again_without_waivers() -> None:
+    """Without waivers or a baseline (the quick path): each mark is the decision's."""
+    policy = load_policy("default")
+    arriving = [
+        finding(Severity.HIGH, fp="a" * 32).with_changes(blocking=True),
+        finding(Severity.HIGH, fp="b" * 32),
+        finding(Severity.MEDIUM, fp="c" * 32).with_changes(blocking=True),
+        finding(Severity.MEDIUM, fp="d" * 32),
+        finding(Severity.CRITICAL, fp="e" * 32).with_changes(waived_by="old", blocking=False),
+        finding(Severity.LOW, fp="f" * 32).with_changes(waived_by="old", blocking=True),
+        finding(Severity.HIGH, fp="g" * 32, path="tests/test_x.py"),  # a context
+    ]
+    decision = decide(policy, [GateResult("sast", tuple(arriving))], scope=["sast"], today=TODAY)
+    marks = {f.fingerprint[0]: (f.blocking, f.waived_by) for f in decision.findings}
+    expected_blocking = {"a": True, "b": True, "e": True, "g": True}
+    assert marks == {k: (k in expected_blocking, None) for k in "abcdefg"}
+    assert [f.fingerprint for f in decision.findings] == [f.fingerprint for f in arriving]
+
+
 def test_environments_override_the_base() -> None:
     medium = [GateResult("sast", (finding(Severity.MEDIUM),))]
     assert decide(load_policy("default", "production"), medium, ["sast"], TODAY).exit_code == 1

@@ -653,10 +653,7 @@ def _decide(
     for name in scope if scope is not None else policy.enabled_gates():
         settings = policy.settings(name)
         result = by_gate.get(name)
-        marked = [
-            _mark(contextualise(f, policy, context_of), active, policy)
-            for f in (result.findings if result else ())
-        ]
+        marked = _marked(result.findings if result else (), policy, active, context_of)
         verdict, blocking = _verdict(name, settings, result, marked)
         findings += _mark_blocking(marked, blocking)
         verdicts[name] = verdict
@@ -689,24 +686,49 @@ def _decide(
     )
 
 
+def _marked(
+    findings: Sequence[Finding],
+    policy: Policy,
+    waivers: Sequence[Waiver],
+    context_of: Callable[[str], str | None],
+) -> list[Finding]:
+    """Each finding contextualised and marked (`_mark`). Without waivers or a baseline, a
+    finding out of every context and not waived is kept as it is, without a call each."""
+    if waivers or policy.baseline:
+        return [_mark(contextualise(f, policy, context_of), waivers, policy) for f in findings]
+    out = []
+    for finding in findings:
+        path = finding.path
+        if (path and context_of(path) is not None) or finding.waived_by is not None:
+            out.append(_mark(contextualise(finding, policy, context_of), waivers, policy))
+        else:
+            out.append(finding)
+    return out
+
+
 def _mark(finding: Finding, waivers: Sequence[Waiver], policy: Policy) -> Finding:
     for waiver in waivers:
         if waiver.matches(finding):
             return finding.with_changes(waived_by=waiver.label(), blocking=False)
     if finding.fingerprint in policy.baseline:
         return finding.with_changes(waived_by=f"baseline {policy.baseline_source}", blocking=False)
-    # dataclasses.replace costs more than the rest of the decision: only when it changes
-    if finding.waived_by is None and not finding.blocking:
+    # A copy costs more than the rest of the decision: only when it changes. `blocking` is
+    # left as it is: `_mark_blocking` settles it (a merged report's findings come marked).
+    if finding.waived_by is None:
         return finding
     return finding.with_changes(waived_by=None, blocking=False)
 
 
 def _mark_blocking(findings: list[Finding], blocking: Sequence[Finding]) -> list[Finding]:
-    """The gate's findings, those its verdict failed for marked `blocking`."""
-    if not blocking:
-        return findings
+    """The gate's findings, those its verdict failed for marked `blocking` (True), the
+    others not (any true mark they came with made False; a false one kept)."""
     chosen = {id(f) for f in blocking}
-    return [f.with_changes(blocking=True) if id(f) in chosen else f for f in findings]
+    return [
+        (f if f.blocking is True else f.with_changes(blocking=True))
+        if id(f) in chosen
+        else (f.with_changes(blocking=False) if f.blocking else f)
+        for f in findings
+    ]
 
 
 def _verdict(
