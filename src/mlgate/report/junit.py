@@ -116,7 +116,14 @@ def _gate_case(report: Report, result: GateResult) -> _Case:
 def _finding_xml(finding: Finding) -> str:
     """`_element` of the finding's testcase, written directly: 100,000 of them."""
     where = _where(finding)
-    details = _details(finding, where)
+    if finding.cwe or finding.fix or finding.help_uri or finding.also_reported_by:
+        details = _details(finding, where)
+    else:  # `_details` of the usual finding, inline
+        head = f"{_SEVERITY_UPPER[finding.severity]} {finding.rule_id} at {where}"
+        tool = ", ".join((finding.tool,))  # a str, or TypeError as `_details` raises
+        details = "\n".join(
+            (head, finding.message, f"reported by: {tool}", f"fingerprint: {finding.fingerprint}")
+        )
     if finding.blocking:
         message = _escape_attrib(_clean(headline(finding.message, MESSAGE_WIDTH)))
         kind = _SEVERITY_ATTRIB[finding.severity]

@@ -240,7 +240,15 @@ def _result_fast(finding: Finding, rule_index: int, locations: dict[str, str]) -
             location = locations[path] = _location_head(s(_uri(path)))
         text += "}" + location
         if cell is None and line is not None and line >= 1:
-            text += f', "region": {_region_json(finding, line)}'
+            column, end = finding.column, finding.end_line
+            if type(line) is not int:
+                raise TypeError("a line that is not an int")
+            text += f', "region": {{"startLine": {line}'
+            if column is not None and column >= 1:
+                text += ', "startColumn": ' + _int(column)
+            if end is not None and end >= line:
+                text += ', "endLine": ' + _int(end)
+            text += "}"
         text += "}}]"
     else:
         text += "}"
@@ -262,17 +270,6 @@ def _int(value: Any) -> str:
     if type(value) is not int:
         raise TypeError(f"not an int: {value!r}")
     return str(value)
-
-
-def _region_json(finding: Finding, line: int) -> str:
-    """`_region` encoded (ints only, else TypeError)."""
-    text = '{"startLine": ' + _int(line)
-    column, end = finding.column, finding.end_line
-    if column is not None and column >= 1:
-        text += ', "startColumn": ' + _int(column)
-    if end is not None and end >= line:
-        text += ', "endLine": ' + _int(end)
-    return text + "}"
 
 
 def _result_json(finding: Finding, rule_index: int) -> str:
