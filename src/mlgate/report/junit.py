@@ -10,7 +10,6 @@ threshold, waived or baselined) passes, with its details in <system-out>.
 from __future__ import annotations
 
 import functools
-import itertools
 import operator
 import re
 from collections.abc import Sequence
@@ -76,8 +75,7 @@ def _suite(report: Report, result: GateResult) -> tuple[dict[str, int], str]:
         ("time", _seconds(result.seconds)),
         ("timestamp", report.started().strftime("%Y-%m-%dT%H:%M:%S")),
     ]
-    clean = itertools.repeat(_legal(findings))
-    children = [_properties(result), gate.xml, *map(_finding_xml, findings, clean)]
+    children = [_properties(result), gate.xml, *map(_finding_xml, findings)]
     return counts, _element("testsuite", attrs, None, children, 1)
 
 
@@ -115,44 +113,8 @@ def _gate_case(report: Report, result: GateResult) -> _Case:
     return _Case(xml, frozenset(tag for tag, _ in children))
 
 
-_SHOWN_FIELDS = [
-    "rule_id",
-    "path",
-    "message",
-    "tool",
-    "fingerprint",
-    "cwe",
-    "fix",
-    "help_uri",
-    "waived_by",
-]
-_SHOWN = tuple(map(operator.attrgetter, _SHOWN_FIELDS))  # the texts a testcase shows
-_NUMBERS = (operator.attrgetter("cell"), operator.attrgetter("line"))
-_INTS = frozenset({int, type(None)})
-
-
-def _legal(findings: Sequence[Finding]) -> bool:
-    """Whether the texts `_finding_xml` shows of `findings` hold no character XML cannot
-    carry (then `_clean` changes none of them, and is not called 100,000 times): checked
-    over all of them joined, in C loops. False when any is of an odd type."""
-    if any(not _INTS.issuperset(map(type, map(get, findings))) for get in _NUMBERS):
-        return False
-    try:
-        texts = [*(t for get in _SHOWN for t in filter(None, map(get, findings)))]
-        texts += itertools.chain.from_iterable(map(_ALSO, findings))
-        joined = "".join(texts)
-    except TypeError:
-        return False
-    return len(joined.translate(_ILLEGAL_DELETED)) == len(joined)
-
-
-_ALSO = operator.attrgetter("also_reported_by")
-_ILLEGAL_DELETED = dict.fromkeys([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF])
-
-
-def _finding_xml(finding: Finding, legal: bool = False) -> str:
-    """`_element` of the finding's testcase, written directly: 100,000 of them (`legal`:
-    its texts are known to need no `_clean`)."""
+def _finding_xml(finding: Finding) -> str:
+    """`_element` of the finding's testcase, written directly: 100,000 of them."""
     where = _where(finding)
     if finding.cwe or finding.fix or finding.help_uri or finding.also_reported_by:
         details = _details(finding, where)
@@ -163,15 +125,11 @@ def _finding_xml(finding: Finding, legal: bool = False) -> str:
             (head, finding.message, f"reported by: {tool}", f"fingerprint: {finding.fingerprint}")
         )
     if finding.blocking:
-        title = headline(finding.message, MESSAGE_WIDTH)
-        message = _escape_attrib(title if legal else _clean(title))
+        message = _escape_attrib(_clean(headline(finding.message, MESSAGE_WIDTH)))
         kind = _SEVERITY_ATTRIB[finding.severity]
-        text = _escape_text(details) if legal else _text(details)
-        child = f'<failure message="{message}" type="{kind}">{text}</failure>'
+        child = f'<failure message="{message}" type="{kind}">{_text(details)}</failure>'
     else:
-        details += _why_passing(finding)
-        text = _escape_text(details) if legal else _text(details)
-        child = f"<system-out>{text}</system-out>"
+        child = f"<system-out>{_text(details + _why_passing(finding))}</system-out>"
     name = _escape_attrib(f"{finding.rule_id} {where}")
     classname = _classname(finding.gate, finding.tool)
     head = f'<testcase name="{name}" classname="{classname}">'
