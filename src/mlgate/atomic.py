@@ -8,7 +8,6 @@ pipelines, cache entries, hook scripts and rewritten tool scripts all go through
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
@@ -21,7 +20,7 @@ def stage(
     `target` and return its path, not yet in place. `create_mode` is the mode it is created
     with (less the umask, as for any new file); `mode`, when given, is set exactly after.
     OSError when it cannot be written; the temporary file is removed on any failure."""
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    tmp = target.with_name(f".{target.name}.{os.urandom(6).hex()}.tmp")
     payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
         fd = os.open(tmp, _FLAGS, create_mode)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -77,7 +76,7 @@ def start(
     argv: Sequence[str], env: Mapping[str, str], **popen: Any
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start a tool in its own session, tracked; returns the process and its token."""
-    token = secrets.token_hex(8)
+    token = os.urandom(8).hex()
     with _lock:
         if _stopping.is_set():
             raise Stopping("mlgate is stopping: the tool was not started")
