@@ -141,14 +141,6 @@ RACY_NS = 2_000_000_000
 _STAT_INDEX_VERSION = 1
 
 
-def _stamp(path: Path) -> tuple[int, int, int, int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
-
-
 def tree_stamps(root: Path, files: Iterable[str]) -> list[list[int]] | None:
     """Each file's stat stamp (size, mtime, ctime, inode, device), in order: a cache key for
     what is read from the files while none of them changes (git's index makes the same bet).
@@ -177,6 +169,7 @@ class StatIndex:
         self._cache = cache
         self._key = make_key("stat-index", _STAT_INDEX_VERSION, str(root.resolve()))
         self._root = root
+        self._root_text = str(root)
         self._lock = threading.Lock()
         loaded = cache.get(self._key)
         self._known: dict[str, list[Any]] = loaded if isinstance(loaded, dict) else {}
@@ -188,23 +181,30 @@ class StatIndex:
         return {rel: self.digest(rel) for rel in files}
 
     def digest(self, rel: str) -> str:
-        with self._lock:
-            fresh = self._fresh.get(rel)
+        fresh = self._fresh.get(rel)  # a dict's get and set are atomic: no lock for them
         if fresh is not None:
             return str(fresh[-1])
-        path = self._root / rel
         looked_at = time.time_ns()
-        stamp = _stamp(path)
+        try:  # os.stat on a joined string: a warm run stats every file of the tree
+            st = os.stat(os.path.join(self._root_text, rel))
+            stamp: list[Any] | None = [
+                st.st_size,
+                st.st_mtime_ns,
+                st.st_ctime_ns,
+                st.st_ino,
+                st.st_dev,
+            ]
+        except OSError:
+            stamp = None
         known = self._known.get(rel)
-        if stamp is not None and isinstance(known, list) and known[:-1] == list(stamp):
+        if stamp is not None and isinstance(known, list) and known[:-1] == stamp:
             digest = str(known[-1])
         else:
-            digest = file_digest(path)
+            digest = file_digest(self._root / rel)
             with self._lock:
                 self.hashed += 1
         racy = stamp is None or max(stamp[1], stamp[2]) >= looked_at - RACY_NS
-        with self._lock:
-            self._fresh[rel] = [*stamp, digest] if stamp is not None and not racy else [digest]
+        self._fresh[rel] = [*stamp, digest] if stamp is not None and not racy else [digest]
         return digest
 
     def save(self) -> None:

@@ -34,7 +34,9 @@ def test_the_source_that_recognises_a_file_reads_it(path: str, kind: str) -> Non
     assert reader is source
 
 
-@pytest.mark.parametrize("path", ["notes.txt", "requirements.in", "env/other.yml", "README.md"])
+@pytest.mark.parametrize(
+    "path", ["notes.txt", "requirements.in", "env/other.yml", "README.md", "setup.py.bak", "x.toml"]
+)
 def test_other_files_are_not_dependency_files(path: str) -> None:
     assert source_for(path) is None
 
@@ -66,3 +68,40 @@ def test_a_service_that_cannot_answer_raises_service_error(tmp_path: Path) -> No
     service = OsvDatabaseService(tmp_path / "missing")
     with pytest.raises(ServiceError, match=r"advisory database: .* does not exist"):
         service.query([Requirement("jinja2", "2.10", "jinja2==2.10", "requirements.txt", 1)])
+
+
+# More names sources recognise (the registry's string prefilter must let every one through).
+NAMES = [
+    "requirements.txt",
+    "requirements-dev.txt",
+    "dev-requirements.txt",
+    "ci_requirements.txt",
+    "requirements/base.txt",
+    "Requirements/Base.TXT",
+    "pyproject.toml",
+    "sub/PyProject.toml",
+    "pylock.toml",
+    "pylock.web.toml",
+    "uv.lock",
+    "poetry.lock",
+    "pdm.lock",
+    "setup.cfg",
+    "setup.py",
+    "SETUP.PY",
+    "environment.yml",
+    "conda.yaml",
+    "a\\b\\requirements.txt",
+    "./x/../requirements.txt",
+]
+
+
+@pytest.mark.parametrize("name", [*NAMES, *sorted(RECOGNISED)])
+def test_every_recognised_name_passes_the_endings_prefilter(name: str) -> None:
+    from mlgate.deps.sources import _path
+
+    path = _path(name)
+    assert path is not None
+    owners = [s for s in SOURCES if s.recognises(path)]
+    assert owners, name  # the list holds dependency files only
+    assert path.name.endswith(owners[0].endings)
+    assert source_for(name) is owners[0]

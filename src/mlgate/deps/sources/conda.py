@@ -21,6 +21,8 @@ _CONDA_SPEC = re.compile(r"^(?:[\w.-]+::)?([A-Za-z0-9][\w.-]*)\s*(.*)$")
 class CondaSource(DependencySource):
     kind = "conda"
 
+    endings = tuple(sorted(CONDA_FILES))
+
     def recognises(self, path: PurePosixPath) -> bool:
         return path.name in CONDA_FILES
 

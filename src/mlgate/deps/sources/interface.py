@@ -62,6 +62,9 @@ class DependencySource(ABC):
     kind: ClassVar[str]
     lock: ClassVar[bool] = False  # every version in it is pinned (a lock file)
     manifest: ClassVar[bool] = False  # a build manifest (its ranges are a library's)
+    # How every file name `recognises` accepts ends (lower-cased): the registry rejects
+    # the other files of a tree by one string test (`tests/deps` checks each source's).
+    endings: ClassVar[tuple[str, ...]]
 
     @abstractmethod
     def recognises(self, path: PurePosixPath) -> bool:

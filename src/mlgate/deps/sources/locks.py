@@ -44,6 +44,8 @@ class PyLockSource(_TomlLock):
     key = "packages"
     what = "pylock file"
 
+    endings = (".toml",)
+
     def recognises(self, path: PurePosixPath) -> bool:
         return path.name == "pylock.toml" or fnmatch(path.name, "pylock.*.toml")
 
@@ -71,6 +73,8 @@ class PackageLockSource(_TomlLock):
     kind = "package-lock"
     key = "package"
     what = "lock file"
+
+    endings = tuple(sorted(PACKAGE_LOCKS))
 
     def recognises(self, path: PurePosixPath) -> bool:
         return path.name in PACKAGE_LOCKS

@@ -15,6 +15,8 @@ class PyProjectSource(DependencySource):
     kind = "pyproject"
     manifest = True
 
+    endings = ("pyproject.toml",)
+
     def recognises(self, path: PurePosixPath) -> bool:
         return path.name == "pyproject.toml"
 

@@ -44,6 +44,8 @@ _EDITABLE_OPTIONS = frozenset({"-e", "--editable"})
 class RequirementsSource(DependencySource):
     kind = "requirements"
 
+    endings = (".txt",)
+
     def recognises(self, path: PurePosixPath) -> bool:
         name = path.name
         if not name.endswith(".txt"):

@@ -13,6 +13,8 @@ class SetupCfgSource(DependencySource):
     kind = "setup.cfg"
     manifest = True
 
+    endings = ("setup.cfg",)
+
     def recognises(self, path: PurePosixPath) -> bool:
         return path.name == "setup.cfg"
 

@@ -16,6 +16,8 @@ class SetupPySource(DependencySource):
     kind = "setup.py"
     manifest = True
 
+    endings = ("setup.py",)
+
     def recognises(self, path: PurePosixPath) -> bool:
         return path.name == "setup.py"
 
