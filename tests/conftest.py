@@ -264,6 +264,24 @@ def churn_production(
     return out
 
 
+def last_lines_of_probe(
+    probe: str, argv: Sequence[str], env: dict[str, str], runs: int = 2
+) -> list[tuple[str, str]]:
+    """Run `python -c probe ARGV` `runs` times in a row (a cold, then warm runs): the last
+    line each printed, and its stderr."""
+    found = []
+    for _ in range(runs):
+        done = subprocess.run(
+            [sys.executable, "-c", probe, *argv],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        found.append((done.stdout.strip().rpartition("\n")[2], done.stderr))
+    return found
+
+
 def write(root: Path, rel: str, text: str) -> Path:
     path = root / rel
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -11,6 +10,8 @@ from pathlib import Path
 
 from mlgate.prefetch import Prefetch, prefetching
 from mlgate.tools import noticing_starts, run_tool, submit
+
+from .conftest import last_lines_of_probe
 
 
 def test_tasks_run_once_woken_and_finish_waits_for_them() -> None:
@@ -114,15 +115,7 @@ def test_a_first_run_loads_the_bom_validator_while_the_scanners_run(tmp_path: Pa
     env = {**os.environ, "MLGATE_CACHE_DIR": str(tmp_path / "cache")}
     argv = ["run", str(repo), "secrets", "--quiet", "--output", str(tmp_path / "out")]
     seen = []
-    for _ in range(2):
-        done = subprocess.run(
-            [sys.executable, "-c", VALIDATOR_PROBE, *argv],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-        )
-        line = done.stdout.strip().rpartition("\n")[2]
-        assert line.startswith("IMPORTED-ON 0"), done.stderr
+    for line, stderr in last_lines_of_probe(VALIDATOR_PROBE, argv, env):
+        assert line.startswith("IMPORTED-ON 0"), stderr
         seen.append(line.split()[2])
     assert seen == ["mlgate-prefetch", "-"]

@@ -248,11 +248,7 @@ def _vulnerability_fast(
         f'"severity": {_SEVERITIES_JSON[finding.severity]}, "identifiers": {found}, '
         f'"location": {location}, "details": {_details_fast(finding)}'
     )
-    if finding.fix:
-        text += f', "solution": {s(_clip(finding.fix, SOLUTION_WIDTH))}'
-    if finding.help_uri and _URL.match(finding.help_uri):
-        text += f', "links": [{{"url": {s(finding.help_uri)}}}]'
-    return text + "}"
+    return _closed(text, finding, s)
 
 
 def _sast_location_json(finding: Finding) -> str:
@@ -329,10 +325,15 @@ def _vulnerability_text(
         f'"severity": {_SEVERITIES_JSON[finding.severity]}, "identifiers": {found}, '
         f'"location": {_j(location)}, "details": {_details_json(finding, s)}'
     )
+    return _closed(text, finding, _j)
+
+
+def _closed(text: str, finding: Finding, encode: Callable[[Any], str]) -> str:
+    """A vulnerability's JSON object, closed after its optional solution and link."""
     if finding.fix:
-        text += f', "solution": {_j(_clip(finding.fix, SOLUTION_WIDTH))}'
+        text += f', "solution": {encode(_clip(finding.fix, SOLUTION_WIDTH))}'
     if finding.help_uri and _URL.match(finding.help_uri):
-        text += f', "links": [{{"url": {_j(finding.help_uri)}}}]'
+        text += f', "links": [{{"url": {encode(finding.help_uri)}}}]'
     return text + "}"
 
 
