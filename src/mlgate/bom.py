@@ -346,11 +346,26 @@ def model_inventory(
         return cast(dict[str, dict[str, Any]], ahead)
     options = gate_options(policy, config, {}, files_gate.NAME)
     code = [str(p) for p in files_gate.engine_sources()]
-    key = _stamped_key(cache, "bom-models", repo, repo.files, code, options)
+    found = _cached(
+        cache,
+        _stamped_key(cache, "bom-models", repo, repo.files, code, options),
+        lambda hit: isinstance(hit, dict) and all(isinstance(v, dict) for v in hit.values()),
+        lambda: {rel: _model_facts(repo.root, rel) for rel in model_files(policy, repo, config)},
+    )
+    return cast(dict[str, dict[str, Any]], found)
+
+
+def _cached(
+    cache: ResultCache | None,
+    key: str | None,
+    valid: Callable[[Any], bool],
+    read: Callable[[], Any],
+) -> Any:
+    """The cache's entry for `key` when `valid`, else what `read` returns (then cached)."""
     hit = cache.get(key) if cache is not None and key is not None else None
-    if isinstance(hit, dict) and all(isinstance(v, dict) for v in hit.values()):
+    if valid(hit):
         return hit
-    found = {rel: _model_facts(repo.root, rel) for rel in model_files(policy, repo, config)}
+    found = read()
     if cache is not None and key is not None:
         cache.put(key, found)
     return found
@@ -627,18 +642,17 @@ def _declared(
     options = gate_options(policy, config, {}, deps_gate.NAME)
     files = GATES[deps_gate.NAME].inputs(repo, options).files
     readers = sorted(str(p) for p in Path(sources.__file__).parent.glob("*.py"))
-    key = _stamped_key(cache, "bom-libraries", repo, files, readers, options)
-    hit = cache.get(key) if cache is not None and key is not None else None
-    if isinstance(hit, list) and all(isinstance(row, list) and len(row) == 4 for row in hit):
-        return hit
-    declared = [
-        [req.name, req.version, f"{req.path}:{req.line}", req.spec]
-        for rel in files
-        for req in read_dependency_file(repo.root, rel)[0]
-    ]
-    if cache is not None and key is not None:
-        cache.put(key, declared)
-    return declared
+    declared = _cached(
+        cache,
+        _stamped_key(cache, "bom-libraries", repo, files, readers, options),
+        lambda hit: isinstance(hit, list) and all(isinstance(r, list) and len(r) == 4 for r in hit),
+        lambda: [
+            [req.name, req.version, f"{req.path}:{req.line}", req.spec]
+            for rel in files
+            for req in read_dependency_file(repo.root, rel)[0]
+        ],
+    )
+    return cast(list[list[Any]], declared)
 
 
 def _lib_key(name: str, version: str | None) -> str:

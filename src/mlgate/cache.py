@@ -19,7 +19,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -142,20 +142,32 @@ _STAT_INDEX_VERSION = 1
 
 
 def tree_stamps(root: Path, files: Iterable[str]) -> list[list[int]] | None:
-    """Each file's stat stamp (size, mtime, ctime, inode, device), in order: a cache key for
-    what is read from the files while none of them changes (git's index makes the same bet).
-    None when a file cannot be examined or changed too recently to be told apart (racy)."""
-    recent = time.time_ns() - RACY_NS
+    """Each file's stat stamp, in order: a cache key for what is read from the files while
+    none of them changes (git's index makes the same bet). None when a file cannot be
+    examined or changed too recently to be told apart (racy)."""
+    now = time.time_ns()
     stamps: list[list[int]] = []
     for rel in files:
-        try:
-            st = os.stat(os.path.join(root, rel))
-        except OSError:
+        stamp = _stamp(os.path.join(root, rel))
+        if stamp is None or _racy(stamp, now):
             return None
-        if max(st.st_mtime_ns, st.st_ctime_ns) >= recent:
-            return None
-        stamps.append([st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev])
+        stamps.append(stamp)
     return stamps
+
+
+def _stamp(path: str) -> list[int] | None:
+    """A file's size, mtime, ctime, inode and device (None: it cannot be examined). A string
+    path and `os.stat`: a warm run stats every file of the tree."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
+
+
+def _racy(stamp: Sequence[int], looked_at: int) -> bool:
+    """Changed so close to `looked_at` that a change in the same clock tick would not show."""
+    return max(stamp[1], stamp[2]) >= looked_at - RACY_NS
 
 
 class StatIndex:
@@ -185,17 +197,7 @@ class StatIndex:
         if fresh is not None:
             return str(fresh[-1])
         looked_at = time.time_ns()
-        try:  # os.stat on a joined string: a warm run stats every file of the tree
-            st = os.stat(os.path.join(self._root_text, rel))
-            stamp: list[Any] | None = [
-                st.st_size,
-                st.st_mtime_ns,
-                st.st_ctime_ns,
-                st.st_ino,
-                st.st_dev,
-            ]
-        except OSError:
-            stamp = None
+        stamp = _stamp(os.path.join(self._root_text, rel))
         known = self._known.get(rel)
         if stamp is not None and isinstance(known, list) and known[:-1] == stamp:
             digest = str(known[-1])
@@ -203,8 +205,8 @@ class StatIndex:
             digest = file_digest(self._root / rel)
             with self._lock:
                 self.hashed += 1
-        racy = stamp is None or max(stamp[1], stamp[2]) >= looked_at - RACY_NS
-        self._fresh[rel] = [*stamp, digest] if stamp is not None and not racy else [digest]
+        kept = stamp is not None and not _racy(stamp, looked_at)
+        self._fresh[rel] = [*stamp, digest] if kept and stamp is not None else [digest]
         return digest
 
     def save(self) -> None:
