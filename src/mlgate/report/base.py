@@ -189,14 +189,8 @@ def encode_value(value: Any) -> str:
 
 
 def findings_json(findings: Iterable[Finding]) -> list[str]:
-    """`finding_json` of each finding (in one loop: a call less for each of 100,000)."""
-    out = []
-    for finding in findings:
-        try:
-            out.append(_finding_text(finding))
-        except TypeError:
-            out.append(_finding_values(finding))
-    return out
+    """`finding_json` of each finding."""
+    return [finding_json(finding) for finding in findings]
 
 
 def finding_json(finding: Finding) -> str:
