@@ -139,14 +139,22 @@ def _prints_or_exits(source: str) -> list[tuple[int, str]]:
     return sorted(found)
 
 
+# A forked copy of mlgate (`bulk.Forked`, writing part of the reports) ends by `os._exit`:
+# it ends the copy, never mlgate, and runs none of mlgate's exit handlers.
+FORKED_COPY_ENDS = {("bulk.py", "os._exit")}
+
+
 def test_only_the_command_line_prints_or_exits() -> None:
     offenders = [
         f"{path.relative_to(SRC)}:{line}: {call}"
         for path in sorted(SRC.rglob("*.py"))
         if not _in_cli_layer(path)
         for line, call in _prints_or_exits(path.read_text(encoding="utf-8"))
+        if (str(path.relative_to(SRC)), call) not in FORKED_COPY_ENDS
     ]
     assert offenders == []
+    bulk = _prints_or_exits((SRC / "bulk.py").read_text(encoding="utf-8"))
+    assert [call for _, call in bulk] == ["os._exit", "os._exit"]  # the copy's two ways out
 
 
 def test_the_print_guard_catches_each_way_out() -> None:

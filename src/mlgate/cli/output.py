@@ -95,16 +95,20 @@ def emit(report: Report, formats: Sequence[str], output: Path | None) -> None:
 
 def _emit(shown: Report, formats: Sequence[str], output: Path | None) -> None:
     from mlgate.redact import already_redacted
-    from mlgate.report import FORMATS, write_reports
+    from mlgate.report import FORMATS, start_reports
 
     if output is None:
         fmt = FORMATS[formats[0]]
         with already_redacted():
             click.echo(fmt.render(shown, color=fmt.name == "text" and _tty()), nl=False)
     else:
-        written = write_reports(shown, formats, output, redacted=True)
+        # Many findings: a forked copy writes part of the files while the text is rendered.
+        with start_reports(shown, formats, output, redacted=True, meanwhile=1.0) as writing:
+            with already_redacted():
+                text = FORMATS["text"].render(shown, color=_tty())
+            written = writing.finish()
         with already_redacted():
-            click.echo(FORMATS["text"].render(shown, color=_tty()), nl=False)
+            click.echo(text, nl=False)
         if written:
             click.echo(f"reports written to {output}: " + ", ".join(p.name for p in written))
     _step_summary(shown)

@@ -108,6 +108,7 @@ class ReportFormat(Protocol):
     """
 
     name: str
+    weight: float  # the time its files take to write, relative to json's (text: none)
 
     def render(self, report: Report, color: bool = False) -> str: ...
 

@@ -70,6 +70,7 @@ KINDS = (SAST, DEPENDENCY_SCANNING)
 
 class GitlabFormat:
     name = "gitlab"
+    weight = 3.0
 
     def render(self, report: Report, color: bool = False) -> str:
         """The SAST report on stdout (the dependency report, if the run had only deps)."""

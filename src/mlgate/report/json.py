@@ -9,6 +9,7 @@ FILENAME = "mlgate.json"
 
 class JsonFormat:
     name = "json"
+    weight = 1.0
 
     def render(self, report: Report, color: bool = False) -> str:
         return dump_json(report.to_dict(encoded=True), depth=2)  # one finding per line

@@ -26,6 +26,7 @@ MESSAGE_WIDTH = 200
 
 class JunitFormat:
     name = "junit"
+    weight = 2.4
 
     def render(self, report: Report, color: bool = False) -> str:
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + junit_xml(report) + "\n"

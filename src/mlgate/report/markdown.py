@@ -28,6 +28,7 @@ ITEM_WIDTH = 300
 
 class MarkdownFormat:
     name = "markdown"
+    weight = 0.5
 
     def render(self, report: Report, color: bool = False) -> str:
         sections = [

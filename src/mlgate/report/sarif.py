@@ -48,6 +48,7 @@ RULE_TEXT_WIDTH = 200
 
 class SarifFormat:
     name = "sarif"
+    weight = 3.0
 
     def render(self, report: Report, color: bool = False) -> str:
         log = sarif_log(report, encoded=True)

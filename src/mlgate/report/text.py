@@ -36,6 +36,7 @@ class TextFormat:
     """For a terminal: always printed on stdout, never written by --output."""
 
     name = "text"
+    weight = 0.0
 
     def render(self, report: Report, color: bool = False) -> str:
         paint = _painter(color)
