@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 
 from mlgate import cache as cache_module
+from mlgate import runner
 from mlgate.cache import ResultCache, StatIndex
+from mlgate.findings import Finding, Severity
+from mlgate.gates.base import Gate, GateContext, GateInputs, GateResult
+from mlgate.repo import Repo
 
 from .conftest import write
 
@@ -92,3 +98,60 @@ def test_a_file_gate_keeps_one_cache_entry_not_one_per_file(tmp_path: Path) -> N
     assert len(packs) == 1, entries
     text = packs[0].read_text(encoding="utf-8")
     assert all(f'"m{index}.py"' in text for index in range(6))
+
+
+class _Counting(Gate):
+    """A gate cached per file that records how many files were hashed when it ran."""
+
+    name = "counting"
+    cache_scope: ClassVar[str] = "file"
+
+    def __init__(self, index: StatIndex) -> None:
+        self.index = index
+        self.hashed_before: list[int] = []
+
+    def inputs(self, repo: Repo, options: Mapping[str, Any]) -> GateInputs:
+        return GateInputs(files=repo.files, options=dict(options))
+
+    def cache_salt(self, ctx: GateContext) -> str | None:
+        return "salt"
+
+    def tool_versions(self) -> Mapping[str, str | None]:
+        return {"t": "1"}
+
+    def run(self, ctx: GateContext) -> GateResult:
+        self.hashed_before.append(self.index.hashed)
+        found = [
+            Finding(self.name, "t", "r", Severity.LOW, "m", path=rel) for rel in ctx.inputs.files
+        ]
+        return GateResult(self.name, findings=tuple(found))
+
+
+def test_a_gate_with_nothing_cached_starts_before_its_files_are_hashed(
+    tmp_path: Path, not_racy: None
+) -> None:
+    """Its first run can reuse nothing: the files are hashed after (or while) it scans, and
+    the entries it stores are found by the next run, which hashes before it scans."""
+    repo_root = tmp_path / "repo"
+    names = [f"m{i}.py" for i in range(5)]
+    for name in names:
+        write(repo_root, name, f"# {name}\n")
+    repo = Repo(root=repo_root, files=tuple(names), is_git=False, commit=None)
+    cache = ResultCache(tmp_path / "cache")
+
+    def once(changed: str | None = None) -> tuple[_Counting, GateResult]:
+        index = StatIndex(cache, repo_root)
+        gate = _Counting(index)
+        ctx = GateContext(repo, gate.inputs(repo, {}), 60.0)
+        result = runner._cached_run(gate, ctx, cache, index)
+        index.save()
+        return gate, result
+
+    cold, first = once()
+    assert cold.hashed_before == [0], "the files were hashed before the first scan"
+    assert len(first.findings) == 5
+    write(repo_root, "m3.py", "# changed\n")
+    warm, second = once()
+    assert warm.hashed_before == [1], "the warm run hashes (only the changed file) first"
+    assert second.properties["cached_files"] == 4
+    assert sorted(f.path or "" for f in second.findings) == names

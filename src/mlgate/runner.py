@@ -24,7 +24,7 @@ from mlgate.config import RepoConfig
 from mlgate.findings import Finding, printable, printable_finding
 from mlgate.gates import GATES, Gate, GateContext, GateResult
 from mlgate.policy import Policy
-from mlgate.prefetch import Prefetch, prefetching
+from mlgate.prefetch import Prefetch, Task, prefetching
 from mlgate.repo import Repo
 from mlgate.tools import noticing_starts, submit
 
@@ -59,7 +59,8 @@ def run_gates(repo: Repo, policy: Policy, config: RepoConfig, request: RunReques
         GATES[name].check_config(ctx)
     stats = StatIndex(request.cache, repo.root) if request.cache is not None else None
     pool = ThreadPoolExecutor(max_workers=max(1, request.jobs))
-    with prefetching(request.prefetch) as prefetch, noticing_starts(prefetch.wake):
+    ahead = [_hash_ahead(stats, contexts)] if stats is not None else []
+    with prefetching([*ahead, *request.prefetch]) as prefetch, noticing_starts(prefetch.wake):
         try:
             jobs = [submit(pool, _timed, c, request, stats, prefetch) for c in contexts]
             results = [job.result() for job in jobs]
@@ -71,6 +72,19 @@ def run_gates(repo: Repo, policy: Policy, config: RepoConfig, request: RunReques
         stats.save()
         request.cache.prune()
     return RunResult(repo, tuple(results), started_at, time.monotonic() - started)
+
+
+def _hash_ahead(stats: StatIndex, contexts: Sequence[tuple[str, GateContext]]) -> Task:
+    """The prefetch task hashing every file of the gates cached per file (`_per_file`)."""
+    files = list(
+        dict.fromkeys(
+            rel
+            for name, ctx in contexts
+            if GATES[name].cache_scope == "file"
+            for rel in ctx.inputs.files
+        )
+    )
+    return lambda: stats.digests(files)
 
 
 def gate_options(
@@ -143,11 +157,10 @@ def _cached_run(
     if salt is None:  # the gate says this result must not be reused (e.g. an online service)
         return _safe_run(gate, ctx)
     base = make_key(__version__, gate.name, dict(gate.tool_versions()), ctx.inputs.options, salt)
-    files = stats.digests(ctx.inputs.files)
     settle = prefetch.settle if prefetch is not None else _nothing
     if scope == "file":
-        return _per_file(gate, ctx, cache, base, files, settle)
-    return _whole_gate(gate, ctx, cache, make_key(base, files), settle)
+        return _per_file(gate, ctx, cache, base, stats, settle)
+    return _whole_gate(gate, ctx, cache, make_key(base, stats.digests(ctx.inputs.files)), settle)
 
 
 def _whole_gate(
@@ -172,37 +185,45 @@ def _per_file(
     ctx: GateContext,
     cache: ResultCache,
     base: str,
-    files: Mapping[str, str],
+    stats: StatIndex,
     settle: Callable[[], None],
 ) -> GateResult:
+    """Each file's findings reused while its digest is unchanged; the others scanned.
+
+    A gate with nothing cached (its first run here) can reuse nothing, so its files are not
+    hashed before its tools start: the prefetch thread hashes them while the tools run
+    (`_hash_ahead`), and the digests are asked for once the scan is done."""
     pack_key = make_key(base, "pack")
     loaded = cache.get(pack_key)
     pack: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
     cached: dict[str, list[Finding]] = {}
-    for rel, digest in files.items():
-        entry = pack.get(rel)
-        if isinstance(entry, dict) and entry.get("digest") == digest:
-            cached[rel] = [Finding.from_dict(item) for item in entry.get("findings", [])]
+    if pack:
+        for rel, digest in stats.digests(ctx.inputs.files).items():
+            entry = pack.get(rel)
+            if isinstance(entry, dict) and entry.get("digest") == digest:
+                cached[rel] = [Finding.from_dict(item) for item in entry.get("findings", [])]
     todo = tuple(rel for rel in ctx.inputs.files if rel not in cached)
     fresh = _scan_subset(gate, ctx, todo)
     if todo and not fresh.errors:
+        settle()  # the prefetch thread may be hashing the files, or loading the detectors
+        files = stats.digests(ctx.inputs.files)
         by_path: dict[str, list[dict[str, Any]]] = {rel: [] for rel in todo}
         for item in fresh.findings:
             if item.path in by_path:
                 by_path[item.path].append(item.to_dict())
         for rel, found in by_path.items():
             pack[rel] = {"digest": files[rel], "findings": found}
-        settle()  # the entry is redacted: wait if the prefetch thread loads the detectors
-        cache.put(pack_key, _bounded(pack, files))
+        cache.put(pack_key, _bounded(pack, files))  # the entry is redacted: settled above
     reused = [f for rel in ctx.inputs.files if rel in cached for f in cached[rel]]
     notes = list(fresh.notes)
+    scanned = len(set(ctx.inputs.files))
     if cached:
-        notes.append(f"{len(cached)} of {len(files)} file(s) unchanged: results reused from cache")
+        notes.append(f"{len(cached)} of {scanned} file(s) unchanged: results reused from cache")
     return dataclasses.replace(
         fresh,
         findings=(*reused, *fresh.findings),
         skipped=None,
-        files_scanned=len(files),
+        files_scanned=scanned,
         notes=tuple(notes),
         properties={**fresh.properties, "cached_files": len(cached)},
     )
