@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.request
 import zlib
@@ -574,3 +575,24 @@ def test_verification_is_off_by_default(tmp_path: Path, monkeypatch: pytest.Monk
     write(tmp_path, "a.py", f"t = '{HF_KEPT}'\n")
     [token] = run_gate(tmp_path).findings
     assert token.rule_id == "Hugging Face Token" and "verified" not in token.properties
+
+
+def test_files_are_sorted_by_size_and_head(tmp_path: Path) -> None:
+    """`sort_files` (one open, fstat and read per file): text, binary (a NUL in the first
+    bytes), too large, unreadable (a dangling link, a fifo: opened without blocking)."""
+    from mlgate.gates.secrets import SNIFF_BYTES, Plan, sort_files
+
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "b.bin").write_bytes(b"MZ\0\1")
+    (tmp_path / "late.bin").write_bytes(b"x" * SNIFF_BYTES + b"\0")  # NUL after the head
+    (tmp_path / "big.txt").write_text("y" * (4 * SNIFF_BYTES))
+    (tmp_path / "gone.py").symlink_to(tmp_path / "missing.py")
+    os.mkfifo(tmp_path / "pipe")
+    plan = Plan(tmp_path / "tmp")
+    sort_files(
+        plan, tmp_path, ["a.py", "b.bin", "late.bin", "big.txt", "gone.py", "pipe"], 3 * SNIFF_BYTES
+    )
+    assert plan.plain == ["a.py", "late.bin"]
+    assert plan.binary == 1
+    assert plan.too_large == ["big.txt"]
+    assert plan.unreadable == ["gone.py", "pipe"]

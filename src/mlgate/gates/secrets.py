@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import base64
 import bisect
+import os
 import re
+import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -126,8 +128,9 @@ class Plan:
 
 def sort_files(plan: Plan, root: Path, files: Iterable[str], max_bytes: int) -> None:
     """Each file into the plan as a text to scan, too large, binary or unreadable."""
+    top = str(root)
     for rel in files:
-        kind = _file_kind(root / rel, max_bytes)
+        kind = _file_kind(os.path.join(top, rel), max_bytes)
         if kind == "large":
             plan.too_large.append(rel)
         elif kind == "binary":
@@ -155,15 +158,34 @@ def _add_notebook(plan: Plan, root: Path, rel: str) -> bool:
     return True
 
 
-def _file_kind(path: Path, max_bytes: int) -> str:
+def _file_kind(path: str, max_bytes: int) -> str:
+    """One open, fstat and read (a run sorts every file before detect-secrets starts)."""
     try:
-        if path.stat().st_size > max_bytes:
+        fd = os.open(path, _SNIFF_FLAGS)
+    except OSError:  # unreadable; too large first, as its size alone says
+        return "large" if _size(path) > max_bytes else "unreadable"
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):  # a fifo or device: never handed to a scanner
+            return "unreadable"
+        if info.st_size > max_bytes:
             return "large"
-        with path.open("rb") as handle:
-            head = handle.read(SNIFF_BYTES)
+        head = os.read(fd, SNIFF_BYTES)
     except OSError:
         return "unreadable"
+    finally:
+        os.close(fd)
     return "binary" if b"\0" in head else "text"
+
+
+_SNIFF_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return -1
 
 
 # --- hits: one detector's report of one secret at one place --------------------------------
