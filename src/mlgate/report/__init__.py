@@ -1,9 +1,12 @@
 """Report formats: one module each, registered here; and writing their files."""
 
+# Each format's module is imported when the format is first used (issue 16: start-up).
+# ruff: noqa: PLC0415
+
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from mlgate import atomic, bulk
@@ -11,24 +14,75 @@ from mlgate.bulk import without_cycle_collection
 from mlgate.errors import ReportError
 from mlgate.redact import redact_value
 from mlgate.report.base import Report, ReportFormat
-from mlgate.report.gitlab import GitlabFormat
-from mlgate.report.json import JsonFormat
-from mlgate.report.junit import JunitFormat
-from mlgate.report.markdown import MarkdownFormat
-from mlgate.report.sarif import SarifFormat
-from mlgate.report.text import TextFormat
 
-FORMATS: dict[str, ReportFormat] = {
-    fmt.name: fmt
-    for fmt in (
-        TextFormat(),
-        JsonFormat(),
-        SarifFormat(),
-        GitlabFormat(),
-        JunitFormat(),
-        MarkdownFormat(),
-    )
-}
+
+def _text() -> ReportFormat:
+    from mlgate.report.text import TextFormat
+
+    return TextFormat()
+
+
+def _json() -> ReportFormat:
+    from mlgate.report.json import JsonFormat
+
+    return JsonFormat()
+
+
+def _sarif() -> ReportFormat:
+    from mlgate.report.sarif import SarifFormat
+
+    return SarifFormat()
+
+
+def _gitlab() -> ReportFormat:
+    from mlgate.report.gitlab import GitlabFormat
+
+    return GitlabFormat()
+
+
+def _junit() -> ReportFormat:
+    from mlgate.report.junit import JunitFormat
+
+    return JunitFormat()
+
+
+def _markdown() -> ReportFormat:
+    from mlgate.report.markdown import MarkdownFormat
+
+    return MarkdownFormat()
+
+
+class _Registry(Mapping[str, ReportFormat]):
+    """The formats by name; each format's module is imported when the format is first
+    asked for (a run writes one or two of the six: the others' imports are not paid)."""
+
+    def __init__(self, makers: Mapping[str, Callable[[], ReportFormat]]) -> None:
+        self._makers = dict(makers)
+        self._made: dict[str, ReportFormat] = {}
+
+    def __getitem__(self, name: str) -> ReportFormat:
+        made = self._made.get(name)
+        if made is None:
+            made = self._made[name] = self._makers[name]()
+        return made
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._makers)
+
+    def __len__(self) -> int:
+        return len(self._makers)
+
+
+FORMATS: Mapping[str, ReportFormat] = _Registry(
+    {
+        "text": _text,
+        "json": _json,
+        "sarif": _sarif,
+        "gitlab": _gitlab,
+        "junit": _junit,
+        "markdown": _markdown,
+    }
+)
 
 
 def publishable(report: Report) -> Report:
