@@ -119,3 +119,33 @@ def test_a_first_run_loads_the_bom_validator_while_the_scanners_run(tmp_path: Pa
         assert line.startswith("IMPORTED-ON 0"), stderr
         seen.append(line.split()[2])
     assert seen == ["mlgate-prefetch", "-"]
+
+
+WRITERS_PROBE = """
+import sys, threading
+seen = {}
+def hook(event, args):
+    if event == "import" and args[0] in ("mlgate.report.sarif", "mlgate.receipt"):
+        seen[args[0]] = threading.current_thread().name
+sys.addaudithook(hook)
+from mlgate.cli import run_main
+code = run_main(sys.argv[1:])
+print("IMPORTED-ON", code, ",".join(f"{k}={v}" for k, v in sorted(seen.items())) or "-")
+"""
+
+
+def test_a_run_loads_its_report_writers_while_the_scanners_run(tmp_path: Path) -> None:
+    """The writers of the formats asked for, and of the receipt, load on first use: on the
+    prefetch thread while a scanner runs, not after the last one."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "app.py").write_text("print('hello')\n", encoding="utf-8")
+    env = {**os.environ, "MLGATE_CACHE_DIR": str(tmp_path / "cache")}
+    out = str(tmp_path / "out")
+    argv = ["run", str(repo), "secrets", "--quiet", "--format", "sarif", "--output", out]
+    [(line, stderr)] = last_lines_of_probe(WRITERS_PROBE, argv, env, runs=1)
+    assert line.split() == [
+        "IMPORTED-ON",
+        "0",
+        "mlgate.receipt=mlgate-prefetch,mlgate.report.sarif=mlgate-prefetch",
+    ], stderr

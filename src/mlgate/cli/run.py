@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -189,7 +190,7 @@ def execute_run(command: RunCommand, on_progress: Progress | None = None) -> int
     check_formats(command.formats, command.output)
     key = signing_key(command.sign_key, command.output)
     prepare_output(command.output)
-    options = command.run
+    options = replace(command.run, prefetch=(*command.run.prefetch, _writers(command.formats)))
     if command.output is not None:
         options = replace(options, writes_bom=True)
         if _first_bom(options.use_cache):
@@ -206,6 +207,19 @@ def execute_run(command: RunCommand, on_progress: Progress | None = None) -> int
         command.run.use_cache,
     )
     return done.report.decision.exit_code
+
+
+def _writers(formats: Sequence[str]) -> Callable[[], object]:
+    """A prefetch task: load the writers of the run's reports and of its receipt while the
+    scanners run (their modules load on first use, after the last scanner otherwise)."""
+
+    def load() -> object:
+        from mlgate.receipt import make_receipt
+        from mlgate.report import FORMATS
+
+        return make_receipt, [FORMATS[name] for name in ("text", *formats)]
+
+    return load
 
 
 def _first_bom(use_cache: bool) -> bool:
