@@ -137,11 +137,17 @@ def _branch(alternatives: Iterable[Any], ignorecase: bool) -> Literals | None:
     return union
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
 def fold(text: str) -> str:
     """`text` as case-insensitive literals are looked for in it (see the module's doc)."""
     if not text.isascii():  # each distinct non-ASCII character looked up once, not per place
-        table = {ord(c): _ascii_equivalent(c) for c in set(text) if not c.isascii()}
-        text = text.translate(table)
+        found = set(_NON_ASCII.findall(text))
+        changed = {c: e for c in found if (e := _ascii_equivalent(c)) != c}
+        if changed:  # rare (the long s, the Kelvin sign): replaced where they are, in one C scan
+            places = re.compile("|".join(map(re.escape, changed)))
+            text = places.sub(lambda found: changed[found.group()], text)
     return text.lower()
 
 
