@@ -178,6 +178,8 @@ def test_a_run_loads_no_network_client_or_package_metadata() -> None:
     validator (jsonschema), the template engine and the progress display."""
     probe = (
         "import sys, mlgate.cli.run, mlgate.core, mlgate.report, mlgate.bom, mlgate.runner\n"
+        "from mlgate.deps.dbupdate import cached_db\n"  # the deps gate's and BOM's inputs ask
+        "cached_db()\n"
         "print(' '.join(sorted(sys.modules)))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
@@ -197,6 +199,7 @@ def test_a_run_loads_no_network_client_or_package_metadata() -> None:
         "mlgate.modelfiles.allowlist",
         "mlgate.modelfiles.pickle_vm",
         "mlgate.deps.audit",
+        "mlgate.deps.advisorydb",
         "mlgate.deps.services.osv",
         "mlgate.deps.services.pip_audit",
         "mlgate.notebooks",

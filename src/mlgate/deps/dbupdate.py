@@ -16,21 +16,20 @@ import zipfile
 import zlib
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import platformdirs
 import yaml
 
 from mlgate import __version__, atomic
-from mlgate.deps.advisorydb import (
-    MANIFEST,
-    RECORD_SUFFIXES,
-    AdvisoryDB,
-    iter_affected,
-    latest_stamp,
-    parse_text,
-)
 from mlgate.errors import AdvisoryDBError
+
+if TYPE_CHECKING:
+    from mlgate.deps.advisorydb import AdvisoryDB
+
+# The database's reader loads when a database is installed: finding the installed one
+# (`cached_db`, asked by every run's deps gate and ML-BOM) does not need it (issue 16).
+# ruff: noqa: PLC0415
 
 DEFAULT_DB_URL = "https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip"
 POINTER = "current"
@@ -57,6 +56,8 @@ def update_db(url: str, cache_dir: Path | None = None, timeout: float = 120.0) -
 
     Any failure leaves the previously cached database in place.
     """
+    from mlgate.deps.advisorydb import MANIFEST, AdvisoryDB
+
     cache = cache_dir if cache_dir is not None else default_cache_dir()
     try:
         cache.mkdir(parents=True, exist_ok=True)
@@ -112,9 +113,9 @@ def _switch(cache: Path, staging: Path) -> None:
 
 
 def _download(url: str, out: IO[bytes], timeout: float) -> None:
-    import http.client  # noqa: PLC0415 (ssl and http: only `mlgate db update` downloads)
-    import urllib.parse  # noqa: PLC0415
-    import urllib.request  # noqa: PLC0415
+    import http.client  # ssl and http: only `mlgate db update` downloads
+    import urllib.parse
+    import urllib.request
 
     scheme = urllib.parse.urlsplit(url).scheme.lower()
     if scheme not in ("http", "https", "file"):
@@ -146,6 +147,8 @@ def _copy(source: IO[bytes], out: IO[bytes], url: str) -> None:
 
 def _unpack(url: str, archive: Path, staging: Path) -> tuple[str, int]:
     """Validate the zip and write its PyPI records as `vulns/<package>/<ID>.json`."""
+    from mlgate.deps.advisorydb import latest_stamp
+
     try:
         with zipfile.ZipFile(archive) as zf:
             members = _checked_members(url, zf)
@@ -163,6 +166,8 @@ def _unpack(url: str, archive: Path, staging: Path) -> tuple[str, int]:
 
 
 def _checked_members(url: str, zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    from mlgate.deps.advisorydb import RECORD_SUFFIXES
+
     members: list[zipfile.ZipInfo] = []
     total = 0
     for info in zf.infolist():
@@ -184,6 +189,8 @@ def _unpack_member(
     url: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo, staging: Path
 ) -> tuple[str, str] | None:
     """Write one record under each PyPI package it affects; (id, modified) or None if skipped."""
+    from mlgate.deps.advisorydb import iter_affected, parse_text
+
     try:
         data = parse_text(info.filename, zf.read(info))
     except (ValueError, RecursionError, yaml.YAMLError) as exc:
