@@ -37,6 +37,8 @@ class MlgateRun:
     startup: float | None = None  # spawn -> mlgate.cli imported (interpreter + imports)
     tool_busy: float | None = None  # wall time during which at least one scanner ran
     overhead: float | None = None  # wall - tool_busy
+    before_first: float | None = None  # spawn -> the first scanner started
+    after_last: float | None = None  # the last scanner ended -> mlgate exited
     rss_mb: float | None = None
     cpu: float | None = None  # user + system seconds: mlgate and every tool it ran
     own_cpu: float | None = None  # user + system seconds of mlgate's own process
@@ -180,6 +182,9 @@ def run_mlgate(env: Env, corpus: Corpus, cache: Path, scratch: Path) -> MlgateRu
         scanners = [c for c in run.calls if c["tool"] not in NOT_SCANNERS]
         run.tool_busy = union_length([(c["start"], c["end"]) for c in scanners])
         run.overhead = run.wall - run.tool_busy
+        if scanners:
+            run.before_first = min(c["start"] for c in scanners)
+            run.after_last = run.wall - max(c["end"] for c in scanners)
     run.gates = _gate_summary(out / "mlgate.json")
     return run
 
