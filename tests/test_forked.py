@@ -195,3 +195,22 @@ def test_the_copy_dies_with_its_parent(tmp_path: Path) -> None:
     while not _gone(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _gone(pid), "the forked copy outlived its parent"
+
+
+def test_a_signal_while_waiting_stops_the_copy_instead_of_waiting_for_it() -> None:
+    forked = _forked(lambda: time.sleep(60))
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise Interrupted(signum)
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    began = time.monotonic()
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        with pytest.raises(Interrupted):
+            forked.result()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert time.monotonic() - began < 30, "the copy was waited for"
+    assert _gone(forked.pid)

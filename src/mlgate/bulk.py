@@ -72,10 +72,11 @@ class Forked:
         if not _can_fork():
             return None
         reader, writer = os.pipe()
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # pragma: no cover (the copy leaves by os._exit: coverage never hears)
             os.close(reader)
-            _run_copy(work, writer)
+            _run_copy(work, writer, parent)
         os.close(writer)
         return cls(pid, reader)
 
@@ -86,8 +87,10 @@ class Forked:
         try:
             while chunk := os.read(self._reader, 1 << 16):
                 chunks.append(chunk)
-        finally:
-            self._reap()
+        except BaseException:  # a signal while waiting: the copy is stopped, not waited for
+            self.cancel()
+            raise
+        self._reap()
         answer = _answer(b"".join(chunks))
         if answer is not None and isinstance(answer.get("peak_kb"), int):
             Forked.peak_kb = max(Forked.peak_kb, answer["peak_kb"])
@@ -138,10 +141,10 @@ def _can_fork() -> bool:
     return len(affinity(0)) >= 2 if affinity is not None else (os.cpu_count() or 1) >= 2
 
 
-def _run_copy(work: Callable[[], Any], writer: int) -> NoReturn:  # pragma: no cover
+def _run_copy(work: Callable[[], Any], writer: int, parent: int) -> NoReturn:  # pragma: no cover
     code = 1
     try:
-        _die_with_parent()
+        _die_with_parent(parent)
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, _interrupted)
         try:
@@ -165,15 +168,15 @@ def _interrupted(signum: int, _frame: Any) -> None:  # pragma: no cover (in the 
     raise errors.Interrupted(signum)
 
 
-def _die_with_parent() -> None:  # pragma: no cover (in the copy)
+def _die_with_parent(parent: int) -> None:  # pragma: no cover (in the copy)
     """Linux: SIGTERM this process when its parent dies (even by SIGKILL)."""
     if sys.platform.startswith("linux"):
         import ctypes  # noqa: PLC0415 (only a forked copy needs it)
 
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-            if os.getppid() == 1:  # the parent died before prctl
-                os._exit(1)
+    if os.getppid() != parent:  # the parent died before prctl: reparented already
+        os._exit(1)
 
 
 _PR_SET_PDEATHSIG = 1
