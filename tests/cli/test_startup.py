@@ -209,7 +209,7 @@ def test_a_run_loads_no_network_client_or_package_metadata() -> None:
     assert not any(m == "rich" or m.startswith("rich.") for m in loaded)
     # Each report format's module loads when the format is first used.
     formats = {f"mlgate.report.{name}" for name in ("text", "json", "sarif", "gitlab", "junit")}
-    assert sorted((formats | {"mlgate.report.markdown", "html"}) & loaded) == []
+    assert sorted((formats | {"mlgate.report.markdown"}) & loaded) == []
 
 
 def test_a_warm_run_writes_its_bom_without_cyclonedx_python_lib(
