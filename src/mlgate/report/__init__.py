@@ -155,7 +155,7 @@ class Writing:
 
     def finish(self) -> list[Path]:
         written: dict[str, list[str]] = {}
-        try:
+        with self:  # this process failing first stops the copy too
             with without_cycle_collection():  # one format's text in memory at a time
                 written.update(_write_formats(self.report, self.here, self.directory))
             if self.forked is not None:
@@ -165,9 +165,6 @@ class Writing:
                     raise ReportError(
                         f"cannot write the reports to {self.directory}: {exc}"
                     ) from None
-        finally:
-            if self.forked is not None:
-                self.forked.cancel()  # this process failed first: the copy stops too
         paths = dict.fromkeys(path for name in self.names for path in written[name])
         return [Path(path) for path in paths]
 
@@ -175,7 +172,7 @@ class Writing:
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        if self.forked is not None:  # the caller failed before finish(): the copy stops
+        if self.forked is not None:  # reaped already, unless a failure came first
             self.forked.cancel()
 
 
