@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from mlgate.notebooks import (
     package_name,
     python_lines,
     read_notebook,
+    split_lines,
 )
 from mlgate.repo import open_repo
 
@@ -323,3 +326,16 @@ def test_bandit_findings_are_kept_where_semgrep_did_not_finish() -> None:
     assert merge_tool_findings([bandit], [], superseded, verified=frozenset({target})) == ([], 1)
     kept, dropped = merge_tool_findings([bandit], [], superseded)
     assert (kept, dropped) == ([bandit], 0)
+
+
+def test_split_lines_ends_lines_where_python_does() -> None:
+    """Only \\n, \\r\\n and \\r end a line (not \\v, \\f or U+2028, which `splitlines` splits
+    on), compared with the regex it replaced, over every mix of the line ends."""
+    reference = re.compile(r"\r\n|\r|\n")
+    pieces = ["a", "\n", "\r", "\r\n", "\v", "\f", "\u2028", "\x1c", ""]
+    for combo in itertools.product(pieces, repeat=4):
+        text = "".join(combo)
+        expected = reference.split(text)
+        if expected[-1] == "":
+            expected.pop()
+        assert split_lines(text) == expected, repr(text)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from pathlib import Path
 
@@ -57,3 +58,50 @@ def test_walk_lists_what_os_walk_listed(tmp_path: Path) -> None:
     assert "z/inside" in got and "b2/deep/er/k.ipynb" in got and "node_modules/x/n" not in got
     assert notes == expected_notes and len(notes) == 5
     assert unreadable == []
+
+
+GLOB_CASES = [
+    "*.py",
+    "*.ipynb",
+    "data/*",
+    "**/secrets/*",
+    "model?.pkl",
+    "[!a]*.txt",
+    "[a-c]*.cfg",
+    "weird(1)+.py",
+    "a|b",
+    "requirements*.txt",
+]
+GLOB_PATHS = [
+    "train.py",
+    "src/pkg/train.py",
+    "notebooks/eda.ipynb",
+    "data/x.csv",
+    "data/sub/x.csv",
+    "conf/secrets/key.pem",
+    "model1.pkl",
+    "models/model12.pkl",
+    "a.txt",
+    "b.txt",
+    "dir/a.txt",
+    "b.cfg",
+    "z.cfg",
+    "weird(1)+.py",
+    "a|b",
+    "ab",
+    "requirements-dev.txt",
+    "line\nbreak.py",
+    "",
+]
+
+
+def test_matches_any_agrees_with_fnmatchcase_on_the_path_or_its_name() -> None:
+    """One combined regex per pattern set gives fnmatchcase's answer, pattern by pattern."""
+    for count in range(len(GLOB_CASES) + 1):
+        patterns = GLOB_CASES[:count]
+        for path in GLOB_PATHS:
+            name = path.rsplit("/", 1)[-1]
+            expected = any(
+                fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(name, p) for p in patterns
+            )
+            assert repo.matches_any(path, patterns) is expected, (path, patterns)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
+import re
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -58,8 +60,20 @@ class Repo:
 
 
 def matches_any(path: str, patterns: Sequence[str]) -> bool:
-    name = path.rsplit("/", 1)[-1]
-    return any(fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(name, p) for p in patterns)
+    """Whether the path or its base name matches one of the glob patterns (`fnmatchcase`)."""
+    regex = _globs(tuple(patterns))
+    if regex is None:
+        return False
+    return regex.match(path) is not None or regex.match(path.rsplit("/", 1)[-1]) is not None
+
+
+@functools.lru_cache(maxsize=64)
+def _globs(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    """The patterns as one regex (a run tests every file of the tree against each gate's
+    patterns: one match, not one `fnmatchcase` call per pattern)."""
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
 
 
 def open_repo(path: Path, exclude: Sequence[str] = ()) -> Repo:
