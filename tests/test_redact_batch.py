@@ -119,6 +119,27 @@ def test_batch_equals_one_by_one_when_literals_are_everywhere() -> None:
     assert len(expected) >= 4 * 22
 
 
+def test_digests_are_left_out_only_while_no_detector_can_match_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Strings of lower-case hex digits (the digests that fill cache packs) are not searched:
+    no detector's literal can occur in one. A detector with a hex-only literal (or none)
+    brings them back."""
+    assert redact._digests_cannot_match()
+    digest = "0123456789abcdef" * 4
+    assert redacted_strings([digest, SAMPLES[0]]) == {SAMPLES[0]: redact_secrets(SAMPLES[0])}
+    hexy = redact.Detector(r"dead[0-9a-f]{8}", literals=required_literals(re.compile("dead")))
+    monkeypatch.setattr(redact, "detectors", lambda: (*detectors(), hexy))
+    redact._digests_cannot_match.cache_clear()
+    try:
+        assert not redact._digests_cannot_match()
+        assert redacted_strings(["deadbeef01234567"]) == {
+            "deadbeef01234567": redact._redact("deadbeef01234567", [hexy])
+        }
+    finally:
+        redact._digests_cannot_match.cache_clear()
+
+
 @dataclass(frozen=True)
 class _Item:
     name: str

@@ -320,6 +320,8 @@ def redacted_strings(strings: Collection[str]) -> dict[str, str]:
     in the whole text once: only a string holding one of them is searched with that
     detector's regex, and only a string some regex matches is redacted (`_redact`)."""
     texts = list(filter(_TRIGGER.search, strings))  # `_may_hold_a_secret`, without a call each
+    if _digests_cannot_match():  # a cache pack or stat index is half SHA-256 digests
+        texts = [t for t in texts if _HEX.fullmatch(t) is None]
     joined = "\n".join(texts)
     starts = list(itertools.accumulate((len(t) + 1 for t in texts), initial=0))
     folded = fold(joined)
@@ -342,6 +344,22 @@ def redacted_strings(strings: Collection[str]) -> dict[str, str]:
         if new != texts[index]:
             out[texts[index]] = new
     return out
+
+
+_HEX = re.compile(r"[0-9a-f]+")
+
+
+@functools.cache
+def _digests_cannot_match() -> bool:
+    """Whether no detector can match in a string of lower-case hex digits (a digest): each
+    has literals, and each literal holds a character that no such string, folded or not,
+    holds (`fold` lower-cases)."""
+    hexdigits = frozenset("0123456789abcdef")
+    return all(
+        detector.literals is not None
+        and not any(set(x) <= hexdigits for x in detector.literals.plain | detector.literals.folded)
+        for detector in detectors()
+    )
 
 
 class _Pieces:

@@ -85,18 +85,17 @@ def open_repo(path: Path, exclude: Sequence[str] = ()) -> Repo:
         raise UsageError(f"{path}: not a directory")
     notes: list[str] = []
     unreadable: list[str] = []
-    git_files, commit, clean = None, None, None
-    if _git_toplevel(root):  # git answers the three questions while the tree is listed
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            files_job = submit(pool, _git_files, root)
-            commit_job = submit(pool, _git_commit, root)
-            clean_job = submit(pool, _git_clean, root)
-            walked = _walk(root, notes, unreadable)
-            git_files = files_job.result()
-            if git_files is not None:
-                commit, clean = commit_job.result(), clean_job.result()
-    else:
+    commit, clean = None, None
+    # git answers its three questions while the tree is listed; outside a work tree (or
+    # without git) `ls-files` fails, and the other two answers are not used.
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        files_job = submit(pool, _git_files, root)
+        commit_job = submit(pool, _git_commit, root)
+        clean_job = submit(pool, _git_clean, root)
         walked = _walk(root, notes, unreadable)
+        git_files = files_job.result()
+        if git_files is not None:
+            commit, clean = commit_job.result(), clean_job.result()
     if git_files is None:
         notes.append(
             "not a git repository: .gitignore is not applied, the commit is unknown, "
@@ -165,15 +164,6 @@ def _safe_link(link: Path, root: Path) -> bool:
     except (OSError, RuntimeError):
         return False
     return target.is_relative_to(root)
-
-
-def _git_toplevel(root: Path) -> bool:
-    """Whether `root` is in a git work tree."""
-    try:
-        git.output(root, "rev-parse", "--show-toplevel")
-    except git.GitError:
-        return False
-    return True
 
 
 def _git_files(root: Path) -> set[str] | None:

@@ -48,6 +48,14 @@ def pins(reqs: list[Requirement]) -> list[tuple[str, str | None, str, int]]:
         ("config.yaml", False),
         ("pylock.json", False),
         ("docs/pyproject.toml.bak", False),
+        # the last part is not the name until normalised: the quick test must not reject it
+        ("requirements.txt/", True),
+        ("requirements.txt/.", True),
+        ("pkg\\setup.py", True),
+        ("pkg/setup.py\\", True),
+        ("conda.yml/x/..", True),
+        ("notes/..", False),
+        ("Setup.PY", True),
     ],
 )
 def test_is_dependency_file(path: str, expected: bool) -> None:

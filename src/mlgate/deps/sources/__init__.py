@@ -45,11 +45,15 @@ def _path(relpath: str) -> PurePosixPath | None:
 # Every ending a dependency file's (lower-cased) name may have: most files of a tree are
 # ruled out by one string test, without a path object (2,000 files: 40 ms -> 2 ms).
 _ENDINGS = tuple(sorted({ending for source in SOURCES for ending in source.endings}))
+_UNNORMAL_ENDS = ("/", "\\", ".")  # a path `normalise` may give another last part
 
 
 @functools.lru_cache(maxsize=1 << 16)  # asked for every file of the tree, by several gates
 def source_for(relpath: str) -> DependencySource | None:
     """The source that recognises a repository-relative path as a dependency file, if any."""
+    lowered = relpath.lower()
+    if not lowered.endswith(_ENDINGS) and not lowered.endswith(_UNNORMAL_ENDS):
+        return None  # normalising changes only a last part that is empty, "." or ".."
     if not normalise(relpath).lower().endswith(_ENDINGS):
         return None
     path = _path(relpath)
