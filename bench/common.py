@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RULES_DIR = REPO_ROOT / "policies" / "semgrep" / "rules"
@@ -113,6 +116,13 @@ from mlgate.resources import rule_pack_dir
 print(json.dumps({"version": mlgate.__version__, "gates": list(GATES),
                   "rules": str(rule_pack_dir()), "file": mlgate.__file__}))
 """
+
+
+def median_run(measure: Callable[[], T], times: int, wall: Callable[[T], float]) -> T:
+    """The run of median wall time among `times` (the machine's speed drifts by a third
+    over minutes: one run is a sample of the drift as much as of mlgate)."""
+    runs = sorted((measure() for _ in range(times)), key=wall)
+    return runs[len(runs) // 2]
 
 
 def log(message: str) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.common import CHILD, NOT_SCANNERS, RAW_TOOLS, TIMEOUT, _fmt_s, log
+from bench.common import CHILD, NOT_SCANNERS, RAW_TOOLS, TIMEOUT, _fmt_s, log, median_run
 from bench.corpora import Corpus
 from bench.environment import Env, base_env
 
@@ -273,6 +273,11 @@ def run_raw_tools(
     return raw
 
 
+# A warm run takes a few tenths of a second, where one sample moves with the machine's
+# load by a third: each repetition's warm run is the median of this many.
+WARM_RUNS = 5
+
+
 def run_mlgate_series(
     env: Env, corpus: Corpus, scratch: Path, number: int
 ) -> tuple[MlgateRun, MlgateRun, MlgateRun, MlgateRun | None]:
@@ -282,7 +287,9 @@ def run_mlgate_series(
     second: Path | None = None
     try:
         cold = run_mlgate(env, corpus, cache, scratch)
-        warm = run_mlgate(env, corpus, cache, scratch)
+        warm = median_run(
+            lambda: run_mlgate(env, corpus, cache, scratch), WARM_RUNS, lambda run: run.wall
+        )
         # the second changed run starts from the same warm cache (the first one's file,
         # restored, would be a changed file again)
         second = Path(tempfile.mkdtemp(prefix="cache-", dir=scratch))

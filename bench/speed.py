@@ -25,13 +25,12 @@ import resource
 import statistics
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench import scale
-from bench.common import CHILD
+from bench.common import CHILD, median_run
 from bench.corpora import commit_tree
 from bench.environment import Env
 from bench.synthetic import Synthetic
@@ -87,18 +86,15 @@ def startup_lines(env: Env, tmp: Path, times: int) -> list[Line]:
     return lines
 
 
-def _median_run(measure: Callable[[], dict[str, float]], times: int) -> dict[str, float]:
-    """The run of median wall time among `times` (the machine's speed drifts by a third
-    over minutes: one run is a sample of the drift as much as of mlgate)."""
-    runs = sorted((measure() for _ in range(times)), key=lambda run: run["wall"])
-    return runs[len(runs) // 2]
+def _wall(run: dict[str, float]) -> float:
+    return run["wall"]
 
 
 def findings_lines(quick: bool, tmp: Path) -> list[Line]:
     small, large = (1_000, 10_000) if quick else (10_000, 100_000)
     times = 1 if quick else 3
-    first = _median_run(lambda: scale.decide_in_child(small, tmp), times)
-    second = _median_run(lambda: scale.decide_in_child(large, tmp), times)
+    first = median_run(lambda: scale.decide_in_child(small, tmp), times, _wall)
+    second = median_run(lambda: scale.decide_in_child(large, tmp), times, _wall)
     per_small = first["cpu"] / small
     per_large = second["cpu"] / large
     linear = per_large <= 1.5 * per_small
@@ -114,7 +110,7 @@ def findings_lines(quick: bool, tmp: Path) -> list[Line]:
 
 def merge_line(quick: bool, tmp: Path) -> Line:
     count = 5_000 if quick else 50_000
-    got = _median_run(lambda: scale.merge_in_child(count, 8, tmp), 1 if quick else 3)
+    got = median_run(lambda: scale.merge_in_child(count, 8, tmp), 1 if quick else 3, _wall)
     ok = got["wall"] < 2 and got["maxrss_mb"] < 300
     value = (
         f"{int(got['findings']):,} findings: {got['wall']:.2f} s wall, {got['cpu']:.2f} s CPU, "
