@@ -155,3 +155,35 @@ def test_a_gate_with_nothing_cached_starts_before_its_files_are_hashed(
     assert warm.hashed_before == [1], "the warm run hashes (only the changed file) first"
     assert second.properties["cached_files"] == 4
     assert sorted(f.path or "" for f in second.findings) == names
+
+
+def test_the_index_is_stored_again_only_when_a_file_was_hashed_since(
+    tmp_path: Path, not_racy: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run stores the index once its files are hashed (while the scanners run); the save
+    after the gates writes nothing new unless a gate hashed another file meanwhile."""
+    for name in ("a.py", "b.py", "c.py"):
+        write(tmp_path / "repo", name, f"# {name}\n")
+    cache = ResultCache(tmp_path / "cache")
+    writes: list[dict[str, Any]] = []
+    put = ResultCache.put
+
+    def counted(self: ResultCache, key: str, value: Any) -> None:
+        writes.append(value)
+        put(self, key, value)
+
+    monkeypatch.setattr(ResultCache, "put", counted)
+    index = StatIndex(cache, tmp_path / "repo")
+    index.digests(["a.py", "b.py"])
+    index.save()
+    index.save()
+    assert [sorted(w) for w in writes] == [["a.py", "b.py"]]
+    index.digest("c.py")
+    index.save()
+    index.save()
+    assert [sorted(w) for w in writes] == [["a.py", "b.py"], ["a.py", "b.py", "c.py"]]
+    again = StatIndex(cache, tmp_path / "repo")
+    again.digests(["a.py", "b.py", "c.py"])
+    assert again.hashed == 0
+    again.save()
+    assert len(writes) == 2, "an index loaded and unchanged is not written"

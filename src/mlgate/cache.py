@@ -185,6 +185,7 @@ class StatIndex:
         self._lock = threading.Lock()
         loaded = cache.get(self._key)
         self._known: dict[str, list[Any]] = loaded if isinstance(loaded, dict) else {}
+        self._stored = self._known  # what the cache holds now (`save`)
         self._fresh: dict[str, list[Any]] = {}
         self.hashed = 0
 
@@ -210,11 +211,17 @@ class StatIndex:
         return digest
 
     def save(self) -> None:
-        """Store the stamps of this run's files (racy ones are left out); keep the others'."""
+        """Store the stamps of this run's files (racy ones are left out); keep the others'.
+
+        May be called while other threads hash (a run saves once its files are hashed,
+        while the scanners run, and again at the end only if a file was hashed since)."""
         with self._lock:
-            fresh = {rel: v for rel, v in self._fresh.items() if len(v) > 1}
-            dropped = {rel for rel, v in self._fresh.items() if len(v) == 1}
+            snapshot = self._fresh.copy()  # one C call: safe while `digest` adds entries
+            fresh = {rel: v for rel, v in snapshot.items() if len(v) > 1}
+            dropped = {rel for rel, v in snapshot.items() if len(v) == 1}
             merged = {k: v for k, v in self._known.items() if k not in dropped}
             merged.update(fresh)
-        if merged != self._known:
-            self._cache.put(self._key, merged)
+            if merged == self._stored:
+                return
+            self._stored = merged
+        self._cache.put(self._key, merged)

@@ -75,16 +75,23 @@ def run_gates(repo: Repo, policy: Policy, config: RepoConfig, request: RunReques
 
 
 def _hash_ahead(stats: StatIndex, contexts: Sequence[tuple[str, GateContext]]) -> Task:
-    """The prefetch task hashing every file of the gates cached per file (`_per_file`)."""
+    """The prefetch task hashing every file of the cached gates and storing the stat index,
+    while the scanners run: after them, the index is stored again only if a file was
+    hashed since (a 2,000-file index is 30 ms to redact and write)."""
     files = list(
         dict.fromkeys(
             rel
             for name, ctx in contexts
-            if GATES[name].cache_scope == "file"
+            if GATES[name].cache_scope != "none"
             for rel in ctx.inputs.files
         )
     )
-    return lambda: stats.digests(files)
+
+    def hash_and_store() -> None:
+        stats.digests(files)
+        stats.save()
+
+    return hash_and_store
 
 
 def gate_options(
