@@ -7,26 +7,21 @@ MLflow, tests and their `data`/`model` pytest markers, and the default branch.
 
 from __future__ import annotations
 
-import configparser
 import re
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
-
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from typing import TYPE_CHECKING, Any
 
 from mlgate import git
 from mlgate.deps.sources import is_dependency_file
+from mlgate.deps.sources.common import parse_toml
 from mlgate.gates import GATES
 from mlgate.repo import Repo, open_repo, read_text
 from mlgate.training import TrainingFacts, training_facts
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
 
 # The Python versions a generated pipeline can use (mlgate itself needs 3.10+); each has a
 # pinned CI image. The preferred one is used when the repo allows it.
@@ -214,6 +209,10 @@ def _requires_python(pyproject: Mapping[str, Any]) -> tuple[str | None, str]:
 def _specifier(text: str | None) -> SpecifierSet | None:
     if not text:
         return None
+    # packaging's specifier grammar and configparser (`_ini_markers`): loaded by `detect`,
+    # which writes pipelines, not by a run, which imports this module for its constants
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet  # noqa: PLC0415
+
     try:
         return SpecifierSet(_poetry_to_pep440(text))
     except InvalidSpecifier:
@@ -246,8 +245,8 @@ def _pyproject(repo: Repo) -> Mapping[str, Any]:
     if "pyproject.toml" not in repo.files:
         return {}
     try:
-        return tomllib.loads(read_text(repo.root, "pyproject.toml"))
-    except tomllib.TOMLDecodeError:
+        return parse_toml(read_text(repo.root, "pyproject.toml"))
+    except ValueError:  # tomllib.TOMLDecodeError
         return {}
 
 
@@ -389,6 +388,8 @@ def _declared_markers(repo: Repo, pyproject: Mapping[str, Any]) -> list[str]:
 
 
 def _ini_markers(text: str, section: str) -> list[str]:
+    import configparser  # noqa: PLC0415
+
     parser = configparser.ConfigParser(interpolation=None, strict=False)
     try:
         parser.read_string(text)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import importlib
 import re
-import string
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -154,7 +153,7 @@ def fold(text: str) -> str:
 @functools.lru_cache(maxsize=4096)
 def _ascii_equivalent(char: str) -> str:
     """The ASCII letter `re.IGNORECASE` matches `char` with, else `char` itself."""
-    for letter in string.ascii_lowercase:
+    for letter in "abcdefghijklmnopqrstuvwxyz":
         if re.fullmatch(letter, char, re.IGNORECASE):
             return letter
     return char

@@ -6,17 +6,20 @@ read from the repository's top level, which is their source of truth.
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
-_SOURCE_ROOT = Path(__file__).resolve().parents[2]
+# The package's own directory: its data is handed to scanners by path, so mlgate runs from
+# files on disk (never a zip), where this is what `importlib.resources.files` answers,
+# without loading importlib's resource readers and zipfile on every run.
+_PACKAGE = Path(__file__).resolve().parent
+_SOURCE_ROOT = _PACKAGE.parents[1]
 
 
 def data_dir(name: str) -> Path:
     """The directory of a packaged data folder (`policies` or `pipeline_templates`)."""
-    packaged = resources.files("mlgate") / "_data" / name
+    packaged = _PACKAGE / "_data" / name
     if packaged.is_dir():
-        return Path(str(packaged))
+        return packaged
     return _SOURCE_ROOT / name
 
 
@@ -30,4 +33,4 @@ def rule_pack_dir() -> Path:
 
 def schema_path(name: str) -> Path:
     """A JSON Schema shipped inside the package (`policy`, `config`)."""
-    return Path(str(resources.files("mlgate") / "schemas" / f"{name}.schema.json"))
+    return _PACKAGE / "schemas" / f"{name}.schema.json"

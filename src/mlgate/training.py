@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import configparser
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
@@ -89,6 +88,8 @@ def _dvc_remotes(repo: Repo) -> tuple[str, ...]:
     config = repo.root / DVC_CONFIG
     if not config.is_file() or not is_inside(config, repo.root):
         return ()
+    import configparser  # noqa: PLC0415 (read only when pipelines are written)
+
     parser = configparser.ConfigParser(interpolation=None, strict=False)
     try:
         parser.read_string(read_text(repo.root, DVC_CONFIG))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -257,14 +256,14 @@ def _describe(
         allowed = sorted(schema.get("properties", {}))
         extra = _extra_keys(error.instance, allowed)
         bad = extra[0] if extra else "?"
-        near = difflib.get_close_matches(bad, allowed, n=1)
+        near = _close_match(bad, allowed)
         hint = f"did you mean {near[0]!r}?" if near else f"valid keys: {', '.join(allowed)}"
         return f"unknown key {bad!r}", hint, [*key_path, bad]
     if error.validator == "required":
         return str(error.message), None, key_path
     if error.validator == "enum":
         options = [str(c) for c in schema.get("enum", [])]
-        near = difflib.get_close_matches(str(error.instance), options, n=1)
+        near = _close_match(str(error.instance), options)
         enum_hint = f"did you mean {near[0]!r}?" if near else None
         return f"{error.instance!r} is not one of: {', '.join(options)}", enum_hint, key_path
     return str(error.message), None, key_path
@@ -275,3 +274,10 @@ def _extra_keys(instance: Any, allowed: Iterable[str]) -> list[str]:
         return []
     known = set(allowed)
     return sorted(str(k) for k in instance if k not in known)
+
+
+def _close_match(word: str, choices: Sequence[str]) -> list[str]:
+    """The choice closest to a misspelt `word`, if one is close (only for an error)."""
+    import difflib  # noqa: PLC0415 (only a bad file needs a suggestion)
+
+    return difflib.get_close_matches(word, choices, n=1)

@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import tempfile
-import zipfile
 import zlib
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -25,6 +24,8 @@ from mlgate import __version__, atomic
 from mlgate.errors import AdvisoryDBError
 
 if TYPE_CHECKING:
+    import zipfile
+
     from mlgate.deps.advisorydb import AdvisoryDB
 
 # The database's reader loads when a database is installed: finding the installed one
@@ -147,6 +148,8 @@ def _copy(source: IO[bytes], out: IO[bytes], url: str) -> None:
 
 def _unpack(url: str, archive: Path, staging: Path) -> tuple[str, int]:
     """Validate the zip and write its PyPI records as `vulns/<package>/<ID>.json`."""
+    import zipfile  # `db update` only: a run asks `cached_db`
+
     from mlgate.deps.advisorydb import latest_stamp
 
     try:

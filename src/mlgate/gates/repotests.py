@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import sys
-import xml.etree.ElementTree as ET  # nosec B405: parses the report pytest just wrote for us
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,8 @@ from mlgate.repo import Repo, read_text
 from mlgate.tools import run_tool
 
 if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET  # nosec B405
+
     from mlgate.gates.base import GateContext
 
 # pytest's exit codes
@@ -131,6 +132,9 @@ def _unusable(marker: str, description: str) -> str:
 
 
 def _parse_report(report: Path, marker: str, returncode: int | None = _OK) -> MarkedRun:
+    # nosec B405: parses the report pytest just wrote for us (loaded only when tests ran)
+    import xml.etree.ElementTree as ET  # noqa: PLC0415  # nosec B405
+
     try:
         tree = ET.parse(report)  # noqa: S314  # nosec B314: pytest's own report, in our temp dir
     except ET.ParseError as exc:

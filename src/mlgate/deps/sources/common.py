@@ -14,11 +14,6 @@ from packaging.utils import canonicalize_name
 
 from mlgate.deps.sources.interface import LOCAL_OR_URL, Reading
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
-
 _TOML_LINE = re.compile(r"at line (\d+)")
 _NAME_LINE = re.compile(r"""^\s*name\s*=\s*["']([^"']+)["']""")
 
@@ -100,13 +95,23 @@ def _looks_local(text: str) -> bool:
     )
 
 
+def parse_toml(text: str) -> dict[str, Any]:
+    """`tomllib.loads` (tomli before 3.11), imported on first use: a warm run reads no TOML.
+    Raises ValueError (`TOMLDecodeError`) for invalid TOML."""
+    if sys.version_info >= (3, 11):
+        import tomllib  # noqa: PLC0415
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib  # noqa: PLC0415
+    return tomllib.loads(text)
+
+
 def load_toml(root: Path, rel: str, reading: Reading) -> tuple[str, dict[str, Any]] | None:
     text = read_text(root, rel, reading)
     if text is None:
         return None
     try:
-        return text, tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        return text, parse_toml(text)
+    except ValueError as exc:  # tomllib.TOMLDecodeError
         where = _TOML_LINE.search(str(exc))
         reading.problem(rel, int(where.group(1)) if where else 0, f"invalid TOML: {exc}")
         return None

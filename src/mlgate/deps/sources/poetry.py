@@ -7,7 +7,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -77,6 +76,9 @@ def _poetry_clause(clause: str) -> str | None:
         return _tilde(text[1:])
     if text[0].isdigit():
         text = "==" + text
+    # packaging's specifier grammar: loaded only when a Poetry file is read
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet  # noqa: PLC0415
+
     try:
         return str(SpecifierSet(text))
     except InvalidSpecifier:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import configparser
 from pathlib import Path, PurePosixPath
 
 from mlgate.deps.sources.common import LineFinder, pep508, read_text
@@ -22,6 +21,8 @@ class SetupCfgSource(DependencySource):
         text = read_text(root, rel, reading)
         if text is None:
             return
+        import configparser  # noqa: PLC0415 (a warm run reads no setup.cfg)
+
         parser = configparser.ConfigParser(interpolation=None)
         try:
             parser.read_string(text, source=rel)
