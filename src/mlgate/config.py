@@ -8,16 +8,27 @@ from pathlib import Path
 from typing import Any
 
 from mlgate.confine import check_config, is_inside
-from mlgate.detect import BRANCH_PATTERN, INSTALL_TOOLS, PYTHON_VERSIONS, test_markers
 from mlgate.errors import ConfigError
 from mlgate.gates import GATES
 from mlgate.toollock import TOOLS
 from mlgate.yamlfile import YamlDoc, load_yaml, validate
 
 CONFIG_FILE = ".mlgate.yml"
+# The Python versions a generated pipeline can use (mlgate itself needs 3.10+); each has a
+# pinned CI image (`detect.DEFAULT_PYTHON` is preferred).
+PYTHON_VERSIONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
+# How CI installs the project; `generate.install.RECIPES` holds one recipe per name.
+INSTALL_TOOLS = ("pip", "poetry", "uv", "pdm", "conda", "none")
+# Branch names that are safe inside CI expressions and YAML without quoting tricks.
+BRANCH_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"
 MAX_SHARDS = 32
 SHARDS_SCHEMA: Mapping[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_SHARDS}
 _COMMANDS = ("train_command", "deploy_command")
+
+
+def test_markers() -> tuple[str, ...]:
+    """The pytest markers of repository tests a gate runs (`PipelineTraits.test_marker`)."""
+    return tuple(g.pipeline.test_marker for g in GATES.values() if g.pipeline.test_marker)
 
 
 @dataclass(frozen=True)

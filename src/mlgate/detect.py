@@ -14,22 +14,19 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from mlgate import git
+from mlgate.config import BRANCH_PATTERN, PYTHON_VERSIONS, test_markers
 from mlgate.deps.sources import is_dependency_file
 from mlgate.deps.sources.common import parse_toml
-from mlgate.gates import GATES
 from mlgate.repo import Repo, open_repo, read_text
 from mlgate.training import TrainingFacts, training_facts
 
 if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
 
-# The Python versions a generated pipeline can use (mlgate itself needs 3.10+); each has a
-# pinned CI image. The preferred one is used when the repo allows it.
-PYTHON_VERSIONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
+# The preferred Python of a generated pipeline (`config.PYTHON_VERSIONS`), used when the
+# repo allows it.
 DEFAULT_PYTHON = "3.12"
 DEFAULT_BRANCH = "main"
-# How CI installs the project; `generate.install.RECIPES` holds one recipe per name.
-INSTALL_TOOLS = ("pip", "poetry", "uv", "pdm", "conda", "none")
 
 MODEL_SUFFIXES = (
     ".pkl",
@@ -50,8 +47,6 @@ CONDA_FILES = ("environment.yml", "environment.yaml")
 _MAX_TEST_FILE = 1_000_000
 _MARK_USE = re.compile(r"\bmark\.([A-Za-z_][A-Za-z0-9_]*)\b")
 _VERSION_FILE = re.compile(r"(?:python-)?(3\.\d+)")
-# Branch names that are safe inside CI expressions and YAML without quoting tricks.
-BRANCH_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"
 
 
 @dataclass(frozen=True)
@@ -367,11 +362,6 @@ def _test_markers(
         if full.stat().st_size <= _MAX_TEST_FILE:
             found.update(_MARK_USE.findall(read_text(repo.root, path)))
     return tuple(m for m in test_markers() if m in found)
-
-
-def test_markers() -> tuple[str, ...]:
-    """The pytest markers of repository tests a gate runs (`PipelineTraits.test_marker`)."""
-    return tuple(g.pipeline.test_marker for g in GATES.values() if g.pipeline.test_marker)
 
 
 def _declared_markers(repo: Repo, pyproject: Mapping[str, Any]) -> list[str]:

@@ -27,8 +27,7 @@ import yaml
 
 from mlgate import __version__
 from mlgate.cli import run_main
-from mlgate.config import load_config
-from mlgate.detect import INSTALL_TOOLS, PYTHON_VERSIONS
+from mlgate.config import INSTALL_TOOLS, PYTHON_VERSIONS, load_config
 from mlgate.generate import TARGETS
 from mlgate.generate.github import load_pins
 from mlgate.generate.gitlab import load_images

@@ -1,4 +1,4 @@
-"""How CI installs the project, one recipe per installer (`detect.INSTALL_TOOLS`).
+"""How CI installs the project, one recipe per installer (`config.INSTALL_TOOLS`).
 
 Every recipe installs into the job's one Python with pip, so one pip cache serves all of
 them. Lock files are exported to a hash-pinned requirements file first: pip then installs

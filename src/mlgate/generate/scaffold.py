@@ -17,8 +17,16 @@ from typing import Any
 import yaml
 
 from mlgate import __version__
-from mlgate.config import CONFIG_FILE, MAX_SHARDS, RepoConfig, load_config, shardable_gates
-from mlgate.detect import INSTALL_TOOLS, PYTHON_VERSIONS, RepoFacts, describe, detect
+from mlgate.config import (
+    CONFIG_FILE,
+    INSTALL_TOOLS,
+    MAX_SHARDS,
+    PYTHON_VERSIONS,
+    RepoConfig,
+    load_config,
+    shardable_gates,
+)
+from mlgate.detect import RepoFacts, describe, detect
 from mlgate.errors import ConfigError, UsageError
 from mlgate.gates import GATES
 from mlgate.generate.base import is_generated
