@@ -204,8 +204,8 @@ def _requires_python(pyproject: Mapping[str, Any]) -> tuple[str | None, str]:
 def _specifier(text: str | None) -> SpecifierSet | None:
     if not text:
         return None
-    # packaging's specifier grammar and configparser (`_ini_markers`): loaded by `detect`,
-    # which writes pipelines, not by a run, which imports this module for its constants
+    # packaging's specifier grammar (and configparser, `_ini_markers`): loaded when a
+    # pipeline is written, not with this module
     from packaging.specifiers import InvalidSpecifier, SpecifierSet  # noqa: PLC0415
 
     try:
