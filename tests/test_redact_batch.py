@@ -203,3 +203,67 @@ def test_a_detector_compiles_its_regex_only_when_asked() -> None:
     with pytest.raises(re.error):
         _ = detector.regex
     assert redact.Detector("ab+c").regex.search("xabbbc") is not None
+
+
+def test_a_detector_whose_literals_are_absent_is_not_compiled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only the regexes of detectors whose literals occur are compiled (a warm run's report
+    holds the literals of a few of the 51 detectors)."""
+    fresh = tuple(
+        redact.Detector(d.pattern, d.flags, d.private_key, literals=d.literals) for d in detectors()
+    )
+    monkeypatch.setattr(redact, "detectors", lambda: fresh)
+    assert redacted_strings(["hf_" + "kQwErTyUiOpAsDfGhJkLzXcVbNmQwErTyU and more"])
+    compiled = [d for d in fresh if "regex" in d.__dict__]
+    assert compiled, "the Hugging Face detector must have run"
+    assert len(compiled) < len(fresh) / 2
+    assert all(d.literals is None or d.may_match("hf_") for d in compiled)
+
+
+def test_clean_strings_are_remembered_and_secrets_are_not(tmp_path: Path) -> None:
+    store = cache.ResultCache(tmp_path / "cache")
+    texts = [*PLAIN, *SAMPLES]
+    with redact.remembering_clean_strings(store) as memo:
+        assert memo is not None and not memo.known
+        first = redacted_strings(texts)
+    assert set(first) == {t for t in SAMPLES if redact_secrets(t) != t}
+    with redact.remembering_clean_strings(store) as memo:
+        assert memo is not None
+        assert "Unsafe deserialisation: pickle.load on untrusted input" in memo.known
+        assert memo.known <= set(PLAIN)  # digests and strings too short are not searched
+        assert not memo.known & set(SAMPLES)
+        assert redacted_strings(texts) == first  # the same answer from the memo
+    stored = [p.read_text(encoding="utf-8") for p in (tmp_path / "cache").glob("*/*.json")]
+    assert stored and not any(s in text for s in first for text in stored)
+
+
+def test_a_remembered_string_is_not_searched_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the memo holds is trusted: a string in it is left as it is (this is what saves
+    the time), so the memo is keyed by the detectors and the redaction code: a change to
+    either starts a new one."""
+    store = cache.ResultCache(tmp_path / "cache")
+    planted = SAMPLES[0]
+    key = cache.make_key("redact-clean", redact._MEMO_VERSION, redact._detectors_stamp())
+    store.put(key, ["planted"])  # put redacts: write the file as a tampered cache would hold it
+    (tmp_path / "cache" / key[:2] / f"{key}.json").write_text(json.dumps([planted]))
+    with redact.remembering_clean_strings(store):
+        assert redacted_strings([planted]) == {}
+    assert redacted_strings([planted]) == {planted: redact_secrets(planted)}  # outside: searched
+    other = (*detectors(), redact.Detector(r"zzz[0-9]{9}", literals=None))
+    monkeypatch.setattr(redact, "detectors", lambda: other)
+    redact._digests_cannot_match.cache_clear()
+    try:
+        with redact.remembering_clean_strings(store) as memo:
+            assert memo is not None and not memo.known
+            assert redacted_strings([planted]) == {planted: redact_secrets(planted)}
+    finally:
+        redact._digests_cannot_match.cache_clear()
+
+
+def test_no_cache_no_memo() -> None:
+    with redact.remembering_clean_strings(None) as memo:
+        assert memo is None
+        assert redacted_strings([SAMPLES[0]]) == {SAMPLES[0]: redact_secrets(SAMPLES[0])}

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import pytest
 
 from mlgate import cache as cache_module
-from mlgate import runner
+from mlgate import redact, runner
 from mlgate.cache import ResultCache, StatIndex
 from mlgate.findings import Finding, Severity
 from mlgate.gates.base import Gate, GateContext, GateInputs, GateResult
@@ -82,7 +82,8 @@ def test_unreadable_file_has_an_empty_digest(tmp_path: Path, not_racy: None) -> 
 
 def test_a_file_gate_keeps_one_cache_entry_not_one_per_file(tmp_path: Path) -> None:
     """sast over 6 files: one pack of findings (and the stat index, unless every file was
-    too recent to be trusted), whatever the number of files."""
+    too recent to be trusted, and the strings redaction found clean), whatever the number
+    of files."""
     from .conftest import run_cli
 
     repo, cache = tmp_path / "repo", tmp_path / "cache"
@@ -92,7 +93,10 @@ def test_a_file_gate_keeps_one_cache_entry_not_one_per_file(tmp_path: Path) -> N
         ["run", str(repo), "sast", "--format", "json"], env={"MLGATE_CACHE_DIR": str(cache)}
     )
     assert done.returncode == 1, done.stderr
-    entries = sorted(cache.glob("*/*.json"))
+    key = cache_module.make_key("redact-clean", redact._MEMO_VERSION, redact._detectors_stamp())
+    memo = cache / key[:2] / f"{key}.json"
+    assert memo.is_file()
+    entries = sorted(p for p in cache.glob("*/*.json") if p != memo)
     assert 1 <= len(entries) <= 2, entries
     packs = [p for p in entries if "ml-pickle-load" in p.read_text(encoding="utf-8")]
     assert len(packs) == 1, entries
@@ -187,3 +191,22 @@ def test_the_index_is_stored_again_only_when_a_file_was_hashed_since(
     assert again.hashed == 0
     again.save()
     assert len(writes) == 2, "an index loaded and unchanged is not written"
+
+
+def test_stamps_reuse_what_the_run_examined(tmp_path: Path, not_racy: None) -> None:
+    """`StatIndex.stamps` gives `tree_stamps`' answer without examining again a file the
+    run already examined (the ML-BOM's key over the whole tree, issue 16)."""
+    cache, repo = ResultCache(tmp_path / "cache"), tmp_path / "repo"
+    for name in ("a.py", "b.py"):
+        write(repo, name, f"# {name}\n")
+    index = _index(cache, repo)
+    assert index.stamps(["a.py", "b.py"]) == cache_module.tree_stamps(repo, ["a.py", "b.py"])
+    index.digests(["a.py"])
+    seen = index.stamps(["a.py"])
+    os.utime(repo / "a.py", ns=(1, 1))  # a change after the run examined it
+    assert index.stamps(["a.py", "b.py"]) == [
+        *(seen or []),
+        *(cache_module.tree_stamps(repo, ["b.py"]) or []),
+    ]
+    assert index.stamps(["a.py"]) != cache_module.tree_stamps(repo, ["a.py"])
+    assert index.stamps(["missing.py"]) is None

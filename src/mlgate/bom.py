@@ -35,7 +35,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, cast
 
 from mlgate import __version__
-from mlgate.cache import ResultCache, make_key, tree_stamps
+from mlgate.cache import ResultCache, StatIndex, make_key, tree_stamps
 from mlgate.config import RepoConfig
 from mlgate.deps import sources
 from mlgate.deps.sources import read_dependency_file
@@ -80,12 +80,17 @@ class BomError(MlgateError):
 
 
 def build_bom(
-    report: Report, repo: Repo, config: RepoConfig, cache: ResultCache | None = None
+    report: Report,
+    repo: Repo,
+    config: RepoConfig,
+    cache: ResultCache | None = None,
+    stats: StatIndex | None = None,
 ) -> dict[str, Any]:
     """The ML-BOM of a run over `repo` (the checkout whose files are hashed), validated
-    (`cache`: remembers which documents were valid, see `validate_bom`)."""
+    (`cache`: remembers which documents were valid, see `validate_bom`; `stats`: the run's
+    stat index, whose stamps key the cached model inventory)."""
     datasets = list(_datasets(report, repo))
-    inventory = model_inventory(report.policy, repo, config, cache)
+    inventory = model_inventory(report.policy, repo, config, cache, stats)
     models = [_model_component(report, rel, facts) for rel, facts in inventory.items()]
     libraries = _libraries(report, repo, config, cache)
     components = _sorted_unique(
@@ -333,7 +338,11 @@ def model_files(policy: Policy, repo: Repo, config: RepoConfig) -> list[str]:
 
 
 def model_inventory(
-    policy: Policy, repo: Repo, config: RepoConfig, cache: ResultCache | None = None
+    policy: Policy,
+    repo: Repo,
+    config: RepoConfig,
+    cache: ResultCache | None = None,
+    stats: StatIndex | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Each model file (`model_files`) with its hashes and facts (size, format).
 
@@ -348,7 +357,7 @@ def model_inventory(
     code = [str(p) for p in files_gate.engine_sources()]
     found = _cached(
         cache,
-        _stamped_key(cache, "bom-models", repo, repo.files, code, options),
+        _stamped_key(cache, "bom-models", repo, repo.files, code, options, stats),
         lambda hit: isinstance(hit, dict) and all(isinstance(v, dict) for v in hit.values()),
         lambda: {rel: _model_facts(repo.root, rel) for rel in model_files(policy, repo, config)},
     )
@@ -400,12 +409,14 @@ def _stamped_key(
     files: Sequence[str],
     code: Sequence[str],
     options: Any,
+    stats: StatIndex | None = None,
 ) -> str | None:
-    """A cache key over the stat stamps of `files` (in the repository) and of `code`
-    (absolute paths); None without a cache, or when a file is racy or unreadable."""
+    """A cache key over the stat stamps of `files` (in the repository; those `stats` holds
+    are not examined again) and of `code` (absolute paths); None without a cache, or when a
+    file is racy or unreadable."""
     if cache is None:
         return None
-    stamps = tree_stamps(repo.root, files)
+    stamps = stats.stamps(files) if stats is not None else tree_stamps(repo.root, files)
     code_stamps = tree_stamps(repo.root, code)  # absolute paths: joined, they stay themselves
     if stamps is None or code_stamps is None:
         return None

@@ -193,6 +193,23 @@ class StatIndex:
         """rel path -> SHA-256 of its bytes ('' when unreadable)."""
         return {rel: self.digest(rel) for rel in files}
 
+    def stamps(self, files: Iterable[str]) -> list[list[int]] | None:
+        """`tree_stamps(root, files)`, without examining again a file this run examined and
+        found settled (not racy): a warm run's ML-BOM keys its model inventory on every
+        file of the tree, which the gates have just examined."""
+        now = time.time_ns()
+        stamps: list[list[int]] = []
+        for rel in files:
+            fresh = self._fresh.get(rel)
+            if fresh is not None and len(fresh) > 1:
+                stamps.append(fresh[:-1])
+                continue
+            stamp = _stamp(os.path.join(self._root_text, rel))
+            if stamp is None or _racy(stamp, now):
+                return None
+            stamps.append(stamp)
+        return stamps
+
     def digest(self, rel: str) -> str:
         fresh = self._fresh.get(rel)  # a dict's get and set are atomic: no lock for them
         if fresh is not None:

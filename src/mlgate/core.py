@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import toolenv
-from mlgate.cache import ResultCache
+from mlgate.cache import ResultCache, StatIndex
 from mlgate.config import RepoConfig
 from mlgate.errors import UsageError
 from mlgate.gates import GATES, GateResult
@@ -60,6 +60,7 @@ class RunOutcome:
     config: RepoConfig
     cache_problem: str | None = None
     cache_root: Path | None = None
+    stats: StatIndex | None = None  # the stamps and digests of the files the run examined
 
 
 def run(options: RunOptions, on_progress: Progress | None = None) -> RunOutcome:
@@ -76,6 +77,7 @@ def run(options: RunOptions, on_progress: Progress | None = None) -> RunOutcome:
     repo, mode = _scope(open_repo(root, config.exclude), options.since)
     repo, mode = _shard(repo, mode, options.shard)
     cache = ResultCache() if options.use_cache else None
+    stats = StatIndex(cache, repo.root) if cache is not None else None
     request = RunRequest(
         select_gates(policy, options.gates),
         options.jobs,
@@ -83,6 +85,7 @@ def run(options: RunOptions, on_progress: Progress | None = None) -> RunOutcome:
         cache,
         on_progress,
         (_load_redaction, *options.prefetch, *_bom_tasks(options, policy, repo, config, cache)),
+        stats,
     )
     result = with_policy_check(run_gates(repo, policy, config, request), settings)
     result = dataclasses.replace(result, tools=used_tools(result.results))
@@ -90,7 +93,9 @@ def run(options: RunOptions, on_progress: Progress | None = None) -> RunOutcome:
     decision = decide(policy, result.results, scope=scope)
     report = Report(result, policy, decision, {**mode, "gates": list(request.gates)})
     problem = cache.unwritable if cache is not None else None
-    return RunOutcome(report, repo, config, problem, cache.root if cache is not None else None)
+    return RunOutcome(
+        report, repo, config, problem, cache.root if cache is not None else None, stats
+    )
 
 
 def _load_redaction() -> None:

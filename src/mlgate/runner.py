@@ -39,6 +39,9 @@ class RunRequest:
     on_progress: Callable[[str, GateResult | None], None] | None = None
     # Work needed after the gates (mlgate.prefetch), done while their scanners run.
     prefetch: tuple[Callable[[], object], ...] = ()
+    # The stat index of the tree in `cache` (made here when None): the caller's, to reuse
+    # the stamps and digests of the files the gates examined.
+    stats: StatIndex | None = None
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,9 @@ def run_gates(repo: Repo, policy: Policy, config: RepoConfig, request: RunReques
     contexts = [_context(repo, policy, config, request, name) for name in request.gates]
     for name, ctx in contexts:  # configuration errors stop the run before any gate starts
         GATES[name].check_config(ctx)
-    stats = StatIndex(request.cache, repo.root) if request.cache is not None else None
+    stats = request.stats
+    if stats is None and request.cache is not None:
+        stats = StatIndex(request.cache, repo.root)
     pool = ThreadPoolExecutor(max_workers=max(1, request.jobs))
     ahead = [_hash_ahead(stats, contexts)] if stats is not None else []
     with prefetching([*ahead, *request.prefetch]) as prefetch, noticing_starts(prefetch.wake):

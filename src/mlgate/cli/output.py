@@ -17,6 +17,7 @@ from mlgate.errors import MlgateError, ReportError, UsageError
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    from mlgate.cache import StatIndex
     from mlgate.config import RepoConfig
     from mlgate.repo import Repo
     from mlgate.report import Report
@@ -45,8 +46,10 @@ def write_provenance(
     key: Ed25519PrivateKey | None = None,
     receipt: bool = True,
     use_cache: bool = False,
+    stats: StatIndex | None = None,
 ) -> None:
-    """With --output: the ML-BOM always, the receipt (naming the BOM's digest) on a pass."""
+    """With --output: the ML-BOM always, the receipt (naming the BOM's digest) on a pass
+    (`stats`: the run's stat index, see `build_bom`)."""
     from mlgate.bom import build_bom, render_bom
     from mlgate.cache import ResultCache
     from mlgate.receipt import BOM_FILE, RECEIPT_FILE, make_receipt, text_digest
@@ -54,7 +57,8 @@ def write_provenance(
 
     if output is None:
         return
-    bom_text = render_bom(build_bom(report, repo, config, ResultCache() if use_cache else None))
+    cache = ResultCache() if use_cache else None
+    bom_text = render_bom(build_bom(report, repo, config, cache, stats))
     write_atomic(output / BOM_FILE, bom_text)
     click.echo(f"ML-BOM written to {output / BOM_FILE}")
     if receipt and report.decision.passed:

@@ -187,6 +187,9 @@ def _split_path_and_gates(path: str, gates: tuple[str, ...]) -> tuple[str, tuple
 
 
 def execute_run(command: RunCommand, on_progress: Progress | None = None) -> int:
+    from mlgate.cache import ResultCache
+    from mlgate.redact import remembering_clean_strings
+
     check_formats(command.formats, command.output)
     key = signing_key(command.sign_key, command.output)
     prepare_output(command.output)
@@ -195,17 +198,19 @@ def execute_run(command: RunCommand, on_progress: Progress | None = None) -> int
         options = replace(options, writes_bom=True)
         if _first_bom(options.use_cache):
             options = replace(options, prefetch=(*options.prefetch, _load_bom_validator))
-    done = run_and_decide(options, command.quiet, on_progress)
-    emit(done.report, command.formats, command.output)
-    write_provenance(
-        done.report,
-        done.repo,
-        done.config,
-        command.output,
-        key,
-        command.receipt,
-        command.run.use_cache,
-    )
+    with remembering_clean_strings(ResultCache() if command.run.use_cache else None):
+        done = run_and_decide(options, command.quiet, on_progress)
+        emit(done.report, command.formats, command.output)
+        write_provenance(
+            done.report,
+            done.repo,
+            done.config,
+            command.output,
+            key,
+            command.receipt,
+            command.run.use_cache,
+            done.stats,
+        )
     return done.report.decision.exit_code
 
 
