@@ -267,3 +267,23 @@ def test_no_cache_no_memo() -> None:
     with redact.remembering_clean_strings(None) as memo:
         assert memo is None
         assert redacted_strings([SAMPLES[0]]) == {SAMPLES[0]: redact_secrets(SAMPLES[0])}
+
+
+def test_the_memo_loads_the_detectors_only_when_a_string_is_redacted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entering the block costs nothing: a cold run loads the detectors (importing
+    detect-secrets' plugins) while its scanners run, not before the first one starts."""
+    stamped: list[str] = []
+    real = redact._detectors_stamp
+
+    def stamp() -> str:
+        stamped.append("x")
+        return real()
+
+    monkeypatch.setattr(redact, "_detectors_stamp", stamp)
+    with redact.remembering_clean_strings(cache.ResultCache(tmp_path / "cache")):
+        assert stamped == []
+        redacted_strings(PLAIN)
+        redacted_strings(SAMPLES)
+        assert stamped == ["x"]

@@ -361,17 +361,41 @@ def _searched(texts: list[str]) -> dict[str, str]:
 
 
 class CleanStrings:
-    """The strings a run found no secret in (`remembering_clean_strings`)."""
+    """The strings a run found no secret in (`remembering_clean_strings`).
 
-    def __init__(self, known: frozenset[str]) -> None:
-        self.known = known  # found clean by an earlier run, under the same detectors
-        self.seen: set[str] = set()  # found clean by this run (known ones included)
+    What an earlier run stored is loaded when first needed: its key names the detectors,
+    which a cold run loads while its scanners run (`core._load_redaction`), not before."""
+
+    def __init__(self, cache: ResultCache) -> None:
+        self._cache = cache
         self._lock = threading.Lock()
+        self._key: str | None = None
+        self._known: frozenset[str] | None = None
+        self.seen: set[str] = set()  # found clean by this run (known ones included)
+
+    @property
+    def known(self) -> frozenset[str]:
+        """Found clean by an earlier run, under the same detectors and redaction code."""
+        with self._lock:
+            if self._known is None:
+                self._key = make_key("redact-clean", _MEMO_VERSION, _detectors_stamp())
+                loaded = self._cache.get(self._key)
+                valid = isinstance(loaded, list) and all(type(x) is str for x in loaded)
+                self._known = frozenset(cast(list[str], loaded)) if valid else frozenset()
+            return self._known
 
     def saw(self, texts: Iterable[str], changed: Collection[str]) -> None:
         with self._lock:  # gates store their cache entries from several threads
             self.seen.update(texts)
             self.seen.difference_update(changed)
+
+    def store(self) -> None:
+        """Store what this run found clean, if it differs and is not too large."""
+        key, known = self._key, self._known
+        if key is None or known is None or self.seen == known:  # nothing redacted, or no news
+            return
+        if len(self.seen) <= MEMO_MAX_STRINGS and sum(map(len, self.seen)) <= MEMO_MAX_CHARS:
+            self._cache.put(key, sorted(self.seen))  # redacted as every entry: all of it known
 
 
 _MEMOS: list[CleanStrings] = []  # the innermost `remembering_clean_strings` block's last
@@ -391,16 +415,11 @@ def remembering_clean_strings(cache: ResultCache | None) -> Iterator[CleanString
     if cache is None:
         yield None
         return
-    key = make_key("redact-clean", _MEMO_VERSION, _detectors_stamp())
-    loaded = cache.get(key)
-    valid = isinstance(loaded, list) and all(type(x) is str for x in loaded)
-    memo = CleanStrings(frozenset(cast(list[str], loaded)) if valid else frozenset())
+    memo = CleanStrings(cache)
     _MEMOS.append(memo)
     try:
         yield memo
-        fits = len(memo.seen) <= MEMO_MAX_STRINGS
-        if memo.seen != memo.known and fits and sum(map(len, memo.seen)) <= MEMO_MAX_CHARS:
-            cache.put(key, sorted(memo.seen))  # redacted as every entry: all of them known
+        memo.store()
     finally:
         _MEMOS.remove(memo)
 
