@@ -395,7 +395,9 @@ class CleanStrings:
         if key is None or known is None or self.seen == known:  # nothing redacted, or no news
             return
         if len(self.seen) <= MEMO_MAX_STRINGS and sum(map(len, self.seen)) <= MEMO_MAX_CHARS:
-            self._cache.put(key, sorted(self.seen))  # redacted as every entry: all of it known
+            with self._lock:
+                self._known = frozenset(self.seen)  # the entry is redacted as every entry:
+            self._cache.put(key, sorted(self._known))  # each of its strings found clean
 
 
 _MEMOS: list[CleanStrings] = []  # the innermost `remembering_clean_strings` block's last
