@@ -147,7 +147,8 @@ def test_a_gate_with_nothing_cached_starts_before_its_files_are_hashed(
         index = StatIndex(cache, repo_root)
         gate = _Counting(index)
         ctx = GateContext(repo, gate.inputs(repo, {}), 60.0)
-        result = runner._cached_run(gate, ctx, cache, index)
+        key = runner._base_key(gate, ctx, cache, index)
+        result = runner._cached_run(gate, ctx, cache, index, key)
         index.save()
         return gate, result
 

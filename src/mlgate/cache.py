@@ -193,6 +193,11 @@ class StatIndex:
         """rel path -> SHA-256 of its bytes ('' when unreadable)."""
         return {rel: self.digest(rel) for rel in files}
 
+    @property
+    def indexed(self) -> bool:
+        """Whether an earlier run stored stamps of this tree (a warm cache)."""
+        return bool(self._known)
+
     def stamps(self, files: Iterable[str]) -> list[list[int]] | None:
         """`tree_stamps(root, files)`, without examining again a file this run examined and
         found settled (not racy): a warm run's ML-BOM keys its model inventory on every
