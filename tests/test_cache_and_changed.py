@@ -157,3 +157,39 @@ def test_changed_only_needs_git_and_an_upstream(tmp_path: Path) -> None:
     assert done.returncode == 2 and "--since REF" in done.stderr
     done = run_cli(["run", str(tmp_path), "--since", "nosuchref"])
     assert done.returncode == 2 and "nosuchref" in done.stderr
+
+
+def test_a_run_that_stores_nothing_leaves_the_cache_unpruned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pruning lists every entry of the cache; it can only have grown if the run wrote to
+    it, so a warm run that reuses every result does not list it (issue 16)."""
+    import pickle
+
+    from mlgate.config import load_config
+    from mlgate.policy import load_policy
+    from mlgate.repo import open_repo
+    from mlgate.runner import RunRequest, run_gates
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "model.pkl").write_bytes(pickle.dumps({"weights": [1.0, 2.0]}))
+    pruned: list[int] = []
+    real = ResultCache.prune
+
+    def prune(self: ResultCache) -> int:
+        pruned.append(self.stored)
+        return real(self)
+
+    monkeypatch.setattr(ResultCache, "prune", prune)
+
+    def once() -> int:
+        cache = ResultCache(tmp_path / "cache")
+        request = RunRequest(("models",), jobs=1, overrides={}, cache=cache)
+        run_gates(open_repo(repo), load_policy("default"), load_config(repo), request)
+        return cache.stored
+
+    assert once() > 0
+    assert len(pruned) == 1 and pruned[0] > 0  # the cold run wrote, then pruned
+    assert once() == 0
+    assert len(pruned) == 1  # the warm run wrote nothing and did not prune

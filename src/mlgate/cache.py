@@ -69,6 +69,7 @@ class ResultCache:
         self.max_bytes = max_bytes
         self.hits = 0
         self.misses = 0
+        self.stored = 0  # entries written through this object
         self.unwritable: str | None = None  # why the first write failed (the CLI says so)
 
     def _path(self, key: str) -> Path:
@@ -95,6 +96,7 @@ class ResultCache:
             path.parent.mkdir(parents=True, exist_ok=True)
             text = json.dumps(redact_value(value), separators=(",", ":"))
             atomic.write(path, text, create_mode=0o600)
+            self.stored += 1
         except OSError as exc:
             # a cache that cannot be written is only slower, never wrong: the CLI warns once
             if self.unwritable is None:

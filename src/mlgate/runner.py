@@ -87,7 +87,8 @@ def run_gates(repo: Repo, policy: Policy, config: RepoConfig, request: RunReques
         pool.shutdown()
     if request.cache is not None and stats is not None:
         stats.save()
-        request.cache.prune()
+        if request.cache.stored:  # the cache grows only when written: a warm run lists none
+            request.cache.prune()
     return RunResult(repo, tuple(results), started_at, time.monotonic() - started)
 
 
