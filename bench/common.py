@@ -103,9 +103,28 @@ print(f"ru_maxrss={_rss}", file=sys.stderr)
 with open(os.environ["MLGATE_BENCH_STATS"], "w", encoding="utf-8") as _out:
     json.dump({"t_start": _t0, "t_imported": _t1, "t_done": _t2, "returncode": _code,
                "maxrss_kb": _rss, "cpu": _self.ru_utime + _self.ru_stime, "calls": _calls,
-               "reaped": _reaped, "wrapped": sorted(_wrapped)}, _out)
+               "reaped": _reaped, "wrapped": sorted(_wrapped),
+               "modules": sorted(m for m in sys.modules if m.startswith("mlgate"))}, _out)
 import mlgate.cli as _cli  # end as the `mlgate` command ends (its teardown, or none)
 getattr(_cli, "exit_process", sys.exit)(_code)
+"""
+
+# Interpreter start-up and the imports of a run, alone: the mlgate modules a run loaded
+# (argv), imported as `mlgate` imports them (with its collector threshold), then exit.
+IMPORTS_CHILD = r"""
+import gc, importlib, os, sys
+import mlgate.__main__ as _main
+threshold = getattr(_main, "GC_THRESHOLD", None)
+if threshold:
+    gc.set_threshold(threshold, *gc.get_threshold()[1:])
+import mlgate.cli
+for _name in sys.argv[1:]:
+    try:
+        importlib.import_module(_name)
+    except Exception:
+        pass
+sys.stdout.flush()
+os._exit(0)
 """
 
 PROBE = r"""

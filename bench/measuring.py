@@ -15,7 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.common import CHILD, NOT_SCANNERS, RAW_TOOLS, TIMEOUT, _fmt_s, log, median_run
+from bench.common import (
+    CHILD,
+    IMPORTS_CHILD,
+    NOT_SCANNERS,
+    RAW_TOOLS,
+    TIMEOUT,
+    _fmt_s,
+    log,
+    median_run,
+)
 from bench.corpora import Corpus
 from bench.environment import Env, base_env
 
@@ -45,6 +54,8 @@ class MlgateRun:
     tool_cpu: dict[str, float] = field(default_factory=dict)  # tool -> CPU seconds (its tree)
     gates: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
+    modules: list[str] = field(default_factory=list)  # the mlgate modules the run loaded
+    imports: float | None = None  # wall time of the interpreter importing them, alone
     error: str | None = None
 
 
@@ -186,7 +197,28 @@ def run_mlgate(env: Env, corpus: Corpus, cache: Path, scratch: Path) -> MlgateRu
             run.before_first = min(c["start"] for c in scanners)
             run.after_last = run.wall - max(c["end"] for c in scanners)
     run.gates = _gate_summary(out / "mlgate.json")
+    run.modules = [str(m) for m in stats.get("modules", [])]
     return run
+
+
+def time_imports(env: Env, modules: list[str]) -> float:
+    """Wall time of a fresh interpreter importing `modules` (what a run loaded) and exiting:
+    the part of a warm run that no change to its work can remove (median of `WARM_RUNS`)."""
+
+    def once() -> float:
+        started = time.monotonic()
+        subprocess.run(
+            [env.python, "-c", IMPORTS_CHILD, *modules],
+            env=env.child_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=TIMEOUT,
+            check=False,
+        )
+        return time.monotonic() - started
+
+    return median_run(once, WARM_RUNS, lambda seconds: seconds)
 
 
 def _gate_summary(report_file: Path) -> dict[str, dict[str, Any]]:
@@ -290,6 +322,8 @@ def run_mlgate_series(
         warm = median_run(
             lambda: run_mlgate(env, corpus, cache, scratch), WARM_RUNS, lambda run: run.wall
         )
+        if warm.modules:
+            warm.imports = time_imports(env, warm.modules)
         # the second changed run starts from the same warm cache (the first one's file,
         # restored, would be a changed file again)
         second = Path(tempfile.mkdtemp(prefix="cache-", dir=scratch))

@@ -67,6 +67,7 @@ class CorpusResult:
             m[f"{kind}_rss"] = _max([run.rss_mb for run in runs])
             m[f"{kind}_cpu"] = _median([run.cpu for run in runs])
             m[f"{kind}_own_cpu"] = _median([run.own_cpu for run in runs])
+            m[f"{kind}_imports"] = _median([run.imports for run in runs])
         m["overhead"] = m["cold_overhead"]
         m["rss"] = _max([m["cold_rss"], m["warm_rss"], m["changed_rss"]])
         cold = [r.cold.wall for r in reps]
@@ -198,6 +199,11 @@ def rows(env: Env) -> list[Row]:
         ("CPU: mlgate cold / raw tools", "<= 1.05", _metric("cold_cpu_over_raw", _fmt_x)),
         ("  semgrep CPU: in mlgate / raw", "", _metric("semgrep_cpu_over_raw", _fmt_x)),
         ("warm re-run, nothing changed", "<= 0.3 s", _metric("warm", _fmt_s)),
+        (
+            "  of which: interpreter + the imports it needs, alone",
+            "",
+            _metric("warm_imports", _fmt_s),
+        ),
         ("warm / cold", "", _metric("warm_over_cold", _fmt_pct)),
         ("one .py changed, warm cache", "<= 2.0 s", _metric("changed", _fmt_s)),
         ("one changed / cold", "", _metric("changed_over_cold", _fmt_pct)),

@@ -7,6 +7,7 @@ checks that the script works and prints its table. Deselect with `-m "not slow"`
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,8 @@ def test_bench_quick_examples_prints_the_table(tmp_path: Path) -> None:
     for row in ("cold / sum of raw tools", "warm re-run", "mlgate overhead", "peak RSS"):
         assert row in done.stdout
     assert "PASS" in done.stdout or "MISS" in done.stdout
+    imports = [r for r in done.stdout.splitlines() if "the imports it needs, alone" in r]
+    assert len(imports) == 1 and re.search(r"\| \d+\.\d\d s \|", imports[0]), imports
     assert "| line (issue 16) | goal | measured | verdict |" in done.stdout
     for line in ("`mlgate --version`", "decide + every format", "`mlgate merge` of 8 shards"):
         assert line in done.stdout
