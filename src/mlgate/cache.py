@@ -19,7 +19,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -143,13 +143,20 @@ RACY_NS = 2_000_000_000
 _STAT_INDEX_VERSION = 1
 
 
-def tree_stamps(root: Path, files: Iterable[str]) -> list[list[int]] | None:
+def tree_stamps(
+    root: Path | str, files: Iterable[str], seen: Mapping[str, list[Any]] | None = None
+) -> list[list[int]] | None:
     """Each file's stat stamp, in order: a cache key for what is read from the files while
     none of them changes (git's index makes the same bet). None when a file cannot be
-    examined or changed too recently to be told apart (racy)."""
+    examined or changed too recently to be told apart (racy). `seen`: a stat index's
+    entries of this run ([*stamp, digest] when the file was settled), not examined again."""
     now = time.time_ns()
     stamps: list[list[int]] = []
     for rel in files:
+        known = seen.get(rel) if seen is not None else None
+        if known is not None and len(known) > 1:
+            stamps.append(known[:-1])
+            continue
         stamp = _stamp(os.path.join(root, rel))
         if stamp is None or _racy(stamp, now):
             return None
@@ -204,18 +211,7 @@ class StatIndex:
         """`tree_stamps(root, files)`, without examining again a file this run examined and
         found settled (not racy): a warm run's ML-BOM keys its model inventory on every
         file of the tree, which the gates have just examined."""
-        now = time.time_ns()
-        stamps: list[list[int]] = []
-        for rel in files:
-            fresh = self._fresh.get(rel)
-            if fresh is not None and len(fresh) > 1:
-                stamps.append(fresh[:-1])
-                continue
-            stamp = _stamp(os.path.join(self._root_text, rel))
-            if stamp is None or _racy(stamp, now):
-                return None
-            stamps.append(stamp)
-        return stamps
+        return tree_stamps(self._root_text, files, self._fresh)
 
     def digest(self, rel: str) -> str:
         fresh = self._fresh.get(rel)  # a dict's get and set are atomic: no lock for them
