@@ -10,10 +10,12 @@ written once per run, rather than one entry per file.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -74,13 +76,20 @@ def run_gates(repo: Repo, policy: Policy, config: RepoConfig, request: RunReques
     keys = [_base_key(GATES[name], ctx, request.cache, stats) for name, ctx in contexts]
     pool = ThreadPoolExecutor(max_workers=max(1, request.jobs))
     ahead = [_hash_ahead(stats, files)] if stats is not None else []
-    with prefetching([*ahead, *request.prefetch]) as prefetch, noticing_starts(prefetch.wake):
+    starters = [name for name, ctx in contexts if GATES[name].starts_tools(ctx)]
+    starters.sort(key=lambda name: GATES[name].heavy_preparation)  # stable: request order
+    with prefetching([*ahead, *request.prefetch]) as prefetch:
+        line = StartingLine(starters, cleared=prefetch.wake)
+        # Submitted in the line's order: with fewer workers than gates, a gate waits only
+        # for gates submitted before it, which are running or done.
+        order = sorted(range(len(contexts)), key=lambda i: line.place(contexts[i][0]))
         try:
-            jobs = [
-                submit(pool, _timed, c, request, stats, key, prefetch)
-                for c, key in zip(contexts, keys, strict=True)
-            ]
-            results = [job.result() for job in jobs]
+            with noticing_starts(line.noticed):
+                jobs = {
+                    i: submit(pool, _timed, contexts[i], request, stats, keys[i], prefetch, line)
+                    for i in order
+                }
+                results = [jobs[i].result() for i in range(len(contexts))]
         except BaseException:  # a signal: do not wait for the gates (their tools are killed)
             pool.shutdown(wait=False, cancel_futures=True)
             raise
@@ -90,6 +99,68 @@ def run_gates(repo: Repo, policy: Policy, config: RepoConfig, request: RunReques
         if request.cache.stored:  # the cache grows only when written: a warm run lists none
             request.cache.prune()
     return RunResult(repo, tuple(results), started_at, time.monotonic() - started)
+
+
+class StartingLine:
+    """Gates that start tool processes prepare their inputs one at a time, in order, each
+    until its first tool has started (or it has ended); the other gates begin once all of
+    those have.
+
+    Preparing is Python work. On the synthetic corpus the secrets gate sorts 2,000 files
+    (13 ms alone) and the sast gate converts 50 notebooks (45 ms alone); in two threads at
+    once they took 126 and 66 ms, as each system call hands the interpreter lock to the
+    other thread and waits to get it back. Light gates first (`Gate.heavy_preparation`),
+    one at a time: the first scanner starts 0.21 s after mlgate does instead of 0.31 s
+    (medians of 10 cold runs), which is most of a cold run's overhead (issue 16).
+    """
+
+    def __init__(self, starters: Sequence[str], cleared: Callable[[], None]) -> None:
+        self._order = tuple(starters)
+        self._waiting = list(starters)  # not yet started a tool, in order
+        self._moved = threading.Condition()
+        # Called when a tool has started and every starter has (or has ended): work waiting
+        # for the scanners must not slow down the gates still preparing theirs.
+        self._cleared = cleared
+        self._tool_started = False
+
+    def noticed(self) -> None:
+        """A tool process has started (any gate's)."""
+        with self._moved:
+            self._tool_started = True
+            clear = not self._waiting
+        if clear:
+            self._cleared()
+
+    def place(self, gate: str) -> int:
+        """The gate's place in the line: the starters in order, then the rest."""
+        return self._order.index(gate) if gate in self._order else len(self._order)
+
+    @contextlib.contextmanager
+    def turn(self, gate: str) -> Iterator[None]:
+        """Wait for the gate's turn; a starter's turn ends when its first tool process has
+        started (it is told by `tools.noticing_starts`) or when the block ends."""
+        if gate not in self._order:
+            with self._moved:
+                self._moved.wait_for(lambda: not self._waiting)
+            yield
+            return
+        with self._moved:
+            self._moved.wait_for(lambda: self._waiting[0] == gate)
+        try:
+            with noticing_starts(lambda: self._started(gate)):
+                yield
+        finally:
+            self._started(gate)
+
+    def _started(self, gate: str) -> None:
+        with self._moved:
+            if gate not in self._waiting:
+                return
+            self._waiting.remove(gate)
+            self._moved.notify_all()
+            clear = self._tool_started and not self._waiting
+        if clear:
+            self._cleared()
 
 
 def _cached_files(contexts: Sequence[tuple[str, GateContext]]) -> list[str]:
@@ -141,12 +212,14 @@ def _timed(
     stats: StatIndex | None,
     key: str | None,
     prefetch: Prefetch | None = None,
+    line: StartingLine | None = None,
 ) -> GateResult:
     name, ctx = item
     if request.on_progress is not None:
         request.on_progress(name, None)
     started = time.monotonic()
-    result = _cached_run(GATES[name], ctx, request.cache, stats, key, prefetch)
+    with line.turn(name) if line is not None else contextlib.nullcontext():
+        result = _cached_run(GATES[name], ctx, request.cache, stats, key, prefetch)
     result = dataclasses.replace(_printable(result), seconds=time.monotonic() - started)
     if request.on_progress is not None:
         request.on_progress(name, result)

@@ -75,8 +75,14 @@ _start_listener: contextvars.ContextVar[Callable[[], None] | None] = contextvars
 @contextlib.contextmanager
 def noticing_starts(callback: Callable[[], None] | None) -> Iterator[None]:
     """Within this block, `callback` is called each time a tool process has started
-    (threads started with `submit` see it)."""
-    token = _start_listener.set(callback)
+    (threads started with `submit` see it), after the listener of an enclosing block."""
+    listeners = tuple(f for f in (_start_listener.get(), callback) if f is not None)
+
+    def each() -> None:
+        for listener in listeners:
+            listener()
+
+    token = _start_listener.set(each if listeners else None)
     try:
         yield
     finally:

@@ -288,6 +288,9 @@ class Gate(abc.ABC):
     pipeline: ClassVar[PipelineTraits] = PipelineTraits()
     # The GitLab security report its findings go into (`sast`, `dependency_scanning`), if any.
     gitlab_report: ClassVar[str | None] = None
+    # Whether, before its first tool starts, it parses or converts its inputs (more than a
+    # look at each file): gates that do not start their tools first (`runner.StartingLine`).
+    heavy_preparation: ClassVar[bool] = False
     # How its results may be cached: `file` (a finding belongs to its file), `gate` (the
     # whole result is keyed on all inputs) or `none` (never reused).
     cache_scope: ClassVar[str] = "none"
@@ -295,6 +298,12 @@ class Gate(abc.ABC):
     def cache_salt(self, ctx: GateContext) -> str | None:
         """What else its result depends on (rule files, tables); None: never reuse it."""
         return ""
+
+    def starts_tools(self, ctx: GateContext) -> bool:
+        """Whether this run of the gate starts a tool process once its inputs are ready.
+        Such gates prepare one at a time, each until its tool has started (light ones
+        first); the others begin once they all have (see `runner.StartingLine`)."""
+        return False
 
     def check_config(self, ctx: GateContext) -> None:
         """Before any gate runs: refuse configuration it cannot use (ConfigError)."""

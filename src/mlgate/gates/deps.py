@@ -128,6 +128,10 @@ class DepsGate(Gate):
             opts["advisory_db"] = str(db)
         return GateInputs(files=files, options=opts)
 
+    def starts_tools(self, ctx: GateContext) -> bool:
+        """pip-audit runs; the offline database is read in this process."""
+        return bool(ctx.inputs.files) and not DepsOptions.of(ctx.inputs.options).advisory_db
+
     def tool_versions(self) -> Mapping[str, str | None]:
         return {"pip-audit": tool_version("pip-audit", "pip-audit")}
 

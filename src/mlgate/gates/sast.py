@@ -151,6 +151,7 @@ class SastGate(Gate):
     )
     options_schema: ClassVar[Mapping[str, Any]] = options_schema_of(SastOptions)
     cache_scope = "file"  # a finding belongs to the file it is in
+    heavy_preparation = True  # notebooks parsed and converted, rule files read
 
     def cache_salt(self, ctx: GateContext) -> str:
         """The rules in force: a rule edit invalidates cached results."""
@@ -174,6 +175,9 @@ class SastGate(Gate):
         files = tuple(repo.matching(PYTHON_GLOBS + NOTEBOOK_GLOBS))
         kind = project_kind(repo.root, [f for f in repo.files if is_dependency_file(f)])
         return GateInputs(files=files, options={**options, PROJECT_OPTION: kind})
+
+    def starts_tools(self, ctx: GateContext) -> bool:
+        return bool(ctx.inputs.files)
 
     def tool_versions(self) -> Mapping[str, str | None]:
         return {

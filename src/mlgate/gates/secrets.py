@@ -649,6 +649,9 @@ class SecretsGate(Gate):
         files = tuple(f for f in repo.files if not matches_any(f, exclude))
         return GateInputs(files=files, options=dict(options))
 
+    def starts_tools(self, ctx: GateContext) -> bool:
+        return bool(ctx.inputs.files)
+
     def tool_versions(self) -> Mapping[str, str | None]:
         return {TOOL: tool_version(TOOL, TOOL)}
 
