@@ -2,9 +2,10 @@
 
 A cold run's wall time is the scanners' plus mlgate's own work before the first starts and
 after the last ends. Work that no scanner's command line needs (loading the redaction
-detectors) belongs in between: a `Prefetch` thread waits
-until a scanner process has started (`tools.noticing_starts`), then does it while the
-scanners run, on a core they leave idle or in their I/O waits. Each task must be idempotent
+detectors) belongs in between: a `Prefetch` thread waits until the scanners have started
+(`runner.StartingLine` wakes it once every gate that starts a tool has; it hears of each
+start through `tools.noticing_starts`), then does it while the scanners run, on a core
+they leave idle or in their I/O waits. Each task must be idempotent
 and side-effect free but for caches (a `functools.cache` result, an import): whoever needs
 the result later calls the same function and gets it at once. A task's exception is
 dropped here: the caller that needs the result meets it again and reports it.
