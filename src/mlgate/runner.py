@@ -66,7 +66,8 @@ def run_gates(repo: Repo, policy: Policy, config: RepoConfig, request: RunReques
     if stats is None and request.cache is not None:
         stats = StatIndex(request.cache, repo.root)
     files = _cached_files(contexts)
-    if stats is not None and stats.indexed:
+    warm = stats is not None and stats.indexed
+    if stats is not None and warm:
         # A warm cache: each gate looks its files up by digest before it scans any. Done
         # here, in one thread: two gates stating 2,000 files each while others read their
         # rule files took 50 ms of GIL hand-offs, against 15 ms for this (issue 16).
@@ -76,7 +77,9 @@ def run_gates(repo: Repo, policy: Policy, config: RepoConfig, request: RunReques
     keys = [_base_key(GATES[name], ctx, request.cache, stats) for name, ctx in contexts]
     pool = ThreadPoolExecutor(max_workers=max(1, request.jobs))
     ahead = [_hash_ahead(stats, files)] if stats is not None else []
-    starters = [name for name, ctx in contexts if GATES[name].starts_tools(ctx)]
+    # With a warm cache the gates reuse most results and prepare only changed files: a
+    # line would only take turns at cache lookups (a warm run was 15 ms slower with one).
+    starters = [] if warm else [n for n, ctx in contexts if GATES[n].starts_tools(ctx)]
     starters.sort(key=lambda name: GATES[name].heavy_preparation)  # stable: request order
     with prefetching([*ahead, *request.prefetch]) as prefetch:
         line = StartingLine(starters, cleared=prefetch.wake)
