@@ -41,9 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mlgate.regexlit import required_literals
+from mlgate.yamlimport import yaml
 
 # A piece of a folded string starts after one of these (an opening quote, the end of an
 # f-string interpolation, an f-string `{{`) and ends before one of them.

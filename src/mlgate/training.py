@@ -17,11 +17,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from mlgate.confine import is_inside
 from mlgate.deps.sources import read_dependency_file
 from mlgate.repo import Repo, read_text
+from mlgate.yamlimport import yaml
 
 DVC_CONFIG = ".dvc/config"
 # URL scheme of a DVC remote -> the dvc extra that installs its plugin.

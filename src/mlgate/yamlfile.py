@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from mlgate.errors import ConfigError
 from mlgate.schemacheck import cached_checker
+from mlgate.yamlimport import yaml
 
 if TYPE_CHECKING:
     import jsonschema

@@ -51,12 +51,11 @@ def policy_check(policy_file: Path | None, env: str | None, path: Path) -> None:
 @PATH_OPTION
 def policy_show(policy_file: Path | None, env: str | None, path: Path) -> None:
     """Print the effective per-gate settings after extends and environment overrides."""
-    import yaml
-
     from mlgate.config import load_config
     from mlgate.gates import GATES
     from mlgate.gates.base import default_options
     from mlgate.policy import find_policy, load_policy
+    from mlgate.yamlimport import yaml
 
     config = load_config(path.resolve())
     loaded = load_policy(find_policy(path, policy_file, config.policy), env, root=path)

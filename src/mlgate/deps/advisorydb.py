@@ -18,15 +18,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import yaml
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from mlgate.deps.cvss import cvss3_base_score, severity_rating
 from mlgate.errors import AdvisoryDBError
+from mlgate.yamlimport import yaml
 
-try:
+try:  # PyYAML is imported above (mlgate.yamlimport); libyaml's loader when it has one
     from yaml import CSafeLoader as _SafeLoader
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
@@ -274,7 +274,7 @@ def parse_text(name: str, raw: bytes) -> Any:
     text = raw.decode("utf-8-sig")
     if name.lower().endswith(".json"):
         return json.loads(text)
-    return yaml.load(text, Loader=_StringLoader)  # noqa: S506 - a SafeLoader subclass
+    return yaml.load(text, Loader=_StringLoader)
 
 
 def _parse_record(data: Mapping[str, Any]) -> _Record:

@@ -18,10 +18,10 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import IO, TYPE_CHECKING, Any
 
 import platformdirs
-import yaml
 
 from mlgate import __version__, atomic
 from mlgate.errors import AdvisoryDBError
+from mlgate.yamlimport import yaml
 
 if TYPE_CHECKING:
     import zipfile

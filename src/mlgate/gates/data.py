@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import yaml
-
 from mlgate.findings import Finding, Severity
 from mlgate.gates import gitref, repotests
 from mlgate.gates.base import (
@@ -42,6 +40,7 @@ from mlgate.lifecycle import temp_dir
 from mlgate.repo import Repo, read_text
 from mlgate.tabular import DataError, missing_data_stack
 from mlgate.tools import package_version, submit
+from mlgate.yamlimport import yaml
 
 if TYPE_CHECKING:
     from mlgate.tabular.contracts import Contract, ContractReport, Violation

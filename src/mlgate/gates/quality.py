@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import yaml
-
 from mlgate.findings import Finding, Severity
 from mlgate.gates import gitref, repotests
 from mlgate.gates.base import (
@@ -42,6 +40,7 @@ from mlgate.gates.base import (
 from mlgate.git import GitError
 from mlgate.repo import Repo, read_text
 from mlgate.tools import MeasuredRun, package_version, run_tool_measured, submit
+from mlgate.yamlimport import yaml
 
 NAME = "model"
 DEFAULT_SECTIONS = ("Intended use", "Training data", "Metrics", "Limitations")

@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import yaml
-
 from mlgate import toolenv
 from mlgate.cache import content_hash
 from mlgate.deps.project import project_kind
@@ -65,6 +63,7 @@ from mlgate.tools import (
     submit,
     tool_version,
 )
+from mlgate.yamlimport import yaml
 
 if TYPE_CHECKING:
     from mlgate.notebooks import CellSyntaxError, CodeText, Notebook, NotebookProblem, PipInstall

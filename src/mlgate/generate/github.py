@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mlgate.generate.base import GenerateError, Output
 from mlgate.generate.spec import PipelineSpec
+from mlgate.yamlimport import yaml
 
 WORKFLOW = ".github/workflows/mlgate.yml"
 TRAIN_WORKFLOW = ".github/workflows/mlgate-train.yml"

@@ -7,11 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mlgate.generate.base import GenerateError, Output
 from mlgate.generate.gitlab_host import HOST, INCLUDED
 from mlgate.generate.spec import PipelineSpec
+from mlgate.yamlimport import yaml
 
 PIPELINE = HOST
 PINS = "pins.yml"

@@ -20,9 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from mlgate.generate.base import GenerateError
+from mlgate.yamlimport import yaml
 
 HOST = ".gitlab-ci.yml"
 INCLUDED = ".gitlab/mlgate.yml"

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import yaml
 
 from mlgate.generate.base import GenerateError, Target, header_lines
 from mlgate.generate.spec import PipelineSpec
 from mlgate.resources import data_dir
+from mlgate.yamlimport import yaml
 
 
 def templates_dir(name: str) -> Path:

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mlgate import __version__
 from mlgate.config import (
     CONFIG_FILE,
@@ -47,6 +45,7 @@ from mlgate.generate.spec import (
     named_model_files,
 )
 from mlgate.policy import REPO_POLICY, Policy, find_policy, load_policy
+from mlgate.yamlimport import yaml
 
 # What init's .mlgate.yml excludes: GitLab keeps its pip cache inside the checkout.
 DEFAULT_EXCLUDE = (".cache/*",)

@@ -19,11 +19,11 @@ import numpy.typing as npt
 import pandas as pd
 import pandera.errors
 import pandera.pandas as pa
-import yaml
 from pandera.io import pandas_io
 
 from mlgate.tabular import DataError
 from mlgate.tabular.readers import ReadOptions, iter_chunks
+from mlgate.yamlimport import yaml
 
 MAX_SAMPLES = 5
 _SAMPLE_CHARS = 80

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pandera.pandas as pa
-import yaml
 from pandera.io import pandas_io
 
 from mlgate.tabular import DataError
 from mlgate.tabular.readers import ReadOptions, detect_format, iter_chunks
+from mlgate.yamlimport import yaml
 
 _TEXT = frozenset({"string", "string[python]", "string[pyarrow]", "object"})
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import re
 from pathlib import Path, PurePosixPath
 
-import yaml
 from packaging.utils import canonicalize_name
 
 from mlgate.deps.sources.common import LineFinder, pep508, read_text
 from mlgate.deps.sources.interface import DependencySource, Reading
+from mlgate.yamlimport import yaml
 
 CONDA_FILES = frozenset({"environment.yml", "environment.yaml", "conda.yaml", "conda.yml"})
 _CONDA_SKIP = frozenset({"python", "pip"})

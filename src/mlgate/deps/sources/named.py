@@ -8,10 +8,9 @@ import posixpath
 import re
 from typing import Any
 
-import yaml
-
 from mlgate.deps.sources import is_dependency_file
 from mlgate.repo import Repo
+from mlgate.yamlimport import yaml
 
 # In a dvc.yaml stage: `pip install -r FILE` / `--requirement FILE`, `conda env create -f FILE`.
 _DVC_CMD_FILES = re.compile(
