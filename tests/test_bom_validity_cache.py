@@ -146,3 +146,14 @@ def test_the_key_names_the_installed_library_release() -> None:
     from mlgate.bom import _cyclonedx_version
 
     assert _cyclonedx_version() == version("cyclonedx-python-lib")
+
+
+def test_the_validator_is_warmed_with_a_valid_bom_of_mlgates_shape() -> None:
+    """`load_validator` validates a small document before returning, so that the run's own
+    BOM is not the first (reading the schemas, resolving definitions): that document must
+    be valid, and hold the parts a run's BOM has."""
+    from mlgate.bom import _WARM_UP, load_validator
+
+    assert load_validator().validate_str(json.dumps(_WARM_UP)) is None
+    kinds = {c["type"] for c in _WARM_UP["components"]}
+    assert kinds == {"machine-learning-model", "library"}

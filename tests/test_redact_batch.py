@@ -287,3 +287,26 @@ def test_the_memo_loads_the_detectors_only_when_a_string_is_redacted(
         redacted_strings(PLAIN)
         redacted_strings(SAMPLES)
         assert stamped == ["x"]
+
+
+def test_a_string_found_clean_earlier_in_the_run_is_not_searched_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cold run writes the same paths in its stat index, each gate's cache pack and its
+    reports: each is searched once. A secret is found every time."""
+    searched: list[list[str]] = []
+    real = redact._searched
+
+    def counting(texts: list[str]) -> dict[str, str]:
+        searched.append(list(texts))
+        return real(texts)
+
+    monkeypatch.setattr(redact, "_searched", counting)
+    texts = [*PLAIN, *SAMPLES]
+    with redact.remembering_clean_strings(cache.ResultCache(tmp_path / "cache")):
+        first = redacted_strings(texts)
+        again = redacted_strings(texts)
+    assert again == first and set(first) == {t for t in SAMPLES if redact_secrets(t) != t}
+    clean = set(searched[0]) - set(first)
+    assert clean and not clean & set(searched[1])  # found clean once: not searched again
+    assert set(first) <= set(searched[1])  # the secrets are searched (and redacted) again

@@ -177,12 +177,52 @@ VALIDATOR_USED = "bom-validator-used"
 @functools.cache
 def load_validator() -> JsonStrictValidator:
     """The CycloneDX 1.6 strict JSON validator, loaded once (0.2 to 0.3 s of imports: a
-    first run loads it on the prefetch thread while the scanners run, see `cli/run.py`)."""
+    first run loads it on the prefetch thread while the scanners run, see `cli/run.py`).
+
+    It reads its schemas, and resolves the definitions a BOM of mlgate's uses, on its first
+    document: a small one is validated here, so that the run's own BOM, validated after
+    the last scanner, is not the first (8 ms less on the synthetic corpus)."""
     _install_iri_checks()
     from cyclonedx.schema import SchemaVersion  # noqa: PLC0415 (slow: only to validate)
     from cyclonedx.validation.json import JsonStrictValidator  # noqa: PLC0415
 
-    return JsonStrictValidator(SchemaVersion.V1_6)
+    validator = JsonStrictValidator(SchemaVersion.V1_6)
+    validator.validate_str(json.dumps(_WARM_UP))
+    return validator
+
+
+# A BOM in the shape of mlgate's, each kind of part once (`load_validator`).
+_WARM_UP: dict[str, Any] = {
+    "$schema": SCHEMA_URL,
+    "bomFormat": "CycloneDX",
+    "specVersion": "1.6",
+    "serialNumber": "urn:uuid:00000000-0000-4000-8000-000000000000",
+    "version": 1,
+    "metadata": {
+        "component": {"bom-ref": "repository", "name": "r", "type": "application"},
+        "properties": [{"name": "mlgate:decision", "value": "pass"}],
+        "timestamp": "2026-01-01T00:00:00+00:00",
+        "tools": {"components": [{"name": "mlgate", "type": "application", "version": "0"}]},
+    },
+    "components": [
+        {
+            "bom-ref": "model:m.pt",
+            "name": "m.pt",
+            "type": "machine-learning-model",
+            "hashes": [{"alg": "SHA-256", "content": "0" * 64}],
+            "properties": [{"name": "mlgate:path", "value": "m.pt"}],
+            "modelCard": {"properties": [{"name": "mlgate:model-card", "value": "README.md"}]},
+        },
+        {
+            "bom-ref": "pkg:pypi/x@1",
+            "name": "x",
+            "type": "library",
+            "version": "1",
+            "purl": "pkg:pypi/x@1",
+        },
+    ],
+    "dependencies": [{"ref": "repository", "dependsOn": ["model:m.pt", "pkg:pypi/x@1"]}],
+}
 
 
 # An IRI reference that certainly is one (RFC 3987 / 3986): `scheme://host[:port]/path?q#f`
