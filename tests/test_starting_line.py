@@ -111,8 +111,22 @@ def test_without_a_tool_started_the_line_never_says_it_is_clear() -> None:
     assert cleared == []
 
 
+@pytest.fixture
+def lines(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
+    """The starters of each line a run makes, in their order."""
+    made: list[tuple[str, ...]] = []
+    real = StartingLine.__init__
+
+    def init(self: StartingLine, starters: Sequence[str], cleared: Callable[[], None]) -> None:
+        made.append(tuple(starters))
+        real(self, starters, cleared)
+
+    monkeypatch.setattr(StartingLine, "__init__", init)
+    return made
+
+
 def test_a_cold_run_starts_the_light_gates_tool_first_even_with_one_worker(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, lines: list[tuple[str, ...]]
 ) -> None:
     """sast converts notebooks and reads its rules before bandit starts; secrets only
     sorts files: detect-secrets starts first, whatever the order asked for, and one
@@ -120,14 +134,6 @@ def test_a_cold_run_starts_the_light_gates_tool_first_even_with_one_worker(
     assert GATES["sast"].heavy_preparation and not GATES["secrets"].heavy_preparation
     write(tmp_path, "app.py", "import pickle\npickle.loads(b'')\n")
     repo = open_repo(tmp_path)
-    lines: list[tuple[str, ...]] = []
-    made = StartingLine.__init__
-
-    def init(self: StartingLine, starters: Sequence[str], cleared: Callable[[], None]) -> None:
-        lines.append(tuple(starters))
-        made(self, starters, cleared)
-
-    monkeypatch.setattr(StartingLine, "__init__", init)
     commands: list[str] = []
     for jobs in (1, 3):
         commands.clear()
@@ -143,21 +149,13 @@ def test_a_cold_run_starts_the_light_gates_tool_first_even_with_one_worker(
 
 
 def test_with_a_warm_cache_no_gate_waits_in_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: list[tuple[str, ...]]
 ) -> None:
     """A warm cache: the gates reuse their results and prepare only changed files, so
     they do not take turns (a warm run was 15 ms slower with a line)."""
     monkeypatch.setattr(cache_module, "RACY_NS", 0)  # the file's stamp is kept at once
     write(tmp_path / "repo", "app.py", "import pickle\npickle.loads(b'')\n")
     repo = open_repo(tmp_path / "repo")
-    lines: list[tuple[str, ...]] = []
-    made = StartingLine.__init__
-
-    def init(self: StartingLine, starters: Sequence[str], cleared: Callable[[], None]) -> None:
-        lines.append(tuple(starters))
-        made(self, starters, cleared)
-
-    monkeypatch.setattr(StartingLine, "__init__", init)
     for _ in range(2):
         cache = ResultCache(tmp_path / "cache")
         request = RunRequest(gates=("sast", "secrets"), jobs=2, overrides={}, cache=cache)
