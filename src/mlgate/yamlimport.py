@@ -8,7 +8,7 @@ here, that one pattern becomes a `_LazyPattern`, compiled on first use: the pure
 reader still gets the same compiled pattern, the libyaml path never pays for it.
 
 Every mlgate module imports PyYAML as `from mlgate.yamlimport import yaml`
-(`tests/test_house.py` checks).
+(`tests/test_yamlimport.py` checks).
 """
 
 from __future__ import annotations
