@@ -18,6 +18,7 @@ from tests.hostile.cases import TOOL_FAULTS, ToolFault
 from tests.hostile.conftest import Hostile
 
 GATE_TIMEOUT = 5  # seconds; long enough for the fakes to start on a loaded machine
+TIMED_OUT = "timed out"  # what a gate whose tool hung says
 POLICY = f"""\
 extends: default
 defaults: {{timeout: {GATE_TIMEOUT}}}
@@ -63,3 +64,33 @@ def test_tool_fault(case: ToolFault, hostile: Hostile, tmp_path: Path) -> None:
     # A child holding stdout open, or left running, never makes mlgate wait for it: those
     # cases pass (waiting would have hit the gate timeout: `error`, "timed out").
     assert elapsed < GATE_TIMEOUT + 20, f"{case.id} took {elapsed:.1f}s"
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("mode", ["hang", "empty-object"])
+def test_a_faulty_tool_first_in_line_holds_up_no_other_gate(
+    mode: str, jobs: int, hostile: Hostile, tmp_path: Path
+) -> None:
+    """A cold run lets the secrets gate start detect-secrets before sast prepares
+    (`runner.StartingLine`): whether that tool hangs or prints `{}`, secrets is `error` and
+    sast still runs. When bandit hangs too, with two workers both time out side by side
+    (the line passed on at detect-secrets' start, not at its end): one timeout, not two."""
+    hostile.fake({"detect-secrets": mode, "bandit": "hang" if mode == "hang" else "good"})
+    root = fault_repo(tmp_path / "repo")
+    policy = load_policy(root / "policy.yml")
+    request = RunRequest(("sast", "secrets"), jobs=jobs, overrides={})
+    started = time.monotonic()
+    result = run_gates(open_repo(root), policy, load_config(root), request)
+    elapsed = time.monotonic() - started
+    sast, secrets = result.results
+    verdicts = decide(policy, result.results, scope=("sast", "secrets")).verdicts
+    assert verdicts["secrets"].status.value == "error", secrets.errors
+    if mode == "hang":
+        assert any(TIMED_OUT in e for e in secrets.errors) and any(
+            TIMED_OUT in e for e in sast.errors
+        )
+        # side by side: one timeout and the starts; one after the other: two timeouts at least
+        limit = GATE_TIMEOUT * 2 + 20 if jobs == 1 else GATE_TIMEOUT * 2 - 0.5
+        assert elapsed < limit, f"{elapsed:.1f}s with {jobs} worker(s)"
+    else:
+        assert verdicts["sast"].status.value == "pass", sast.errors
