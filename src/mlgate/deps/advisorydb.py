@@ -274,7 +274,7 @@ def parse_text(name: str, raw: bytes) -> Any:
     text = raw.decode("utf-8-sig")
     if name.lower().endswith(".json"):
         return json.loads(text)
-    return yaml.load(text, Loader=_StringLoader)
+    return yaml.load(text, Loader=_StringLoader)  # a SafeLoader subclass
 
 
 def _parse_record(data: Mapping[str, Any]) -> _Record:
