@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from mlgate import bom
 from mlgate.bom import BomError, validate_bom
 from mlgate.cache import ResultCache
 
@@ -28,12 +29,110 @@ def _bom(stamp: str = "2026-11-27T23:18:04.357148+00:00", **extra: Any) -> dict[
     }
 
 
-def test_valid_documents_are_remembered_without_serial_and_timestamp(tmp_path: Path) -> None:
+def test_valid_documents_are_remembered_without_serial_and_timestamp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cache = ResultCache(tmp_path)
     validate_bom(_bom(), cache)
     assert cache.misses == 1 and cache.hits == 0
+    monkeypatch.setattr(bom, "_VALID_SHAPES", set())  # another process: the cache tells
     validate_bom(_bom("2026-11-28T01:02:03.000001+00:00"), cache)  # another run, same tree
     assert cache.hits == 1
+
+
+def _with_properties(*values: Any, name: str = "mlgate:verdict") -> dict[str, Any]:
+    component = {
+        "bom-ref": "model:m.pt",
+        "name": "m.pt",
+        "type": "machine-learning-model",
+        "properties": [{"name": name, "value": value} for value in values],
+    }
+    return _bom(
+        metadata={
+            "timestamp": "2026-11-27T23:18:04.357148+00:00",
+            "properties": [{"name": "mlgate:decision", "value": values[0]}],
+        },
+        components=[component],
+    )
+
+
+def _validator_counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The documents the validator is given, from now on (it still validates them)."""
+    seen: list[str] = []
+    real = bom.load_validator()
+
+    class Counted:
+        def validate_str(self, text: str) -> object:
+            seen.append(text)
+            return real.validate_str(text)
+
+    monkeypatch.setattr(bom, "load_validator", Counted)
+    return seen
+
+
+def test_a_shape_is_validated_once_whatever_its_property_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The BOM validated while the last gate runs (`validate_ahead`) differs from the run's
+    own in property values (the verdicts, the decision): validating one validates both, in
+    this process (`--no-cache` too)."""
+    monkeypatch.setattr(bom, "_VALID_SHAPES", set())
+    seen = _validator_counted(monkeypatch)
+    validate_bom(_with_properties("scan incomplete: still running"))
+    assert len(seen) == 1 and '"value": ""' in seen[0]  # the shape was validated
+    validate_bom(_with_properties("2 finding(s), worst high: pickle-global"))
+    assert len(seen) == 1
+    validate_bom(_with_properties("clean", name="mlgate:other"))  # another name: validated
+    assert len(seen) == 2
+    with pytest.raises(BomError):  # a value that is not a string is kept, and rejected
+        validate_bom(_with_properties(3))
+
+
+def test_a_shape_the_schema_rejects_leaves_the_document_to_be_validated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two components that differ only in a property value are one twice in the shape,
+    which `uniqueItems` rejects: the document itself is valid, and it is not remembered."""
+    monkeypatch.setattr(bom, "_VALID_SHAPES", set())
+    seen = _validator_counted(monkeypatch)
+    doc = _with_properties("a")
+    doc["components"].append({**doc["components"][0], "properties": [{"name": "n", "value": "b"}]})
+    doc["components"][0]["properties"] = [{"name": "n", "value": "c"}]
+    validate_bom(doc)
+    validate_bom(doc)
+    assert len(seen) == 4  # shape, then document, each time
+
+
+def test_any_string_is_a_valid_property_value_wherever_the_schema_has_properties() -> None:
+    """What `_shape` relies on, read from the schema the validator uses: each member named
+    `properties` of any object it defines is a list of `property`, and a property's value is
+    any string."""
+    import cyclonedx
+
+    schema_file = Path(cyclonedx.__file__).parent / "schema/_res/bom-1.6.SNAPSHOT.schema.json"
+    schema = json.loads(schema_file.read_text(encoding="utf-8"))
+    members: list[Any] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            declared = node.get("properties")
+            if isinstance(declared, dict) and "properties" in declared:
+                members.append(declared["properties"])
+            for child in node.values():
+                walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk(schema)
+    assert len(members) >= 20
+    for member in members:
+        kept = {k: v for k, v in member.items() if k not in ("title", "description")}
+        assert kept == {"type": "array", "items": {"$ref": "#/definitions/property"}}, member
+    value = schema["definitions"]["property"]["properties"]["value"]
+    assert {k: v for k, v in value.items() if k not in ("title", "description")} == {
+        "type": "string"
+    }
 
 
 def test_anything_else_that_differs_is_validated(tmp_path: Path) -> None:

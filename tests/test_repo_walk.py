@@ -105,3 +105,51 @@ def test_matches_any_agrees_with_fnmatchcase_on_the_path_or_its_name() -> None:
                 fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(name, p) for p in patterns
             )
             assert repo.matches_any(path, patterns) is expected, (path, patterns)
+
+
+def _git(root: Path, *args: str) -> None:
+    import subprocess
+
+    subprocess.run(
+        ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_git_asked_ahead_answers_as_git_asked_by_open_repo(tmp_path: Path) -> None:
+    """`GitQuestions` asked before the listing (as `mlgate run` does) give the repository
+    open_repo gives alone: the .gitignore applied, the commit, whether the tree is clean;
+    asked about another tree, its answers are not used; its threads end with its block."""
+    import threading
+
+    tree, other = tmp_path / "tree", tmp_path / "other"
+    for root in (tree, other):
+        root.mkdir()
+        (root / "kept.py").write_text("x = 1\n", encoding="utf-8")
+        (root / ".gitignore").write_text("ignored.log\n", encoding="utf-8")
+        (root / "ignored.log").write_text("noise\n", encoding="utf-8")
+        _git(root, "init", "-q")
+        _git(root, "add", ".")
+        _git(root, "commit", "-q", "-m", "first")
+    (tree / "new.py").write_text("y = 2\n", encoding="utf-8")  # untracked: not clean
+    alone = repo.open_repo(tree, ("*.cfg",))
+    assert alone.files == (".gitignore", "kept.py", "new.py")
+    assert alone.commit is not None and alone.clean is False
+    before = threading.active_count()
+    with repo.GitQuestions(tree) as asked:
+        assert repo.open_repo(tree, ("*.cfg",), asked) == alone
+        theirs = repo.open_repo(other, (), asked)  # its own git's answers, not `asked`
+        assert (theirs.files, theirs.clean) == ((".gitignore", "kept.py"), True)
+    assert threading.active_count() == before
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    (outside / "f.txt").write_text("z\n", encoding="utf-8")
+    with repo.GitQuestions(outside) as asked:
+        listed = repo.open_repo(outside, (), asked)
+    assert (listed.is_git, listed.commit, listed.clean, listed.files) == (
+        False,
+        None,
+        None,
+        ("f.txt",),
+    )

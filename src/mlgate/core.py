@@ -17,9 +17,9 @@ from mlgate.errors import UsageError
 from mlgate.gates import GATES, GateResult
 from mlgate.gates.deps import NAME as DEPS
 from mlgate.policy import POLICY_CHECK, Policy, decide
-from mlgate.repo import Repo, changed_files, open_repo
+from mlgate.repo import GitQuestions, Repo, changed_files, open_repo
 from mlgate.report import Report
-from mlgate.runner import RunRequest, run_gates, select_gates
+from mlgate.runner import RunRequest, RunResult, run_gates, select_gates
 from mlgate.trust import load_settings, with_policy_check
 
 # Called with (gate, None) when a gate starts and (gate, result) when it ends.
@@ -48,6 +48,12 @@ class RunOptions:
     # The caller writes the ML-BOM after the run: its model files and libraries are read
     # while the scanners run (`bom.read_ahead`).
     writes_bom: bool = False
+    # ... and will likely validate it (a first run): it is validated while the last gate
+    # runs, in the shape the results so far give it (`bom.validate_ahead`).
+    validates_bom: bool = False
+    # git's answers about the tree at `path`, asked by the caller before it imported the
+    # core (`repo.GitQuestions`; the caller ends them).
+    git: GitQuestions | None = None
 
 
 @dataclass(frozen=True)
@@ -74,24 +80,41 @@ def run(options: RunOptions, on_progress: Progress | None = None) -> RunOutcome:
     settings = load_settings(root, options.policy, options.env, options.trusted_config)
     config, policy = settings.config, settings.policy
     toolenv.configure_repo(root, config.tools, options.tools)
-    repo, mode = _scope(open_repo(root, config.exclude), options.since)
+    repo, mode = _scope(open_repo(root, config.exclude, options.git), options.since)
     repo, mode = _shard(repo, mode, options.shard)
     cache = ResultCache() if options.use_cache else None
     stats = StatIndex(cache, repo.root) if cache is not None else None
+    gates = select_gates(policy, options.gates)
+
+    def decided(result: RunResult) -> Report:
+        result = with_policy_check(result, settings)
+        result = dataclasses.replace(result, tools=used_tools(result.results))
+        scope = [*gates, *([POLICY_CHECK] if settings.check else [])]
+        decision = decide(policy, result.results, scope=scope)
+        return Report(result, policy, decision, {**mode, "gates": list(gates)})
+
+    def validate_bom_ahead(ended: tuple[GateResult, ...], running: str) -> None:
+        from mlgate.bom import validate_ahead  # noqa: PLC0415 (the BOM writer: only when asked)
+
+        stand_in = GateResult(
+            running, errors=("still running",), tools=GATES[running].tool_versions()
+        )
+        results = sorted([*ended, stand_in], key=lambda r: gates.index(r.gate))
+        validate_ahead(
+            decided(RunResult(repo, tuple(results), "", 0.0)), repo, config, cache, stats
+        )
+
     request = RunRequest(
-        select_gates(policy, options.gates),
+        gates,
         options.jobs,
         _operator_overrides(options.advisory_db),
         cache,
         on_progress,
         (_load_redaction, *options.prefetch, *_bom_tasks(options, policy, repo, config, cache)),
         stats,
+        validate_bom_ahead if options.writes_bom and options.validates_bom else None,
     )
-    result = with_policy_check(run_gates(repo, policy, config, request), settings)
-    result = dataclasses.replace(result, tools=used_tools(result.results))
-    scope = [*request.gates, *([POLICY_CHECK] if settings.check else [])]
-    decision = decide(policy, result.results, scope=scope)
-    report = Report(result, policy, decision, {**mode, "gates": list(request.gates)})
+    report = decided(run_gates(repo, policy, config, request))
     problem = cache.unwritable if cache is not None else None
     return RunOutcome(
         report, repo, config, problem, cache.root if cache is not None else None, stats

@@ -16,7 +16,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +44,10 @@ class RunRequest:
     # The stat index of the tree in `cache` (made here when None): the caller's, to reuse
     # the stamps and digests of the files the gates examined.
     stats: StatIndex | None = None
+    # Called once, in the calling thread, when every gate but one has ended, with their
+    # results (in request order) and the name of the gate still running: work the caller
+    # does with the results after the run, done ahead while the last gate's tools run.
+    one_left: Callable[[tuple[GateResult, ...], str], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,9 @@ def run_gates(repo: Repo, policy: Policy, config: RepoConfig, request: RunReques
                     i: submit(pool, _timed, contexts[i], request, stats, keys[i], prefetch, line)
                     for i in order
                 }
+                if request.one_left is not None:
+                    names = [name for name, _ in contexts]
+                    _when_one_left(jobs, names, prefetch.settle, request.one_left)
                 results = [jobs[i].result() for i in range(len(contexts))]
         except BaseException:  # a signal: do not wait for the gates (their tools are killed)
             pool.shutdown(wait=False, cancel_futures=True)
@@ -102,6 +109,28 @@ def run_gates(repo: Repo, policy: Policy, config: RepoConfig, request: RunReques
         if request.cache.stored:  # the cache grows only when written: a warm run lists none
             request.cache.prune()
     return RunResult(repo, tuple(results), started_at, time.monotonic() - started)
+
+
+def _when_one_left(
+    jobs: Mapping[int, Future[GateResult]],
+    names: Sequence[str],
+    settle: Callable[[], None],
+    then: Callable[[tuple[GateResult, ...], str], None],
+) -> None:
+    """Call `then` once every gate but one has ended (none of them with an exception), and
+    the prefetch thread's work, if it began, is done (`then` may use what it built). A run
+    of one gate has nothing to do ahead: its gate may still be preparing its tools."""
+    if len(jobs) < 2:
+        return
+    pending = set(jobs.values())
+    while len(pending) > 1:
+        _, pending = wait(pending, return_when=FIRST_COMPLETED)
+    ended = [i for i in sorted(jobs) if jobs[i] not in pending]
+    if len(pending) != 1 or any(jobs[i].exception() is not None for i in ended):
+        return
+    settle()
+    (running,) = (names[i] for i in sorted(jobs) if jobs[i] in pending)
+    then(tuple(jobs[i].result() for i in ended), running)
 
 
 class StartingLine:

@@ -280,3 +280,52 @@ def test_the_command_line_collects_garbage_rarely() -> None:
     threshold, collected = map(int, done.stderr.split()[-2:])
     assert threshold == GC_THRESHOLD > 700
     assert collected <= 2, done.stderr
+
+
+def test_the_format_names_are_the_registrys() -> None:
+    from mlgate.cli.common import FORMAT_NAMES
+    from mlgate.report import FORMATS
+
+    assert tuple(sorted(FORMATS)) == FORMAT_NAMES
+
+
+GIT_PROBE = """
+import sys
+import mlgate.repo
+
+asked = []
+class Watched(mlgate.repo.GitQuestions):
+    def __init__(self, path):
+        asked.append(("mlgate.gates" in sys.modules, "mlgate.core" in sys.modules))
+        super().__init__(path)
+mlgate.repo.GitQuestions = Watched
+from mlgate.cli import run_main
+code = run_main(sys.argv[1:])
+print("ASKED", asked, code, file=sys.stderr)
+"""
+
+
+def test_a_run_asks_git_about_the_tree_before_it_imports_the_gates(tmp_path: Path) -> None:
+    """git answers while the core and the gates import: `--format`, checked before the run
+    starts, does not import the report registry (and with it the gates) to check a name."""
+    (tmp_path / "app.py").write_text("x = 1\n")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            GIT_PROBE,
+            "run",
+            str(tmp_path),
+            "deps",
+            "--format",
+            "json",
+            "--quiet",
+            "--no-cache",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "ASKED [(False, False)]" in done.stderr, done.stderr
+    assert " 0" in done.stderr.split("ASKED", 1)[1], done.stderr
