@@ -211,3 +211,29 @@ def test_stamps_reuse_what_the_run_examined(tmp_path: Path, not_racy: None) -> N
     ]
     assert index.stamps(["a.py"]) != cache_module.tree_stamps(repo, ["a.py"])
     assert index.stamps(["missing.py"]) is None
+
+
+def test_a_pack_is_stored_in_columns_and_anything_else_is_no_pack() -> None:
+    """A pack holds each path's digest in two columns and the findings of the paths that
+    have some; an entry of another shape (an older format, a damaged file) is no pack, so
+    every file is scanned again, never a finding invented."""
+    from mlgate.runner import _packed, _unpacked
+
+    finding = {"rule_id": "r", "path": "a.py"}
+    pack = {"a.py": ("d1", [finding]), "b.py": ("d2", [])}
+    stored = _packed(pack)
+    assert stored == {
+        "files": ["a.py", "b.py"],
+        "digests": ["d1", "d2"],
+        "findings": {"a.py": [finding]},
+    }
+    assert _unpacked(stored) == pack
+    for damaged in (
+        None,
+        [],
+        {"a.py": {"digest": "d1", "findings": []}},  # the format before columns
+        {**stored, "digests": ["d1"]},
+        {**stored, "findings": {"a.py": "not a list"}},
+        {**stored, "files": "a.py"},
+    ):
+        assert _unpacked(damaged) == {}, damaged

@@ -549,7 +549,10 @@ def _collect(value: Any, out: set[str], seen: set[int]) -> None:
             if isinstance(item, _SEQUENCES):
                 rows = _rows_kind(item)
                 if rows is None:
-                    push(item)
+                    if type(item) is list and _only_strings(item):  # a cache pack's paths
+                        out.update(item)
+                    else:
+                        push(item)
                 else:  # 100,000 findings: a column at a time, not a value at a time
                     fresh = [row for row in item if id(row) not in seen]
                     seen.update(map(id, fresh))
@@ -567,6 +570,11 @@ def _collect(value: Any, out: set[str], seen: set[int]) -> None:
     out.discard(cast(str, None))  # a column of optional strings added its Nones
 
 
+def _only_strings(items: list[Any]) -> bool:
+    return len(items) >= _COLUMNS_FROM and set(map(type, items)) == _STR
+
+
+_STR = frozenset({str})
 _COLUMNS_FROM = 32  # a list or tuple this long of one dataclass type: walked by columns
 _STRINGS, _LEAF_VALUES, _MIXED = "strings", "leaves", "mixed"
 _OPTIONAL_STR = frozenset({str, type(None)})
