@@ -228,12 +228,13 @@ def test_a_pack_is_stored_in_columns_and_anything_else_is_no_pack() -> None:
         "findings": {"a.py": [finding]},
     }
     assert _unpacked(stored) == pack
-    for damaged in (
+    damaged_entries: list[Any] = [
         None,
         [],
         {"a.py": {"digest": "d1", "findings": []}},  # the format before columns
         {**stored, "digests": ["d1"]},
         {**stored, "findings": {"a.py": "not a list"}},
         {**stored, "files": "a.py"},
-    ):
+    ]
+    for damaged in damaged_entries:
         assert _unpacked(damaged) == {}, damaged

@@ -109,9 +109,10 @@ def validate_ahead(
     from this one in property values only (its verdict, the decision) unless that gate adds
     components, vulnerabilities or model card metrics, and then its shape is known valid
     (`validate_bom`): a first run does not validate its BOM after its last scanner ends
-    (15 to 25 ms on the synthetic corpus, issue 16). An invalid one is not an error here:
-    the run's own BOM is validated, and its error reported, after the run."""
-    with contextlib.suppress(BomError):
+    (15 to 25 ms on the synthetic corpus, issue 16). An invalid one, or one that cannot be
+    built (a model file gone, say), is not an error here: the run's own BOM is built and
+    validated, and its error reported, after the run."""
+    with contextlib.suppress(MlgateError, OSError):
         validate_bom(_assemble(report, repo, config, cache, stats), cache)
 
 
