@@ -17,7 +17,7 @@ from mlgate.errors import UsageError
 from mlgate.gates import GATES, GateResult
 from mlgate.gates.deps import NAME as DEPS
 from mlgate.policy import POLICY_CHECK, Policy, decide
-from mlgate.repo import GitQuestions, Repo, changed_files, open_repo
+from mlgate.repo import Repo, changed_files, open_repo
 from mlgate.report import Report
 from mlgate.runner import RunRequest, RunResult, run_gates, select_gates
 from mlgate.trust import load_settings, with_policy_check
@@ -51,9 +51,6 @@ class RunOptions:
     # ... and will likely validate it (a first run): it is validated while the last gate
     # runs, in the shape the results so far give it (`bom.validate_ahead`).
     validates_bom: bool = False
-    # git's answers about the tree at `path`, asked by the caller before it imported the
-    # core (`repo.GitQuestions`; the caller ends them).
-    git: GitQuestions | None = None
 
 
 @dataclass(frozen=True)
@@ -80,7 +77,7 @@ def run(options: RunOptions, on_progress: Progress | None = None) -> RunOutcome:
     settings = load_settings(root, options.policy, options.env, options.trusted_config)
     config, policy = settings.config, settings.policy
     toolenv.configure_repo(root, config.tools, options.tools)
-    repo, mode = _scope(open_repo(root, config.exclude, options.git), options.since)
+    repo, mode = _scope(open_repo(root, config.exclude), options.since)
     repo, mode = _shard(repo, mode, options.shard)
     cache = ResultCache() if options.use_cache else None
     stats = StatIndex(cache, repo.root) if cache is not None else None

@@ -76,39 +76,8 @@ def _globs(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
 
 
-class GitQuestions:
-    """git's three answers about a tree (its files, its commit, whether it is clean), asked
-    in threads of their own when this is made, read by `open_repo`.
-
-    `mlgate run` asks them before it imports its gates: the git processes run on another
-    core while the interpreter loads 250 modules, instead of after (15 to 20 ms of a cold
-    run's overhead on a 2,000-file tree, issue 16). Outside a work tree (or without git)
-    `ls-files` fails, and the other two answers are not used."""
-
-    def __init__(self, path: Path) -> None:
-        self.root = path.resolve()
-        self._pool = ThreadPoolExecutor(max_workers=3)
-        self._files = submit(self._pool, _git_files, self.root)
-        self._commit = submit(self._pool, _git_commit, self.root)
-        self._clean = submit(self._pool, _git_clean, self.root)
-
-    def answers(self) -> tuple[set[str] | None, str | None, bool | None]:
-        """(files, commit, clean); each None when git could not tell (files: not a tree)."""
-        files = self._files.result()
-        if files is None:
-            return None, None, None
-        return files, self._commit.result(), self._clean.result()
-
-    def __enter__(self) -> GitQuestions:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._pool.shutdown()  # the git processes have ended: no thread outlives the block
-
-
-def open_repo(path: Path, exclude: Sequence[str] = (), asked: GitQuestions | None = None) -> Repo:
-    """List the files of the tree at `path`, honouring .gitignore when it is a git work tree
-    (`asked`: git's answers about it, asked ahead; for another tree, they are not used)."""
+def open_repo(path: Path, exclude: Sequence[str] = ()) -> Repo:
+    """List the files of the tree at `path`, honouring .gitignore when it is a git work tree."""
     root = path.resolve()
     if not root.exists():
         raise UsageError(f"{path}: no such directory")
@@ -116,13 +85,17 @@ def open_repo(path: Path, exclude: Sequence[str] = (), asked: GitQuestions | Non
         raise UsageError(f"{path}: not a directory")
     notes: list[str] = []
     unreadable: list[str] = []
-    if asked is not None and asked.root == root:
+    commit, clean = None, None
+    # git answers its three questions while the tree is listed; outside a work tree (or
+    # without git) `ls-files` fails, and the other two answers are not used.
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        files_job = submit(pool, _git_files, root)
+        commit_job = submit(pool, _git_commit, root)
+        clean_job = submit(pool, _git_clean, root)
         walked = _walk(root, notes, unreadable)
-        git_files, commit, clean = asked.answers()
-    else:
-        with GitQuestions(root) as mine:  # git answers while the tree is listed
-            walked = _walk(root, notes, unreadable)
-            git_files, commit, clean = mine.answers()
+        git_files = files_job.result()
+        if git_files is not None:
+            commit, clean = commit_job.result(), clean_job.result()
     if git_files is None:
         notes.append(
             "not a git repository: .gitignore is not applied, the commit is unknown, "

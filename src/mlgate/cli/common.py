@@ -36,14 +36,10 @@ class LazyChoice(click.Choice):  # type: ignore[type-arg]
         return tuple(self._load())
 
 
-# The report formats, named without importing their registry (and with it the gates): a run
-# checks --format before it asks git about the tree, which answers while the gates import.
-# `tests/cli/test_startup.py` checks that these are the registry's names.
-FORMAT_NAMES = ("gitlab", "json", "junit", "markdown", "sarif", "text")
-
-
 def format_names() -> list[str]:
-    return list(FORMAT_NAMES)
+    from mlgate.report import FORMATS
+
+    return sorted(FORMATS)
 
 
 def target_names() -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 from collections.abc import Callable, Sequence
@@ -32,7 +31,6 @@ from mlgate.errors import UsageError
 
 if TYPE_CHECKING:
     from mlgate.core import Progress, RunOptions, RunOutcome
-    from mlgate.repo import GitQuestions
 
 # Each command imports what it needs when it runs: `mlgate --version` and `--help` must not
 # pay for the gates, the policy's schema validator or the template engine (issue 16).
@@ -154,50 +152,38 @@ def run(
     path, gates = _split_path_and_gates(path, gates)
     if changed_only and since:
         raise UsageError("use either --changed-only or --since REF, not both")
+    from mlgate.cli import environment
+    from mlgate.cli.tools import operator_tool_settings
+    from mlgate.core import UPSTREAM, RunOptions
+
+    options = RunOptions(
+        Path(path),
+        gates,
+        env,
+        policy,
+        jobs,
+        advisory_db or environment.advisory_db(),
+        since if since else (UPSTREAM if changed_only else None),
+        not no_cache,
+        shard,
+        trusted_config,
+        operator_tool_settings(offline, quiet),
+    )
+    command = RunCommand(options, formats or ("text",), output, not no_receipt, quiet, sign_key)
+    from mlgate.cli.progress import Progress
     from mlgate.tools import watching_commands
 
     show = (lambda argv: click.echo("$ " + shlex.join(argv), err=True)) if verbose else None
-    # git is asked about the tree first: it answers while the core and the gates import.
-    with watching_commands(show), _git_questions(path) as asked:
-        from mlgate.cli import environment
-        from mlgate.cli.tools import operator_tool_settings
-        from mlgate.core import UPSTREAM, RunOptions
-
-        options = RunOptions(
-            Path(path),
-            gates,
-            env,
-            policy,
-            jobs,
-            advisory_db or environment.advisory_db(),
-            since if since else (UPSTREAM if changed_only else None),
-            not no_cache,
-            shard,
-            trusted_config,
-            operator_tool_settings(offline, quiet),
-            git=asked,
-        )
-        command = RunCommand(options, formats or ("text",), output, not no_receipt, quiet, sign_key)
-        from mlgate.cli.progress import Progress
-
-        with Progress(enabled=not quiet) as progress:
-            code = execute_run(command, progress.update)
+    with watching_commands(show), Progress(enabled=not quiet) as progress:
+        code = execute_run(command, progress.update)
     exit_with(code)
 
 
 def _split_path_and_gates(path: str, gates: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
     """`mlgate run sast` means the gate sast in the current directory."""
-    if not Path(path).is_dir() and path in gate_names():  # a directory: no gate imported
+    if path in gate_names() and not Path(path).is_dir():
         return ".", (path, *gates)
     return path, gates
-
-
-def _git_questions(path: str) -> contextlib.AbstractContextManager[GitQuestions | None]:
-    """git's answers about the tree at `path`, asked now (nothing for a path that is not a
-    directory: the core says what is wrong with it)."""
-    from mlgate.repo import GitQuestions
-
-    return GitQuestions(Path(path)) if Path(path).is_dir() else contextlib.nullcontext()
 
 
 def execute_run(command: RunCommand, on_progress: Progress | None = None) -> int:
