@@ -107,7 +107,8 @@ def validate_ahead(
     """Validate, while the last gate's scanner runs, the ML-BOM of a report that lacks only
     that gate's result (a stand-in for it): the run's own BOM, built once it is in, differs
     from this one in property values only (its verdict, the decision) unless that gate adds
-    components, vulnerabilities or model card metrics, and then its shape is known valid
+    components, vulnerabilities or model card metrics, or names other tools than its
+    stand-in (the deps gate over an advisory database), and then its shape is known valid
     (`validate_bom`): a first run does not validate its BOM after its last scanner ends
     (15 to 25 ms on the synthetic corpus, issue 16). An invalid one, or one that cannot be
     built (a model file gone, say), is not an error here: the run's own BOM is built and
