@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from mlgate.config import load_config
@@ -17,7 +15,7 @@ from mlgate.policy import load_policy
 from mlgate.repo import open_repo
 from mlgate.runner import RunRequest, run_gates
 
-from .conftest import fixture_path, write
+from .conftest import fixture_path, last_lines_of_probe, write
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -104,18 +102,12 @@ def test_a_first_run_validates_its_bom_before_its_last_gate_ends(tmp_path: Path)
     args += ["--format", "json"]
     for attempt in range(3):  # the two gates may end at the same moment: nothing left ahead
         env = {**os.environ, "MLGATE_CACHE_DIR": str(tmp_path / f"cache{attempt}")}
-        done = subprocess.run(
-            [sys.executable, "-c", PROBE, *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-        )
-        assert "EXIT 1" in done.stderr, done.stderr  # pickle.loads: blocked, the BOM written
-        validated = done.stderr.split("VALIDATED", 1)[1].split("EXIT")[0].split()
+        ((_, stderr),) = last_lines_of_probe(PROBE, args, env, runs=1)
+        assert "EXIT 1" in stderr, stderr  # pickle.loads: blocked, the BOM written
+        validated = stderr.split("VALIDATED", 1)[1].split("EXIT")[0].split()
         if validated[:1] == ["ahead"]:
             break
-    assert validated == ["ahead", "during"], done.stderr  # and never again after the run
+    assert validated == ["ahead", "during"], stderr  # and never again after the run
     written = json.loads((out / "mlgate.cdx.json").read_text(encoding="utf-8"))
     properties = {p["name"]: p["value"] for p in written["metadata"]["properties"]}
     assert properties["mlgate:decision"] == "blocked"  # the run's verdicts, not the stand-in's
